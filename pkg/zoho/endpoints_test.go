@@ -1,0 +1,93 @@
+package zoho_test
+
+import (
+	"testing"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+func TestDataCenterTable(t *testing.T) {
+	tests := []struct {
+		dc                                 string
+		accounts, prod, sandbox, developer string
+	}{
+		{"us", "https://accounts.zoho.com", "https://www.zohoapis.com", "https://sandbox.zohoapis.com", "https://developer.zohoapis.com"},
+		{"EU", "https://accounts.zoho.eu", "https://www.zohoapis.eu", "https://sandbox.zohoapis.eu", "https://developer.zohoapis.eu"},
+		{"in", "https://accounts.zoho.in", "https://www.zohoapis.in", "https://sandbox.zohoapis.in", "https://developer.zohoapis.in"},
+		{"au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au", "https://sandbox.zohoapis.com.au", "https://developer.zohoapis.com.au"},
+		{"jp", "https://accounts.zoho.jp", "https://www.zohoapis.jp", "https://sandbox.zohoapis.jp", "https://developer.zohoapis.jp"},
+		{"ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca", "https://sandbox.zohoapis.ca", "https://developer.zohoapis.ca"},
+		{"sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa", "https://sandbox.zohoapis.sa", "https://developer.zohoapis.sa"},
+		{"cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn", "https://sandbox.zohoapis.com.cn", "https://developer.zohoapis.com.cn"},
+	}
+	for _, tt := range tests {
+		dc, err := zoho.ParseDataCenter(tt.dc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [4]string{dc.AccountsURL(), dc.APIURL(zoho.Production), dc.APIURL(zoho.Sandbox), dc.APIURL(zoho.Developer)}
+		want := [4]string{tt.accounts, tt.prod, tt.sandbox, tt.developer}
+		if got != want {
+			t.Errorf("%s: got %v, want %v", tt.dc, got, want)
+		}
+		for env, u := range map[zoho.Environment]string{zoho.Production: tt.prod, zoho.Sandbox: tt.sandbox, zoho.Developer: tt.developer} {
+			gdc, genv, ok := zoho.LookupAPIDomain(u)
+			if !ok || gdc != dc || genv != env {
+				t.Errorf("LookupAPIDomain(%q) = %v %v %v", u, gdc, genv, ok)
+			}
+		}
+	}
+	for _, bad := range []string{"uk", "", "zoho.ca"} {
+		if _, err := zoho.ParseDataCenter(bad); err == nil {
+			t.Errorf("ParseDataCenter(%q) accepted", bad)
+		}
+	}
+	if env, err := zoho.ParseEnvironment("Sandbox"); err != nil || env != zoho.Sandbox {
+		t.Errorf("ParseEnvironment(Sandbox) = %v, %v", env, err)
+	}
+	if _, err := zoho.ParseEnvironment("staging"); err == nil {
+		t.Error("ParseEnvironment(staging) accepted")
+	}
+}
+
+func TestLookupAPIDomainRefusesLookalikes(t *testing.T) {
+	for _, domain := range []string{
+		"http://www.zohoapis.com",             // plain http
+		"https://www.zohoapis.com.evil.test",  // lookalike
+		"https://evilzohoapis.com",            // suffix only
+		"https://www.zohoapis.com:8443",       // port
+		"https://user@www.zohoapis.com",       // credentials
+		"https://www.zohoapis.com/crm",        // path
+		"http://169.254.169.254",              // instance metadata
+		"https://accounts.zoho.com",           // not an API host
+		"https://www.zohoapis.ca.attacker.io", // lookalike
+		"www.zohoapis.com",                    // no scheme
+		"",
+	} {
+		if _, _, ok := zoho.LookupAPIDomain(domain); ok {
+			t.Errorf("LookupAPIDomain(%q) trusted", domain)
+		}
+	}
+	if _, _, ok := zoho.LookupAPIDomain("https://WWW.ZohoAPIs.com/"); !ok {
+		t.Error("case and a trailing slash should not matter")
+	}
+}
+
+func TestCheckOverrideURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8089":     "http://127.0.0.1:8089",
+		"http://localhost:9000/":    "http://localhost:9000",
+		"http://[::1]:80":           "http://[::1]:80",
+		"https://zoho.example.test": "https://zoho.example.test",
+	} {
+		got, err := zoho.CheckOverrideURL(raw)
+		if err != nil || got != want {
+			t.Errorf("CheckOverrideURL(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"http://10.0.0.1:80", "http://zoho.example.test", "ftp://127.0.0.1", "https://", "https://h/path", "https://u:p@h", "::"} {
+		if _, err := zoho.CheckOverrideURL(raw); err == nil {
+			t.Errorf("CheckOverrideURL(%q) accepted", raw)
+		}
+	}
+}
