@@ -1,0 +1,313 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// fixture is a simulator and what a function instance needs to reach it.
+type fixture struct {
+	sim    *zohosim.Server
+	clock  *zohosim.ManualClock
+	url    string
+	secret string
+}
+
+func newFixture(t *testing.T, opts zohosim.Options) *fixture {
+	t.Helper()
+	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	opts.Clock = clock
+	sim := zohosim.New(opts)
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	secret := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
+		"1000.SIMCLIENT", "simsecret", "1000.simrefresh")
+	return &fixture{sim: sim, clock: clock, url: url, secret: secret}
+}
+
+// countingSecret is a secret.Reader that counts reads and fresh reads.
+type countingSecret struct {
+	mu    sync.Mutex
+	value string
+	reads int
+	fresh int
+}
+
+func (c *countingSecret) SecretString(_ context.Context, fresh bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	if fresh {
+		c.fresh++
+	}
+	return c.value, nil
+}
+
+func (f *fixture) source(t *testing.T, store oauth.Store, mutate ...func(*oauth.Config)) *oauth.Source {
+	t.Helper()
+	cfg := oauth.Config{
+		Secret:      &countingSecret{value: f.secret},
+		Store:       store,
+		AccountsURL: f.url,
+		Now:         f.clock.Now,
+		PollEvery:   time.Millisecond,
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := oauth.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stores yields a fresh in-memory store and, when moto is available, a
+// DynamoDB store on a table made from template.yaml.
+func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
+	return map[string]func(t *testing.T) oauth.Store{
+		"memory": func(*testing.T) oauth.Store { return oauth.NewMemoryStore() },
+		"dynamodb": func(t *testing.T) oauth.Store {
+			cfg := awstest.Require(t)
+			table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+			return oauth.NewDynamoStore(dynamodb.NewFromConfig(cfg), table)
+		},
+	}
+}
+
+// TestInstancesShareOneToken is the lock-out guard: ten instances, two
+// hundred concurrent callers, the clock moved past expiry twice, and Zoho
+// sees exactly three refreshes.
+func TestInstancesShareOneToken(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, zohosim.Options{})
+			store := newStore(t)
+			sources := make([]*oauth.Source, 10)
+			for i := range sources {
+				sources[i] = f.source(t, store)
+			}
+			for round := range 3 {
+				if round > 0 {
+					f.clock.Advance(61 * time.Minute)
+				}
+				tokens := make([]string, 200)
+				errs := make([]error, 200)
+				var wg sync.WaitGroup
+				for i := range 200 {
+					wg.Go(func() {
+						tok, err := sources[i%len(sources)].Token(context.Background())
+						tokens[i], errs[i] = tok.AccessToken, err
+					})
+				}
+				wg.Wait()
+				for i, err := range errs {
+					if err != nil {
+						t.Fatalf("round %d caller %d: %v", round, i, err)
+					}
+					if tokens[i] != tokens[0] {
+						t.Fatalf("round %d: callers got different tokens", round)
+					}
+				}
+			}
+			if got := f.sim.Stats().TokensIssued; got != 3 {
+				t.Fatalf("Zoho issued %d tokens, want exactly 3", got)
+			}
+		})
+	}
+}
+
+func TestRefreshesAheadOfExpiry(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	s := f.source(t, oauth.NewMemoryStore())
+	first, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(50 * time.Minute)
+	if tok, _ := s.Token(context.Background()); tok.AccessToken != first.AccessToken {
+		t.Fatal("refreshed 10 minutes before expiry; want reuse until the 5-minute margin")
+	}
+	f.clock.Advance(6 * time.Minute)
+	second, err := s.Token(context.Background())
+	if err != nil || second.AccessToken == first.AccessToken {
+		t.Fatalf("4 minutes before expiry: %v, same token %v; want a new one", err, second.AccessToken == first.AccessToken)
+	}
+	if got := f.sim.Stats().TokensIssued; got != 2 {
+		t.Fatalf("%d tokens issued, want 2", got)
+	}
+}
+
+// TestAccessDeniedPausesRefreshing: after Zoho's throttle no instance asks
+// again until the cool-down has passed, since asking prolongs the lock-out.
+func TestAccessDeniedPausesRefreshing(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, zohosim.Options{})
+			store := newStore(t)
+			a, b := f.source(t, store), f.source(t, store)
+			f.sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
+			_, err := a.Token(context.Background())
+			var apiErr *zoho.APIError
+			if !errors.As(err, &apiErr) || !apiErr.Retryable() {
+				t.Fatalf("err = %v, want a retryable token error", err)
+			}
+			for _, s := range []*oauth.Source{a, b, a} {
+				if _, err := s.Token(context.Background()); err == nil {
+					t.Fatal("got a token during the cool-down")
+				}
+			}
+			if got := f.sim.Stats().RefreshRequests; got != 1 {
+				t.Fatalf("%d refresh requests during the cool-down, want 1", got)
+			}
+			f.clock.Advance(16 * time.Minute)
+			if _, err := b.Token(context.Background()); err != nil {
+				t.Fatalf("after the cool-down: %v", err)
+			}
+		})
+	}
+}
+
+// TestStaleInstanceKeepsFreshToken: an instance holding an old token that
+// Zoho refuses must not throw away the token another instance just made.
+func TestStaleInstanceKeepsFreshToken(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, zohosim.Options{})
+			store := newStore(t)
+			a, b := f.source(t, store), f.source(t, store)
+			old, err := a.Token(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Token(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// Zoho revokes the token; b notices first and refreshes.
+			f.sim.InvalidateToken(old.AccessToken)
+			if err := b.Invalidate(context.Background(), old); err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := b.Token(context.Background())
+			if err != nil || fresh.AccessToken == old.AccessToken {
+				t.Fatalf("b: %v; want a new token", err)
+			}
+			// Now a, still holding the old token, is refused too.
+			if err := a.Invalidate(context.Background(), old); err != nil {
+				t.Fatal(err)
+			}
+			got, err := a.Token(context.Background())
+			if err != nil || got.AccessToken != fresh.AccessToken {
+				t.Fatalf("a: %v; want b's fresh token", err)
+			}
+			if n := f.sim.Stats().TokensIssued; n != 2 {
+				t.Fatalf("%d tokens issued, want 2", n)
+			}
+		})
+	}
+}
+
+func TestAPIDomainTrustedOnlyForZohoHosts(t *testing.T) {
+	tests := []struct {
+		apiDomain string
+		env       zoho.Environment
+		want      string
+	}{
+		{"https://www.zohoapis.eu", zoho.Production, "https://www.zohoapis.eu"},
+		{"https://www.zohoapis.eu", zoho.Sandbox, "https://sandbox.zohoapis.eu"},
+		{"https://www.zohoapis.ca", zoho.Developer, "https://developer.zohoapis.ca"},
+		{"https://www.zohoapis.com.evil.test", zoho.Production, "https://www.zohoapis.com"},
+		{"http://169.254.169.254", zoho.Production, "https://www.zohoapis.com"},
+		{"https://www.zohoapis.com:444", zoho.Production, "https://www.zohoapis.com"},
+	}
+	for _, tt := range tests {
+		f := newFixture(t, zohosim.Options{APIDomain: tt.apiDomain})
+		s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) { c.Environment = tt.env })
+		tok, err := s.Token(context.Background())
+		if err != nil || tok.APIURL != tt.want {
+			t.Errorf("api_domain %s in %s: API URL %q, %v; want %q", tt.apiDomain, tt.env, tok.APIURL, err, tt.want)
+		}
+	}
+}
+
+func TestSecretDataCentreWins(t *testing.T) {
+	f := newFixture(t, zohosim.Options{APIDomain: "http://127.0.0.1"}) // ignored: not a Zoho host
+	f.secret = `{"client_id":"1000.SIMCLIENT","client_secret":"simsecret","refresh_token":"1000.simrefresh","data_center":"ca","environment":"sandbox"}`
+	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) { c.DataCenter = zoho.EU })
+	tok, err := s.Token(context.Background())
+	if err != nil || tok.APIURL != "https://sandbox.zohoapis.ca" {
+		t.Fatalf("API URL %q, %v; want the secret's data centre and environment", tok.APIURL, err)
+	}
+}
+
+func TestReadyAccessToken(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	sec := &countingSecret{value: `{"access_token":"1000.external"}`}
+	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) { c.Secret = sec })
+	tok, err := s.Token(context.Background())
+	if err != nil || tok.AccessToken != "1000.external" {
+		t.Fatalf("got %v; want the secret's token", err)
+	}
+	if err := s.Invalidate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	sec.value = `{"access_token":"1000.rotated"}`
+	tok, err = s.Token(context.Background())
+	if err != nil || tok.AccessToken != "1000.rotated" || sec.fresh != 1 {
+		t.Fatalf("after a 401: %v, fresh reads %d; want the rotated token from a fresh read", err, sec.fresh)
+	}
+	if n := f.sim.Stats().RefreshRequests; n != 0 {
+		t.Fatalf("%d refreshes; a ready token must never be refreshed here", n)
+	}
+}
+
+func TestBrokenSecretIsAnError(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	f.secret = `{"client_id":"x"}`
+	var refreshes atomic.Int32
+	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) { c.OnRefresh = func(error) { refreshes.Add(1) } })
+	_, err := s.Token(context.Background())
+	var se *oauth.SecretError
+	if !errors.As(err, &se) || se.Key == "" {
+		t.Fatalf("err = %v, want a *SecretError naming the key", err)
+	}
+	if refreshes.Load() != 0 {
+		t.Fatal("refreshed with broken credentials")
+	}
+}
+
+func TestRevokedRefreshTokenPausesBriefly(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	f.sim.RevokeRefreshToken()
+	s := f.source(t, oauth.NewMemoryStore())
+	for range 3 {
+		_, err := s.Token(context.Background())
+		var apiErr *zoho.APIError
+		if !errors.As(err, &apiErr) || !apiErr.Retryable() {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	if n := f.sim.Stats().RefreshRequests; n != 1 {
+		t.Fatalf("%d refresh requests, want 1 before the pause ends", n)
+	}
+	f.clock.Advance(2 * time.Minute)
+	if _, err := s.Token(context.Background()); err == nil {
+		t.Fatal("revoked token produced an access token")
+	}
+	if n := f.sim.Stats().RefreshRequests; n != 2 {
+		t.Fatalf("%d refresh requests, want 2 after the pause", n)
+	}
+}
