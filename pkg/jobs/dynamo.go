@@ -1,0 +1,374 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoAPI is the part of the DynamoDB client the store uses.
+type DynamoAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// DynamoStore is the Store on the jobs table of template.yaml (documented in
+// docs/architecture.md): jobs under "JOB#<id>", claims under "LEAD#<id>".
+type DynamoStore struct {
+	api   DynamoAPI
+	table string
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+// NewDynamoStore returns a Store on table.
+func NewDynamoStore(api DynamoAPI, table string) *DynamoStore {
+	return &DynamoStore{api: api, table: table}
+}
+
+// Key prefixes and the index of open jobs, shared with template.yaml.
+const (
+	jobPrefix   = "JOB#"
+	leadPrefix  = "LEAD#"
+	OpenIndex   = "open-jobs"
+	openShard   = "OPEN"
+	maxTransact = 100 // DynamoDB's cap on items per transaction
+)
+
+// claimable is the condition under which a lead may be claimed: nobody holds
+// it, a pending claim lapsed, or any claim expired (TTL deletion lags by
+// days, so expiry is compared here and never left to TTL).
+const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim_until_ms < :now_ms) OR expires_at < :now_s"
+
+func (d *DynamoStore) Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
+	var claimed []string
+	var held []Claim
+	for start := 0; start < len(leadIDs); start += maxTransact {
+		c, h, err := d.claimBatch(ctx, owner, leadIDs[start:min(start+maxTransact, len(leadIDs))], now, until)
+		claimed, held = append(claimed, c...), append(held, h...)
+		if err != nil {
+			return claimed, held, err
+		}
+	}
+	return claimed, held, nil
+}
+
+// claimBatch claims up to 100 leads in one transaction. A transaction is all
+// or nothing, so when some leads are held it is cancelled, the cancellation
+// reasons name them, and the rest are claimed in another round.
+func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []Claim, error) {
+	var held []Claim
+	values := map[string]types.AttributeValue{
+		":pending": s(string(Pending)),
+		":now_ms":  n(now.UnixMilli()),
+		":now_s":   n(now.Unix()),
+	}
+	for round := 0; len(ids) > 0; round++ {
+		if round == 5 {
+			// Only transaction conflicts with other writers get here; the
+			// leads count as held by someone else and are retried later.
+			for _, id := range ids {
+				held = append(held, Claim{LeadID: id, State: Pending, Until: until})
+			}
+			return nil, held, nil
+		}
+		items := make([]types.TransactWriteItem, len(ids))
+		for i, id := range ids {
+			items[i] = types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(d.table),
+				Item: map[string]types.AttributeValue{
+					"pk":             s(leadPrefix + id),
+					"kind":           s("lead"),
+					"claim_state":    s(string(Pending)),
+					"owner":          s(owner),
+					"claim_until_ms": n(until.UnixMilli()),
+					"expires_at":     n(pendingExpiry(until).Unix()),
+				},
+				ConditionExpression:                 aws.String(claimable),
+				ExpressionAttributeValues:           values,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}}
+		}
+		_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return ids, held, nil
+		}
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) || len(tce.CancellationReasons) != len(ids) {
+			return nil, held, fmt.Errorf("claiming %d leads: %w", len(ids), err)
+		}
+		var retry, unknown []string
+		for i, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				if r.Item != nil {
+					held = append(held, claimFromItem(r.Item))
+				} else {
+					unknown = append(unknown, ids[i])
+				}
+			case "", "None", "TransactionConflict":
+				retry = append(retry, ids[i])
+			default:
+				return nil, held, fmt.Errorf("claiming lead %s: %s", ids[i], aws.ToString(r.Code))
+			}
+		}
+		if len(unknown) > 0 {
+			got, err := d.claims(ctx, unknown)
+			if err != nil {
+				return nil, held, err
+			}
+			held = append(held, got...)
+		}
+		ids = retry
+	}
+	return nil, held, nil
+}
+
+// claims reads claims by lead id (for reasons that came without the item).
+func (d *DynamoStore) claims(ctx context.Context, ids []string) ([]Claim, error) {
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = map[string]types.AttributeValue{"pk": s(leadPrefix + id)}
+	}
+	var out []Claim
+	req := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	for len(req) > 0 {
+		res, err := d.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, fmt.Errorf("reading claims: %w", err)
+		}
+		for _, it := range res.Responses[d.table] {
+			out = append(out, claimFromItem(it))
+		}
+		req = res.UnprocessedKeys
+	}
+	return out, nil
+}
+
+func (d *DynamoStore) Release(ctx context.Context, owner string, leadIDs []string) error {
+	var errs []error
+	for _, id := range leadIDs {
+		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                aws.String(d.table),
+			Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + id)},
+			ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
+			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pending": s(string(Pending)), ":owner": s(owner)},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			errs = append(errs, fmt.Errorf("releasing lead %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *DynamoStore) Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(d.table),
+		Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + leadID)},
+		UpdateExpression:         aws.String("SET claim_state = :rejected, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms"),
+		ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":rejected": s(string(Rejected)), ":pending": s(string(Pending)), ":owner": s(owner),
+			":reason": s(reason), ":exp": n(expires.Unix()),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("rejecting lead %s: %w", leadID, err)
+	}
+	return nil
+}
+
+// RecordJob writes the job and repoints its claims in one transaction. The
+// claim updates are unconditional: Zoho has scheduled the job, so its leads
+// belong to it whatever happened to the pending claims meanwhile.
+func (d *DynamoStore) RecordJob(ctx context.Context, job Job, claimsExpire time.Time) error {
+	job.Version = 1
+	items := []types.TransactWriteItem{{Put: &types.Put{
+		TableName:           aws.String(d.table),
+		Item:                jobItem(job),
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}}
+	for _, id := range job.LeadIDs {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                aws.String(d.table),
+			Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + id)},
+			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :sched, job_id = :job, expires_at = :exp REMOVE #owner, claim_until_ms, reason"),
+			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":lead": s("lead"), ":sched": s(string(ClaimScheduled)), ":job": s(job.ID), ":exp": n(claimsExpire.Unix()),
+			},
+		}})
+	}
+	if len(items) > maxTransact {
+		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-1)
+	}
+	if _, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return errJobExists(job.ID)
+		}
+		return fmt.Errorf("recording job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (d *DynamoStore) Job(ctx context.Context, id string) (Job, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.table),
+		Key:            map[string]types.AttributeValue{"pk": s(jobPrefix + id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("reading job %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Job{}, ErrNotFound
+	}
+	return jobFromItem(out.Item), nil
+}
+
+func jobItem(j Job) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk":            s(jobPrefix + j.ID),
+		"kind":          s("job"),
+		"job_id":        s(j.ID),
+		"job_status":    s(string(j.Status)),
+		"lead_ids":      list(j.LeadIDs),
+		"lead_count":    n(int64(len(j.LeadIDs))),
+		"sources":       list(j.Sources),
+		"created_at":    s(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		"updated_at":    s(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
+		"checks":        n(int64(j.Checks)),
+		"total":         n(int64(j.Total)),
+		"converted":     n(int64(j.Converted)),
+		"not_converted": n(int64(j.NotConverted)),
+		"failed_count":  n(int64(j.FailedCount)),
+		"version":       n(j.Version),
+	}
+	optional := map[string]string{"raw_status": j.RawStatus, "fingerprint": j.Fingerprint,
+		"options": j.Options, "api_version": j.APIVersion, "reason": j.Reason}
+	for k, v := range optional {
+		if v != "" {
+			it[k] = s(v)
+		}
+	}
+	if !j.CheckedAt.IsZero() {
+		it["checked_at"] = s(j.CheckedAt.UTC().Format(time.RFC3339Nano))
+	}
+	if j.Status.Open() {
+		// Only open jobs carry the index keys: the index stays sparse.
+		it["open_shard"] = s(openShard)
+		it["next_check_at"] = n(j.NextCheckAt.Unix())
+	}
+	if !j.ExpiresAt.IsZero() {
+		it["expires_at"] = n(j.ExpiresAt.Unix())
+	}
+	return it
+}
+
+func jobFromItem(it map[string]types.AttributeValue) Job {
+	j := Job{
+		ID:           str(it["job_id"]),
+		Status:       Status(str(it["job_status"])),
+		RawStatus:    str(it["raw_status"]),
+		LeadIDs:      strList(it["lead_ids"]),
+		Fingerprint:  str(it["fingerprint"]),
+		Options:      str(it["options"]),
+		Sources:      strList(it["sources"]),
+		APIVersion:   str(it["api_version"]),
+		CreatedAt:    timeAttr(it["created_at"]),
+		UpdatedAt:    timeAttr(it["updated_at"]),
+		CheckedAt:    timeAttr(it["checked_at"]),
+		Checks:       int(num(it["checks"])),
+		Total:        int(num(it["total"])),
+		Converted:    int(num(it["converted"])),
+		NotConverted: int(num(it["not_converted"])),
+		FailedCount:  int(num(it["failed_count"])),
+		Reason:       str(it["reason"]),
+		Version:      num(it["version"]),
+	}
+	if v := num(it["next_check_at"]); v != 0 {
+		j.NextCheckAt = time.Unix(v, 0)
+	}
+	if v := num(it["expires_at"]); v != 0 {
+		j.ExpiresAt = time.Unix(v, 0)
+	}
+	return j
+}
+
+func claimFromItem(it map[string]types.AttributeValue) Claim {
+	c := Claim{
+		LeadID: str(it["pk"])[len(leadPrefix):],
+		State:  ClaimState(str(it["claim_state"])),
+		Owner:  str(it["owner"]),
+		JobID:  str(it["job_id"]),
+		Reason: str(it["reason"]),
+	}
+	if v := num(it["claim_until_ms"]); v != 0 {
+		c.Until = time.UnixMilli(v)
+	}
+	if v := num(it["expires_at"]); v != 0 {
+		c.ExpiresAt = time.Unix(v, 0)
+	}
+	return c
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func list(vs []string) types.AttributeValue {
+	l := make([]types.AttributeValue, len(vs))
+	for i, v := range vs {
+		l[i] = s(v)
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+func str(v types.AttributeValue) string {
+	if a, ok := v.(*types.AttributeValueMemberS); ok {
+		return a.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) int64 {
+	if a, ok := v.(*types.AttributeValueMemberN); ok {
+		i, _ := strconv.ParseInt(a.Value, 10, 64)
+		return i
+	}
+	return 0
+}
+
+func strList(v types.AttributeValue) []string {
+	a, ok := v.(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(a.Value))
+	for _, e := range a.Value {
+		out = append(out, str(e))
+	}
+	return out
+}
+
+func timeAttr(v types.AttributeValue) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, str(v))
+	return t
+}

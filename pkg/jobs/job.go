@@ -1,0 +1,106 @@
+// Package jobs holds what the bridge remembers: one record per Zoho
+// mass-convert job and one claim per lead, so that no lead is sent to Zoho
+// twice and every job is followed to its end. Store has a DynamoDB
+// implementation for Lambda and an in-memory one for local runs.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is a job's state in our own vocabulary. Zoho's raw status string is
+// kept beside it, since Zoho's casing varies.
+type Status string
+
+// Job states. Scheduled and InProgress are open: the status function checks
+// them. The rest are terminal.
+const (
+	Scheduled  Status = "SCHEDULED"
+	InProgress Status = "IN_PROGRESS"
+	Completed  Status = "COMPLETED"
+	Failed     Status = "FAILED"
+	Unknown    Status = "UNKNOWN" // Zoho does not know the job id
+	Stale      Status = "STALE"   // still open long after it should have ended
+)
+
+// Open reports whether the status function still follows the job.
+func (s Status) Open() bool { return s == Scheduled || s == InProgress }
+
+// Job is one mass-convert job Zoho scheduled.
+type Job struct {
+	ID          string
+	Status      Status
+	RawStatus   string   // Zoho's last status string, as sent
+	LeadIDs     []string // the ids of the call, in order
+	Fingerprint string   // digest of the options, see convert.Fingerprint
+	Options     string   // the request without ids, as JSON
+	Sources     []string // SQS message ids or API request ids that asked for these leads
+	APIVersion  string
+
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	CheckedAt   time.Time // zero until the first status check
+	NextCheckAt time.Time // zero once the job is terminal
+	Checks      int
+
+	Total, Converted, NotConverted, FailedCount int
+
+	Reason    string    // why a job ended UNKNOWN or STALE
+	ExpiresAt time.Time // set when terminal; DynamoDB's TTL removes the item later
+	Version   int64     // optimistic lock: every update is conditional on it
+}
+
+// ClaimState is where a lead stands.
+type ClaimState string
+
+// Claim states. A pending claim belongs to one invocation until it lapses; a
+// scheduled claim points at the job that converts the lead; a rejected claim
+// remembers Zoho's verdict for a while so redeliveries do not ask again.
+const (
+	Pending        ClaimState = "PENDING"
+	ClaimScheduled ClaimState = "SCHEDULED"
+	Rejected       ClaimState = "REJECTED"
+)
+
+// Claim is the record of one lead.
+type Claim struct {
+	LeadID    string
+	State     ClaimState
+	Owner     string    // the invocation holding a pending claim
+	Until     time.Time // a pending claim lapses then
+	JobID     string    // of a scheduled claim
+	Reason    string    // of a rejected claim
+	ExpiresAt time.Time
+}
+
+// Live reports whether the claim still stands at now.
+func (c Claim) Live(now time.Time) bool {
+	switch {
+	case !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt):
+		return false
+	case c.State == Pending:
+		return now.Before(c.Until)
+	}
+	return true
+}
+
+// ErrNotFound is returned for a job that is not stored.
+var ErrNotFound = errors.New("jobs: not found")
+
+// Store is what the convert function needs to remember.
+type Store interface {
+	// Claim claims leadIDs for owner until until. Leads whose claims still
+	// stand are not claimed; their claims are returned in held.
+	Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) (claimed []string, held []Claim, err error)
+	// Release drops owner's pending claims of leadIDs, so the leads can be
+	// sent again at once.
+	Release(ctx context.Context, owner string, leadIDs []string) error
+	// Reject records that Zoho refused a lead, until expires.
+	Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error
+	// RecordJob stores a job Zoho scheduled and points its leads' claims at it.
+	RecordJob(ctx context.Context, job Job, claimsExpire time.Time) error
+	// Job returns a stored job or ErrNotFound.
+	Job(ctx context.Context, id string) (Job, error)
+}

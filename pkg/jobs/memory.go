@@ -1,0 +1,96 @@
+package jobs
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a Store held in process memory: the embedded store of a
+// local run and of unit tests. It follows the DynamoStore's conditions
+// exactly; the contract tests run against both.
+type MemoryStore struct {
+	mu     sync.Mutex
+	jobs   map[string]Job
+	claims map[string]Claim
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}}
+}
+
+func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var claimed []string
+	var held []Claim
+	for _, id := range leadIDs {
+		if c, ok := m.claims[id]; ok && c.Live(now) {
+			held = append(held, c)
+			continue
+		}
+		m.claims[id] = Claim{LeadID: id, State: Pending, Owner: owner, Until: until, ExpiresAt: pendingExpiry(until)}
+		claimed = append(claimed, id)
+	}
+	return claimed, held, nil
+}
+
+func (m *MemoryStore) Release(_ context.Context, owner string, leadIDs []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range leadIDs {
+		if c, ok := m.claims[id]; ok && c.State == Pending && c.Owner == owner {
+			delete(m.claims, id)
+		}
+	}
+	return nil
+}
+
+func (m *MemoryStore) Reject(_ context.Context, owner, leadID, reason string, expires time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.claims[leadID]; ok && c.State == Pending && c.Owner == owner {
+		m.claims[leadID] = Claim{LeadID: leadID, State: Rejected, Reason: reason, ExpiresAt: expires}
+	}
+	return nil
+}
+
+func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[job.ID]; ok {
+		return errJobExists(job.ID)
+	}
+	job.LeadIDs = slices.Clone(job.LeadIDs)
+	job.Sources = slices.Clone(job.Sources)
+	job.Version = 1
+	m.jobs[job.ID] = job
+	for _, id := range job.LeadIDs {
+		m.claims[id] = Claim{LeadID: id, State: ClaimScheduled, JobID: job.ID, ExpiresAt: claimsExpire}
+	}
+	return nil
+}
+
+func (m *MemoryStore) Job(_ context.Context, id string) (Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	if !ok {
+		return Job{}, ErrNotFound
+	}
+	j.LeadIDs = slices.Clone(j.LeadIDs)
+	j.Sources = slices.Clone(j.Sources)
+	return j, nil
+}
+
+// ClaimOf returns the claim of a lead (tests and the local run's report).
+func (m *MemoryStore) ClaimOf(leadID string) (Claim, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.claims[leadID]
+	return c, ok
+}
