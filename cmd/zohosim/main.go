@@ -1,0 +1,48 @@
+// Command zohosim serves the Zoho CRM and Accounts simulator on a loopback
+// address, on the wall clock, for local runs against a stand-in Zoho.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8089", "listen address; loopback hosts only")
+	leads := flag.Int("leads", 100, "number of leads to seed")
+	latency := flag.Duration("latency", 0, "delay added to every call")
+	legacy := flag.Bool("legacy-token", false, "answer refreshes with expires_in_sec and expires_in in milliseconds")
+	flag.Parse()
+
+	s := zohosim.New(zohosim.Options{
+		Clock:               zohosim.SystemClock{},
+		Latency:             *latency,
+		LegacyTokenResponse: *legacy,
+	})
+	ids := s.SeedLeadRange(*leads)
+	base, stop, err := s.Listen(*addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	defer stop()
+
+	o := s.Options()
+	fmt.Printf("zohosim serving Accounts and CRM at %s\n", base)
+	fmt.Printf("  client_id=%s client_secret=%s refresh_token=%s\n", o.ClientID, o.ClientSecret, o.RefreshToken)
+	fmt.Printf("  %d leads seeded", len(ids))
+	if len(ids) > 0 {
+		fmt.Printf(", first %v", ids[:min(len(ids), 5)])
+	}
+	fmt.Println()
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+}

@@ -1,0 +1,176 @@
+package zohosim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Zoho Accounts' rations per refresh token (doc section 3).
+const (
+	tokenLifetime      = time.Hour
+	refreshWindow      = 10 * time.Minute
+	refreshesPerWindow = 10
+	maxLiveTokens      = 15
+)
+
+var accessDeniedBody = obj{
+	"error":             "Access Denied",
+	"error_description": "You have made too many requests continuously. Please try again after some time.",
+	"status":            "failure",
+}
+
+// token answers a refresh. Like Accounts, it reports every error with
+// HTTP 200 except the throttle, whose status is configurable.
+func (s *Server) token(r *http.Request) (int, any) {
+	r.ParseForm() // a malformed body leaves the form empty, which fails below
+	f := r.Form
+	switch {
+	case f.Get("client_id") != s.opts.ClientID:
+		return http.StatusOK, obj{"error": "invalid_client"}
+	case f.Get("client_secret") != s.opts.ClientSecret:
+		return http.StatusOK, obj{"error": "invalid_client_secret"}
+	case f.Get("grant_type") != "refresh_token":
+		return http.StatusOK, obj{"error": "unsupported_grant_type"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revoked || f.Get("refresh_token") != s.opts.RefreshToken {
+		return http.StatusOK, obj{"error": "invalid_code"}
+	}
+	now := s.opts.Clock.Now()
+	if s.throttledLocked(now) {
+		s.stats.AccessDenied++
+		return s.opts.AccessDeniedStatus, accessDeniedBody
+	}
+	s.refreshes = append(s.refreshes, now)
+	s.stats.TokensIssued++
+	body := obj{
+		"access_token": s.issueLocked(now),
+		"api_domain":   s.opts.APIDomain,
+		"token_type":   "Bearer",
+		"expires_in":   int(tokenLifetime / time.Second),
+	}
+	if s.opts.LegacyTokenResponse {
+		body["expires_in_sec"] = int(tokenLifetime / time.Second)
+		body["expires_in"] = int(tokenLifetime / time.Millisecond)
+	}
+	return http.StatusOK, body
+}
+
+// throttledLocked reports whether a refresh at now is refused, tripping
+// the cool-down when it is the one too many for the sliding window.
+func (s *Server) throttledLocked(now time.Time) bool {
+	if now.Before(s.deniedUntil) {
+		return true
+	}
+	kept := s.refreshes[:0]
+	for _, t := range s.refreshes {
+		if now.Sub(t) < refreshWindow {
+			kept = append(kept, t)
+		}
+	}
+	s.refreshes = kept
+	if len(s.refreshes) < refreshesPerWindow {
+		return false
+	}
+	s.deniedUntil = now.Add(s.opts.AccessDeniedCooldown)
+	return true
+}
+
+// issueLocked mints an access token, silently invalidating the oldest live
+// one when the refresh token already has its fill of them.
+func (s *Server) issueLocked(now time.Time) string {
+	live := s.issued[:0]
+	for _, tok := range s.issued {
+		if s.liveLocked(tok, now) {
+			live = append(live, tok)
+		} else {
+			delete(s.tokens, tok)
+		}
+	}
+	s.issued = live
+	if len(s.issued) >= maxLiveTokens {
+		delete(s.tokens, s.issued[0])
+		s.issued = s.issued[1:]
+	}
+	tok := "1000." + randomHex() + "." + randomHex()
+	s.tokens[tok] = now.Add(tokenLifetime)
+	s.issued = append(s.issued, tok)
+	return tok
+}
+
+func randomHex() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) liveLocked(tok string, now time.Time) bool {
+	exp, ok := s.tokens[tok]
+	return ok && now.Before(exp)
+}
+
+// IssueToken mints a live access token without a refresh call. It counts
+// toward the 15 live tokens but not toward the refresh window or Stats.
+func (s *Server) IssueToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issueLocked(s.opts.Clock.Now())
+}
+
+// LiveTokens reports how many access tokens the CRM would accept now.
+func (s *Server) LiveTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Clock.Now()
+	n := 0
+	for tok := range s.tokens {
+		if s.liveLocked(tok, now) {
+			n++
+		}
+	}
+	return n
+}
+
+// InvalidateToken makes the CRM refuse tok from now on.
+func (s *Server) InvalidateToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, tok)
+}
+
+// ExpireAllTokens ends every access token at once, as if an hour had passed
+// for all of them.
+func (s *Server) ExpireAllTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+	s.issued = nil
+}
+
+// RevokeRefreshToken makes every later refresh answer invalid_code.
+// Access tokens already issued stay live until they expire.
+func (s *Server) RevokeRefreshToken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked = true
+}
+
+// authorize checks a CRM call's Authorization header, which must use the
+// Zoho-oauthtoken scheme exactly.
+func (s *Server) authorize(header string) *apiError {
+	const scheme = "Zoho-oauthtoken "
+	tok, ok := strings.CutPrefix(header, scheme)
+	if !ok || tok == "" {
+		return errAuthFailure
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.liveLocked(tok, s.opts.Clock.Now()) {
+		return errInvalidToken
+	}
+	return nil
+}
