@@ -1,0 +1,145 @@
+// Package config reads the functions' environment once, at start, and
+// validates all of it: a bad value stops the start with a message naming
+// the variable, instead of failing on the first request.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// Zoho is the configuration both functions share.
+type Zoho struct {
+	SecretID    string // ZOHO_SECRET_ID: name or ARN of the secret
+	JobsTable   string // JOBS_TABLE
+	DataCenter  zoho.DataCenter
+	Environment zoho.Environment
+	APIVersion  string // v7 or v8
+	AccountsURL string // override, checked
+	APIURL      string // override, checked
+	// JobRetention (JOB_RETENTION_DAYS) is how long finished jobs and the
+	// claims of their leads are kept.
+	JobRetention time.Duration
+	LogLevel     slog.Level
+}
+
+// Convert is the convert function's configuration.
+type Convert struct {
+	Zoho
+	DeadLetterQueueURL string // DEAD_LETTER_QUEUE_URL
+	MaxZohoConcurrency int    // MAX_ZOHO_CONCURRENCY
+}
+
+// Status is the status function's configuration.
+type Status struct {
+	Zoho
+	Concurrency  int           // STATUS_CONCURRENCY
+	StaleAfter   time.Duration // STALE_AFTER_HOURS
+	EventBusName string        // EVENT_BUS_NAME; empty: no events
+}
+
+// parser collects every problem, so one start reports all of them.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (p *parser) str(name, def string, required bool) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		if required {
+			p.fail(name, "is required")
+		}
+		return def
+	}
+	return v
+}
+
+func (p *parser) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "want an integer from %d to %d, got %q", lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (p *parser) url(name string) string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return ""
+	}
+	u, err := zoho.CheckOverrideURL(v)
+	if err != nil {
+		p.fail(name, "%v", err)
+	}
+	return u
+}
+
+func (p *parser) zoho() Zoho {
+	z := Zoho{
+		SecretID:    p.str("ZOHO_SECRET_ID", "", true),
+		JobsTable:   p.str("JOBS_TABLE", "", true),
+		AccountsURL: p.url("ZOHO_ACCOUNTS_URL"),
+		APIURL:      p.url("ZOHO_API_URL"),
+	}
+	var err error
+	if z.DataCenter, err = zoho.ParseDataCenter(p.str("ZOHO_DATA_CENTER", "us", false)); err != nil {
+		p.fail("ZOHO_DATA_CENTER", "%v", err)
+	}
+	if z.Environment, err = zoho.ParseEnvironment(p.str("ZOHO_ENVIRONMENT", "production", false)); err != nil {
+		p.fail("ZOHO_ENVIRONMENT", "%v", err)
+	}
+	switch z.APIVersion = strings.ToLower(p.str("ZOHO_API_VERSION", "v7", false)); z.APIVersion {
+	case "v7", "v8":
+	default:
+		p.fail("ZOHO_API_VERSION", "want v7 or v8, got %q", z.APIVersion)
+	}
+	z.JobRetention = time.Duration(p.integer("JOB_RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour
+	if err := z.LogLevel.UnmarshalText([]byte(p.str("LOG_LEVEL", "INFO", false))); err != nil {
+		p.fail("LOG_LEVEL", "want DEBUG, INFO, WARN or ERROR")
+	}
+	return z
+}
+
+func (p *parser) err() error { return errors.Join(p.errs...) }
+
+// LoadConvert reads the convert function's configuration through getenv
+// (os.Getenv in Lambda).
+func LoadConvert(getenv func(string) string) (Convert, error) {
+	p := &parser{getenv: getenv}
+	c := Convert{
+		Zoho:               p.zoho(),
+		DeadLetterQueueURL: p.str("DEAD_LETTER_QUEUE_URL", "", false),
+		// Zoho's sub-concurrency for complex APIs is 10 per org, shared by
+		// every instance and the status function: keep each instance low.
+		MaxZohoConcurrency: p.integer("MAX_ZOHO_CONCURRENCY", 4, 1, 25),
+	}
+	return c, p.err()
+}
+
+// LoadStatus reads the status function's configuration.
+func LoadStatus(getenv func(string) string) (Status, error) {
+	p := &parser{getenv: getenv}
+	s := Status{
+		Zoho:         p.zoho(),
+		Concurrency:  p.integer("STATUS_CONCURRENCY", 5, 1, 25),
+		StaleAfter:   time.Duration(p.integer("STALE_AFTER_HOURS", 24, 1, 24*90)) * time.Hour,
+		EventBusName: p.str("EVENT_BUS_NAME", "", false),
+	}
+	return s, p.err()
+}
