@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
@@ -23,7 +22,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, st jobs.Store)) {
 	t.Run("dynamodb", func(t *testing.T) {
 		cfg := awstest.Require(t)
 		table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-		test(t, jobs.NewDynamoStore(dynamodb.NewFromConfig(cfg), table))
+		test(t, jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table))
 	})
 }
 

@@ -142,5 +142,5 @@ func (m *Metrics) write(w io.Writer, now time.Time, k dimKey, set map[string]met
 // NewLogger returns the JSON logger of a function. Lambda's JSON log format
 // captures stdout lines as they are; level and message keys match it.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
@@ -83,7 +83,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
 		"dynamodb": func(t *testing.T) oauth.Store {
 			cfg := awstest.Require(t)
 			table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-			return oauth.NewDynamoStore(dynamodb.NewFromConfig(cfg), table)
+			return oauth.NewDynamoStore(jobs.NewDynamoDB(cfg), table)
 		},
 	}
 }
