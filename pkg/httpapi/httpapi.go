@@ -1,0 +1,304 @@
+// Package httpapi is the convert function's HTTP API as a plain
+// http.Handler, independent of API Gateway: POST /conversions schedules a
+// conversion, GET /conversions/{job_id} shows a job. Every route needs the
+// webhook key.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// Converter converts submissions (convert.Service).
+type Converter interface {
+	Convert(ctx context.Context, subs []convert.Submission, m *obs.Metrics) []convert.Result
+}
+
+// JobReader reads stored jobs (jobs.Store).
+type JobReader interface {
+	Job(ctx context.Context, id string) (jobs.Job, error)
+}
+
+// KeyFunc returns the configured webhook key; empty means none is
+// configured, and then every request is refused.
+type KeyFunc func(ctx context.Context) (string, error)
+
+// Config configures the API.
+type Config struct {
+	Converter  Converter
+	Jobs       JobReader
+	WebhookKey KeyFunc
+	APIVersion string // requests are validated for it
+	Logger     *slog.Logger
+	// Metrics returns the metrics of the current invocation.
+	Metrics func(ctx context.Context) *obs.Metrics
+}
+
+// RetryAfter is what a throttled caller is told to wait.
+const RetryAfter = 30 * time.Second
+
+// New returns the API handler.
+func New(cfg Config) http.Handler {
+	a := &api{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /conversions", a.post)
+	mux.HandleFunc("GET /conversions/{job_id}", a.get)
+	mux.HandleFunc("/conversions", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use POST /conversions", nil)
+	})
+	mux.HandleFunc("/conversions/{job_id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /conversions/{job_id}", nil)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions and GET /conversions/{job_id}", nil)
+	})
+	return a.authenticate(mux)
+}
+
+type api struct{ cfg Config }
+
+func (a *api) log() *slog.Logger {
+	if a.cfg.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.cfg.Logger
+}
+
+func (a *api) metrics(ctx context.Context) *obs.Metrics {
+	if a.cfg.Metrics == nil {
+		return nil
+	}
+	return a.cfg.Metrics(ctx)
+}
+
+// authenticate admits a request that presents the webhook key as
+// "Authorization: Bearer <key>" or "X-Webhook-Key: <key>". Keys in the
+// query string are ignored: they end up in access logs.
+func (a *api) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want, err := a.cfg.WebhookKey(r.Context())
+		if err != nil {
+			a.log().ErrorContext(r.Context(), "reading the webhook key failed", "error", err)
+			writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "credentials are unavailable; try again", nil)
+			return
+		}
+		got := r.Header.Get("X-Webhook-Key")
+		if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+			got = strings.TrimSpace(auth[7:])
+		}
+		if want == "" || got == "" || !equalKeys(got, want) {
+			a.metrics(r.Context()).Count("RequestsUnauthorized", 1)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="conversions"`)
+			writeError(w, http.StatusUnauthorized, "AUTHENTICATION_FAILURE", "a valid webhook key is required (Authorization: Bearer <key> or X-Webhook-Key)", nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// equalKeys compares in constant time; hashing first hides the length too.
+func equalKeys(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// accepted is the 202 answer.
+type accepted struct {
+	RequestID string              `json:"request_id,omitempty"`
+	Jobs      []convert.JobRef    `json:"jobs"`
+	Rejected  []convert.Rejection `json:"rejected"`
+	// RetryIDs are leads that could not be scheduled now; send them again.
+	RetryIDs    []string `json:"retry_ids,omitempty"`
+	RetryReason string   `json:"retry_reason,omitempty"`
+}
+
+func (a *api) post(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	m := a.metrics(ctx)
+	m.Count("RequestsReceived", 1)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, convert.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "LIMIT_EXCEEDED", "body larger than the limit", map[string]any{"limit": tooBig.Limit})
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "the body could not be read", nil)
+		return
+	}
+	var req *zoho.ConvertRequest
+	switch mediaType(r) {
+	case "application/json", "":
+		req, err = convert.DecodeJSON(body, a.cfg.APIVersion)
+	case "application/x-www-form-urlencoded":
+		req, err = convert.DecodeForm(body, a.cfg.APIVersion)
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "INVALID_REQUEST", "send application/json or application/x-www-form-urlencoded", nil)
+		return
+	}
+	if err != nil {
+		m.Count("RequestsInvalid", 1)
+		var ve *convert.ValidationError
+		if errors.As(err, &ve) {
+			writeRaw(w, http.StatusBadRequest, ve.Body())
+			return
+		}
+		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "invalid conversion request", nil)
+		return
+	}
+	m.Count("LeadsReceived", len(req.IDs))
+	reqID := r.Header.Get("X-Request-Id")
+	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}}, m)[0]
+	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected}
+	if out.Jobs == nil {
+		out.Jobs = []convert.JobRef{}
+	}
+	if out.Rejected == nil {
+		out.Rejected = []convert.Rejection{}
+	}
+	switch res.Verdict {
+	case convert.Permanent:
+		writeError(w, http.StatusBadRequest, res.Code, res.Reason, nil)
+		return
+	case convert.Retry:
+		out.RetryIDs, out.RetryReason = pending(req.IDs, res), res.Reason
+		if len(res.Jobs) == 0 && len(res.Rejected) == 0 {
+			w.Header().Set("Retry-After", "30")
+			writeError(w, http.StatusServiceUnavailable, res.Code, "nothing could be scheduled now; retry later: "+res.Reason,
+				map[string]any{"retry_ids": out.RetryIDs})
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+// pending lists the ids of a request that are neither scheduled nor rejected.
+func pending(ids []string, res convert.Result) []string {
+	done := map[string]bool{}
+	for _, j := range res.Jobs {
+		for _, id := range j.LeadIDs {
+			done[id] = true
+		}
+	}
+	for _, rj := range res.Rejected {
+		done[rj.LeadID] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if !done[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// jobView is a stored job as the API shows it.
+type jobView struct {
+	JobID        string     `json:"job_id"`
+	Status       string     `json:"status"`
+	ZohoStatus   string     `json:"zoho_status,omitempty"`
+	IDs          []string   `json:"ids"`
+	Total        int        `json:"total"`
+	Converted    int        `json:"converted"`
+	NotConverted int        `json:"not_converted"`
+	Failed       int        `json:"failed"`
+	Checks       int        `json:"checks"`
+	Reason       string     `json:"reason,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	CheckedAt    *time.Time `json:"checked_at,omitempty"`
+	NextCheckAt  *time.Time `json:"next_check_at,omitempty"`
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("job_id")
+	if !isDigits(id) {
+		writeError(w, http.StatusBadRequest, "INVALID_DATA", "job_id must be Zoho's numeric job id", map[string]any{"param_name": "job_id"})
+		return
+	}
+	j, err := a.cfg.Jobs.Job(r.Context(), id)
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		writeError(w, http.StatusNotFound, "INVALID_DATA", "no such job", map[string]any{"param_name": "job_id"})
+		return
+	case err != nil:
+		a.log().ErrorContext(r.Context(), "reading a job failed", "job_id", id, "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the job store is unavailable; try again", nil)
+		return
+	}
+	v := jobView{JobID: j.ID, Status: string(j.Status), ZohoStatus: j.RawStatus, IDs: j.LeadIDs, Total: j.Total,
+		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount, Checks: j.Checks,
+		Reason: j.Reason, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+	if !j.CheckedAt.IsZero() {
+		v.CheckedAt = &j.CheckedAt
+	}
+	if !j.NextCheckAt.IsZero() {
+		v.NextCheckAt = &j.NextCheckAt
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "invalid"
+	}
+	return mt
+}
+
+// writeError answers in Zoho's flat error shape, which webhook senders
+// already know how to read.
+func writeError(w http.ResponseWriter, status int, code, message string, details map[string]any) {
+	if details == nil {
+		details = map[string]any{}
+	}
+	writeJSON(w, status, map[string]any{"code": code, "details": details, "message": message, "status": "error"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"INTERNAL_ERROR","details":{},"message":"encoding the answer failed","status":"error"}`)
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,232 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"
+
+type rig struct {
+	sim   *zohosim.Server
+	store *jobs.MemoryStore
+	srv   *httptest.Server
+}
+
+func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
+	t.Helper()
+	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	simURL, stop := sim.Start()
+	t.Cleanup(stop)
+	tokens, err := oauth.NewSource(oauth.Config{
+		Secret: secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
+			zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
+		Store: oauth.NewMemoryStore(), AccountsURL: simURL, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: simURL, Retry: zoho.RetryPolicy{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := jobs.NewMemoryStore()
+	svc, err := convert.New(convert.Config{Zoho: client, Store: store, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Config{Converter: svc, Jobs: store, APIVersion: "v7",
+		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &rig{sim: sim, store: store, srv: srv}
+}
+
+func (r *rig) do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, raw)
+	}
+	return res, out
+}
+
+var bearer = map[string]string{"Authorization": "Bearer " + key}
+
+func TestWebhookAuth(t *testing.T) {
+	tests := []struct {
+		name   string
+		header map[string]string
+		query  string
+		want   int
+	}{
+		{"missing", nil, "", 401},
+		{"empty bearer", map[string]string{"Authorization": "Bearer "}, "", 401},
+		{"wrong", map[string]string{"Authorization": "Bearer wk_0000000000000000000000000"}, "", 401},
+		{"wrong length", map[string]string{"X-Webhook-Key": key + "x"}, "", 401},
+		{"prefix only", map[string]string{"X-Webhook-Key": key[:10]}, "", 401},
+		{"other scheme", map[string]string{"Authorization": "Basic " + key}, "", 401},
+		{"in the query string", nil, "?key=" + url.QueryEscape(key), 401},
+		{"bearer", bearer, "", 404},
+		{"bearer lower case", map[string]string{"Authorization": "bearer " + key}, "", 404},
+		{"header", map[string]string{"X-Webhook-Key": key}, "", 404},
+	}
+	r := newRig(t, key, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A job that does not exist: 404 once past authentication.
+			res, body := r.do(t, "GET", "/conversions/3652397000009835020"+tt.query, "", "", tt.header)
+			if res.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d (%v)", res.StatusCode, tt.want, body)
+			}
+			if tt.want == 401 && (body["code"] != "AUTHENTICATION_FAILURE" || res.Header.Get("WWW-Authenticate") == "") {
+				t.Errorf("401 answer %v", body)
+			}
+		})
+	}
+}
+
+func TestNoKeyConfiguredRefusesEverything(t *testing.T) {
+	r := newRig(t, "", nil)
+	for _, h := range []map[string]string{nil, bearer, {"Authorization": "Bearer "}} {
+		if res, _ := r.do(t, "POST", "/conversions", "application/json", `{"ids":["1"]}`, h); res.StatusCode != 401 {
+			t.Fatalf("status %d with no key configured", res.StatusCode)
+		}
+	}
+	broken := newRig(t, "", errors.New("secret unavailable"))
+	if res, _ := broken.do(t, "POST", "/conversions", "application/json", `{"ids":["1"]}`, bearer); res.StatusCode != 503 {
+		t.Fatalf("status %d when the secret cannot be read", res.StatusCode)
+	}
+}
+
+func TestPostConversions(t *testing.T) {
+	r := newRig(t, key, nil)
+	ids := r.sim.SeedLeadRange(60)
+	jsonBody := `{"ids":["` + strings.Join(ids[:55], `","`) + `","3652397000099999999"]}`
+	res, body := r.do(t, "POST", "/conversions", "application/json; charset=utf-8", jsonBody, bearer)
+	if res.StatusCode != 202 {
+		t.Fatalf("status %d: %v", res.StatusCode, body)
+	}
+	jobsOut := body["jobs"].([]any)
+	rejected := body["rejected"].([]any)
+	if len(jobsOut) != 2 || len(rejected) != 1 || rejected[0].(map[string]any)["id"] != "3652397000099999999" {
+		t.Fatalf("answer %v; want 2 jobs and the unknown id rejected", body)
+	}
+	jobID := jobsOut[0].(map[string]any)["job_id"].(string)
+	res, job := r.do(t, "GET", "/conversions/"+jobID, "", "", bearer)
+	if res.StatusCode != 200 || job["status"] != "SCHEDULED" || len(job["ids"].([]any)) != 50 {
+		t.Fatalf("GET job: %d %v", res.StatusCode, job)
+	}
+	// A Zoho workflow webhook: form-encoded, sent twice.
+	form := url.Values{"ids": {ids[55] + ", " + ids[56]}, "Deals.Deal_Name": {"Webhook deal"},
+		"Deals.Stage": {"Qualification"}, "Deals.Closing_Date": {"2026-06-30"}}.Encode()
+	for attempt := range 2 {
+		res, body = r.do(t, "POST", "/conversions", "application/x-www-form-urlencoded", form, bearer)
+		if res.StatusCode != 202 || len(body["jobs"].([]any)) != 1 {
+			t.Fatalf("form attempt %d: %d %v", attempt, res.StatusCode, body)
+		}
+	}
+	if n := r.sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 4 {
+		t.Fatalf("%d mass_convert calls; want 3 for the JSON request (one rejection), 1 for the webhook and none for its retry", n)
+	}
+}
+
+func TestPostRefusals(t *testing.T) {
+	r := newRig(t, key, nil)
+	tests := []struct {
+		name, contentType, body string
+		want                    int
+		code                    string
+	}{
+		{"invalid JSON", "application/json", `{"ids":`, 400, "INVALID_REQUEST"},
+		{"numeric id", "application/json", `{"ids":[3652397000009835021]}`, 400, "INVALID_DATA"},
+		{"unknown key", "application/json", `{"ids":["1"],"foo":1}`, 400, "INVALID_DATA"},
+		{"non-UTF-8", "application/json", "{\"ids\":[\"\xff\"]}", 400, "INVALID_REQUEST"},
+		{"deep nesting", "application/json", `{"ids":["1"],"Deals":` + strings.Repeat(`{"a":`, 10000) + `1` + strings.Repeat(`}`, 10000) + `}`, 400, ""},
+		{"10,000 ids", "application/json", `{"ids":["` + strings.Repeat(`1","`, 9999) + `1"]}`, 400, "LIMIT_EXCEEDED"},
+		{"too big", "application/json", `{"ids":["` + strings.Repeat("1", 300<<10) + `"]}`, 413, "LIMIT_EXCEEDED"},
+		{"xml", "application/xml", `<ids/>`, 415, "INVALID_REQUEST"},
+		{"form with unknown key", "application/x-www-form-urlencoded", `ids=1&x=2`, 400, "INVALID_DATA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := r.do(t, "POST", "/conversions", tt.contentType, tt.body, bearer)
+			if res.StatusCode != tt.want || (tt.code != "" && body["code"] != tt.code) || body["status"] != "error" {
+				t.Fatalf("status %d code %v; want %d %s", res.StatusCode, body["code"], tt.want, tt.code)
+			}
+		})
+	}
+	if n := r.sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 0 {
+		t.Fatalf("%d calls reached Zoho for invalid input", n)
+	}
+}
+
+func TestThrottledAnswer503(t *testing.T) {
+	r := newRig(t, key, nil)
+	ids := r.sim.SeedLeadRange(1)
+	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequests})
+	res, body := r.do(t, "POST", "/conversions", "application/json", `{"ids":["`+ids[0]+`"]}`, bearer)
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || body["code"] != "TOO_MANY_REQUESTS" {
+		t.Fatalf("%d %v", res.StatusCode, body)
+	}
+	// The lead was handed back: the retry schedules it.
+	if res, _ := r.do(t, "POST", "/conversions", "application/json", `{"ids":["`+ids[0]+`"]}`, bearer); res.StatusCode != 202 {
+		t.Fatalf("retry: %d", res.StatusCode)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	r := newRig(t, key, nil)
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/conversions", 405},
+		{"DELETE", "/conversions/3652397000009835020", 405},
+		{"PUT", "/conversions", 405},
+		{"GET", "/", 404},
+		{"POST", "/jobs", 404},
+		{"GET", "/conversions/not-a-number", 400},
+		{"GET", "/conversions/3652397000009835020", 404},
+	}
+	for _, tt := range tests {
+		res, body := r.do(t, tt.method, tt.path, "", "", bearer)
+		if res.StatusCode != tt.want || body["status"] != "error" {
+			t.Errorf("%s %s: %d %v, want %d", tt.method, tt.path, res.StatusCode, body, tt.want)
+		}
+	}
+}
