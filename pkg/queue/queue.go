@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -170,4 +172,27 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// MemoryDeadLetter keeps dead letters in memory: the local run's DLQ.
+type MemoryDeadLetter struct {
+	mu      sync.Mutex
+	letters []Letter
+}
+
+var _ DeadLetter = (*MemoryDeadLetter)(nil)
+
+// Send keeps the letter (the body is not needed to show what happened).
+func (d *MemoryDeadLetter) Send(_ context.Context, _ string, l Letter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.letters = append(d.letters, l)
+	return nil
+}
+
+// Letters returns what was dead-lettered so far.
+func (d *MemoryDeadLetter) Letters() []Letter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.letters)
 }

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/queue"
+	"github.com/zoho-bridge/leadconvert/pkg/trigger"
+)
+
+// Convert is the convert function: SQS batches and API Gateway requests.
+type Convert struct {
+	api      http.Handler
+	consumer *queue.Consumer
+	deps     Deps
+	log      *slog.Logger
+}
+
+// NewConvert builds the convert function from its configuration.
+func NewConvert(cfg config.Convert, d Deps) (*Convert, error) {
+	log := obs.NewLogger(d.Out, cfg.LogLevel)
+	tokens, client, err := zohoClient(cfg.Zoho, d, log)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := convert.New(convert.Config{
+		Zoho: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
+		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention,
+	})
+	if err != nil {
+		return nil, err
+	}
+	api := httpapi.New(httpapi.Config{
+		Converter: svc, Jobs: d.Jobs, WebhookKey: webhookKey(tokens), APIVersion: cfg.APIVersion,
+		Logger: log, Metrics: obs.MetricsFrom,
+	})
+	return &Convert{api: api, consumer: queue.NewConsumer(svc, d.DeadLetter, cfg.APIVersion, log), deps: d, log: log}, nil
+}
+
+// Handler returns the http.Handler of the API (the local run serves it).
+func (c *Convert) Handler() http.Handler { return c.api }
+
+// Invoke is the Lambda handler. It returns an error only for an event it
+// cannot recognise; every request and message gets its own answer otherwise.
+func (c *Convert) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	start := time.Now()
+	m := obs.NewMetrics("convert")
+	defer func() {
+		m.Duration("InvocationDuration", time.Since(start))
+		_ = m.Flush(c.deps.Out, time.Now())
+	}()
+	kind, err := trigger.Detect(raw)
+	if err != nil {
+		c.log.ErrorContext(ctx, "convert: unrecognised event", "error", err)
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	switch kind {
+	case trigger.KindSQS:
+		ev, err := trigger.DecodeSQS(raw)
+		if err != nil {
+			return nil, fmt.Errorf("convert: %w", err)
+		}
+		return c.consumer.Handle(ctx, ev, m), nil
+	case trigger.KindHTTPAPI, trigger.KindRESTAPI:
+		return trigger.Serve(obs.WithMetrics(ctx, m), c.api, kind, raw, convert.MaxBodyBytes)
+	}
+	return nil, fmt.Errorf("convert: a %s event is not for this function", kind)
+}

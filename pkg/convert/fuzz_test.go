@@ -1,0 +1,118 @@
+package convert
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"ids":["3652397000009835021"]}`,
+		`{"ids":["1","2"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":12345678901234567890,"Lookup":{"id":"5","name":"N"}},` +
+			`"assign_to":{"id":"11","name":"Ann"},"portal_user_type":{"id":"12"},"related_modules":[{"api_name":"Tasks","id":"21"},{"api_name":"Calls","id":"23"}],` +
+			`"carry_over_tags":[{"api_name":"Deals","id":"32"}],"move_attachments_to":{"api_name":"Deals","id":"32"},"apply_assignment_threshold":true}`,
+		`{"ids":[1,"1","1"," 1","",null,{},[]],"x":1}`,
+		`{"ids":["1"],"Deals":{}}`,
+		`{"ids":["1"],"Deals":{"Deal_Name":null,"Stage":5,"Closing_Date":"2026-02-30"}}`,
+		`{"ids":["1"],"related_modules":[{"api_name":"Tasks"},{"id":"1"},null,"x",{"api_name":"Tasks","id":"1","y":2}]}`,
+		`{"ids":["1"],"move_attachments_to":[],"assign_to":"1","apply_assignment_threshold":"true"}`,
+		`{"ids":["1"],"Deals":{"X":"\u0000\ud800<>&"}}`,
+		`{"ids":["1"]} x`, `[]`, `null`, ``, `{`, "\xff", `{"":{"":[]}}`,
+		`{"ids":["1"],"Deals":{"X":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}}`,
+	} {
+		f.Add([]byte(seed), true)
+	}
+	f.Add([]byte(`{"ids":["1"],"apply_assignment_threshold":false}`), false)
+	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
+		version := "v7"
+		if v8 {
+			version = "v8"
+		}
+		req, err := DecodeJSON(body, version)
+		reqFuzzCheck(t, req, err, version)
+	})
+}
+
+func FuzzDecodeForm(f *testing.F) {
+	for _, seed := range []string{
+		"ids=3652397000009835021",
+		"ids=1,+2&id=3&Deals.Deal_Name=D&Deals.Stage=S&Deals.Closing_Date=2026-03-31&Deals.Amount=10&assign_to=11&portal_user_type=12" +
+			"&related_modules=Tasks:21,Calls:23&carry_over_tags=Contacts:31&move_attachments_to=Deals:32&apply_assignment_threshold=true",
+		"ids=1&ids=1&Deals.=x&Deals.Stage=&x=y&assign_to=a&assign_to=b",
+		"ids=1&related_modules=Tasks,:1,Tasks:&move_attachments_to=Deals:1,Deals:2&apply_assignment_threshold=yes",
+		"ids=%zz", "ids=1;2", "ids=%ff", "&&=&", "ids=1%2C2%2C%202",
+		"ids=1&Deals.Deal_Name=%3Cb%3E%00&Deals.Stage=S&Deals.Closing_Date=2026-03-31",
+	} {
+		f.Add([]byte(seed), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
+		version := "v7"
+		if v8 {
+			version = "v8"
+		}
+		req, err := DecodeForm(body, version)
+		reqFuzzCheck(t, req, err, version)
+	})
+}
+
+// reqFuzzCheck holds what every decoded body must satisfy.
+func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version string) {
+	if err != nil {
+		if req != nil {
+			t.Fatal("a request and an error")
+		}
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("error %v (%T) is not a *ValidationError", err, err)
+		}
+		if len(ve.Errors) == 0 || len(ve.Errors) > reqMaxErrors {
+			t.Fatalf("%d field errors", len(ve.Errors))
+		}
+		for _, fe := range ve.Errors {
+			if !strings.HasPrefix(fe.JSONPath, "$") || fe.Code == "" || fe.Message == "" {
+				t.Fatalf("bad field error %+v", fe)
+			}
+			// Fixed text plus at most one 40-character fragment of input.
+			if len(fe.JSONPath) > 220 || len(fe.Message) > 400 {
+				t.Fatalf("field error too long: %+v", fe)
+			}
+		}
+		if !json.Valid(ve.Body()) {
+			t.Fatalf("body is not JSON: %s", ve.Body())
+		}
+		return
+	}
+	if err := Validate(req, version); err != nil {
+		t.Fatalf("decoded request does not validate: %v", err)
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > MaxIDs {
+		t.Fatalf("%d ids", len(req.IDs))
+	}
+	seen := map[string]bool{}
+	for _, id := range req.IDs {
+		if !reqIsID(id) || seen[id] {
+			t.Fatalf("bad or repeated id %q", id)
+		}
+		seen[id] = true
+	}
+	// What the service sends to Zoho is itself a valid request with the same
+	// options.
+	out, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) > MaxBodyBytes {
+		return // escaping can grow a body past the cap
+	}
+	again, err := DecodeJSON(out, version)
+	if err != nil {
+		t.Fatalf("re-encoded request refused: %v\n%s", err, out)
+	}
+	if Fingerprint(again) != Fingerprint(req) {
+		t.Fatalf("fingerprint changed on re-encoding:\n%s\n%s", Options(req), Options(again))
+	}
+}

@@ -1,0 +1,640 @@
+package convert
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// MaxIDs caps the ids of one request; the service cuts them into calls of
+// zoho.MaxIDsPerCall.
+const MaxIDs = 1000
+
+// MaxBodyBytes caps a request body: 1000 quoted 19-digit ids take 22 KiB,
+// which leaves ample room for Deals fields. Callers should stop reading a
+// body there; DecodeJSON and DecodeForm refuse anything longer.
+const MaxBodyBytes = 256 << 10
+
+// Local refusals speak Zoho's vocabulary, so a caller handles one set of codes.
+const (
+	reqMandatory    = "MANDATORY_NOT_FOUND"
+	reqInvalid      = "INVALID_DATA"
+	reqLimit        = "LIMIT_EXCEEDED"
+	reqExpected     = "EXPECTED_FIELD_MISSING"
+	reqDuplicate    = "DUPLICATE_DATA"
+	reqBadRequest   = "INVALID_REQUEST"
+	reqNotSupported = "NOT_SUPPORTED"
+)
+
+const (
+	reqMaxErrors  = 20
+	reqMaxModules = 3 // Zoho v8's cap on related_modules and carry_over_tags
+	reqFragMax    = 40
+
+	reqTopKeys         = "ids, Deals, assign_to, portal_user_type, related_modules, carry_over_tags, move_attachments_to, apply_assignment_threshold"
+	reqActivityModules = "Tasks, Events, Calls"
+	reqRecordModules   = "Contacts, Deals, Accounts"
+
+	reqIDRule = "expected a string of 1 to 19 digits (a Zoho record id)"
+	reqNumber = "ids must be JSON strings: a 19-digit Zoho id does not survive a float64, so quote it, as in \"3652397000009835021\""
+)
+
+// FieldError is one problem of a request, in Zoho's terms.
+type FieldError struct {
+	// Code is Zoho's word for the problem: MANDATORY_NOT_FOUND, INVALID_DATA,
+	// LIMIT_EXCEEDED, EXPECTED_FIELD_MISSING, DUPLICATE_DATA, NOT_SUPPORTED,
+	// or INVALID_REQUEST for a body that is not a request at all.
+	Code string `json:"code"`
+	// JSONPath names the value, as Zoho does: "$.ids[3]",
+	// "$.Deals.Closing_Date", "$" for the whole body.
+	JSONPath string `json:"json_path"`
+	// Message says what is wrong and what is expected. It quotes at most 40
+	// printable characters of input, since it ends up in logs and answers.
+	Message string `json:"message"`
+}
+
+// ValidationError lists the problems of a refused request, in the order
+// found, at most 20 of them.
+type ValidationError struct{ Errors []FieldError }
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid conversion request")
+	for i, fe := range e.Errors {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(fe.JSONPath + ": " + fe.Message)
+	}
+	return b.String()
+}
+
+// Body returns the 400 answer for e: Zoho's flat error shape for the first
+// problem, so that clients written against Zoho understand it, plus all of
+// them under "errors".
+func (e *ValidationError) Body() []byte {
+	errs := e.Errors
+	if len(errs) == 0 {
+		errs = []FieldError{{Code: reqBadRequest, JSONPath: "$", Message: "invalid conversion request"}}
+	}
+	type details struct {
+		JSONPath string `json:"json_path"`
+	}
+	body, _ := json.Marshal(struct { // strings and structs always marshal
+		Code    string       `json:"code"`
+		Details details      `json:"details"`
+		Message string       `json:"message"`
+		Status  string       `json:"status"`
+		Errors  []FieldError `json:"errors"`
+	}{errs[0].Code, details{errs[0].JSONPath}, errs[0].Message, "error", errs})
+	return body
+}
+
+// DecodeJSON decodes and validates a request in Zoho's mass_convert shape,
+// with up to MaxIDs ids. apiVersion is the Zoho API version the service
+// calls, "v7" or "v8". Every error is a *ValidationError.
+func DecodeJSON(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
+	var c reqChecker
+	if !c.body(body) {
+		return nil, c.err()
+	}
+	// Top-level keys first, then each value on its own, so that every
+	// problem gets its own path and message instead of encoding/json's.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		c.add(reqBadRequest, "$", "%s", reqShape(body, err))
+		return nil, c.err()
+	}
+	req := &zoho.ConvertRequest{
+		IDs:                      c.jsonIDs(top["ids"]),
+		Deals:                    c.jsonDeal(top["Deals"]),
+		AssignTo:                 c.jsonRef("$.assign_to", top["assign_to"]),
+		PortalUserType:           c.jsonRef("$.portal_user_type", top["portal_user_type"]),
+		RelatedModules:           c.jsonModules("$.related_modules", top["related_modules"]),
+		CarryOverTags:            c.jsonModules("$.carry_over_tags", top["carry_over_tags"]),
+		MoveAttachmentsTo:        c.jsonModule("$.move_attachments_to", top["move_attachments_to"]),
+		ApplyAssignmentThreshold: c.jsonBool("$.apply_assignment_threshold", top["apply_assignment_threshold"]),
+	}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if !reqInList(reqTopKeys, k) {
+			c.add(reqInvalid, "$."+reqFragment(k), "unknown key; allowed: %s", reqTopKeys)
+		}
+	}
+	c.validate(req, apiVersion)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// Validate checks a decoded request: what DecodeJSON and DecodeForm accept,
+// Validate accepts. It returns nil or a *ValidationError.
+func Validate(req *zoho.ConvertRequest, apiVersion string) error {
+	var c reqChecker
+	c.validate(req, apiVersion)
+	return c.err()
+}
+
+// Fingerprint returns a hex SHA-256 digest of Options(req): requests with the
+// same fingerprint can share one mass_convert call.
+func Fingerprint(req *zoho.ConvertRequest) string {
+	sum := sha256.Sum256(Options(req))
+	return hex.EncodeToString(sum[:])
+}
+
+// Options returns everything of req except its ids as canonical JSON: object
+// keys sorted at every depth, no insignificant whitespace, the module lists
+// sorted (they are sets). Equal options give equal bytes however the client
+// spelled them. req is expected to be valid; a Deals value that is not JSON
+// is kept as a JSON string so that Options never fails.
+func Options(req *zoho.ConvertRequest) []byte {
+	if req == nil {
+		req = &zoho.ConvertRequest{}
+	}
+	opts := struct {
+		Deals                    zoho.Deal        `json:"Deals,omitempty"`
+		AssignTo                 *zoho.Ref        `json:"assign_to,omitempty"`
+		PortalUserType           *zoho.Ref        `json:"portal_user_type,omitempty"`
+		RelatedModules           []zoho.ModuleRef `json:"related_modules,omitempty"`
+		CarryOverTags            []zoho.ModuleRef `json:"carry_over_tags,omitempty"`
+		MoveAttachmentsTo        *zoho.ModuleRef  `json:"move_attachments_to,omitempty"`
+		ApplyAssignmentThreshold *bool            `json:"apply_assignment_threshold,omitempty"`
+	}{
+		AssignTo:                 req.AssignTo,
+		PortalUserType:           req.PortalUserType,
+		RelatedModules:           reqSortModules(req.RelatedModules),
+		CarryOverTags:            reqSortModules(req.CarryOverTags),
+		MoveAttachmentsTo:        req.MoveAttachmentsTo,
+		ApplyAssignmentThreshold: req.ApplyAssignmentThreshold,
+	}
+	if req.Deals != nil {
+		opts.Deals = make(zoho.Deal, len(*req.Deals))
+		for k, v := range *req.Deals {
+			opts.Deals[k] = reqCanonical(v)
+		}
+	}
+	out, err := json.Marshal(opts)
+	if err != nil {
+		panic("convert: canonical options do not marshal: " + err.Error()) // every value is canonical JSON by now
+	}
+	return out
+}
+
+func reqSortModules(refs []zoho.ModuleRef) []zoho.ModuleRef {
+	return slices.SortedFunc(slices.Values(refs), func(a, b zoho.ModuleRef) int {
+		return cmp.Or(strings.Compare(a.APIName, b.APIName), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// reqCanonical rewrites a JSON value with sorted keys and no whitespace.
+// Numbers are kept as written (json.Number), never through a float64.
+// encoding/json bounds the nesting depth, so this cannot exhaust the stack.
+func reqCanonical(raw json.RawMessage) json.RawMessage {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if json.Valid(raw) && dec.Decode(&v) == nil {
+		if out, err := json.Marshal(v); err == nil {
+			return out
+		}
+	}
+	out, _ := json.Marshal("invalid JSON: " + string(raw))
+	return out
+}
+
+// reqChecker collects the problems of one request. A problem at a path
+// hides later ones at the same path or below it, so a value refused while
+// decoding is not refused again, less precisely, by validation.
+type reqChecker struct{ errs []FieldError }
+
+func (c *reqChecker) add(code, path, format string, args ...any) {
+	if c.full() || c.covered(path) {
+		return
+	}
+	c.errs = append(c.errs, FieldError{Code: code, JSONPath: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *reqChecker) covered(path string) bool {
+	for _, e := range c.errs {
+		if rest, ok := strings.CutPrefix(path, e.JSONPath); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *reqChecker) full() bool { return len(c.errs) >= reqMaxErrors }
+
+// err returns the problems in the order a reader meets them in the request
+// (by top-level key, then by index), whichever check found them.
+func (c *reqChecker) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(c.errs, func(a, b FieldError) int {
+		ka, ia := reqPlace(a.JSONPath)
+		kb, ib := reqPlace(b.JSONPath)
+		return cmp.Or(cmp.Compare(ka, kb), cmp.Compare(ia, ib))
+	})
+	return &ValidationError{Errors: c.errs}
+}
+
+// reqPlace ranks a path by its top-level key (unknown keys last) and its
+// first index.
+func reqPlace(path string) (key, index int) {
+	rest, ok := strings.CutPrefix(path, "$.")
+	if !ok {
+		return -1, -1
+	}
+	name, tail := rest, ""
+	if i := strings.IndexAny(rest, ".["); i >= 0 {
+		name, tail = rest[:i], rest[i:]
+	}
+	index = -1
+	if digits, ok := strings.CutPrefix(tail, "["); ok {
+		if n, err := strconv.Atoi(digits[:max(strings.IndexByte(digits, ']'), 0)]); err == nil {
+			index = n
+		}
+	}
+	for k := range strings.SplitSeq(reqTopKeys, ", ") {
+		if k == name {
+			return key, index
+		}
+		key++
+	}
+	return key, index
+}
+
+// body checks what every encoding needs: a bounded size and UTF-8.
+func (c *reqChecker) body(body []byte) bool {
+	switch {
+	case len(body) > MaxBodyBytes:
+		c.add(reqLimit, "$", "the body has %d bytes; at most %d are accepted", len(body), MaxBodyBytes)
+	case !utf8.Valid(body):
+		c.add(reqBadRequest, "$", "the body is not valid UTF-8")
+	default:
+		return true
+	}
+	return false
+}
+
+// reqShape explains why a body is not a JSON object, without quoting it.
+func reqShape(body []byte, err error) string {
+	var syn *json.SyntaxError
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return "the body is empty; expected a JSON object"
+	case errors.As(err, &syn):
+		// encoding/json's syntax messages quote at most one character.
+		return fmt.Sprintf("the body is not valid JSON (%s at byte %d); expected one JSON object", syn, syn.Offset)
+	default:
+		return "expected a JSON object, got " + reqKind(body)
+	}
+}
+
+// reqKind names the JSON type of a valid JSON value.
+func reqKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// reqNull reports an absent value: a missing key or an explicit null.
+func reqNull(raw json.RawMessage) bool {
+	return raw == nil || string(bytes.TrimSpace(raw)) == "null"
+}
+
+func (c *reqChecker) jsonIDs(raw json.RawMessage) []string {
+	if reqNull(raw) {
+		return nil // validate reports it missing
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(raw, &elems) != nil {
+		c.add(reqInvalid, "$.ids", "expected an array of lead id strings, got %s", reqKind(raw))
+		return nil
+	}
+	ids := make([]string, len(elems))
+	if len(elems) > MaxIDs {
+		return ids // validate reports the limit; checking each id would only add noise
+	}
+	for k, e := range elems {
+		if reqNull(e) {
+			c.add(reqInvalid, reqIndex("$.ids", k), "got null; %s", reqIDRule)
+		} else {
+			ids[k] = c.jsonID(reqIndex("$.ids", k), e)
+		}
+	}
+	return ids
+}
+
+// jsonID decodes an id, which must be a string; null is a missing id.
+func (c *reqChecker) jsonID(path string, raw json.RawMessage) string {
+	var s string
+	switch kind := reqKind(raw); {
+	case reqNull(raw):
+	case kind == "a number":
+		c.add(reqInvalid, path, "%s", reqNumber)
+	case json.Unmarshal(raw, &s) != nil:
+		c.add(reqInvalid, path, "got %s; %s", kind, reqIDRule)
+	}
+	return s
+}
+
+func (c *reqChecker) jsonString(path string, raw json.RawMessage) string {
+	var s string
+	if !reqNull(raw) && json.Unmarshal(raw, &s) != nil {
+		c.add(reqInvalid, path, "expected a string, got %s", reqKind(raw))
+	}
+	return s
+}
+
+func (c *reqChecker) jsonObject(path string, raw json.RawMessage, allowed string) map[string]json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		c.add(reqInvalid, path, "expected an object with %s, got %s", allowed, reqKind(raw))
+		return nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if !reqInList(allowed, k) {
+			c.add(reqInvalid, path+"."+reqFragment(k), "unknown key; allowed: %s", allowed)
+		}
+	}
+	return obj
+}
+
+func (c *reqChecker) jsonDeal(raw json.RawMessage) *zoho.Deal {
+	if reqNull(raw) {
+		return nil
+	}
+	var d zoho.Deal
+	if json.Unmarshal(raw, &d) != nil || d == nil {
+		c.add(reqInvalid, "$.Deals", "expected an object of Deals fields by API name, got %s", reqKind(raw))
+		return nil
+	}
+	return &d
+}
+
+func (c *reqChecker) jsonRef(path string, raw json.RawMessage) *zoho.Ref {
+	if reqNull(raw) {
+		return nil
+	}
+	obj := c.jsonObject(path, raw, "id, name")
+	if obj == nil {
+		return nil
+	}
+	return &zoho.Ref{
+		ID:   c.jsonID(path+".id", obj["id"]),
+		Name: c.jsonString(path+".name", obj["name"]),
+	}
+}
+
+func (c *reqChecker) jsonModules(path string, raw json.RawMessage) []zoho.ModuleRef {
+	if reqNull(raw) {
+		return nil
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(raw, &elems) != nil {
+		c.add(reqInvalid, path, "expected an array of {api_name, id} objects, got %s", reqKind(raw))
+		return nil
+	}
+	refs := make([]zoho.ModuleRef, len(elems))
+	if len(elems) > reqMaxModules {
+		return refs // validate reports the limit
+	}
+	for k, e := range elems {
+		p := reqIndex(path, k)
+		if reqNull(e) {
+			c.add(reqInvalid, p, "expected an object with api_name, id, got null")
+		} else if m := c.jsonModule(p, e); m != nil {
+			refs[k] = *m
+		}
+	}
+	return refs
+}
+
+func (c *reqChecker) jsonModule(path string, raw json.RawMessage) *zoho.ModuleRef {
+	if reqNull(raw) {
+		return nil
+	}
+	obj := c.jsonObject(path, raw, "api_name, id")
+	if obj == nil {
+		return nil
+	}
+	return &zoho.ModuleRef{
+		APIName: c.jsonString(path+".api_name", obj["api_name"]),
+		ID:      c.jsonID(path+".id", obj["id"]),
+	}
+}
+
+func (c *reqChecker) jsonBool(path string, raw json.RawMessage) *bool {
+	if reqNull(raw) {
+		return nil
+	}
+	var b bool
+	if json.Unmarshal(raw, &b) != nil {
+		c.add(reqInvalid, path, "expected true or false, got %s", reqKind(raw))
+		return nil
+	}
+	return &b
+}
+
+func (c *reqChecker) validate(req *zoho.ConvertRequest, apiVersion string) {
+	if req == nil {
+		c.add(reqBadRequest, "$", "no request")
+		return
+	}
+	c.ids(req.IDs)
+	if req.Deals != nil {
+		c.deal(*req.Deals)
+	}
+	c.ref("$.assign_to", req.AssignTo)
+	c.ref("$.portal_user_type", req.PortalUserType)
+	c.modules("$.related_modules", req.RelatedModules, reqActivityModules)
+	c.modules("$.carry_over_tags", req.CarryOverTags, reqRecordModules)
+	if m := req.MoveAttachmentsTo; m != nil {
+		c.module("$.move_attachments_to", *m, reqRecordModules)
+	}
+	if req.ApplyAssignmentThreshold != nil && apiVersion != "v8" {
+		c.add(reqNotSupported, "$.apply_assignment_threshold",
+			"exists in Zoho's v8 API only and the service calls %s; it needs ZOHO_API_VERSION=v8", reqFragment(apiVersion))
+	}
+}
+
+func (c *reqChecker) ids(ids []string) {
+	switch {
+	case len(ids) == 0:
+		c.add(reqMandatory, "$.ids", "at least one lead id is required")
+		return
+	case len(ids) > MaxIDs:
+		c.add(reqLimit, "$.ids", "got %d lead ids; the maximum is %d per request", len(ids), MaxIDs)
+		return
+	}
+	seen := make(map[string]int, len(ids))
+	for k, id := range ids {
+		if c.full() {
+			return
+		}
+		if !reqIsID(id) {
+			c.add(reqInvalid, reqIndex("$.ids", k), "%s is not a lead id; %s", reqQuote(id), reqIDRule)
+		} else if j, dup := seen[id]; dup {
+			c.add(reqDuplicate, reqIndex("$.ids", k), "%s is a duplicate of $.ids[%d]", reqQuote(id), j)
+		} else {
+			seen[id] = k
+		}
+	}
+}
+
+func (c *reqChecker) deal(d zoho.Deal) {
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		if !json.Valid(d[k]) { // only a Deal built in Go can hold this
+			c.add(reqInvalid, "$.Deals."+reqFragment(k), "the value is not valid JSON")
+		}
+	}
+	for _, k := range []string{zoho.DealName, zoho.DealStage, zoho.DealClosingDate} {
+		path := "$.Deals." + k
+		raw := d[k]
+		s, isString := d.String(k)
+		switch {
+		case reqNull(raw):
+			c.add(reqMandatory, path, "%s is required when a deal is created", k)
+		case !isString:
+			c.add(reqInvalid, path, "expected a string, got %s", reqKind(raw))
+		case strings.TrimSpace(s) == "":
+			c.add(reqMandatory, path, "%s is required when a deal is created and must not be blank", k)
+		case k == zoho.DealClosingDate:
+			if _, err := time.Parse(time.DateOnly, s); err != nil {
+				c.add(reqInvalid, path, "%s is not a date; expected YYYY-MM-DD, as in 2026-03-31", reqQuote(s))
+			}
+		}
+	}
+}
+
+func (c *reqChecker) ref(path string, r *zoho.Ref) {
+	switch {
+	case r == nil:
+	case r.ID == "":
+		c.add(reqMandatory, path+".id", "an id is required")
+	case !reqIsID(r.ID):
+		c.add(reqInvalid, path+".id", "%s is not an id; %s", reqQuote(r.ID), reqIDRule)
+	}
+}
+
+func (c *reqChecker) modules(path string, refs []zoho.ModuleRef, allowed string) {
+	if len(refs) > reqMaxModules {
+		c.add(reqLimit, path, "got %d entries; the maximum is %d, one per module", len(refs), reqMaxModules)
+		return
+	}
+	seen := map[string]int{}
+	for k, m := range refs {
+		p := reqIndex(path, k)
+		if !c.module(p, m, allowed) {
+			continue
+		}
+		if j, dup := seen[m.APIName]; dup {
+			c.add(reqDuplicate, p+".api_name", "%s is already listed at %s", m.APIName, reqIndex(path, j))
+		} else {
+			seen[m.APIName] = k
+		}
+	}
+}
+
+// module checks one {api_name, id} entry and reports whether its api_name is
+// usable for the duplicate check.
+func (c *reqChecker) module(path string, m zoho.ModuleRef, allowed string) bool {
+	nameOK := false
+	switch {
+	case m.APIName == "":
+		c.add(reqExpected, path+".api_name", "api_name is required: one of %s", allowed)
+	case !reqInList(allowed, m.APIName):
+		hint := ""
+		if m.APIName == "Meetings" && allowed == reqActivityModules {
+			hint = " (the API name of Meetings is Events)"
+		}
+		c.add(reqInvalid, path+".api_name", "%s is not allowed here; expected one of %s%s", reqQuote(m.APIName), allowed, hint)
+	default:
+		nameOK = true
+	}
+	switch {
+	case m.ID == "":
+		c.add(reqExpected, path+".id", "id is required: the module's id from Zoho's Modules API, not a record id")
+	case !reqIsID(m.ID):
+		c.add(reqInvalid, path+".id", "%s is not a module id; %s", reqQuote(m.ID), reqIDRule)
+	}
+	return nameOK
+}
+
+// reqIsID reports whether s is a Zoho record id: 1 to 19 ASCII digits that
+// fit Zoho's long.
+func reqIsID(s string) bool {
+	if len(s) == 0 || len(s) > 19 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
+}
+
+// reqInList reports whether name is in a ", "-separated list.
+func reqInList(list, name string) bool {
+	for m := range strings.SplitSeq(list, ", ") {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+func reqIndex(path string, k int) string { return path + "[" + strconv.Itoa(k) + "]" }
+
+// reqFragment makes input safe to echo in a message or path: at most 40
+// printable characters, so neither a log line nor an answer can carry much
+// of what a client sent.
+func reqFragment(s string) string {
+	out := make([]rune, 0, reqFragMax)
+	for _, r := range s {
+		if len(out) == reqFragMax {
+			return string(out[:reqFragMax-3]) + "..."
+		}
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+func reqQuote(s string) string { return `"` + reqFragment(s) + `"` }

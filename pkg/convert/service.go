@@ -1,0 +1,431 @@
+// Package convert turns conversion requests into as few Zoho mass_convert
+// calls as possible: requests with identical options are merged, ids are
+// de-duplicated and claimed, cut into calls of 50, and sent with bounded
+// concurrency. Every job Zoho schedules is recorded; every lead ends
+// scheduled, rejected with Zoho's reason, or handed back for a retry.
+package convert
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// Zoho is the part of the Zoho client the service needs.
+type Zoho interface {
+	MassConvert(ctx context.Context, req *zoho.ConvertRequest) (string, error)
+}
+
+var _ Zoho = (*zoho.Client)(nil)
+
+// Config configures a Service. Zoho and Store are required.
+type Config struct {
+	Zoho           Zoho
+	Store          jobs.Store
+	MaxConcurrency int    // mass_convert calls in flight; default 4
+	APIVersion     string // recorded with each job
+	Now            func() time.Time
+	Logger         *slog.Logger
+
+	// StopMargin: no new call starts when less time than this remains
+	// before the deadline; its leads are handed back for a retry.
+	StopMargin time.Duration // default 5s
+	// ClaimFor bounds a claim when the context has no deadline.
+	ClaimFor time.Duration // default 15m
+	// RejectionMemory is how long a lead Zoho refused is not asked about again.
+	RejectionMemory time.Duration // default 24h
+	// JobRetention is how long finished jobs (and the claims of their leads) are kept.
+	JobRetention time.Duration // default 30 days
+	// FirstCheck is when the status function first looks at a new job.
+	FirstCheck time.Duration // default 1m
+}
+
+// Service converts leads. It is safe for concurrent use.
+type Service struct{ cfg Config }
+
+// New returns a Service for cfg.
+func New(cfg Config) (*Service, error) {
+	if cfg.Zoho == nil || cfg.Store == nil {
+		return nil, errors.New("convert: Config.Zoho and Config.Store are required")
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 4
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.StopMargin, 5*time.Second)
+	def(&cfg.ClaimFor, 15*time.Minute)
+	def(&cfg.RejectionMemory, 24*time.Hour)
+	def(&cfg.JobRetention, 30*24*time.Hour)
+	def(&cfg.FirstCheck, time.Minute)
+	return &Service{cfg: cfg}, nil
+}
+
+// Submission is one conversion request and where it came from.
+type Submission struct {
+	Source  string // SQS message id or API request id
+	Request *zoho.ConvertRequest
+}
+
+// Verdict is what the caller should do with a submission.
+type Verdict int
+
+const (
+	// Done: every lead is scheduled (now or earlier) or rejected by Zoho.
+	Done Verdict = iota
+	// Retry: some leads can succeed later (throttling, faults, deadline).
+	Retry
+	// Permanent: Zoho refused the request as a whole; resending cannot help.
+	Permanent
+)
+
+func (v Verdict) String() string {
+	return [...]string{"done", "retry", "permanent"}[v]
+}
+
+// Result is the outcome of one submission.
+type Result struct {
+	Source   string
+	Verdict  Verdict
+	Code     string // for Retry and Permanent: Zoho's code or our own
+	Reason   string
+	Jobs     []JobRef
+	Rejected []Rejection
+}
+
+// JobRef names a job that holds some of a submission's leads.
+type JobRef struct {
+	JobID   string   `json:"job_id"`
+	LeadIDs []string `json:"ids"`
+	// Earlier is set when the job was scheduled by an earlier request
+	// (a redelivery or a duplicate), not by this call.
+	Earlier bool `json:"earlier,omitempty"`
+}
+
+// Rejection is a lead Zoho refused, with Zoho's reason.
+type Rejection struct {
+	LeadID string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// leadOutcome is where one lead ended in this call.
+type leadOutcome struct {
+	verdict Verdict
+	jobID   string
+	earlier bool
+	code    string
+	reason  string
+}
+
+// group is the leads of all submissions with identical options.
+type group struct {
+	options *zoho.ConvertRequest // the first submission's request, ids aside
+	fp      string
+	ids     []string // unique, in order of arrival
+	sources map[string][]string
+
+	mu     sync.Mutex
+	failed *leadOutcome // set once Zoho refuses the options themselves
+}
+
+// run is the state of one Convert call.
+type run struct {
+	s       *Service
+	owner   string
+	until   time.Time
+	metrics *obs.Metrics
+
+	mu       sync.Mutex
+	outcomes map[string]leadOutcome
+}
+
+// Convert handles a batch of submissions together, so that leads of
+// different submissions share calls, and returns one Result per submission
+// in the same order.
+func (s *Service) Convert(ctx context.Context, subs []Submission, metrics *obs.Metrics) []Result {
+	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: metrics, outcomes: map[string]leadOutcome{}}
+	groups := r.group(subs)
+	sem := make(chan struct{}, s.cfg.MaxConcurrency)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		claimed := r.claim(ctx, g)
+		for chunk := range slices.Chunk(claimed, zoho.MaxIDsPerCall) {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				r.send(ctx, g, chunk)
+			})
+		}
+	}
+	wg.Wait()
+	return r.results(subs)
+}
+
+func newOwner() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// claimUntil is when this call's claims lapse: after its deadline, so a
+// crashed invocation's leads become free again, but never before it ends.
+func (s *Service) claimUntil(ctx context.Context) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return s.cfg.Now().Add(time.Until(dl) + time.Minute)
+	}
+	return s.cfg.Now().Add(s.cfg.ClaimFor)
+}
+
+// group merges submissions by options. A lead asked for by several
+// submissions goes to Zoho once, with the first; the others share its outcome.
+func (r *run) group(subs []Submission) []*group {
+	byFP := map[string]*group{}
+	var order []*group
+	seen := map[string]bool{}
+	for _, sub := range subs {
+		fp := Fingerprint(sub.Request)
+		g := byFP[fp]
+		if g == nil {
+			opts := *sub.Request
+			opts.IDs = nil
+			g = &group{options: &opts, fp: fp, sources: map[string][]string{}}
+			byFP[fp] = g
+			order = append(order, g)
+		}
+		for _, id := range sub.Request.IDs {
+			if !seen[id] {
+				seen[id] = true
+				g.ids = append(g.ids, id)
+			}
+			if !slices.Contains(g.sources[id], sub.Source) {
+				g.sources[id] = append(g.sources[id], sub.Source)
+			}
+		}
+	}
+	return order
+}
+
+// claim claims the group's leads; leads already held get their outcome now.
+func (r *run) claim(ctx context.Context, g *group) []string {
+	if len(g.ids) == 0 {
+		return nil
+	}
+	claimed, held, err := r.s.cfg.Store.Claim(ctx, r.owner, g.ids, r.s.cfg.Now(), r.until)
+	if err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "claiming leads failed", "leads", len(g.ids), "error", err)
+		r.metrics.CountBy("StoreErrors", "Operation", "claim", 1)
+		// Whatever was claimed is released by the lapse; retry all of them.
+		r.settle(g.ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not claim the leads: " + err.Error()})
+		return nil
+	}
+	now := r.s.cfg.Now()
+	for _, c := range held {
+		switch {
+		case c.State == jobs.ClaimScheduled:
+			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
+			r.metrics.Count("DuplicatesPrevented", 1)
+		case c.State == jobs.Rejected:
+			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, code: "REJECTED", reason: c.Reason})
+			r.metrics.Count("DuplicatesPrevented", 1)
+		default:
+			r.settle([]string{c.LeadID}, leadOutcome{verdict: Retry, code: "LEAD_BUSY",
+				reason: fmt.Sprintf("another invocation is converting this lead (claim lapses in %s)", c.Until.Sub(now).Round(time.Second))})
+		}
+	}
+	return claimed
+}
+
+// send schedules one chunk, dropping ids Zoho reports invalid one by one
+// until the rest is scheduled or nothing is left.
+func (r *run) send(ctx context.Context, g *group, ids []string) {
+	log := r.s.cfg.Logger
+	for len(ids) > 0 {
+		if out := g.failure(); out != nil {
+			r.giveBack(ctx, ids, *out)
+			return
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.s.cfg.StopMargin {
+			r.giveBack(ctx, ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			return
+		}
+		req := *g.options
+		req.IDs = ids
+		r.metrics.Count("ZohoCalls", 1)
+		jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
+		if err == nil {
+			r.record(ctx, g, ids, jobID)
+			return
+		}
+		var apiErr *zoho.APIError
+		if !errors.As(err, &apiErr) {
+			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: err.Error()}
+		}
+		r.metrics.CountBy("ZohoErrors", "Code", codeOrClass(apiErr), 1)
+		reason := apiErr.Error()
+		switch apiErr.Class {
+		case zoho.InvalidID:
+			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", apiErr.Code)
+			r.metrics.Count("LeadsRejected", 1)
+			if err := r.s.cfg.Store.Reject(ctx, r.owner, apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
+				log.WarnContext(ctx, "recording a rejection failed", "lead_id", apiErr.ID, "error", err)
+			}
+			r.settle([]string{apiErr.ID}, leadOutcome{verdict: Done, code: apiErr.Code, reason: reason})
+			ids = slices.Delete(slices.Clone(ids), apiErr.IDIndex, apiErr.IDIndex+1)
+		case zoho.Permanent:
+			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
+			g.fail(out)
+			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids))
+			r.giveBack(ctx, ids, out)
+			return
+		default:
+			if apiErr.Ambiguous {
+				r.metrics.Count("AmbiguousCalls", 1)
+			}
+			log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
+				"code", apiErr.Code, "status", apiErr.HTTPStatus, "ambiguous", apiErr.Ambiguous, "leads", len(ids), "error", err)
+			r.giveBack(ctx, ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
+			return
+		}
+	}
+}
+
+func codeOrClass(e *zoho.APIError) string {
+	if e.Code != "" {
+		return e.Code
+	}
+	if e.Class == zoho.Retryable {
+		return "NETWORK"
+	}
+	return e.Class.String()
+}
+
+// record stores a job Zoho scheduled. Zoho has the leads now whatever
+// happens here, so a failure to record is logged with everything needed to
+// recover the job by hand, and the leads still count as scheduled.
+func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) {
+	now := r.s.cfg.Now()
+	var sources []string
+	for _, id := range ids {
+		for _, src := range g.sources[id] {
+			if !slices.Contains(sources, src) {
+				sources = append(sources, src)
+			}
+		}
+	}
+	job := jobs.Job{
+		ID: jobID, Status: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
+		Options: string(Options(g.options)), Sources: sources, APIVersion: r.s.cfg.APIVersion,
+		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.FirstCheck),
+	}
+	claimsExpire := now.Add(r.s.cfg.JobRetention + 48*time.Hour)
+	// The write must happen even if the caller's deadline is about to pass.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var err error
+	for attempt := range 3 {
+		if err = r.s.cfg.Store.RecordJob(bg, job, claimsExpire); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	r.metrics.Count("JobsScheduled", 1)
+	r.metrics.Count("LeadsSubmitted", len(ids))
+	if err != nil {
+		r.metrics.Count("JobsNotRecorded", 1)
+		r.s.cfg.Logger.ErrorContext(ctx, "zoho scheduled a job that could not be recorded; record it by hand",
+			"job_id", jobID, "lead_ids", ids, "error", err)
+	} else {
+		r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
+	}
+	r.settle(ids, leadOutcome{verdict: Done, jobID: jobID})
+}
+
+// giveBack releases the claims of leads that were not scheduled.
+func (r *run) giveBack(ctx context.Context, ids []string, out leadOutcome) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {
+		// The claims lapse on their own after the deadline.
+		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
+	}
+	r.settle(ids, out)
+}
+
+func (r *run) settle(ids []string, out leadOutcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		r.outcomes[id] = out
+	}
+}
+
+func (g *group) fail(out leadOutcome) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed == nil {
+		g.failed = &out
+	}
+}
+
+func (g *group) failure() *leadOutcome {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.failed
+}
+
+// results folds lead outcomes into one verdict per submission: a retry wins
+// (it can still succeed), then a permanent refusal, else done.
+func (r *run) results(subs []Submission) []Result {
+	out := make([]Result, len(subs))
+	for i, sub := range subs {
+		res := Result{Source: sub.Source}
+		jobIdx := map[string]int{}
+		for _, id := range sub.Request.IDs {
+			o, ok := r.outcomes[id]
+			if !ok {
+				o = leadOutcome{verdict: Retry, code: "INTERNAL", reason: "lead was not processed"}
+			}
+			switch {
+			case o.verdict == Retry:
+				if res.Verdict != Retry {
+					res.Verdict, res.Code, res.Reason = Retry, o.code, o.reason
+				}
+			case o.verdict == Permanent:
+				if res.Verdict == Done {
+					res.Verdict, res.Code, res.Reason = Permanent, o.code, o.reason
+				}
+			case o.jobID != "":
+				k, ok := jobIdx[o.jobID]
+				if !ok {
+					k = len(res.Jobs)
+					jobIdx[o.jobID] = k
+					res.Jobs = append(res.Jobs, JobRef{JobID: o.jobID, Earlier: o.earlier})
+				}
+				res.Jobs[k].LeadIDs = append(res.Jobs[k].LeadIDs, id)
+			default:
+				res.Rejected = append(res.Rejected, Rejection{LeadID: id, Reason: o.reason})
+			}
+		}
+		out[i] = res
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package convert_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// rig is a convert service wired to the simulator, as a Lambda would be.
+type rig struct {
+	sim     *zohosim.Server
+	store   jobs.Store
+	svc     *convert.Service
+	metrics *obs.Metrics
+}
+
+func newRig(t *testing.T, store jobs.Store, simOpts zohosim.Options, maxConcurrency int) *rig {
+	t.Helper()
+	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	simOpts.Clock = clock
+	sim := zohosim.New(simOpts)
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	tokens, err := oauth.NewSource(oauth.Config{
+		Secret:      secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`, zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
+		Store:       oauth.NewMemoryStore(),
+		AccountsURL: url,
+		Now:         clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url,
+		Retry: zoho.RetryPolicy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := convert.New(convert.Config{Zoho: client, Store: store, MaxConcurrency: maxConcurrency, Now: clock.Now, APIVersion: "v7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{sim: sim, store: store, svc: svc, metrics: obs.NewMetrics("convert")}
+}
+
+func (r *rig) convert(subs []convert.Submission) []convert.Result {
+	return r.svc.Convert(context.Background(), subs, r.metrics)
+}
+
+func (r *rig) calls() int { return r.sim.Stats().Calls[zohosim.EndpointMassConvert] }
+
+// forEachStore runs a test on the in-memory store and on DynamoDB (moto).
+func forEachStore(t *testing.T, test func(t *testing.T, newStore func() jobs.Store, dynamo bool)) {
+	t.Run("memory", func(t *testing.T) { test(t, func() jobs.Store { return jobs.NewMemoryStore() }, false) })
+	t.Run("dynamodb", func(t *testing.T) {
+		cfg := awstest.Require(t)
+		table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+		test(t, func() jobs.Store { return jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table) }, true)
+	})
+}
+
+// singles makes one single-lead submission per id, all with the same options.
+func singles(ids []string, opts func(*zoho.ConvertRequest)) []convert.Submission {
+	subs := make([]convert.Submission, len(ids))
+	for i, id := range ids {
+		req := &zoho.ConvertRequest{IDs: []string{id}}
+		if opts != nil {
+			opts(req)
+		}
+		subs[i] = convert.Submission{Source: fmt.Sprintf("msg-%04d", i), Request: req}
+	}
+	return subs
+}
+
+func verdicts(results []convert.Result) map[convert.Verdict]int {
+	out := map[convert.Verdict]int{}
+	for _, r := range results {
+		out[r.Verdict]++
+	}
+	return out
+}
+
+// TestThousandSinglesMakeTwentyCalls is the performance lever: 1,000
+// single-lead requests with identical options cost ceil(1000/50) calls.
+// (moto copies its tables on every transaction, so the DynamoDB variant
+// runs a smaller batch; the arithmetic is the same.)
+func TestThousandSinglesMakeTwentyCalls(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, dynamo bool) {
+		leads, wantCalls := 1000, 20
+		if dynamo {
+			leads, wantCalls = 150, 3
+		}
+		r := newRig(t, newStore(), zohosim.Options{}, 4)
+		ids := r.sim.SeedLeadRange(leads)
+		results := r.convert(singles(ids, nil))
+		if got := r.calls(); got != wantCalls {
+			t.Fatalf("%d mass_convert calls for %d leads, want %d", got, leads, wantCalls)
+		}
+		if v := verdicts(results); v[convert.Done] != leads {
+			t.Fatalf("verdicts %v, want all done", v)
+		}
+		st := r.sim.Stats()
+		if st.IDsSubmitted != leads || st.DuplicateSubmissions != 0 || st.JobsScheduled != wantCalls {
+			t.Fatalf("simulator saw %+v", st)
+		}
+		job, err := r.store.Job(context.Background(), results[leads-1].Jobs[0].JobID)
+		if err != nil || len(job.LeadIDs) != 50 || job.Status != jobs.Scheduled || len(job.Sources) != 50 {
+			t.Fatalf("job of the last lead: %+v, %v", job, err)
+		}
+	})
+}
+
+func TestDuplicatesSubmittedOnce(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
+	ids := r.sim.SeedLeadRange(900)
+	withDups := append(ids, ids[:100]...) // 10% duplicates
+	results := r.convert(singles(withDups, nil))
+	st := r.sim.Stats()
+	if st.IDsSubmitted != 900 || st.DuplicateSubmissions != 0 || r.calls() != 18 {
+		t.Fatalf("submitted %d ids (%d duplicates) in %d calls; want 900 in 18", st.IDsSubmitted, st.DuplicateSubmissions, r.calls())
+	}
+	if v := verdicts(results); v[convert.Done] != 1000 {
+		t.Fatalf("verdicts %v", v)
+	}
+	if results[900].Jobs[0].JobID != results[0].Jobs[0].JobID {
+		t.Fatal("a duplicate was not given its lead's job")
+	}
+}
+
+func TestInvalidIDsAreDroppedAndRecorded(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
+		r := newRig(t, newStore(), zohosim.Options{}, 4)
+		ids := r.sim.SeedLeadRange(47)
+		unknown := []string{"3652397000099999001", "3652397000099999002", "3652397000099999003"}
+		chunk := append(append(append([]string{}, ids[:10]...), unknown[0]), ids[10:]...)
+		chunk = append(chunk, unknown[1:]...)
+		results := r.convert([]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: chunk}}})
+		if got := r.calls(); got != 4 {
+			t.Fatalf("%d calls, want 4 (3 rejections, then the schedule)", got)
+		}
+		res := results[0]
+		if res.Verdict != convert.Done || len(res.Rejected) != 3 || len(res.Jobs) != 1 || len(res.Jobs[0].LeadIDs) != 47 {
+			t.Fatalf("result %+v", res)
+		}
+		// A redelivery asks Zoho nothing: the rejections are remembered.
+		again := r.convert([]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: chunk}}})
+		if r.calls() != 4 || len(again[0].Rejected) != 3 || !again[0].Jobs[0].Earlier {
+			t.Fatalf("redelivery: %d calls, result %+v", r.calls(), again[0])
+		}
+	})
+}
+
+func TestRedeliveryMakesNoCalls(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
+		r := newRig(t, newStore(), zohosim.Options{}, 4)
+		subs := singles(r.sim.SeedLeadRange(120), nil)
+		r.convert(subs)
+		before := r.calls()
+		results := r.convert(subs)
+		if r.calls() != before {
+			t.Fatalf("the redelivered batch made %d new calls", r.calls()-before)
+		}
+		if v := verdicts(results); v[convert.Done] != 120 {
+			t.Fatalf("verdicts %v", v)
+		}
+	})
+}
+
+// TestThrottledGroupOnlyIsRetried: a 429 for one group's call hands back only
+// that group's submissions.
+func TestThrottledGroupOnlyIsRetried(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 1) // one call at a time: both 429s hit one group
+	ids := r.sim.SeedLeadRange(20)
+	withDeal := func(req *zoho.ConvertRequest) {
+		d := zoho.Deal{}
+		d.SetString(zoho.DealName, "Renewal")
+		d.SetString(zoho.DealStage, "Qualification")
+		d.SetString(zoho.DealClosingDate, "2026-06-30")
+		req.Deals = &d
+	}
+	subs := append(singles(ids[:10], nil), singles(ids[10:], withDeal)...)
+	// The client tries twice: both shapes of 429 for the first call.
+	r.sim.Script(zohosim.EndpointMassConvert,
+		zohosim.Fault{Kind: zohosim.TooManyRequests}, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
+	results := r.convert(subs)
+	throttled := results[0].Verdict
+	for i, res := range results {
+		want := throttled
+		if i >= 10 {
+			want = map[convert.Verdict]convert.Verdict{convert.Retry: convert.Done, convert.Done: convert.Retry}[throttled]
+		}
+		if res.Verdict != want {
+			t.Fatalf("submission %d: %v (%s), want %v: one group retried, the other done", i, res.Verdict, res.Reason, want)
+		}
+		if res.Verdict == convert.Retry && res.Code != "TOO_MANY_REQUESTS" {
+			t.Errorf("code %q", res.Code)
+		}
+	}
+	// The handed-back leads are free again: the retry schedules them.
+	if res := r.convert(subs); verdicts(res)[convert.Done] != 20 {
+		t.Fatalf("retry: %v", verdicts(res))
+	}
+}
+
+func TestPermanentRefusalFailsTheGroup(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 2)
+	ids := r.sim.SeedLeadRange(120)
+	subs := singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: "3652397000000000404"} })
+	results := r.convert(subs)
+	if v := verdicts(results); v[convert.Permanent] != 120 {
+		t.Fatalf("verdicts %v", v)
+	}
+	if got := r.calls(); got > 2 {
+		t.Fatalf("%d calls; once Zoho refuses the options, the group's other chunks are not sent", got)
+	}
+	if results[0].Code != "INVALID_DATA" {
+		t.Errorf("code %q", results[0].Code)
+	}
+}
+
+func TestDeadlineHandsLeadsBack(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
+	subs := singles(r.sim.SeedLeadRange(10), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // under the 5s margin
+	defer cancel()
+	results := r.svc.Convert(ctx, subs, r.metrics)
+	if v := verdicts(results); v[convert.Retry] != 10 || results[0].Code != "DEADLINE" || r.calls() != 0 {
+		t.Fatalf("verdicts %v, code %q, %d calls", v, results[0].Code, r.calls())
+	}
+	if res := r.convert(subs); verdicts(res)[convert.Done] != 10 {
+		t.Fatal("claims were not released")
+	}
+}
+
+// TestAmbiguousCallIsRetriedNotLost: Zoho scheduled the job but the answer
+// was lost. The leads go back for a retry, where Zoho names them converted.
+func TestAmbiguousCallIsRetriedNotLost(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
+	subs := singles(r.sim.SeedLeadRange(2), nil)
+	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.DropAfterAccept})
+	if v := verdicts(r.convert(subs)); v[convert.Retry] != 2 {
+		t.Fatalf("verdicts %v", v)
+	}
+	res := r.convert(subs)
+	if v := verdicts(res); v[convert.Done] != 2 || len(res[0].Rejected) != 1 {
+		t.Fatalf("retry: %v %+v", v, res[0])
+	}
+}
+
+func TestConcurrencyIsBounded(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{Latency: 20 * time.Millisecond}, 3)
+	r.convert(singles(r.sim.SeedLeadRange(500), nil))
+	if st := r.sim.Stats(); st.MaxInFlight > 3 || st.MaxInFlight < 1 || r.calls() != 10 {
+		t.Fatalf("max in flight %d with a cap of 3, %d calls", st.MaxInFlight, r.calls())
+	}
+}
+
+func TestLeadBusyElsewhereIsRetried(t *testing.T) {
+	store := jobs.NewMemoryStore()
+	r := newRig(t, store, zohosim.Options{}, 4)
+	ids := r.sim.SeedLeadRange(3)
+	if _, _, err := store.Claim(context.Background(), "other-invocation", ids[:1], r.sim.Clock().Now(), r.sim.Clock().Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res := r.convert([]convert.Submission{{Source: "m", Request: &zoho.ConvertRequest{IDs: ids}}})
+	if res[0].Verdict != convert.Retry || res[0].Code != "LEAD_BUSY" || len(res[0].Jobs) != 1 || len(res[0].Jobs[0].LeadIDs) != 2 {
+		t.Fatalf("result %+v", res[0])
+	}
+}
