@@ -99,7 +99,16 @@ func (s *Server) issueLocked(now time.Time) string {
 	tok := "1000." + randomHex() + "." + randomHex()
 	s.tokens[tok] = now.Add(tokenLifetime)
 	s.issued = append(s.issued, tok)
+	s.everIssued = append(s.everIssued, tok)
 	return tok
+}
+
+// IssuedTokens returns every access token ever issued, live or not, so that
+// tests can scan logs and answers for leaks.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.everIssued...)
 }
 
 func randomHex() string {

@@ -134,6 +134,7 @@ type Server struct {
 	// Accounts.
 	tokens      map[string]time.Time // live access token -> expiry
 	issued      []string             // access tokens in issue order, pruned lazily
+	everIssued  []string             // every access token issued, for leak scans
 	refreshes   []time.Time          // refreshes within the sliding window
 	deniedUntil time.Time
 	revoked     bool
