@@ -50,6 +50,9 @@ type Config struct {
 	FirstCheck time.Duration // default 1m
 }
 
+// answerReserve is kept free at the end of an invocation for bookkeeping.
+const answerReserve = 3 * time.Second
+
 // Service converts leads. It is safe for concurrent use.
 type Service struct{ cfg Config }
 
@@ -163,6 +166,14 @@ type run struct {
 // in the same order.
 func (s *Service) Convert(ctx context.Context, subs []Submission, metrics *obs.Metrics) []Result {
 	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: metrics, outcomes: map[string]leadOutcome{}}
+	if dl, ok := ctx.Deadline(); ok {
+		// Zoho calls end a little before the invocation does, so that there
+		// is time to record jobs, release claims and answer: an invocation
+		// that times out has every message of its batch delivered again.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
+		defer cancel()
+	}
 	groups := r.group(subs)
 	sem := make(chan struct{}, s.cfg.MaxConcurrency)
 	var wg sync.WaitGroup
