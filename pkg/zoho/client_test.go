@@ -276,6 +276,8 @@ func TestAuthRefreshesOnce(t *testing.T) {
 	})
 }
 
+// TestDeadlineBoundsRetries: however the jittered backoff falls, the client
+// never sleeps past the deadline: it returns the retryable error in time.
 func TestDeadlineBoundsRetries(t *testing.T) {
 	h := &scripted{answers: []answer{{503, `{"code":"INTERNAL_ERROR","details":{},"message":"down","status":"error"}`}}}
 	srv := httptest.NewServer(h)
@@ -285,12 +287,12 @@ func TestDeadlineBoundsRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = c.ConvertStatus(ctx, "1")
 	var apiErr *zoho.APIError
-	if !errors.As(err, &apiErr) || !apiErr.Retryable() || h.calls != 1 {
-		t.Fatalf("err %v after %d calls; want the retryable error at once, since no backoff fits the deadline", err, h.calls)
+	if !errors.As(err, &apiErr) || !apiErr.Retryable() || h.calls < 1 {
+		t.Fatalf("err %v after %d calls; want the retryable error", err, h.calls)
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the client slept past the deadline")

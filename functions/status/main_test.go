@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/status"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestBootstrapThroughRIE builds the function as it is deployed and invokes
+// it through the Runtime Interface Emulator with the sample events, against
+// moto and the Zoho simulator: the schedule checks the due job, job_ids the
+// two named ones.
+func TestBootstrapThroughRIE(t *testing.T) {
+	cfg := awstest.Require(t)
+	bin := rie.Build(t, "./functions/status")
+	table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
+		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
+	clock := zohosim.NewManualClock(time.Now())
+	sim := zohosim.New(zohosim.Options{Clock: clock, StatusCasings: []string{"title"}})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+
+	// Three jobs, as the convert function records them; the simulator
+	// numbers them from 3652397000009835001, the ids of events/status-job-ids.json.
+	// Only the third is due.
+	client, err := zoho.New(zoho.Config{Tokens: staticToken(sim.IssueToken()), APIURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table)
+	now := time.Now()
+	var ids []string
+	for k, lead := range sim.SeedLeadRange(3) {
+		id, err := client.MassConvert(t.Context(), &zoho.ConvertRequest{IDs: []string{lead}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := now.Add(time.Hour)
+		if k == 2 {
+			next = now.Add(-time.Minute)
+		}
+		j := jobs.Job{ID: id, Status: jobs.Scheduled, LeadIDs: []string{lead}, CreatedAt: now, UpdatedAt: now, NextCheckAt: next}
+		if err := store.RecordJob(t.Context(), j, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	clock.Advance(10 * time.Minute) // Zoho has finished them
+
+	fn := rie.Start(t, bin, "JOBS_TABLE="+table, "ZOHO_SECRET_ID="+secretARN,
+		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
+	for _, tc := range []struct {
+		event string
+		want  status.Report
+		done  []string
+	}{
+		{"schedule.json", status.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
+		{"status-job-ids.json", status.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
+	} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "events", tc.event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep status.Report
+		if out := fn.Invoke(t, raw); json.Unmarshal(out, &rep) != nil {
+			t.Fatalf("%s: answer %s", tc.event, out)
+		}
+		rep.DurationMS = 0
+		if rep != tc.want {
+			t.Fatalf("%s: report %+v, want %+v", tc.event, rep, tc.want)
+		}
+		for _, id := range tc.done {
+			if j, err := store.Job(t.Context(), id); err != nil || j.Status != jobs.Completed || j.RawStatus != "Completed" {
+				t.Fatalf("%s: job %s is %+v, %v", tc.event, id, j, err)
+			}
+		}
+	}
+	if n, err := store.CountDue(t.Context(), time.Now().Add(2*time.Hour), ""); err != nil || n != 0 {
+		t.Fatalf("%d jobs still open, %v", n, err)
+	}
+	// A malformed request is the one thing the function fails on.
+	var fnErr struct{ ErrorMessage, ErrorType string }
+	if out := fn.Invoke(t, []byte(`{"job_ids":["not-an-id"]}`)); json.Unmarshal(out, &fnErr) != nil ||
+		!strings.Contains(fnErr.ErrorMessage, "job_ids[0]") {
+		t.Fatalf("bad job_ids answered %s", out)
+	}
+	if out := fn.Output(); !strings.Contains(out, `"RunDuration"`) || !strings.Contains(out, `"JobsFinished"`) {
+		t.Fatalf("no EMF metrics in the function's output:\n%s", out)
+	}
+}
+
+// staticToken hands out one access token the simulator issued.
+type staticToken string
+
+func (s staticToken) Token(context.Context) (zoho.Token, error) {
+	return zoho.Token{AccessToken: string(s), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func (staticToken) Invalidate(context.Context, zoho.Token) error { return nil }
