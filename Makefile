@@ -113,8 +113,8 @@ build-ConvertFunction: ## (sam build) functions/convert -> $(ARTIFACTS_DIR)/boot
 build-StatusFunction: ## (sam build) functions/status -> $(ARTIFACTS_DIR)/bootstrap, linux/arm64
 	$(call GO_BUILD_LAMBDA,arm64) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
 
-run: ## run the functions locally (not yet)
-	@echo "make run: not yet: the local run (aws-lambda-rie + moto) lands with the SAM issue"
+run: ## the whole flow on embedded defaults: Zoho simulator, in-memory stores, the sample events
+	$(GO) run ./cmd/leadconvert run
 
 bench: ## benchmarks (not yet)
 	@echo "make bench: not yet: the benchmarks land with their issue"
