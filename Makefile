@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test cover lint build build-ConvertFunction build-StatusFunction run bench deploy clean distclean
+.PHONY: FORCE help venv tools test cover lint build build-ConvertFunction build-StatusFunction run bench sam-build deploy clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -116,11 +116,14 @@ build-StatusFunction: ## (sam build) functions/status -> $(ARTIFACTS_DIR)/bootst
 run: ## the whole flow on embedded defaults: Zoho simulator, in-memory stores, the sample events
 	$(GO) run ./cmd/leadconvert run
 
-bench: ## benchmarks (not yet)
-	@echo "make bench: not yet: the benchmarks land with their issue"
+BENCHFLAGS ?=
+bench: ## the benchmark table (docs/performance.md); BENCHFLAGS="-latency 300ms -reps 3 -rows 1,2"
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
-deploy: $(VENV_STAMP) ## sam build, then sam deploy (--guided until samconfig.toml names a stack); talks to REAL AWS
+sam-build: $(VENV_STAMP) ## sam build into .aws-sam/ (the artifacts sam deploy uploads)
 	$(SAM) build --build-in-source --template $(TEMPLATE)
+
+deploy: sam-build ## sam build, then sam deploy (--guided until samconfig.toml names a stack); talks to REAL AWS
 	@if [[ -f samconfig.toml ]] && grep -Eq '^[[:space:]]*stack_name[[:space:]]*=' samconfig.toml; then \
 	   echo ">> sam deploy"; $(SAM) deploy; \
 	 else \

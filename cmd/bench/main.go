@@ -1,0 +1,209 @@
+// Command bench measures the claims the project makes against its naive
+// peers and prints one table (also written as JSON):
+//
+//	go run ./cmd/bench [-latency 300ms] [-reps 3] [-rows 1,2,3,4] [-out docs/bench/latest.json]
+//
+// Every row drives the real code (the convert Lambda handler, the token
+// source, the Zoho client) against the Zoho simulator served in process:
+// no sockets, nothing leaves the process. Each row is measured -reps times
+// and the median is reported; a ratio is computed within each repetition
+// (ours and its baseline side by side) before taking the median.
+// docs/performance.md explains every row.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings are the sizes of the rows. The flags set the first two; the
+// rest are the issue's sizes, made smaller by the tests.
+type settings struct {
+	latency     time.Duration // simulated Zoho latency per call (real time)
+	reps        int
+	concurrency int // MAX_ZOHO_CONCURRENCY of every instance
+
+	leads       int // rows 1 and 3: leads per burst
+	naiveSample int // row 1: leads the naive baseline's time is measured on
+
+	instances int           // row 2: function instances
+	traffic   time.Duration // row 2: simulated time covered
+	step      time.Duration // row 2: simulated time between rounds of calls
+
+	batchLeads    int // row 4: single-lead messages per SQS batch
+	overheadIters int // row 4: batches measured per repetition
+}
+
+func defaultSettings() settings {
+	return settings{
+		latency: 300 * time.Millisecond, reps: 3, concurrency: defaultConcurrency(),
+		leads: 10_000, naiveSample: 100,
+		instances: 50, traffic: 2 * time.Hour, step: time.Minute,
+		batchLeads: 1000, overheadIters: 10,
+	}
+}
+
+// A rowSpec is one row of the issue's table. run measures it once: rep
+// numbers the repetition from 0, for seeds.
+type rowSpec struct {
+	n     int
+	title string
+	run   func(ctx context.Context, s settings, rep int) ([]sample, error)
+	// pending says what the row will measure, while run is nil.
+	pending string
+}
+
+// rowSpecs are the rows in table order. Rows 5 and 6 come with their own
+// change: give them a run function here and nothing else needs to change.
+var rowSpecs = []rowSpec{
+	{n: 1, title: "Zoho calls per lead", run: rowCalls},
+	{n: 2, title: "Token refreshes", run: rowTokens},
+	{n: 3, title: "Zoho concurrency", run: rowConcurrency},
+	{n: 4, title: "Handler overhead", run: rowOverhead},
+	{n: 5, title: "Status checking", pending: "status calls and DynamoDB read units per run for 1,000 and 10,000 open jobs; time per run vs the remaining-time budget"},
+	{n: 6, title: "Cold start", pending: "init duration of the convert and status bootstraps under the Runtime Interface Emulator vs a hello-world bootstrap; binary sizes"},
+}
+
+// report is the JSON document, the same figures as the table.
+type report struct {
+	Generated string  `json:"generated"`
+	Command   string  `json:"command"`
+	GoVersion string  `json:"go_version"`
+	Platform  string  `json:"platform"`
+	CPUs      int     `json:"cpus"`
+	LatencyMS float64 `json:"latency_ms"`
+	Reps      int     `json:"reps"`
+	ElapsedS  float64 `json:"elapsed_s"`
+	Rows      []row   `json:"rows"`
+}
+
+func main() {
+	s := defaultSettings()
+	flag.DurationVar(&s.latency, "latency", s.latency, "simulated Zoho latency per call")
+	flag.IntVar(&s.reps, "reps", s.reps, "repetitions of every row; the median is reported")
+	rowsFlag := flag.String("rows", "", "rows to run, e.g. 1,2 (default: all)")
+	out := flag.String("out", filepath.Join("docs", "bench", "latest.json"), "where to write the JSON (empty: nowhere)")
+	flag.Parse()
+	if s.reps < 1 || s.latency < 0 {
+		fail(errors.New("-reps must be at least 1 and -latency not negative"))
+	}
+	selected, err := parseRows(*rowsFlag)
+	if err != nil {
+		fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	rows, err := run(ctx, s, selected, os.Stderr)
+	if err != nil {
+		fail(err)
+	}
+	elapsed := time.Since(start)
+
+	fmt.Printf("leadconvert bench: latency %s per simulated Zoho call, median of %d repetitions, MAX_ZOHO_CONCURRENCY %d, %s %s/%s, %d CPUs, took %s\n\n",
+		s.latency, s.reps, s.concurrency, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), elapsed.Round(time.Second))
+	if err := printTable(os.Stdout, rows); err != nil {
+		fail(err)
+	}
+	if *out != "" {
+		rep := report{
+			Generated: time.Now().UTC().Format(time.RFC3339), Command: strings.TrimSpace("go run ./cmd/bench " + strings.Join(os.Args[1:], " ")),
+			GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
+			LatencyMS: float64(s.latency) / float64(time.Millisecond), Reps: s.reps, ElapsedS: elapsed.Seconds(), Rows: rows,
+		}
+		if err := writeJSON(*out, rep); err != nil {
+			fail(err)
+		}
+		fmt.Printf("\nwritten to %s\n", *out)
+	}
+	if failed := problems(rows); len(failed) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d invariant(s) broken:\n  %s\n", len(failed), strings.Join(failed, "\n  "))
+		os.Exit(1)
+	}
+}
+
+// run measures the selected rows, each s.reps times, logging progress to log.
+func run(ctx context.Context, s settings, selected []int, log *os.File) ([]row, error) {
+	var rows []row
+	for _, spec := range rowSpecs {
+		if !slices.Contains(selected, spec.n) {
+			continue
+		}
+		if spec.run == nil {
+			rows = append(rows, placeholder(spec.n, spec.title, spec.pending))
+			continue
+		}
+		reps := make([][]sample, 0, s.reps)
+		for i := range s.reps {
+			t0 := time.Now()
+			ss, err := spec.run(ctx, s, i)
+			if err != nil {
+				return nil, fmt.Errorf("row %d (%s), repetition %d: %w", spec.n, spec.title, i+1, err)
+			}
+			if log != nil {
+				fmt.Fprintf(log, "row %d (%s): repetition %d/%d took %s\n", spec.n, spec.title, i+1, s.reps, time.Since(t0).Round(100*time.Millisecond))
+			}
+			reps = append(reps, ss)
+		}
+		rows = append(rows, aggregate(spec.n, reps)...)
+	}
+	return rows, nil
+}
+
+// parseRows reads -rows: a comma-separated list of row numbers.
+func parseRows(v string) ([]int, error) {
+	var all []int
+	for _, spec := range rowSpecs {
+		all = append(all, spec.n)
+	}
+	if strings.TrimSpace(v) == "" {
+		return all, nil
+	}
+	var sel []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || !slices.Contains(all, n) {
+			return nil, fmt.Errorf("-rows: %q is not a row (rows are %v)", f, all)
+		}
+		sel = append(sel, n)
+	}
+	return sel, nil
+}
+
+func problems(rows []row) []string {
+	var out []string
+	for _, r := range rows {
+		for _, p := range r.Problems {
+			out = append(out, fmt.Sprintf("row %d %s: %s", r.Row, r.Key, p))
+		}
+	}
+	return out
+}
+
+func writeJSON(path string, rep report) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+	os.Exit(2)
+}

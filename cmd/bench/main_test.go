@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+// smallSettings keep every row to a second or two, under -race too.
+func smallSettings() settings {
+	return settings{
+		latency: 5 * time.Millisecond, reps: 1, concurrency: defaultConcurrency(),
+		leads: 2000, naiveSample: 8,
+		instances: 20, traffic: 2 * time.Hour, step: 5 * time.Minute,
+		batchLeads: 100, overheadIters: 1,
+	}
+}
+
+// TestRowsRun runs every row small and checks the claims the full run
+// reports: calls at most a few above the floor, the shared token at its
+// floor while separate stores get throttled, calls in flight within the cap.
+func TestRowsRun(t *testing.T) {
+	s := smallSettings()
+	all, err := parseRows("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := run(context.Background(), s, all, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]row{}
+	for _, r := range rows {
+		byKey[r.Key] = r
+		if len(r.Problems) > 0 {
+			t.Errorf("row %d %s: %v", r.Row, r.Key, r.Problems)
+		}
+	}
+	for _, c := range matrix {
+		r := byKey["calls/"+c.key()]
+		if r.Ours == nil || *r.Ours < *r.Floor || *r.Ours > *r.Floor+float64(c.optionSets*2) {
+			t.Errorf("%s: %v calls, floor %v", c, val(r.Ours), val(r.Floor))
+		}
+	}
+	if r := byKey["tokens/refreshes"]; val(r.Ours) != val(r.Floor) {
+		t.Errorf("shared token: %v refreshes, floor %v", val(r.Ours), val(r.Floor))
+	}
+	if r := byKey["tokens/access_denied"]; val(r.Baseline) == 0 {
+		t.Errorf("%d instances with their own stores were never refused: the baseline does not show the problem", s.instances)
+	}
+	if r := byKey["concurrency/max_in_flight"]; val(r.Ours) > val(r.Floor) || val(r.Ours) < 1 {
+		t.Errorf("%v calls in flight, cap %v", val(r.Ours), val(r.Floor))
+	}
+	if r := byKey["overhead/cpu"]; val(r.Ours) <= 0 {
+		t.Errorf("overhead: %v ms", val(r.Ours))
+	}
+	var pending []int
+	for _, r := range rows {
+		if r.Ours == nil {
+			pending = append(pending, r.Row)
+		}
+	}
+	if fmt.Sprint(pending) != "[5 6]" {
+		t.Errorf("rows without figures: %v; want the placeholders of rows 5 and 6", pending)
+	}
+
+	var buf bytes.Buffer
+	if err := printTable(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(buf.String(), "\n"); lines != len(rows)+1 {
+		t.Errorf("table has %d lines for %d rows", lines, len(rows))
+	}
+	if _, err := json.Marshal(report{Rows: rows}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func val(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+func TestWorkloadLaysOutEveryLead(t *testing.T) {
+	for _, c := range matrix {
+		sim := zohosim.New(zohosim.Options{})
+		w, err := newWorkload(sim, c, 1000, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, m := range w.msgs {
+			var req struct{ IDs []string }
+			if err := json.Unmarshal([]byte(m.body), &req); err != nil {
+				t.Fatal(err)
+			}
+			if len(req.IDs) == 0 || len(req.IDs) > c.idsPerMsg {
+				t.Fatalf("%s: message with %d ids", c, len(req.IDs))
+			}
+			inMsg := map[string]bool{}
+			for _, id := range req.IDs {
+				if inMsg[id] {
+					t.Fatalf("%s: %s twice in one message", c, id)
+				}
+				inMsg[id] = true
+				count[id]++
+			}
+		}
+		total, twice := 0, 0
+		for _, n := range count {
+			total += n
+			if n > 1 {
+				twice++
+			}
+		}
+		if total != 1000 || len(count) != len(w.ids) || twice != w.duplicates || len(w.ids)+w.duplicates != 1000 {
+			t.Errorf("%s: %d ids, %d distinct, %d repeated; want 1000, %d, %d", c, total, len(count), twice, len(w.ids), w.duplicates)
+		}
+	}
+}
+
+func TestBatchesRespectSizeAndPayload(t *testing.T) {
+	small := make([]message, 2500)
+	for i := range small {
+		small[i] = message{id: fmt.Sprint(i), body: `{"ids":["1"]}`}
+	}
+	bs, err := batches(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 3 || len(bs[0].msgs) != sqsBatchSize || len(bs[2].msgs) != 500 {
+		t.Fatalf("%d batches", len(bs))
+	}
+	if bs[0].msgs[0].receives != 1 || !json.Valid(bs[0].event) {
+		t.Fatal("first delivery not counted, or invalid event")
+	}
+
+	big := make([]message, 30)
+	for i := range big {
+		big[i] = message{id: fmt.Sprint(i), body: strings.Repeat("x", 1<<20)}
+	}
+	if bs, err = batches(big); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range bs {
+		n += len(b.msgs)
+		if len(b.event) > maxPayloadBytes {
+			t.Fatalf("event of %d bytes", len(b.event))
+		}
+	}
+	if n != len(big) || len(bs) < 5 {
+		t.Fatalf("%d messages in %d batches", n, len(bs))
+	}
+}
+
+func TestMedianAndFormat(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); *m != 2 {
+		t.Error(*m)
+	}
+	if m := median([]float64{4, 1, none, 2, 3}); *m != 2.5 {
+		t.Error(*m)
+	}
+	if median([]float64{none}) != nil {
+		t.Error("median of nothing")
+	}
+	v := 10000.0
+	if got := format(&v, "calls"); got != "10,000" {
+		t.Error(got)
+	}
+	if got := human(2 * time.Hour); got != "2 h" {
+		t.Error(got)
+	}
+}

@@ -1,0 +1,282 @@
+//go:build unix
+
+// The benchmark reads the process's CPU time with getrusage, hence unix only.
+
+package convert_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/queue"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+// benchBatch is the size of the benchmarked SQS batch: 1,000 single-lead
+// messages with identical options, the most SQS hands one invocation.
+const benchBatch = 1000
+
+// benchURL is never dialled: every request is served in process.
+const benchURL = "http://127.0.0.1:1"
+
+// BenchmarkConvertBatch1000 measures the CPU time and allocations of one
+// 1,000-lead SQS batch with Zoho replaced by the in-process simulator (zero
+// latency) and the in-memory job store. Each iteration gets a fresh
+// simulator, store and warm function instance, built outside the timer.
+//
+//	go test -run '^$' -bench ConvertBatch -benchmem ./pkg/convert/
+//
+// ns/op is wall time; cpu-ns/op is user+system CPU time of the whole
+// process, so it includes the simulator's own work for the 20 calls.
+func BenchmarkConvertBatch1000(b *testing.B) {
+	b.Run("handler", benchHandler)
+	b.Run("service", benchService)
+}
+
+// benchHandler drives app.Convert.Invoke, the Lambda handler, with the raw
+// SQS event: event detection, decoding, validation, grouping, claims, calls,
+// job records, logs and metrics.
+func benchHandler(b *testing.B) {
+	event := benchEvent(b)
+	var cpu cpuTimer
+	b.ReportAllocs()
+	b.StopTimer()
+	for range b.N {
+		sim, clock, _ := newBenchSim()
+		fn := newBenchFunction(b, sim, clock)
+		warm(b, fn)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		b.StartTimer()
+		cpu.start()
+		res, err := fn.Invoke(ctx, event)
+		cpu.stop()
+		b.StopTimer()
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if f := res.(events.SQSEventResponse).BatchItemFailures; len(f) != 0 {
+			b.Fatalf("%d messages handed back", len(f))
+		}
+		checkCalls(b, sim, 1+benchBatch/zoho.MaxIDsPerCall)
+	}
+	cpu.report(b)
+}
+
+// benchService drives convert.Service.Convert with decoded submissions: the
+// handler without the event decoding, the SQS answer and the logs.
+func benchService(b *testing.B) {
+	subs := make([]convert.Submission, benchBatch)
+	_, _, ids := newBenchSim()
+	for i, id := range ids[:benchBatch] {
+		req := benchOptions()
+		req.IDs = []string{id}
+		subs[i] = convert.Submission{Source: fmt.Sprintf("msg-%04d", i), Request: req}
+	}
+	var cpu cpuTimer
+	b.ReportAllocs()
+	b.StopTimer()
+	for range b.N {
+		sim, clock, _ := newBenchSim()
+		hc := &http.Client{Transport: inProcess{sim}}
+		tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(benchSecret()), Store: oauth.NewMemoryStore(),
+			HTTPClient: hc, AccountsURL: benchURL, Now: clock.Now})
+		if err != nil {
+			b.Fatal(err)
+		}
+		client, err := zoho.New(zoho.Config{HTTPClient: hc, Tokens: tokens, APIURL: benchURL})
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc, err := convert.New(convert.Config{Zoho: client, Store: jobs.NewMemoryStore(), Now: clock.Now, APIVersion: "v7"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tokens.Token(context.Background()); err != nil { // a warm instance holds a token
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		m := obs.NewMetrics("convert")
+		b.StartTimer()
+		cpu.start()
+		results := svc.Convert(ctx, subs, m)
+		cpu.stop()
+		b.StopTimer()
+		cancel()
+		for _, r := range results {
+			if r.Verdict != convert.Done || len(r.Jobs) != 1 {
+				b.Fatalf("%s: %s %s %s", r.Source, r.Verdict, r.Code, r.Reason)
+			}
+		}
+		checkCalls(b, sim, benchBatch/zoho.MaxIDsPerCall)
+	}
+	cpu.report(b)
+}
+
+// newBenchSim returns a simulator holding the benchmark's leads plus one
+// for warming up, and their ids, which are the same on every call.
+func newBenchSim() (*zohosim.Server, *zohosim.ManualClock, []string) {
+	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	return sim, clock, sim.SeedLeadRange(benchBatch + 1)
+}
+
+// benchOptions are the options of every benchmarked request: a deal and
+// an owner, so that validation and grouping have something to look at.
+func benchOptions() *zoho.ConvertRequest {
+	deal := zoho.Deal{}
+	deal.SetString(zoho.DealName, "Website enquiry")
+	deal.SetString(zoho.DealStage, "Qualification")
+	deal.SetString(zoho.DealClosingDate, "2026-12-31")
+	return &zoho.ConvertRequest{Deals: &deal, AssignTo: &zoho.Ref{ID: zohosim.DefaultUserID}}
+}
+
+// benchEvent is the SQS event of the benchmarked batch, as Lambda sends it.
+func benchEvent(b *testing.B) json.RawMessage {
+	_, _, ids := newBenchSim()
+	return sqsEvent(b, ids[:benchBatch])
+}
+
+func sqsEvent(b *testing.B, ids []string) json.RawMessage {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(ids))}
+	for i, id := range ids {
+		req := benchOptions()
+		req.IDs = []string{id}
+		body, err := json.Marshal(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev.Records[i] = events.SQSMessage{
+			MessageId:     fmt.Sprintf("5b7f2c1e-8a4d-4e6f-9b3a-%012d", i),
+			ReceiptHandle: fmt.Sprintf("AQEB%040d", i),
+			Body:          string(body),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": "1779614047123",
+				"SenderId": "AROAEXAMPLEROLEID:lead-scoring-job", "ApproximateFirstReceiveTimestamp": "1779614047130"},
+			MessageAttributes: map[string]events.SQSMessageAttribute{},
+			Md5OfBody:         "00000000000000000000000000000000",
+			EventSource:       "aws:sqs",
+			EventSourceARN:    "arn:aws:sqs:eu-central-1:123456789012:zoho-lead-convert-ConversionQueue-8HJ2K4L6M8N0",
+			AWSRegion:         "eu-central-1",
+		}
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
+
+func benchSecret() string {
+	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"bench-webhook-key"}`,
+		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+}
+
+// newBenchFunction builds the convert function as functions/convert does,
+// with embedded dependencies, the default configuration (INFO logs,
+// MAX_ZOHO_CONCURRENCY 4) and the simulator served in process.
+func newBenchFunction(b *testing.B, sim *zohosim.Server, clock *zohosim.ManualClock) *app.Convert {
+	cfg, err := config.LoadConvert(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+			"ZOHO_ACCOUNTS_URL": benchURL, "ZOHO_API_URL": benchURL}[k]
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	deps := app.Deps{
+		Secret:     secret.Static(benchSecret()),
+		TokenStore: oauth.NewMemoryStore(),
+		Jobs:       jobs.NewMemoryStore(),
+		DeadLetter: &queue.MemoryDeadLetter{},
+		HTTPClient: &http.Client{Transport: inProcess{sim}},
+		Now:        clock.Now,
+		Out:        io.Discard,
+	}
+	fn, err := app.NewConvert(cfg, deps)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fn
+}
+
+// warm makes fn a warm instance: it has converted one lead, so it holds an
+// access token, as every instance but a cold one does.
+func warm(b *testing.B, fn *app.Convert) {
+	_, _, ids := newBenchSim()
+	res, err := fn.Invoke(context.Background(), sqsEvent(b, ids[benchBatch:]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if f := res.(events.SQSEventResponse).BatchItemFailures; len(f) != 0 {
+		b.Fatalf("warm-up: %d messages handed back", len(f))
+	}
+}
+
+func checkCalls(b *testing.B, sim *zohosim.Server, want int) {
+	st := sim.Stats()
+	if n := st.Calls[zohosim.EndpointMassConvert]; n != want || st.DuplicateSubmissions != 0 {
+		b.Fatalf("%d mass_convert calls, %d duplicate submissions; want %d and 0", n, st.DuplicateSubmissions, want)
+	}
+}
+
+// inProcess serves every request with the simulator's ServeHTTP in the
+// calling goroutine: no sockets, no ports, nothing but the handler's work.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	res := rec.Result()
+	res.Request = r
+	return res, nil
+}
+
+// cpuTimer adds up the process's CPU time (user and system) between start
+// and stop.
+type cpuTimer struct {
+	t0    time.Duration
+	total time.Duration
+	n     int
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuTimer) start() { c.t0 = cpuNow() }
+
+func (c *cpuTimer) stop() {
+	c.total += cpuNow() - c.t0
+	c.n++
+}
+
+func (c *cpuTimer) report(b *testing.B) {
+	if c.n > 0 {
+		b.ReportMetric(float64(c.total.Nanoseconds())/float64(c.n), "cpu-ns/op")
+	}
+}
