@@ -1,0 +1,93 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+)
+
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestReadmeMakeTargetsExist: every `make X` the README tells a reader to
+// run is a target of the Makefile.
+func TestReadmeMakeTargetsExist(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, m := range regexp.MustCompile(`\bmake ([a-z][a-z0-9-]*)`).FindAllStringSubmatch(readme(t), -1) {
+		seen++
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(m[1]) + `:`).Match(mk) {
+			t.Errorf("README says `make %s`, which the Makefile does not have", m[1])
+		}
+	}
+	if seen < 5 {
+		t.Fatalf("found %d make commands; the README changed shape", seen)
+	}
+}
+
+// TestReadmeExamplesAreAccepted: the secret, the curl body, the SQS message
+// and the webhook form keys of the README are accepted by the code.
+func TestReadmeExamplesAreAccepted(t *testing.T) {
+	doc := readme(t)
+	secret := regexp.MustCompile("(?s)```json\\s*\n\\s*(\\{\"client_id\".*?)```").FindStringSubmatch(doc)
+	if secret == nil {
+		t.Fatal("no secret example found")
+	}
+	if _, err := oauth.ParseSecret(secret[1]); err != nil {
+		t.Errorf("the README's secret example: %v", err)
+	}
+	bodies := regexp.MustCompile(`(?s)(?:-d|--message-body) '(\{.*?\})'`).FindAllStringSubmatch(doc, -1)
+	if len(bodies) < 2 {
+		t.Fatalf("found %d request examples, want the curl and the SQS one", len(bodies))
+	}
+	for _, b := range bodies {
+		if _, err := convert.DecodeJSON([]byte(b[1]), "v7"); err != nil {
+			t.Errorf("README example %s: %v", b[1], err)
+		}
+	}
+	// The webhook form table: every key it documents, filled in as a Zoho
+	// workflow would, decodes.
+	form := url.Values{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_.A-Z<> ]+)` \\|").FindAllStringSubmatch(doc, -1) {
+		key := m[1]
+		switch {
+		case key == "ids":
+			form.Set("ids", "3652397000001000001, 3652397000001000002")
+		case strings.HasPrefix(key, "Deals."):
+			form.Set("Deals.Deal_Name", "Webinar signup")
+			form.Set("Deals.Stage", "Qualification")
+			form.Set("Deals.Closing_Date", "2026-12-31")
+		case key == "assign_to" || key == "portal_user_type":
+			form.Set(key, "3652397000000186017")
+		case key == "related_modules":
+			form.Set(key, "Tasks:3652397000000002011")
+		case key == "carry_over_tags":
+			form.Set(key, "Contacts:3652397000000002003")
+		case key == "move_attachments_to":
+			form.Set(key, "Deals:3652397000000002005")
+		case key == "apply_assignment_threshold":
+			form.Set(key, "false")
+		}
+	}
+	if len(form) < 8 {
+		t.Fatalf("found %d form keys in the README table", len(form))
+	}
+	if _, err := convert.DecodeForm([]byte(form.Encode()), "v8"); err != nil {
+		t.Errorf("the README's webhook form: %v", err)
+	}
+}
