@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
@@ -20,10 +20,7 @@ import (
 // SampleWebhookKey is the key the sample events in events/ present.
 const sampleWebhookKey = "sample-webhook-key-change-me"
 
-func sampleSecret() string {
-	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":%q}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken, sampleWebhookKey)
-}
+func sampleSecret() string { return zohotest.SecretJSON(sampleWebhookKey) }
 
 func readEvent(t *testing.T, name string) json.RawMessage {
 	t.Helper()

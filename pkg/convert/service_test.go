@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
 )
 
@@ -28,30 +27,12 @@ type rig struct {
 
 func newRig(t *testing.T, store jobs.Store, simOpts zohosim.Options, maxConcurrency int) *rig {
 	t.Helper()
-	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	simOpts.Clock = clock
-	sim := zohosim.New(simOpts)
-	url, stop := sim.Start()
-	t.Cleanup(stop)
-	tokens, err := oauth.NewSource(oauth.Config{
-		Secret:      secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`, zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
-		Store:       oauth.NewMemoryStore(),
-		AccountsURL: url,
-		Now:         clock.Now,
-	})
+	z := zohotest.Start(t, simOpts, 2)
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, MaxConcurrency: maxConcurrency, Now: z.Clock.Now, APIVersion: "v7"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url,
-		Retry: zoho.RetryPolicy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := convert.New(convert.Config{Zoho: client, Store: store, MaxConcurrency: maxConcurrency, Now: clock.Now, APIVersion: "v7"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rig{sim: sim, store: store, svc: svc, metrics: obs.NewMetrics("convert")}
+	return &rig{sim: z.Sim, store: store, svc: svc, metrics: obs.NewMetrics("convert")}
 }
 
 func (r *rig) convert(subs []convert.Submission) []convert.Result {

@@ -4,21 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
 )
 
@@ -32,24 +28,9 @@ type rig struct {
 
 func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
 	t.Helper()
-	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sim := zohosim.New(zohosim.Options{Clock: clock})
-	simURL, stop := sim.Start()
-	t.Cleanup(stop)
-	tokens, err := oauth.NewSource(oauth.Config{
-		Secret: secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
-			zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
-		Store: oauth.NewMemoryStore(), AccountsURL: simURL, Now: clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: simURL, Retry: zoho.RetryPolicy{Attempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	z := zohotest.Start(t, zohosim.Options{}, 1)
 	store := jobs.NewMemoryStore()
-	svc, err := convert.New(convert.Config{Zoho: client, Store: store, Now: clock.Now})
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +38,7 @@ func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
 		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &rig{sim: sim, store: store, srv: srv}
+	return &rig{sim: z.Sim, store: store, srv: srv}
 }
 
 func (r *rig) do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, map[string]any) {

@@ -6,19 +6,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
 )
 
@@ -34,23 +31,8 @@ type rig struct {
 func newRig(t *testing.T, dlqURL string) *rig {
 	t.Helper()
 	cfg := awstest.Require(t)
-	clock := zohosim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sim := zohosim.New(zohosim.Options{Clock: clock})
-	url, stop := sim.Start()
-	t.Cleanup(stop)
-	tokens, err := oauth.NewSource(oauth.Config{
-		Secret: secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
-			zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
-		Store: oauth.NewMemoryStore(), AccountsURL: url, Now: clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url, Retry: zoho.RetryPolicy{Attempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := convert.New(convert.Config{Zoho: client, Store: jobs.NewMemoryStore(), Now: clock.Now})
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +40,7 @@ func newRig(t *testing.T, dlqURL string) *rig {
 	if dlqURL == "" {
 		dlqURL = awstest.CreateQueue(t, cfg)
 	}
-	return &rig{sim: sim, sqs: sqsClient, dlqURL: dlqURL,
+	return &rig{sim: z.Sim, sqs: sqsClient, dlqURL: dlqURL,
 		consumer: queue.NewConsumer(svc, queue.NewSQSDeadLetter(sqsClient, dlqURL), "v7", nil)}
 }
 

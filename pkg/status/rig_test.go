@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,18 +12,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+var t0 = zohotest.T0
 
 // rig is a checker wired to the simulator and a store, as the Lambda is.
 type rig struct {
@@ -39,27 +37,11 @@ type rig struct {
 // newRig builds a rig; cfg's Zoho, Store and Now are filled in.
 func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg status.Config) *rig {
 	t.Helper()
-	clock := zohosim.NewManualClock(t0)
-	simOpts.Clock = clock
-	sim := zohosim.New(simOpts)
-	url, stop := sim.Start()
-	t.Cleanup(stop)
-	tokens, err := oauth.NewSource(oauth.Config{
-		Secret:      secret.Static(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`, zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)),
-		Store:       oauth.NewMemoryStore(),
-		AccountsURL: url,
-		Now:         clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One attempt per call: the checker, not the client, handles a 429 here.
-	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url, Retry: zoho.RetryPolicy{Attempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{clock: clock, sim: sim, client: client, store: store, zoho: &countingZoho{z: client, calls: map[string]int{}}}
-	cfg.Zoho, cfg.Store, cfg.Now = r.zoho, store.(jobs.StatusStore), clock.Now
+	z := zohotest.Start(t, simOpts, 1)
+	r := &rig{clock: z.Clock, sim: z.Sim, client: z.Client, store: store, zoho: &countingZoho{z: z.Client, calls: map[string]int{}}}
+	cfg.Zoho, cfg.Store, cfg.Now = r.zoho, store.(jobs.StatusStore), z.Clock.Now
+	var err error
 	if r.checker, err = status.New(cfg); err != nil {
 		t.Fatal(err)
 	}

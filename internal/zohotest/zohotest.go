@@ -1,0 +1,61 @@
+// Package zohotest wires a Zoho simulator to a client the way the functions
+// wire Zoho: a shared-token source over the simulator's accounts endpoint
+// and a client over its CRM. Import it only from tests.
+package zohotest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+)
+
+// T0 is when every simulated clock of the tests starts.
+var T0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// SecretJSON is the Zoho secret that holds the simulator's credentials and,
+// when webhookKey is not empty, the API's webhook key.
+func SecretJSON(webhookKey string) string {
+	s := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q`,
+		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+	if webhookKey != "" {
+		s += fmt.Sprintf(`,"webhook_key":%q`, webhookKey)
+	}
+	return s + "}"
+}
+
+// Zoho is a running simulator and a client wired to it.
+type Zoho struct {
+	Sim    *zohosim.Server
+	Clock  *zohosim.ManualClock
+	URL    string
+	Client *zoho.Client
+}
+
+// Start runs a simulator on 127.0.0.1 with a manual clock at T0 (opts.Clock
+// is replaced) until the test ends, and builds a client for it that makes
+// at most attempts tries per call.
+func Start(t testing.TB, opts zohosim.Options, attempts int) *Zoho {
+	t.Helper()
+	clock := zohosim.NewManualClock(T0)
+	opts.Clock = clock
+	sim := zohosim.New(opts)
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	tokens, err := oauth.NewSource(oauth.Config{
+		Secret: secret.Static(SecretJSON("")), Store: oauth.NewMemoryStore(), AccountsURL: url, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url,
+		Retry: zoho.RetryPolicy{Attempts: attempts, Base: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Zoho{Sim: sim, Clock: clock, URL: url, Client: client}
+}
