@@ -11,6 +11,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/trigger"
@@ -33,7 +34,7 @@ func NewConvert(cfg config.Convert, d Deps) (*Convert, error) {
 	}
 	svc, err := convert.New(convert.Config{
 		Zoho: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
-		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention,
+		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
 	})
 	if err != nil {
 		return nil, err
@@ -73,4 +74,24 @@ func (c *Convert) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return trigger.Serve(obs.WithMetrics(ctx, m), c.api, kind, raw, convert.MaxBodyBytes)
 	}
 	return nil, fmt.Errorf("convert: a %s event is not for this function", kind)
+}
+
+// keepUnrecorded puts a job Zoho scheduled but the table could not take on
+// the dead-letter queue (code JOB_NOT_RECORDED, body: the job as JSON), where
+// the DLQ alarm reports it and an operator can record it.
+func keepUnrecorded(dead queue.DeadLetter, log *slog.Logger) func(context.Context, jobs.Job, error) {
+	return func(ctx context.Context, j jobs.Job, cause error) {
+		body, _ := json.Marshal(map[string]any{"job_id": j.ID, "ids": j.LeadIDs, "options": json.RawMessage(nonEmptyJSON(j.Options)),
+			"sources": j.Sources, "created_at": j.CreatedAt})
+		if err := dead.Send(ctx, string(body), queue.Letter{Code: "JOB_NOT_RECORDED", Reason: cause.Error(), MessageID: j.ID}); err != nil {
+			log.ErrorContext(ctx, "keeping an unrecorded job in the dead-letter queue failed", "job_id", j.ID, "error", err)
+		}
+	}
+}
+
+func nonEmptyJSON(s string) string {
+	if s == "" {
+		return "{}"
+	}
+	return s
 }

@@ -48,6 +48,10 @@ type Config struct {
 	JobRetention time.Duration // default 30 days
 	// FirstCheck is when the status function first looks at a new job.
 	FirstCheck time.Duration // default 1m
+	// Unrecorded, when set, receives a job Zoho scheduled that could not be
+	// stored, so that it is kept somewhere an operator will see it (the
+	// dead-letter queue) and not only in a log line.
+	Unrecorded func(ctx context.Context, job jobs.Job, err error)
 }
 
 // answerReserve is kept free at the end of an invocation for bookkeeping.
@@ -364,6 +368,9 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		r.metrics.Count("JobsNotRecorded", 1)
 		r.s.cfg.Logger.ErrorContext(ctx, "zoho scheduled a job that could not be recorded; record it by hand",
 			"job_id", jobID, "lead_ids", ids, "error", err)
+		if r.s.cfg.Unrecorded != nil {
+			r.s.cfg.Unrecorded(bg, job, err)
+		}
 	} else {
 		r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
 	}

@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -257,5 +258,34 @@ func TestLeadBusyElsewhereIsRetried(t *testing.T) {
 	res := r.convert([]convert.Submission{{Source: "m", Request: &zoho.ConvertRequest{IDs: ids}}})
 	if res[0].Verdict != convert.Retry || res[0].Code != "LEAD_BUSY" || len(res[0].Jobs) != 1 || len(res[0].Jobs[0].LeadIDs) != 2 {
 		t.Fatalf("result %+v", res[0])
+	}
+}
+
+// failingRecords is a store whose job writes fail, as when DynamoDB is down
+// right after Zoho scheduled a job.
+type failingRecords struct{ jobs.Store }
+
+func (failingRecords) RecordJob(context.Context, jobs.Job, time.Time) error {
+	return errors.New("dynamodb: service unavailable")
+}
+
+// TestUnrecordedJobIsKept: Zoho has the leads, so they count as scheduled,
+// and the job goes to the Unrecorded hook (the DLQ in Lambda), not only a log.
+func TestUnrecordedJobIsKept(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	ids := z.Sim.SeedLeadRange(3)
+	var kept []jobs.Job
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: failingRecords{jobs.NewMemoryStore()}, Now: z.Clock.Now,
+		Unrecorded: func(_ context.Context, j jobs.Job, _ error) { kept = append(kept, j) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := obs.NewMetrics("convert")
+	res := svc.Convert(context.Background(), []convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}}, m)
+	if res[0].Verdict != convert.Done || len(res[0].Jobs) != 1 {
+		t.Fatalf("result %+v", res[0])
+	}
+	if len(kept) != 1 || kept[0].ID != res[0].Jobs[0].JobID || len(kept[0].LeadIDs) != 3 || m.Value("JobsNotRecorded") != 1 {
+		t.Fatalf("kept %+v, metric %v", kept, m.Value("JobsNotRecorded"))
 	}
 }
