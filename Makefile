@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test cover lint build build-ConvertFunction build-StatusFunction run bench sam-build deploy clean distclean
+.PHONY: FORCE help venv tools test cover lint build build-ConvertFunction build-StatusFunction run run-emulated bench sam-build deploy clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -115,6 +115,9 @@ build-StatusFunction: ## (sam build) functions/status -> $(ARTIFACTS_DIR)/bootst
 
 run: ## the whole flow on embedded defaults: Zoho simulator, in-memory stores, the sample events
 	$(GO) run ./cmd/leadconvert run
+
+run-emulated: $(VENV_STAMP) $(RIE_STAMP) ## the same through the built bootstraps under the Lambda RIE, with moto for AWS
+	$(GO) run ./cmd/leadconvert run -emulated
 
 BENCHFLAGS ?=
 bench: ## the benchmark table (docs/performance.md); BENCHFLAGS="-latency 300ms -reps 3 -rows 1,2"

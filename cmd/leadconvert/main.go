@@ -20,8 +20,13 @@ func main() {
 		events := fs.String("events", "events", "folder of sample events")
 		leads := fs.Int("leads", 200, "extra single-lead SQS messages to convert (10% duplicates)")
 		verbose := fs.Bool("v", false, "print the functions' JSON logs to stderr")
+		emulated := fs.Bool("emulated", false, "run the built bootstraps under the Lambda Runtime Interface Emulator against moto")
 		_ = fs.Parse(os.Args[2:])
-		if err := runLocal(os.Stdout, *events, *leads, *verbose); err != nil {
+		run := func() error { return runLocal(os.Stdout, *events, *leads, *verbose) }
+		if *emulated {
+			run = func() error { return runEmulated(os.Stdout, *events) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "leadconvert run:", err)
 			os.Exit(1)
 		}
@@ -31,6 +36,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: leadconvert run [-events DIR] [-leads N] [-v]")
+	fmt.Fprintln(os.Stderr, "usage: leadconvert run [-emulated] [-events DIR] [-leads N] [-v]")
 	os.Exit(2)
 }

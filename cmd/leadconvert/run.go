@@ -22,6 +22,13 @@ import (
 // sampleWebhookKey is the key the sample events present.
 const sampleWebhookKey = "sample-webhook-key-change-me"
 
+// sampleSecret is the Zoho secret of the local runs: the simulator's
+// credentials and the sample webhook key.
+func sampleSecret() string {
+	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":%q}`,
+		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken, sampleWebhookKey)
+}
+
 // runLocal converts the sample events and extra leads, follows the jobs to
 // their end with the status function, and prints what happened.
 func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
@@ -48,8 +55,7 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	deps := app.EmbeddedDeps(fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":%q}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken, sampleWebhookKey), clock.Now, logs)
+	deps := app.EmbeddedDeps(sampleSecret(), clock.Now, logs)
 	convertFn, err := app.NewConvert(convertCfg, deps)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -39,18 +40,8 @@ func CreateTableFromTemplate(t testing.TB, cfg aws.Config, logicalID string) str
 
 func createTableFromTemplate(t testing.TB, cfg aws.Config, templatePath, logicalID string) string {
 	t.Helper()
-	spec, err := parseTableTemplate(templatePath, logicalID)
-	if err != nil {
-		t.Fatalf("awstest: %v", err)
-	}
 	name := UniqueName(t, logicalID)
-	spec.create.TableName = aws.String(name)
-
 	client := dynamodb.NewFromConfig(cfg)
-	ctx := t.Context()
-	if _, err := client.CreateTable(ctx, spec.create); err != nil {
-		t.Fatalf("awstest: create table %s (from %s in %s): %v", name, logicalID, templatePath, err)
-	}
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
 		defer cancel()
@@ -60,26 +51,46 @@ func createTableFromTemplate(t testing.TB, cfg aws.Config, templatePath, logical
 			t.Errorf("awstest: delete table %s: %v", name, err)
 		}
 	})
+	if err := CreateTable(t.Context(), cfg, templatePath, logicalID, name); err != nil {
+		t.Fatalf("awstest: %v", err)
+	}
+	return name
+}
 
+// CreateTable creates table name shaped like the table resource logicalID of
+// the template at templatePath (see CreateTableFromTemplate), waits until it
+// is active and enables TTL as the template does. It is for programs (the
+// emulated local run, benchmarks); tests use CreateTableFromTemplate.
+func CreateTable(ctx context.Context, cfg aws.Config, templatePath, logicalID, name string) error {
+	spec, err := parseTableTemplate(templatePath, logicalID)
+	if err != nil {
+		return err
+	}
+	spec.create.TableName = aws.String(name)
+	client := dynamodb.NewFromConfig(cfg)
+	if _, err := client.CreateTable(ctx, spec.create); err != nil {
+		return fmt.Errorf("create table %s (from %s in %s): %w", name, logicalID, templatePath, err)
+	}
 	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
 	})
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("awstest: table %s did not become ACTIVE: %v", name, err)
+		return fmt.Errorf("table %s did not become ACTIVE: %w", name, err)
 	}
-	if spec.ttlAttribute != "" {
-		_, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-			TableName: aws.String(name),
-			TimeToLiveSpecification: &types.TimeToLiveSpecification{
-				AttributeName: aws.String(spec.ttlAttribute),
-				Enabled:       aws.Bool(true),
-			},
-		})
-		if err != nil {
-			t.Fatalf("awstest: enable TTL on %s: %v", name, err)
-		}
+	if spec.ttlAttribute == "" {
+		return nil
 	}
-	return name
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(spec.ttlAttribute),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable TTL on %s: %w", name, err)
+	}
+	return nil
 }
 
 // tableSpec is what a template's table resource says, ready for CreateTable (without a name).

@@ -64,6 +64,24 @@ func motoServerPath() (string, error) {
 	return bin, nil
 }
 
+// StartMoto starts the project's moto_server (.venv/bin/moto_server) on a
+// free loopback port for a program (the emulated local run, benchmarks) and
+// returns its endpoint and how to stop it. Tests use Main instead.
+func StartMoto() (endpoint string, stop func(), err error) {
+	bin, err := motoServerPath()
+	if err != nil {
+		return "", nil, fmt.Errorf("%v: run `make venv` first", err)
+	}
+	p, err := startMoto(bin)
+	if err != nil {
+		return "", nil, err
+	}
+	return p.endpoint, p.stop, nil
+}
+
+// RepoRoot is the directory of go.mod above the working directory.
+func RepoRoot() (string, error) { return repoRoot() }
+
 type motoProc struct {
 	cmd      *exec.Cmd
 	exited   chan error // receives cmd.Wait's result once

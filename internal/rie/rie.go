@@ -2,14 +2,18 @@
 // Runtime Interface Emulator, which speaks the same runtime API as Lambda,
 // so that tests exercise main, the cold start and the handler as deployed.
 //
-// Import it only from _test.go files:
+// Tests use the testing.TB API:
 //
 //	bin := rie.Build(t, "./functions/status")
 //	fn := rie.Start(t, bin, "JOBS_TABLE=...", "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 //	out := fn.Invoke(t, payload)
 //
+// Other programs (cmd/bench) use the same steps returning errors:
+// BuildBinary or BuildIn, StartProcess, Call and Close.
+//
 // The emulator is .bin/aws-lambda-rie (`make tools`), or aws-lambda-rie on
-// PATH. Without it the test is skipped, or fails when CI=true.
+// PATH. Without it a test is skipped, or fails when CI=true; StartProcess
+// returns ErrNoEmulator.
 package rie
 
 import (
@@ -37,30 +41,57 @@ const (
 	startAttempts = 3 // fresh ports each time, in case another process took one
 )
 
+// ErrNoEmulator is returned when aws-lambda-rie is neither in the
+// repository's .bin nor on PATH.
+var ErrNoEmulator = errors.New("rie: aws-lambda-rie is not in .bin or on PATH: run `make tools` (or `make test`)")
+
+// buildFlags are the flags of the Makefile's Lambda build (GO_BUILD_LAMBDA).
+var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -buildid="}
+
 // Build compiles the main package pkg (relative to the repository root,
-// e.g. "./functions/status") as the Makefile does for Lambda: a static
-// linux binary named bootstrap with -tags lambda.norpc, for the host's
-// architecture. It returns the binary's path in a temporary directory.
+// e.g. "./functions/status") as the Makefile does for Lambda: a static,
+// stripped linux binary named bootstrap with -tags lambda.norpc, for the
+// host's architecture. It returns the binary's path in a temporary directory.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	requireLinux(t)
 	emulator(t) // skip before building when there is nothing to run it
-	root, err := repoRoot()
+	out, err := BuildBinary(pkg, t.TempDir())
 	if err != nil {
-		t.Fatalf("rie: %v", err)
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("rie: no go command on PATH: %v", err)
-	}
-	out := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command(goBin, "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("rie: go build %s: %v\n%s", pkg, err, b)
+		t.Fatal(err)
 	}
 	return out
+}
+
+// BuildBinary compiles the main package pkg (relative to the repository
+// root) into dir/bootstrap as the Makefile does for Lambda, for the host's
+// architecture, and returns the binary's path.
+func BuildBinary(pkg, dir string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", fmt.Errorf("rie: %w", err)
+	}
+	return BuildIn(root, pkg, dir, runtime.GOARCH)
+}
+
+// BuildIn compiles the main package pkg of the module in moduleDir into
+// dir/bootstrap as the Makefile builds the functions (CGO_ENABLED=0,
+// GOOS=linux, -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='),
+// for goarch, with env (KEY=VALUE) added to the environment of go build.
+// It returns the binary's path.
+func BuildIn(moduleDir, pkg, dir, goarch string, env ...string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("rie: no go command on PATH: %w", err)
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command(goBin, append(append([]string{"build"}, buildFlags...), "-o", out, pkg)...)
+	cmd.Dir = moduleDir
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("rie: go build %s (GOARCH=%s): %v\n%s", pkg, goarch, err, b)
+	}
+	return out, nil
 }
 
 // Function is a bootstrap running under the emulator.
@@ -78,23 +109,42 @@ type Function struct {
 func Start(t testing.TB, bootstrap string, env ...string) *Function {
 	t.Helper()
 	requireLinux(t)
-	bin := emulator(t)
+	emulator(t)
+	f, err := StartProcess(bootstrap, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() {
+			t.Logf("rie: output of %s:\n%s", filepath.Base(bootstrap), f.Output())
+		}
+	})
+	return f
+}
+
+// StartProcess runs bootstrap under the emulator on free loopback ports,
+// with env (KEY=VALUE) added to the process's environment, which the
+// emulator hands on to the function. It returns once the emulator listens;
+// the emulator starts the bootstrap on the first Call (its cold start).
+// Close stops it. Without the emulator the error is ErrNoEmulator.
+func StartProcess(bootstrap string, env []string) (*Function, error) {
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("rie: the emulator runs linux binaries; this is %s", runtime.GOOS)
+	}
+	bin, err := Emulator()
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for range startAttempts {
 		f, err := start(bin, bootstrap, env)
 		if err == nil {
-			t.Cleanup(func() {
-				f.stop()
-				if t.Failed() {
-					t.Logf("rie: output of %s:\n%s", filepath.Base(bootstrap), f.out.String())
-				}
-			})
-			return f
+			return f, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("rie: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("rie: %w", lastErr)
 }
 
 func start(bin, bootstrap string, env []string) (*Function, error) {
@@ -119,7 +169,7 @@ func start(bin, bootstrap string, env []string) (*Function, error) {
 	}
 	go func() { f.exited <- f.cmd.Wait() }()
 	if err := f.waitReady(rieAddr); err != nil {
-		f.stop()
+		f.Close()
 		return nil, fmt.Errorf("%v\n--- emulator output ---\n%s", err, f.out.String())
 	}
 	return f, nil
@@ -153,27 +203,40 @@ func (f *Function) waitReady(addr string) error {
 // back as Lambda returns it, {"errorMessage":...,"errorType":...}.
 func (f *Function) Invoke(t testing.TB, payload []byte) []byte {
 	t.Helper()
+	body, err := f.Call(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// Call sends payload as the invocation event and returns the function's
+// answer: a function error comes back as Lambda returns it,
+// {"errorMessage":...,"errorType":...}; an HTTP status other than 200 from
+// the emulator is an error.
+func (f *Function) Call(payload []byte) ([]byte, error) {
 	client := &http.Client{Timeout: invokeTimeout}
 	resp, err := client.Post(f.url, "application/json", bytes.NewReader(payload))
 	if err != nil {
-		t.Fatalf("rie: invoke: %v", err)
+		return nil, fmt.Errorf("rie: invoke: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("rie: reading the answer: %v", err)
+		return nil, fmt.Errorf("rie: reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("rie: invoke: HTTP %d: %s", resp.StatusCode, body)
+		return nil, fmt.Errorf("rie: invoke: HTTP %d: %s", resp.StatusCode, body)
 	}
-	return body
+	return body, nil
 }
 
 // Output returns what the emulator and the function have written so far.
 func (f *Function) Output() string { return f.out.String() }
 
-// stop ends the emulator's process group: SIGTERM, then SIGKILL.
-func (f *Function) stop() {
+// Close ends the emulator's process group (the bootstrap with it):
+// SIGTERM, then SIGKILL. It may be called more than once.
+func (f *Function) Close() {
 	select {
 	case err := <-f.exited:
 		f.exited <- err
@@ -199,24 +262,34 @@ func requireLinux(t testing.TB) {
 	}
 }
 
-// emulator finds aws-lambda-rie: the repository's .bin first, then PATH.
+// emulator finds the emulator, or skips the test without it (fails it
+// when CI=true).
 func emulator(t testing.TB) string {
 	t.Helper()
+	bin, err := Emulator()
+	if err == nil {
+		return bin
+	}
+	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+		t.Fatal(err.Error() + "; it is required when CI=true")
+	}
+	t.Skip(err.Error())
+	return ""
+}
+
+// Emulator returns the path of aws-lambda-rie: the repository's .bin
+// first, then PATH; ErrNoEmulator when it is in neither.
+func Emulator() (string, error) {
 	if root, err := repoRoot(); err == nil {
 		bin := filepath.Join(root, ".bin", "aws-lambda-rie")
 		if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
-			return bin
+			return bin, nil
 		}
 	}
 	if bin, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return bin
+		return bin, nil
 	}
-	const msg = "rie: aws-lambda-rie is not in .bin or on PATH: run `make tools` (or `make test`)"
-	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-		t.Fatal(msg + "; it is required when CI=true")
-	}
-	t.Skip(msg)
-	return ""
+	return "", ErrNoEmulator
 }
 
 // repoRoot walks up from the working directory to the one holding go.mod.

@@ -58,7 +58,8 @@ func NewConsumer(conv Converter, dead DeadLetter, apiVersion string, log *slog.L
 // Handle converts a batch and answers which messages SQS should deliver
 // again. It never fails as a whole: each message gets its own verdict.
 func (c *Consumer) Handle(ctx context.Context, ev events.SQSEvent, m *obs.Metrics) events.SQSEventResponse {
-	var resp events.SQSEventResponse
+	// An empty list, not null: both mean success to Lambda, but the list reads plainly.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	retry := func(id string) {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
