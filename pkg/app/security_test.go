@@ -150,6 +150,43 @@ func TestNoSecretLeaks(t *testing.T) {
 		{"messageId":"a","eventSource":"aws:sqs","body":"{\"ids\":[\"%s\"],\"client_secret\":\"%s\"}"},
 		{"messageId":"b","eventSource":"aws:sqs","body":"not json at all %s"}]}`, ids[4], zohosim.DefaultClientSecret, sampleWebhookKey)))
 
+	// The status function, on the same stores and log: a revoked token
+	// mid-run and a refused refresh.
+	statusCfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "LOG_LEVEL": "DEBUG"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusFn, err := app.NewStatus(statusCfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(20 * time.Minute) // past the Access Denied pause; the jobs are due
+	for _, tok := range sim.IssuedTokens() {
+		sim.InvalidateToken(tok)
+	}
+	sim.Script(zohosim.EndpointToken, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.AccessDenied})
+	checked := 0
+	for range 3 {
+		res, err := statusFn.Invoke(ctx, json.RawMessage(`{"source":"schedule"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res)
+		answers = append(answers, string(b))
+		var rep struct {
+			Checked int `json:"checked"`
+		}
+		_ = json.Unmarshal(b, &rep)
+		checked += rep.Checked
+		clock.Advance(16 * time.Minute)
+	}
+	if checked == 0 {
+		t.Fatal("the status function checked no job: its logs prove nothing")
+	}
+
 	letters := deps.DeadLetter.(*queue.MemoryDeadLetter).Letters()
 	if len(letters) != 2 {
 		t.Fatalf("%d dead letters, want 2", len(letters))
