@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test cover lint build build-ConvertFunction build-StatusFunction run run-emulated bench sam-build deploy clean distclean
+.PHONY: FORCE help venv tools test test-faults cover lint build build-ConvertFunction build-StatusFunction run run-emulated bench sam-build deploy clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -72,6 +72,9 @@ $(RIE_STAMP): $(if $(wildcard .bin/aws-lambda-rie),,FORCE)
 # afterwards, pass or fail). .bin is first on PATH so tests find aws-lambda-rie.
 test: $(VENV_STAMP) $(RIE_STAMP) ## go test $(GOTESTFLAGS) ./... against one shared moto server
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test $(GOTESTFLAGS) ./...
+
+test-faults: $(VENV_STAMP) ## the fault suite alone, with its counts (also part of make test)
+	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -race -count=1 -v -run . ./internal/faults/ | grep -v '^=== '
 
 cover: $(VENV_STAMP) $(RIE_STAMP) ## go test -cover per package into coverage.out, then the total
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -count=1 -covermode=atomic -coverprofile=coverage.out ./...

@@ -163,6 +163,9 @@ type run struct {
 
 	mu       sync.Mutex
 	outcomes map[string]leadOutcome
+
+	leadFP map[string]string // lead id -> fingerprint of the group that sends it
+	subFP  []string          // fingerprint of each submission
 }
 
 // Convert handles a batch of submissions together, so that leads of
@@ -215,9 +218,10 @@ func (s *Service) claimUntil(ctx context.Context) time.Time {
 func (r *run) group(subs []Submission) []*group {
 	byFP := map[string]*group{}
 	var order []*group
-	seen := map[string]bool{}
+	r.leadFP = map[string]string{}
 	for _, sub := range subs {
 		fp := Fingerprint(sub.Request)
+		r.subFP = append(r.subFP, fp)
 		g := byFP[fp]
 		if g == nil {
 			opts := *sub.Request
@@ -227,8 +231,8 @@ func (r *run) group(subs []Submission) []*group {
 			order = append(order, g)
 		}
 		for _, id := range sub.Request.IDs {
-			if !seen[id] {
-				seen[id] = true
+			if _, taken := r.leadFP[id]; !taken {
+				r.leadFP[id] = fp
 				g.ids = append(g.ids, id)
 			}
 			if !slices.Contains(g.sources[id], sub.Source) {
@@ -421,6 +425,12 @@ func (r *run) results(subs []Submission) []Result {
 			o, ok := r.outcomes[id]
 			if !ok {
 				o = leadOutcome{verdict: Retry, code: "INTERNAL", reason: "lead was not processed"}
+			}
+			if o.verdict == Permanent && r.leadFP[id] != r.subFP[i] {
+				// Zoho refused another request's options for this lead, not
+				// this request's: send it again, on its own this time.
+				o = leadOutcome{verdict: Retry, code: "OTHER_REQUEST_REFUSED",
+					reason: "another request for this lead, with other options, was refused: " + o.reason}
 			}
 			switch {
 			case o.verdict == Retry:

@@ -64,6 +64,9 @@ type Source struct {
 	mu  sync.Mutex
 	tok zoho.Token
 	key string // store key of the credentials last read
+	// refused is the last token Zoho refused. Until the store drops it, a
+	// concurrent read could adopt it again and spend a call on a sure 401.
+	refused string
 }
 
 var _ zoho.TokenSource = (*Source)(nil)
@@ -126,6 +129,7 @@ func (s *Source) Token(ctx context.Context) (zoho.Token, error) {
 func (s *Source) Invalidate(ctx context.Context, tok zoho.Token) error {
 	s.forceSecret.Store(true)
 	s.mu.Lock()
+	s.refused = tok.AccessToken
 	if s.tok.AccessToken == tok.AccessToken {
 		s.tok = zoho.Token{}
 	}
@@ -166,6 +170,11 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 		if err != nil {
 			return zoho.Token{}, retryable("reading the shared token", err)
 		}
+		s.mu.Lock()
+		if rec.AccessToken != "" && rec.AccessToken == s.refused {
+			rec.AccessToken = "" // refused here; as good as gone, whatever the store says yet
+		}
+		s.mu.Unlock()
 		now := s.cfg.Now()
 		switch {
 		case rec.usableAt(now.Add(s.cfg.RefreshAhead)):
