@@ -29,7 +29,7 @@ func (r *rig) report(o outcome) {
 	row("  scheduled again after a job failed it", "%d", o.scheduledAgain)
 	row("  rejected by Zoho (INVALID_DATA)", "%d", o.rejected)
 	row("  dead-lettered with a reason", "%d", o.dead)
-	row("  redriven by SQS (5 receives)", "%d", o.redrove)
+	row(fmt.Sprintf("  redriven by SQS (%d receives)", maxReceiveCount), "%d", o.redrove)
 	row("messages", "%d: done %d, dead-lettered %d, redriven by SQS %d", o.messages, o.msgDone, o.msgDead, o.msgRedriven)
 	row("deliveries", "%d in %d invocations over %d rounds (%d convert + %d status instances)",
 		r.q.deliveries, r.invocations, r.rounds, instances, instances)

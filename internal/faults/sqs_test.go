@@ -12,7 +12,7 @@ import (
 
 // Deployment facts of template.yaml the queue model follows.
 const (
-	maxReceiveCount = 5 // RedrivePolicy.maxReceiveCount of the conversion queue
+	maxReceiveCount = 10 // RedrivePolicy.maxReceiveCount of the conversion queue (template.yaml)
 )
 
 // msgKind is what a message was made to be.
