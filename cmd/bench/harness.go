@@ -24,7 +24,7 @@ const (
 	lambdaTimeout       = 60 * time.Second // Globals.Function.Timeout of the convert function
 	sqsBatchSize        = 1000             // the SQS event's BatchSize
 	maxPayloadBytes     = 6 << 20          // Lambda's invocation payload limit (6 MB)
-	maxReceiveCount     = 5                // RedrivePolicy.maxReceiveCount: then the DLQ
+	maxReceiveCount     = 10               // RedrivePolicy.maxReceiveCount (template.yaml): then the DLQ
 	queueMaxConcurrency = 2                // QueueMaximumConcurrency default: convert instances at once
 	zohoSubConcurrency  = 10               // Zoho's calls in flight for "complex" APIs, per org
 )
