@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
 )
 
 const (
@@ -67,7 +69,7 @@ func Build(t testing.TB, pkg string) string {
 // root) into dir/bootstrap as the Makefile does for Lambda, for the host's
 // architecture, and returns the binary's path.
 func BuildBinary(pkg, dir string) (string, error) {
-	root, err := repoRoot()
+	root, err := awstest.RepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("rie: %w", err)
 	}
@@ -280,7 +282,7 @@ func emulator(t testing.TB) string {
 // Emulator returns the path of aws-lambda-rie: the repository's .bin
 // first, then PATH; ErrNoEmulator when it is in neither.
 func Emulator() (string, error) {
-	if root, err := repoRoot(); err == nil {
+	if root, err := awstest.RepoRoot(); err == nil {
 		bin := filepath.Join(root, ".bin", "aws-lambda-rie")
 		if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
 			return bin, nil
@@ -290,24 +292,6 @@ func Emulator() (string, error) {
 		return bin, nil
 	}
 	return "", ErrNoEmulator
-}
-
-// repoRoot walks up from the working directory to the one holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func freeAddr() (string, error) {
