@@ -68,7 +68,11 @@ func CreateTable(ctx context.Context, cfg aws.Config, templatePath, logicalID, n
 	}
 	spec.create.TableName = aws.String(name)
 	client := dynamodb.NewFromConfig(cfg)
-	if _, err := client.CreateTable(ctx, spec.create); err != nil {
+	// The SDK retries a request whose connection moto dropped; when the first
+	// try had created the table, the retry finds it. The name is unique to
+	// the caller, so an existing table is this one.
+	var inUse *types.ResourceInUseException
+	if _, err := client.CreateTable(ctx, spec.create); err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s (from %s in %s): %w", name, logicalID, templatePath, err)
 	}
 	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {

@@ -26,10 +26,19 @@ func cleanupContext() (context.Context, context.CancelFunc) {
 func CreateSecret(t testing.TB, cfg aws.Config, value string) string {
 	t.Helper()
 	client := secretsmanager.NewFromConfig(cfg)
+	name := UniqueName(t, "secret")
 	out, err := client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name:         aws.String(UniqueName(t, "secret")),
+		Name:         aws.String(name),
 		SecretString: aws.String(value),
 	})
+	var exists *smtypes.ResourceExistsException
+	if errors.As(err, &exists) {
+		// An SDK retry after a dropped connection: the first try made it.
+		var d *secretsmanager.DescribeSecretOutput
+		if d, err = client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); err == nil {
+			out = &secretsmanager.CreateSecretOutput{ARN: d.ARN}
+		}
+	}
 	if err != nil {
 		t.Fatalf("awstest: create secret: %v", err)
 	}
