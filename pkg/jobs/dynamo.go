@@ -67,7 +67,15 @@ func (d *DynamoStore) Claim(ctx context.Context, owner string, leadIDs []string,
 // or nothing, so when some leads are held it is cancelled, the cancellation
 // reasons name them, and the rest are claimed in another round.
 func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []Claim, error) {
+	var mine []string // claimed by an earlier try of this call (an SDK retry)
 	var held []Claim
+	keep := func(c Claim) {
+		if c.State == Pending && c.Owner == owner {
+			mine = append(mine, c.LeadID)
+		} else {
+			held = append(held, c)
+		}
+	}
 	values := map[string]types.AttributeValue{
 		":pending": s(string(Pending)),
 		":now_ms":  n(now.UnixMilli()),
@@ -80,7 +88,7 @@ func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string
 			for _, id := range ids {
 				held = append(held, Claim{LeadID: id, State: Pending, Until: until})
 			}
-			return nil, held, nil
+			return mine, held, nil
 		}
 		items := make([]types.TransactWriteItem, len(ids))
 		for i, id := range ids {
@@ -101,37 +109,39 @@ func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string
 		}
 		_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			return ids, held, nil
+			return append(mine, ids...), held, nil
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) || len(tce.CancellationReasons) != len(ids) {
-			return nil, held, fmt.Errorf("claiming %d leads: %w", len(ids), err)
+			return mine, held, fmt.Errorf("claiming %d leads: %w", len(ids), err)
 		}
 		var retry, unknown []string
 		for i, r := range tce.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
 				if r.Item != nil {
-					held = append(held, claimFromItem(r.Item))
+					keep(claimFromItem(r.Item))
 				} else {
 					unknown = append(unknown, ids[i])
 				}
 			case "", "None", "TransactionConflict":
 				retry = append(retry, ids[i])
 			default:
-				return nil, held, fmt.Errorf("claiming lead %s: %s", ids[i], aws.ToString(r.Code))
+				return mine, held, fmt.Errorf("claiming lead %s: %s", ids[i], aws.ToString(r.Code))
 			}
 		}
 		if len(unknown) > 0 {
 			got, err := d.claims(ctx, unknown)
 			if err != nil {
-				return nil, held, err
+				return mine, held, err
 			}
-			held = append(held, got...)
+			for _, c := range got {
+				keep(c)
+			}
 		}
 		ids = retry
 	}
-	return nil, held, nil
+	return mine, held, nil
 }
 
 // claims reads claims by lead id (for reasons that came without the item).

@@ -92,7 +92,8 @@ var ErrNotFound = errors.New("jobs: not found")
 // Store is what the convert function needs to remember.
 type Store interface {
 	// Claim claims leadIDs for owner until until. Leads whose claims still
-	// stand are not claimed; their claims are returned in held.
+	// stand are not claimed; their claims are returned in held. A lead owner
+	// already holds counts as claimed, so a retried call is harmless.
 	Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) (claimed []string, held []Claim, err error)
 	// Release drops owner's pending claims of leadIDs, so the leads can be
 	// sent again at once.

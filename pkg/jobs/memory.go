@@ -29,7 +29,7 @@ func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, n
 	var claimed []string
 	var held []Claim
 	for _, id := range leadIDs {
-		if c, ok := m.claims[id]; ok && c.Live(now) {
+		if c, ok := m.claims[id]; ok && c.Live(now) && !(c.State == Pending && c.Owner == owner) {
 			held = append(held, c)
 			continue
 		}
