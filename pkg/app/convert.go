@@ -17,6 +17,10 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/trigger"
 )
 
+// apiDeadline is how long an API request may take: under API Gateway's
+// integration timeout, so the caller gets our answer and not a 503 of its own.
+const apiDeadline = 27 * time.Second
+
 // Convert is the convert function: SQS batches and API Gateway requests.
 type Convert struct {
 	api      http.Handler
@@ -71,6 +75,10 @@ func (c *Convert) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		}
 		return c.consumer.Handle(ctx, ev, m), nil
 	case trigger.KindHTTPAPI, trigger.KindRESTAPI:
+		// API Gateway gives up on an integration after 30 s (REST: 29 s),
+		// whatever the function's timeout: answer before it does.
+		ctx, cancel := context.WithTimeout(ctx, apiDeadline)
+		defer cancel()
 		return trigger.Serve(obs.WithMetrics(ctx, m), c.api, kind, raw, convert.MaxBodyBytes)
 	}
 	return nil, fmt.Errorf("convert: a %s event is not for this function", kind)
