@@ -87,7 +87,7 @@ func (m *MemoryStore) Job(_ context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-// ClaimOf returns the claim of a lead (tests and the local run's report).
+// ClaimOf returns the claim of a lead, for tests that check claims lead by lead.
 func (m *MemoryStore) ClaimOf(leadID string) (Claim, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -44,12 +44,12 @@ type ModuleRef struct {
 // number stays a number with every digit, a lookup stays an object).
 type Deal map[string]json.RawMessage
 
-// Keys of Deal that Zoho requires whenever a deal is created.
+// Keys of Deal that Zoho requires whenever a deal is created (and Pipeline
+// too, when the org uses pipelines: that is the org's setting, left to Zoho).
 const (
 	DealName        = "Deal_Name"
 	DealStage       = "Stage"
 	DealClosingDate = "Closing_Date"
-	DealPipeline    = "Pipeline"
 )
 
 // String returns the value of key when it is a JSON string.
