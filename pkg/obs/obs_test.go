@@ -1,0 +1,99 @@
+package obs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// emf is the part of an Embedded Metric Format document CloudWatch reads.
+type emf struct {
+	AWS struct {
+		Timestamp         int64 `json:"Timestamp"`
+		CloudWatchMetrics []struct {
+			Namespace  string     `json:"Namespace"`
+			Dimensions [][]string `json:"Dimensions"`
+			Metrics    []struct {
+				Name string `json:"Name"`
+				Unit string `json:"Unit"`
+			} `json:"Metrics"`
+		} `json:"CloudWatchMetrics"`
+	} `json:"_aws"`
+}
+
+// TestFlushWritesEMF: the lines are what CloudWatch turns into metrics (the
+// alarms of template.yaml depend on the namespace and the Function dimension).
+func TestFlushWritesEMF(t *testing.T) {
+	m := NewMetrics("status")
+	m.Count("JobsChecked", 2)
+	m.Count("JobsChecked", 3)
+	m.Count("JobsStale", 1)
+	m.Duration("RunDuration", 1500*time.Millisecond)
+	m.CountBy("ZohoErrors", "Code", "TOO_MANY_REQUESTS", 4)
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	if err := m.Flush(&out, now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want one plain and one per dimension value:\n%s", len(lines), out.String())
+	}
+	var plain, byCode map[string]any
+	var doc emf
+	for i, dst := range []*map[string]any{&plain, &byCode} {
+		if err := json.Unmarshal([]byte(lines[i]), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	cw := doc.AWS.CloudWatchMetrics[0]
+	if doc.AWS.Timestamp != now.UnixMilli() || cw.Namespace != Namespace || len(cw.Dimensions) != 1 || cw.Dimensions[0][0] != "Function" {
+		t.Fatalf("EMF header %+v", doc.AWS)
+	}
+	if plain["Function"] != "status" || plain["JobsChecked"] != 5.0 || plain["JobsStale"] != 1.0 || plain["RunDuration"] != 1500.0 {
+		t.Fatalf("values %v", plain)
+	}
+	if byCode["Code"] != "TOO_MANY_REQUESTS" || byCode["ZohoErrors"] != 4.0 || !strings.Contains(lines[1], `"Dimensions":[["Function","Code"]]`) {
+		t.Fatalf("dimension line %s", lines[1])
+	}
+	out.Reset()
+	if err := m.Flush(&out, now); err != nil || out.Len() != 0 {
+		t.Fatalf("a second flush wrote %q: counters were not reset", out.String())
+	}
+}
+
+func TestNilMetricsRecordNothing(t *testing.T) {
+	var m *Metrics
+	m.Count("X", 1) // must not panic: handlers run without metrics in tests
+	if MetricsFrom(context.Background()) != nil {
+		t.Fatal("metrics from an empty context")
+	}
+	real := NewMetrics("convert")
+	if MetricsFrom(WithMetrics(context.Background(), real)) != real {
+		t.Fatal("WithMetrics lost the metrics")
+	}
+}
+
+func TestLoggerAddsRequestID(t *testing.T) {
+	var out bytes.Buffer
+	log := NewLogger(&out, slog.LevelInfo).With("component", "test")
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
+	log.InfoContext(ctx, "hello", "job_id", "1")
+	log.DebugContext(ctx, "hidden")
+	var rec map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON line: %q", out.String())
+	}
+	if rec["aws_request_id"] != "req-123" || rec["msg"] != "hello" || rec["component"] != "test" || rec["level"] != "INFO" {
+		t.Fatalf("record %v", rec)
+	}
+}
