@@ -77,8 +77,8 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	if MetricsFrom(context.Background()) != nil {
 		t.Fatal("metrics from an empty context")
 	}
-	real := NewMetrics("convert")
-	if MetricsFrom(WithMetrics(context.Background(), real)) != real {
+	set := NewMetrics("convert")
+	if MetricsFrom(WithMetrics(context.Background(), set)) != set {
 		t.Fatal("WithMetrics lost the metrics")
 	}
 }
