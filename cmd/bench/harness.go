@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"time"
 
@@ -30,33 +29,14 @@ const (
 )
 
 // simURL is what the functions are configured with. It is never dialled:
-// inProcess serves every request, so nothing leaves the process.
+// the simulator's Transport serves every request, so nothing leaves the process.
 const simURL = "http://127.0.0.1:1"
 
 var simSecret = fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"bench-webhook-key"}`,
 	zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
 
-// inProcess is an http.RoundTripper that serves every request with the
-// simulator's ServeHTTP in the calling goroutine. The simulator's latency
-// still applies (it waits on the request's context).
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	if err := r.Context().Err(); err != nil {
-		return nil, err // the simulator gave up waiting and wrote nothing
-	}
-	res := rec.Result()
-	res.Request = r
-	return res, nil
-}
-
 func simHTTPClient(sim *zohosim.Server) *http.Client {
-	return &http.Client{Transport: inProcess{sim}, Timeout: 30 * time.Second}
+	return &http.Client{Transport: sim.Transport(), Timeout: 30 * time.Second}
 }
 
 // newClock is the simulated time every row starts at. Token lifetimes and

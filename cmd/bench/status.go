@@ -187,7 +187,7 @@ func timeStatusRun(ctx context.Context, s settings, o *openJobs) (statusRun, err
 	if err := warmTokens(ctx, o.sim, o.clock, tokens); err != nil {
 		return statusRun{}, err
 	}
-	hc := &http.Client{Transport: delayed{next: inProcess{o.sim}, latency: s.latency / statusTimeScale}, Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: delayed{next: o.sim.Transport(), latency: s.latency / statusTimeScale}, Timeout: 30 * time.Second}
 	source, err := oauth.NewSource(oauth.Config{Secret: secret.Static(simSecret), Store: meteredTokens{tokens, &est.meter},
 		HTTPClient: hc, AccountsURL: simURL, Now: o.clock.Now})
 	if err != nil {
@@ -293,7 +293,7 @@ func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, e
 // a real run reaches its margin.
 func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.Deps) (statusRun, error) {
 	rctx := &intakeCtx{Context: ctx}
-	d.HTTPClient = &http.Client{Transport: stopper{next: inProcess{o.sim}, after: crossStop, ctx: rctx}, Timeout: 30 * time.Second}
+	d.HTTPClient = &http.Client{Transport: stopper{next: o.sim.Transport(), after: crossStop, ctx: rctx}, Timeout: 30 * time.Second}
 	fn, err := app.NewStatus(cfg, d)
 	if err != nil {
 		return statusRun{}, err

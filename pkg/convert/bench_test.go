@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -94,7 +93,7 @@ func benchService(b *testing.B) {
 	b.StopTimer()
 	for range b.N {
 		sim, clock, _ := newBenchSim()
-		hc := &http.Client{Transport: inProcess{sim}}
+		hc := &http.Client{Transport: sim.Transport()}
 		tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(benchSecret()), Store: oauth.NewMemoryStore(),
 			HTTPClient: hc, AccountsURL: benchURL, Now: clock.Now})
 		if err != nil {
@@ -203,7 +202,7 @@ func newBenchFunction(b *testing.B, sim *zohosim.Server, clock *zohosim.ManualCl
 		TokenStore: oauth.NewMemoryStore(),
 		Jobs:       jobs.NewMemoryStore(),
 		DeadLetter: &queue.MemoryDeadLetter{},
-		HTTPClient: &http.Client{Transport: inProcess{sim}},
+		HTTPClient: &http.Client{Transport: sim.Transport()},
 		Now:        clock.Now,
 		Out:        io.Discard,
 	}
@@ -232,24 +231,6 @@ func checkCalls(b *testing.B, sim *zohosim.Server, want int) {
 	if n := st.Calls[zohosim.EndpointMassConvert]; n != want || st.DuplicateSubmissions != 0 {
 		b.Fatalf("%d mass_convert calls, %d duplicate submissions; want %d and 0", n, st.DuplicateSubmissions, want)
 	}
-}
-
-// inProcess serves every request with the simulator's ServeHTTP in the
-// calling goroutine: no sockets, no ports, nothing but the handler's work.
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	if r.Body != nil {
-		r.Body.Close()
-	}
-	if err := r.Context().Err(); err != nil {
-		return nil, err
-	}
-	res := rec.Result()
-	res.Request = r
-	return res, nil
 }
 
 // cpuTimer adds up the process's CPU time (user and system) between start
