@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -89,13 +90,13 @@ func (d dynamoInspector) claims(ctx context.Context, ids []string) (map[string]j
 			}
 			for _, it := range res.Responses[d.table] {
 				c := jobs.Claim{
-					LeadID: attrS(it["pk"])[len("LEAD#"):], State: jobs.ClaimState(attrS(it["claim_state"])),
-					Owner: attrS(it["owner"]), JobID: attrS(it["job_id"]), Reason: attrS(it["reason"]),
+					LeadID: dynamoattr.String(it["pk"])[len("LEAD#"):], State: jobs.ClaimState(dynamoattr.String(it["claim_state"])),
+					Owner: dynamoattr.String(it["owner"]), JobID: dynamoattr.String(it["job_id"]), Reason: dynamoattr.String(it["reason"]),
 				}
-				if ms := attrN(it["claim_until_ms"]); ms > 0 {
+				if ms := dynamoattr.Int(it["claim_until_ms"]); ms > 0 {
 					c.Until = time.UnixMilli(ms)
 				}
-				if s := attrN(it["expires_at"]); s > 0 {
+				if s := dynamoattr.Int(it["expires_at"]); s > 0 {
 					c.ExpiresAt = time.Unix(s, 0)
 				}
 				out[c.LeadID] = c
@@ -104,21 +105,6 @@ func (d dynamoInspector) claims(ctx context.Context, ids []string) (map[string]j
 		}
 	}
 	return out, nil
-}
-
-func attrS(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
-func attrN(v types.AttributeValue) int64 {
-	if n, ok := v.(*types.AttributeValueMemberN); ok {
-		i, _ := strconv.ParseInt(n.Value, 10, 64)
-		return i
-	}
-	return 0
 }
 
 // suite sizes one run.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
 )
 
 // DynamoAPI is the part of the DynamoDB client the store uses.
@@ -77,9 +77,9 @@ func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string
 		}
 	}
 	values := map[string]types.AttributeValue{
-		":pending": s(string(Pending)),
-		":now_ms":  n(now.UnixMilli()),
-		":now_s":   n(now.Unix()),
+		":pending": dynamoattr.S(string(Pending)),
+		":now_ms":  dynamoattr.N(now.UnixMilli()),
+		":now_s":   dynamoattr.N(now.Unix()),
 	}
 	for round := 0; len(ids) > 0; round++ {
 		if round == 5 {
@@ -95,12 +95,12 @@ func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string
 			items[i] = types.TransactWriteItem{Put: &types.Put{
 				TableName: aws.String(d.table),
 				Item: map[string]types.AttributeValue{
-					"pk":             s(leadPrefix + id),
-					"kind":           s("lead"),
-					"claim_state":    s(string(Pending)),
-					"owner":          s(owner),
-					"claim_until_ms": n(until.UnixMilli()),
-					"expires_at":     n(pendingExpiry(until).Unix()),
+					"pk":             dynamoattr.S(leadPrefix + id),
+					"kind":           dynamoattr.S("lead"),
+					"claim_state":    dynamoattr.S(string(Pending)),
+					"owner":          dynamoattr.S(owner),
+					"claim_until_ms": dynamoattr.N(until.UnixMilli()),
+					"expires_at":     dynamoattr.N(pendingExpiry(until).Unix()),
 				},
 				ConditionExpression:                 aws.String(claimable),
 				ExpressionAttributeValues:           values,
@@ -148,7 +148,7 @@ func (d *DynamoStore) claimBatch(ctx context.Context, owner string, ids []string
 func (d *DynamoStore) claims(ctx context.Context, ids []string) ([]Claim, error) {
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
-		keys[i] = map[string]types.AttributeValue{"pk": s(leadPrefix + id)}
+		keys[i] = map[string]types.AttributeValue{"pk": dynamoattr.S(leadPrefix + id)}
 	}
 	var out []Claim
 	req := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
@@ -170,11 +170,11 @@ func (d *DynamoStore) Release(ctx context.Context, owner string, leadIDs []strin
 	for _, id := range leadIDs {
 		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                aws.String(d.table),
-			Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + id)},
+			Key:                      map[string]types.AttributeValue{"pk": dynamoattr.S(leadPrefix + id)},
 			ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pending": s(string(Pending)), ":owner": s(owner)},
+				":pending": dynamoattr.S(string(Pending)), ":owner": dynamoattr.S(owner)},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {
@@ -187,13 +187,13 @@ func (d *DynamoStore) Release(ctx context.Context, owner string, leadIDs []strin
 func (d *DynamoStore) Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
-		Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + leadID)},
+		Key:                      map[string]types.AttributeValue{"pk": dynamoattr.S(leadPrefix + leadID)},
 		UpdateExpression:         aws.String("SET claim_state = :rejected, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms"),
 		ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rejected": s(string(Rejected)), ":pending": s(string(Pending)), ":owner": s(owner),
-			":reason": s(reason), ":exp": n(expires.Unix()),
+			":rejected": dynamoattr.S(string(Rejected)), ":pending": dynamoattr.S(string(Pending)), ":owner": dynamoattr.S(owner),
+			":reason": dynamoattr.S(reason), ":exp": dynamoattr.N(expires.Unix()),
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -216,11 +216,11 @@ func (d *DynamoStore) RecordJob(ctx context.Context, job Job, claimsExpire time.
 	for _, id := range job.LeadIDs {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(d.table),
-			Key:                      map[string]types.AttributeValue{"pk": s(leadPrefix + id)},
+			Key:                      map[string]types.AttributeValue{"pk": dynamoattr.S(leadPrefix + id)},
 			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :sched, job_id = :job, expires_at = :exp REMOVE #owner, claim_until_ms, reason"),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":lead": s("lead"), ":sched": s(string(ClaimScheduled)), ":job": s(job.ID), ":exp": n(claimsExpire.Unix()),
+				":lead": dynamoattr.S("lead"), ":sched": dynamoattr.S(string(ClaimScheduled)), ":job": dynamoattr.S(job.ID), ":exp": dynamoattr.N(claimsExpire.Unix()),
 			},
 		}})
 	}
@@ -240,7 +240,7 @@ func (d *DynamoStore) RecordJob(ctx context.Context, job Job, claimsExpire time.
 func (d *DynamoStore) Job(ctx context.Context, id string) (Job, error) {
 	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
-		Key:            map[string]types.AttributeValue{"pk": s(jobPrefix + id)},
+		Key:            map[string]types.AttributeValue{"pk": dynamoattr.S(jobPrefix + id)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -254,68 +254,68 @@ func (d *DynamoStore) Job(ctx context.Context, id string) (Job, error) {
 
 func jobItem(j Job) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":            s(jobPrefix + j.ID),
-		"kind":          s("job"),
-		"job_id":        s(j.ID),
-		"job_status":    s(string(j.Status)),
-		"lead_ids":      list(j.LeadIDs),
-		"lead_count":    n(int64(len(j.LeadIDs))),
-		"sources":       list(j.Sources),
-		"created_at":    s(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
-		"updated_at":    s(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
-		"checks":        n(int64(j.Checks)),
-		"total":         n(int64(j.Total)),
-		"converted":     n(int64(j.Converted)),
-		"not_converted": n(int64(j.NotConverted)),
-		"failed_count":  n(int64(j.FailedCount)),
-		"version":       n(j.Version),
+		"pk":            dynamoattr.S(jobPrefix + j.ID),
+		"kind":          dynamoattr.S("job"),
+		"job_id":        dynamoattr.S(j.ID),
+		"job_status":    dynamoattr.S(string(j.Status)),
+		"lead_ids":      dynamoattr.L(j.LeadIDs),
+		"lead_count":    dynamoattr.N(int64(len(j.LeadIDs))),
+		"sources":       dynamoattr.L(j.Sources),
+		"created_at":    dynamoattr.S(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		"updated_at":    dynamoattr.S(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
+		"checks":        dynamoattr.N(int64(j.Checks)),
+		"total":         dynamoattr.N(int64(j.Total)),
+		"converted":     dynamoattr.N(int64(j.Converted)),
+		"not_converted": dynamoattr.N(int64(j.NotConverted)),
+		"failed_count":  dynamoattr.N(int64(j.FailedCount)),
+		"version":       dynamoattr.N(j.Version),
 	}
 	optional := map[string]string{"raw_status": j.RawStatus, "fingerprint": j.Fingerprint,
 		"options": j.Options, "api_version": j.APIVersion, "reason": j.Reason}
 	for k, v := range optional {
 		if v != "" {
-			it[k] = s(v)
+			it[k] = dynamoattr.S(v)
 		}
 	}
 	if !j.CheckedAt.IsZero() {
-		it["checked_at"] = s(j.CheckedAt.UTC().Format(time.RFC3339Nano))
+		it["checked_at"] = dynamoattr.S(j.CheckedAt.UTC().Format(time.RFC3339Nano))
 	}
 	if j.Status.Open() {
 		// Only open jobs carry the index keys: the index stays sparse.
-		it["open_shard"] = s(openShard)
-		it["next_check_at"] = n(j.NextCheckAt.Unix())
+		it["open_shard"] = dynamoattr.S(openShard)
+		it["next_check_at"] = dynamoattr.N(j.NextCheckAt.Unix())
 	}
 	if !j.ExpiresAt.IsZero() {
-		it["expires_at"] = n(j.ExpiresAt.Unix())
+		it["expires_at"] = dynamoattr.N(j.ExpiresAt.Unix())
 	}
 	return it
 }
 
 func jobFromItem(it map[string]types.AttributeValue) Job {
 	j := Job{
-		ID:           str(it["job_id"]),
-		Status:       Status(str(it["job_status"])),
-		RawStatus:    str(it["raw_status"]),
-		LeadIDs:      strList(it["lead_ids"]),
-		Fingerprint:  str(it["fingerprint"]),
-		Options:      str(it["options"]),
-		Sources:      strList(it["sources"]),
-		APIVersion:   str(it["api_version"]),
+		ID:           dynamoattr.String(it["job_id"]),
+		Status:       Status(dynamoattr.String(it["job_status"])),
+		RawStatus:    dynamoattr.String(it["raw_status"]),
+		LeadIDs:      dynamoattr.Strings(it["lead_ids"]),
+		Fingerprint:  dynamoattr.String(it["fingerprint"]),
+		Options:      dynamoattr.String(it["options"]),
+		Sources:      dynamoattr.Strings(it["sources"]),
+		APIVersion:   dynamoattr.String(it["api_version"]),
 		CreatedAt:    timeAttr(it["created_at"]),
 		UpdatedAt:    timeAttr(it["updated_at"]),
 		CheckedAt:    timeAttr(it["checked_at"]),
-		Checks:       int(num(it["checks"])),
-		Total:        int(num(it["total"])),
-		Converted:    int(num(it["converted"])),
-		NotConverted: int(num(it["not_converted"])),
-		FailedCount:  int(num(it["failed_count"])),
-		Reason:       str(it["reason"]),
-		Version:      num(it["version"]),
+		Checks:       int(dynamoattr.Int(it["checks"])),
+		Total:        int(dynamoattr.Int(it["total"])),
+		Converted:    int(dynamoattr.Int(it["converted"])),
+		NotConverted: int(dynamoattr.Int(it["not_converted"])),
+		FailedCount:  int(dynamoattr.Int(it["failed_count"])),
+		Reason:       dynamoattr.String(it["reason"]),
+		Version:      dynamoattr.Int(it["version"]),
 	}
-	if v := num(it["next_check_at"]); v != 0 {
+	if v := dynamoattr.Int(it["next_check_at"]); v != 0 {
 		j.NextCheckAt = time.Unix(v, 0)
 	}
-	if v := num(it["expires_at"]); v != 0 {
+	if v := dynamoattr.Int(it["expires_at"]); v != 0 {
 		j.ExpiresAt = time.Unix(v, 0)
 	}
 	return j
@@ -323,63 +323,23 @@ func jobFromItem(it map[string]types.AttributeValue) Job {
 
 func claimFromItem(it map[string]types.AttributeValue) Claim {
 	c := Claim{
-		LeadID: str(it["pk"])[len(leadPrefix):],
-		State:  ClaimState(str(it["claim_state"])),
-		Owner:  str(it["owner"]),
-		JobID:  str(it["job_id"]),
-		Reason: str(it["reason"]),
+		LeadID: dynamoattr.String(it["pk"])[len(leadPrefix):],
+		State:  ClaimState(dynamoattr.String(it["claim_state"])),
+		Owner:  dynamoattr.String(it["owner"]),
+		JobID:  dynamoattr.String(it["job_id"]),
+		Reason: dynamoattr.String(it["reason"]),
 	}
-	if v := num(it["claim_until_ms"]); v != 0 {
+	if v := dynamoattr.Int(it["claim_until_ms"]); v != 0 {
 		c.Until = time.UnixMilli(v)
 	}
-	if v := num(it["expires_at"]); v != 0 {
+	if v := dynamoattr.Int(it["expires_at"]); v != 0 {
 		c.ExpiresAt = time.Unix(v, 0)
 	}
 	return c
 }
 
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-
-func list(vs []string) types.AttributeValue {
-	l := make([]types.AttributeValue, len(vs))
-	for i, v := range vs {
-		l[i] = s(v)
-	}
-	return &types.AttributeValueMemberL{Value: l}
-}
-
-func str(v types.AttributeValue) string {
-	if a, ok := v.(*types.AttributeValueMemberS); ok {
-		return a.Value
-	}
-	return ""
-}
-
-func num(v types.AttributeValue) int64 {
-	if a, ok := v.(*types.AttributeValueMemberN); ok {
-		i, _ := strconv.ParseInt(a.Value, 10, 64)
-		return i
-	}
-	return 0
-}
-
-func strList(v types.AttributeValue) []string {
-	a, ok := v.(*types.AttributeValueMemberL)
-	if !ok {
-		return nil
-	}
-	out := make([]string, 0, len(a.Value))
-	for _, e := range a.Value {
-		out = append(out, str(e))
-	}
-	return out
-}
-
 func timeAttr(v types.AttributeValue) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, str(v))
+	t, _ := time.Parse(time.RFC3339Nano, dynamoattr.String(v))
 	return t
 }
 

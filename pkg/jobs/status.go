@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
 )
 
 // ErrConflict is returned by SaveCheck when the job is no longer at the
@@ -71,7 +72,7 @@ func (d *DynamoStore) dueQuery(now time.Time, cursor string) (*dynamodb.QueryInp
 		IndexName:              aws.String(OpenIndex),
 		KeyConditionExpression: aws.String("open_shard = :open AND next_check_at <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":open": s(openShard), ":now": n(now.Unix())},
+			":open": dynamoattr.S(openShard), ":now": dynamoattr.N(now.Unix())},
 		ScanIndexForward: aws.Bool(true), // oldest due first
 	}
 	if cursor != "" {
@@ -96,7 +97,7 @@ func (d *DynamoStore) DueJobs(ctx context.Context, now time.Time, limit int, cur
 	}
 	ids := make([]string, 0, len(out.Items))
 	for _, it := range out.Items {
-		ids = append(ids, strings.TrimPrefix(str(it["pk"]), jobPrefix))
+		ids = append(ids, strings.TrimPrefix(dynamoattr.String(it["pk"]), jobPrefix))
 	}
 	return ids, encodeCursor(out.LastEvaluatedKey), nil
 }
@@ -153,7 +154,7 @@ func decodeCursor(c string) (map[string]types.AttributeValue, error) {
 	for k, v := range m {
 		switch {
 		case strings.HasPrefix(v, "S"):
-			key[k] = s(v[1:])
+			key[k] = dynamoattr.S(v[1:])
 		case strings.HasPrefix(v, "N"):
 			key[k] = &types.AttributeValueMemberN{Value: v[1:]}
 		default:
@@ -180,7 +181,7 @@ func (d *DynamoStore) Jobs(ctx context.Context, ids []string) ([]Job, error) {
 	for chunk := range slices.Chunk(ids, maxBatchGet) {
 		keys := make([]map[string]types.AttributeValue, len(chunk))
 		for i, id := range chunk {
-			keys[i] = map[string]types.AttributeValue{"pk": s(jobPrefix + id)}
+			keys[i] = map[string]types.AttributeValue{"pk": dynamoattr.S(jobPrefix + id)}
 		}
 		req := map[string]types.KeysAndAttributes{d.table: {Keys: keys,
 			ProjectionExpression: aws.String(strings.Join(proj, ", ")), ExpressionAttributeNames: names}}
@@ -243,11 +244,11 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
 		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
 	values := map[string]types.AttributeValue{
-		":st": s(string(job.Status)), ":total": n(int64(job.Total)), ":conv": n(int64(job.Converted)),
-		":notconv": n(int64(job.NotConverted)), ":failed": n(int64(job.FailedCount)),
-		":checked": s(job.CheckedAt.UTC().Format(time.RFC3339Nano)),
-		":updated": s(job.UpdatedAt.UTC().Format(time.RFC3339Nano)),
-		":checks":  n(int64(job.Checks)), ":prev": n(prevVersion), ":v": n(prevVersion + 1),
+		":st": dynamoattr.S(string(job.Status)), ":total": dynamoattr.N(int64(job.Total)), ":conv": dynamoattr.N(int64(job.Converted)),
+		":notconv": dynamoattr.N(int64(job.NotConverted)), ":failed": dynamoattr.N(int64(job.FailedCount)),
+		":checked": dynamoattr.S(job.CheckedAt.UTC().Format(time.RFC3339Nano)),
+		":updated": dynamoattr.S(job.UpdatedAt.UTC().Format(time.RFC3339Nano)),
+		":checks":  dynamoattr.N(int64(job.Checks)), ":prev": dynamoattr.N(prevVersion), ":v": dynamoattr.N(prevVersion + 1),
 	}
 	set := []string{"#st = :st", "#total = :total", "#conv = :conv", "#notconv = :notconv",
 		"#failed = :failed", "#checked = :checked", "#updated = :updated", "#checks = :checks", "#v = :v"}
@@ -257,13 +258,13 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 			remove = append(remove, name)
 			return
 		}
-		set, values[ph] = append(set, name+" = "+ph), s(v)
+		set, values[ph] = append(set, name+" = "+ph), dynamoattr.S(v)
 	}
 	optional("#raw", ":raw", job.RawStatus)
 	optional("#reason", ":reason", job.Reason)
 	if job.Status.Open() {
 		set = append(set, "#shard = :shard", "#next = :next")
-		values[":shard"], values[":next"] = s(openShard), n(job.NextCheckAt.Unix())
+		values[":shard"], values[":next"] = dynamoattr.S(openShard), dynamoattr.N(job.NextCheckAt.Unix())
 		remove = append(remove, "#exp")
 	} else {
 		// Without the index keys the job leaves the sparse index.
@@ -271,7 +272,7 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 		if job.ExpiresAt.IsZero() {
 			remove = append(remove, "#exp")
 		} else {
-			set, values[":exp"] = append(set, "#exp = :exp"), n(job.ExpiresAt.Unix())
+			set, values[":exp"] = append(set, "#exp = :exp"), dynamoattr.N(job.ExpiresAt.Unix())
 		}
 	}
 	update := "SET " + strings.Join(set, ", ")
@@ -280,7 +281,7 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 	}
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
-		Key:                                 map[string]types.AttributeValue{"pk": s(jobPrefix + job.ID)},
+		Key:                                 map[string]types.AttributeValue{"pk": dynamoattr.S(jobPrefix + job.ID)},
 		UpdateExpression:                    aws.String(update),
 		ConditionExpression:                 aws.String("#v = :prev"),
 		ExpressionAttributeNames:            names,
@@ -307,10 +308,10 @@ func (d *DynamoStore) ReleaseJobClaims(ctx context.Context, job Job) (int, error
 	for _, id := range uniq(job.LeadIDs) {
 		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:           aws.String(d.table),
-			Key:                 map[string]types.AttributeValue{"pk": s(leadPrefix + id)},
+			Key:                 map[string]types.AttributeValue{"pk": dynamoattr.S(leadPrefix + id)},
 			ConditionExpression: aws.String("claim_state = :sched AND job_id = :job"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":sched": s(string(ClaimScheduled)), ":job": s(job.ID)},
+				":sched": dynamoattr.S(string(ClaimScheduled)), ":job": dynamoattr.S(job.ID)},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		switch {

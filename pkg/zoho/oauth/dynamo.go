@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
 )
 
 // DynamoAPI is the part of the DynamoDB client DynamoStore uses.
@@ -55,26 +55,26 @@ func (d *DynamoStore) Load(ctx context.Context, key string) (Record, error) {
 	}
 	it := out.Item
 	return Record{
-		AccessToken:  str(it[attrAccessToken]),
-		APIDomain:    str(it[attrAPIDomain]),
+		AccessToken:  dynamoattr.String(it[attrAccessToken]),
+		APIDomain:    dynamoattr.String(it[attrAPIDomain]),
 		ExpiresAt:    millis(it[attrTokenExpires]),
-		LeaseOwner:   str(it[attrLeaseOwner]),
+		LeaseOwner:   dynamoattr.String(it[attrLeaseOwner]),
 		LeaseUntil:   millis(it[attrLeaseUntil]),
 		BlockedUntil: millis(it[attrBlockedUntil]),
-		Version:      num(it[attrVersion]),
+		Version:      dynamoattr.Int(it[attrVersion]),
 	}, nil
 }
 
 func (d *DynamoStore) TryLease(ctx context.Context, key, owner string, version int64, now, until time.Time) (bool, error) {
 	cond := "attribute_not_exists(pk)"
 	values := map[string]types.AttributeValue{
-		":owner": &types.AttributeValueMemberS{Value: owner},
+		":owner": dynamoattr.S(owner),
 		":until": msValue(until),
-		":one":   &types.AttributeValueMemberN{Value: "1"},
+		":one":   dynamoattr.N(1),
 	}
 	if version != 0 {
 		cond = "version = :v AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms < :now)"
-		values[":v"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}
+		values[":v"] = dynamoattr.N(version)
 		values[":now"] = msValue(now)
 	}
 	return d.update(ctx, key, "SET lease_owner = :owner, lease_until_ms = :until, version = if_not_exists(version, :one)", cond, values)
@@ -83,14 +83,14 @@ func (d *DynamoStore) TryLease(ctx context.Context, key, owner string, version i
 func (d *DynamoStore) Save(ctx context.Context, key, owner string, rec Record) (bool, error) {
 	update := "SET access_token = :tok, token_expires_ms = :exp, version = version + :one REMOVE lease_owner, lease_until_ms, blocked_until_ms"
 	values := map[string]types.AttributeValue{
-		":owner": &types.AttributeValueMemberS{Value: owner},
-		":tok":   &types.AttributeValueMemberS{Value: rec.AccessToken},
+		":owner": dynamoattr.S(owner),
+		":tok":   dynamoattr.S(rec.AccessToken),
 		":exp":   msValue(rec.ExpiresAt),
-		":one":   &types.AttributeValueMemberN{Value: "1"},
+		":one":   dynamoattr.N(1),
 	}
 	if rec.APIDomain != "" {
 		update = "SET access_token = :tok, api_domain = :dom, token_expires_ms = :exp, version = version + :one REMOVE lease_owner, lease_until_ms, blocked_until_ms"
-		values[":dom"] = &types.AttributeValueMemberS{Value: rec.APIDomain}
+		values[":dom"] = dynamoattr.S(rec.APIDomain)
 	} else {
 		update += ", api_domain"
 	}
@@ -99,7 +99,7 @@ func (d *DynamoStore) Save(ctx context.Context, key, owner string, rec Record) (
 
 func (d *DynamoStore) Release(ctx context.Context, key, owner string, blockedUntil time.Time) error {
 	update := "REMOVE lease_owner, lease_until_ms"
-	values := map[string]types.AttributeValue{":owner": &types.AttributeValueMemberS{Value: owner}}
+	values := map[string]types.AttributeValue{":owner": dynamoattr.S(owner)}
 	if !blockedUntil.IsZero() {
 		update = "SET blocked_until_ms = :b " + update
 		values[":b"] = msValue(blockedUntil)
@@ -113,8 +113,8 @@ func (d *DynamoStore) Drop(ctx context.Context, key, accessToken string) error {
 		"SET version = version + :one REMOVE access_token, api_domain, token_expires_ms",
 		"access_token = :tok",
 		map[string]types.AttributeValue{
-			":tok": &types.AttributeValueMemberS{Value: accessToken},
-			":one": &types.AttributeValueMemberN{Value: "1"},
+			":tok": dynamoattr.S(accessToken),
+			":one": dynamoattr.N(1),
 		})
 	return err
 }
@@ -139,30 +139,13 @@ func (d *DynamoStore) update(ctx context.Context, key, update, cond string, valu
 }
 
 func pk(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: key}}
+	return map[string]types.AttributeValue{attrPK: dynamoattr.S(key)}
 }
 
-func msValue(t time.Time) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
-}
-
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
-func num(v types.AttributeValue) int64 {
-	if n, ok := v.(*types.AttributeValueMemberN); ok {
-		i, _ := strconv.ParseInt(n.Value, 10, 64)
-		return i
-	}
-	return 0
-}
+func msValue(t time.Time) types.AttributeValue { return dynamoattr.N(t.UnixMilli()) }
 
 func millis(v types.AttributeValue) time.Time {
-	if ms := num(v); ms != 0 {
+	if ms := dynamoattr.Int(v); ms != 0 {
 		return time.UnixMilli(ms)
 	}
 	return time.Time{}
