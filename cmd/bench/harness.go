@@ -15,7 +15,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts the rows reproduce (template.yaml).

@@ -23,7 +23,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts of the status function (template.yaml, pkg/status).

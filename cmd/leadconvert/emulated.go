@@ -18,7 +18,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // runEmulated is runLocal on the Lambda runtime path: the built bootstrap

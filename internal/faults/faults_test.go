@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

@@ -16,7 +16,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // smallRig is one convert function on the embedded stores, for the

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // zohoFront serves the simulator and watches what it answers, so that the

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // report prints the run's counts: with t.Logf always, and as a table on

@@ -28,7 +28,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts of template.yaml the rig follows.

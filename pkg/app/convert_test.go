@@ -14,7 +14,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // SampleWebhookKey is the key the sample events in events/ present.

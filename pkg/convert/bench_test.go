@@ -24,7 +24,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // benchBatch is the size of the benchmarked SQS batch: 1,000 single-lead

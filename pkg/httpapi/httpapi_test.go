@@ -15,7 +15,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"
