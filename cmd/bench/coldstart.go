@@ -19,12 +19,12 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // The bootstraps row 6 starts: the two functions and the baseline, a
@@ -343,7 +343,7 @@ func coldStatus(ctx context.Context, b *bootstraps, m *motoServer, event []byte)
 		return coldStart{}, err
 	}
 	now := time.Now()
-	j := jobs.Job{ID: id, Status: jobs.Scheduled, LeadIDs: leads, CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(-time.Minute)}
+	j := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: leads, CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(-time.Minute)}
 	if err := jobs.NewDynamoStore(m.dynamo(), w.table).RecordJob(ctx, j, now.Add(time.Hour)); err != nil {
 		return coldStart{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -15,7 +16,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts the rows reproduce (template.yaml).

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -23,7 +24,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts of the status function (template.yaml, pkg/status).

@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Token rules the floor follows: Zoho's access tokens live an hour, and the

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // runEmulated is runLocal on the Lambda runtime path: the built bootstrap
@@ -128,7 +128,7 @@ func runEmulated(w io.Writer, eventsDir string) error {
 		if err != nil {
 			return fmt.Errorf("job %s: %w", id, err)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t\n", j.ID, len(j.LeadIDs), j.Status, j.RawStatus, j.Converted, j.FailedCount, j.Checks)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t\n", j.ID, len(j.LeadIDs), j.State, j.ZohoStatus, j.Converted, j.FailedCount, j.Checks)
 	}
 	tw.Flush()
 	st := sim.Stats()

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // sampleWebhookKey is the key the sample events present.
@@ -152,7 +152,7 @@ func short(s string) string {
 func openJobs(ctx context.Context, sim *zohosim.Server, store jobs.Store) int {
 	n := 0
 	for _, zj := range sim.Jobs() {
-		if j, err := store.Job(ctx, zj.ID); err == nil && j.Status.Open() {
+		if j, err := store.Job(ctx, zj.ID); err == nil && j.State.Open() {
 			n++
 		}
 	}
@@ -171,7 +171,7 @@ func report(ctx context.Context, w io.Writer, sim *zohosim.Server, deps app.Deps
 		leads += len(j.LeadIDs)
 		converted += j.Converted
 		failed += j.FailedCount
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t\n", j.ID, len(j.LeadIDs), j.Status, j.RawStatus, j.Converted, j.FailedCount, j.Checks)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t\n", j.ID, len(j.LeadIDs), j.State, j.ZohoStatus, j.Converted, j.FailedCount, j.Checks)
 	}
 	tw.Flush()
 	st := sim.Stats()

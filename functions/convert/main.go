@@ -22,7 +22,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fn, err := app.NewConvert(cfg, app.AWSDeps(awsCfg, cfg.Zoho, cfg.DeadLetterQueueURL, os.Stdout))
+	fn, err := app.NewConvert(cfg, app.AWSDeps(awsCfg, cfg.Shared, cfg.DeadLetterQueueURL, os.Stdout))
 	if err != nil {
 		fail(err)
 	}

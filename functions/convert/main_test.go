@@ -11,8 +11,8 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

@@ -12,10 +12,10 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -54,7 +54,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 		if k == 2 {
 			next = now.Add(-time.Minute)
 		}
-		j := jobs.Job{ID: id, Status: jobs.Scheduled, LeadIDs: []string{lead}, CreatedAt: now, UpdatedAt: now, NextCheckAt: next}
+		j := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: []string{lead}, CreatedAt: now, UpdatedAt: now, NextCheckAt: next}
 		if err := store.RecordJob(t.Context(), j, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 			t.Fatalf("%s: report %+v, want %+v", tc.event, rep, tc.want)
 		}
 		for _, id := range tc.done {
-			if j, err := store.Job(t.Context(), id); err != nil || j.Status != jobs.Completed || j.RawStatus != "Completed" {
+			if j, err := store.Job(t.Context(), id); err != nil || j.State != jobs.Completed || j.ZohoStatus != "Completed" {
 				t.Fatalf("%s: job %s is %+v, %v", tc.event, id, j, err)
 			}
 		}

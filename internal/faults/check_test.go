@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // outcome counts what became of the leads, messages and jobs.
@@ -25,7 +25,7 @@ type outcome struct {
 	messages, msgDone, msgDead, msgRedriven                int
 	deadCodes                                              map[string]int
 	jobs                                                   int
-	jobsByStatus                                           map[jobs.Status]int
+	jobsByStatus                                           map[jobs.State]int
 	untracked, ambiguous, notRecorded                      int
 	claimsHeld, invalidAnswers, resends                    int
 	invalidWhy                                             map[string]int // INVALID_DATA answers by why the lead was sent
@@ -36,7 +36,7 @@ type outcome struct {
 // each violation with what is needed to reproduce it.
 func (r *rig) check(ctx context.Context) outcome {
 	t := r.t
-	o := outcome{byFault: r.sim.FaultsInjected(), deadCodes: map[string]int{}, jobsByStatus: map[jobs.Status]int{}}
+	o := outcome{byFault: r.sim.FaultsInjected(), deadCodes: map[string]int{}, jobsByStatus: map[jobs.State]int{}}
 	simJobs := r.sim.Jobs()
 	hijacked, ambiguous, invalidData := r.front.snapshot()
 	notRecorded := r.out.jobsNotRecorded()
@@ -108,7 +108,7 @@ func (r *rig) check(ctx context.Context) outcome {
 			t.Fatalf("reading job %s: %v", j.ID, err)
 		}
 		stored[j.ID] = sj
-		o.jobsByStatus[sj.Status]++
+		o.jobsByStatus[sj.State]++
 		if ambiguous[j.ID] {
 			fail("job %s is both recorded and counted as untracked after a dropped answer", j.ID)
 		}
@@ -116,9 +116,9 @@ func (r *rig) check(ctx context.Context) outcome {
 		if j.State == zohosim.JobFailed {
 			want = jobs.Failed
 		}
-		if sj.Status != want || sj.Total != j.Total || sj.FailedCount != j.Failed || sj.Converted != j.Converted {
+		if sj.State != want || sj.Total != j.Total || sj.FailedCount != j.Failed || sj.Converted != j.Converted {
 			fail("job %s: store says %s total %d converted %d failed %d; Zoho says %s total %d converted %d failed %d",
-				j.ID, sj.Status, sj.Total, sj.Converted, sj.FailedCount, j.State, j.Total, j.Converted, j.Failed)
+				j.ID, sj.State, sj.Total, sj.Converted, sj.FailedCount, j.State, j.Total, j.Converted, j.Failed)
 		}
 		if !slices.Equal(sj.LeadIDs, j.IDs) {
 			fail("job %s: store lists leads %v, Zoho %v", j.ID, sj.LeadIDs, j.IDs)

@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // smallRig is one convert function on the embedded stores, for the

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -28,7 +29,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // Deployment facts of template.yaml the rig follows.
@@ -245,7 +245,7 @@ func (r *rig) wireMoto(env map[string]string) {
 	r.dlq = &dlqRecorder{next: queue.NewSQSDeadLetter(sqs.NewFromConfig(pcfg), r.dlqURL)}
 	r.build(cc, sc,
 		func() app.Deps {
-			d := app.AWSDeps(pcfg, cc.Zoho, cc.DeadLetterQueueURL, r.out)
+			d := app.AWSDeps(pcfg, cc.Shared, cc.DeadLetterQueueURL, r.out)
 			d.Now, d.DeadLetter = r.clock.Now, r.dlq
 			return d
 		},

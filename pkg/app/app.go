@@ -36,7 +36,7 @@ type Deps struct {
 }
 
 // AWSDeps builds the AWS-backed dependencies.
-func AWSDeps(awsCfg aws.Config, cfg config.Zoho, deadLetterURL string, out io.Writer) Deps {
+func AWSDeps(awsCfg aws.Config, cfg config.Shared, deadLetterURL string, out io.Writer) Deps {
 	ddb := jobs.NewDynamoDB(awsCfg)
 	return Deps{
 		Secret:     secret.NewCache(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID, 5*time.Minute),
@@ -48,7 +48,7 @@ func AWSDeps(awsCfg aws.Config, cfg config.Zoho, deadLetterURL string, out io.Wr
 }
 
 // zohoClient builds the token source and the Zoho client both functions use.
-func zohoClient(cfg config.Zoho, d Deps, log *slog.Logger) (*oauth.Source, *zoho.Client, error) {
+func zohoClient(cfg config.Shared, d Deps, log *slog.Logger) (*oauth.Source, *zoho.Client, error) {
 	hc := d.HTTPClient
 	if hc == nil {
 		hc = zoho.NewHTTPClient()

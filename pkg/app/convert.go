@@ -32,7 +32,7 @@ type Convert struct {
 // NewConvert builds the convert function from its configuration.
 func NewConvert(cfg config.Convert, d Deps) (*Convert, error) {
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	tokens, client, err := zohoClient(cfg.Zoho, d, log)
+	tokens, client, err := zohoClient(cfg.Shared, d, log)
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // httpEvent builds an HTTP API v2 event.

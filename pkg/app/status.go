@@ -33,14 +33,14 @@ func WithEvents(p status.Publisher) StatusOption {
 }
 
 // NewStatus builds the status function from its configuration. d.Jobs must
-// also be a jobs.StatusStore (both stores are).
+// also be a jobs.CheckStore (both stores are).
 func NewStatus(cfg config.Status, d Deps, opts ...StatusOption) (*Status, error) {
-	store, ok := d.Jobs.(jobs.StatusStore)
+	store, ok := d.Jobs.(jobs.CheckStore)
 	if !ok {
 		return nil, errors.New("status: the jobs store cannot list due jobs")
 	}
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	_, client, err := zohoClient(cfg.Zoho, d, log)
+	_, client, err := zohoClient(cfg.Shared, d, log)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func NewStatus(cfg config.Status, d Deps, opts ...StatusOption) (*Status, error)
 // StatusAWSDeps builds the AWS-backed dependencies of the status function
 // and, when EVENT_BUS_NAME is set, its EventBridge publisher (else nil).
 func StatusAWSDeps(awsCfg aws.Config, cfg config.Status, out io.Writer) (Deps, status.Publisher) {
-	d := AWSDeps(awsCfg, cfg.Zoho, "", out)
+	d := AWSDeps(awsCfg, cfg.Shared, "", out)
 	d.DeadLetter = nil // the status function has no queue
 	if cfg.EventBusName == "" {
 		return d, nil

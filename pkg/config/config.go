@@ -14,8 +14,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
-// Zoho is the configuration both functions share.
-type Zoho struct {
+// Shared is the configuration both functions share.
+type Shared struct {
 	SecretID    string // ZOHO_SECRET_ID: name or ARN of the secret
 	JobsTable   string // JOBS_TABLE
 	DataCenter  zoho.DataCenter
@@ -31,14 +31,14 @@ type Zoho struct {
 
 // Convert is the convert function's configuration.
 type Convert struct {
-	Zoho
+	Shared
 	DeadLetterQueueURL string // DEAD_LETTER_QUEUE_URL
 	MaxZohoConcurrency int    // MAX_ZOHO_CONCURRENCY
 }
 
 // Status is the status function's configuration.
 type Status struct {
-	Zoho
+	Shared
 	Concurrency  int           // STATUS_CONCURRENCY
 	StaleAfter   time.Duration // STALE_AFTER_HOURS
 	EventBusName string        // EVENT_BUS_NAME; empty: no events
@@ -90,8 +90,8 @@ func (p *parser) url(name string) string {
 	return u
 }
 
-func (p *parser) zoho() Zoho {
-	z := Zoho{
+func (p *parser) zoho() Shared {
+	z := Shared{
 		SecretID:    p.str("ZOHO_SECRET_ID", "", true),
 		JobsTable:   p.str("JOBS_TABLE", "", true),
 		AccountsURL: p.url("ZOHO_ACCOUNTS_URL"),
@@ -123,7 +123,7 @@ func (p *parser) err() error { return errors.Join(p.errs...) }
 func LoadConvert(getenv func(string) string) (Convert, error) {
 	p := &parser{getenv: getenv}
 	c := Convert{
-		Zoho:               p.zoho(),
+		Shared:             p.zoho(),
 		DeadLetterQueueURL: p.str("DEAD_LETTER_QUEUE_URL", "", false),
 		// Zoho's sub-concurrency for complex APIs is 10 per org, shared by
 		// every instance and the status function: keep each instance low.
@@ -136,7 +136,7 @@ func LoadConvert(getenv func(string) string) (Convert, error) {
 func LoadStatus(getenv func(string) string) (Status, error) {
 	p := &parser{getenv: getenv}
 	s := Status{
-		Zoho:         p.zoho(),
+		Shared:       p.zoho(),
 		Concurrency:  p.integer("STATUS_CONCURRENCY", 5, 1, 25),
 		StaleAfter:   time.Duration(p.integer("STALE_AFTER_HOURS", 24, 1, 24*90)) * time.Hour,
 		EventBusName: p.str("EVENT_BUS_NAME", "", false),

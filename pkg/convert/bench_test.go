@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -24,7 +25,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // benchBatch is the size of the benchmarked SQS batch: 1,000 single-lead

@@ -351,7 +351,7 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		}
 	}
 	job := jobs.Job{
-		ID: jobID, Status: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
+		ID: jobID, State: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
 		Options: string(Options(g.options)), Sources: sources, APIVersion: r.s.cfg.APIVersion,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.FirstCheck),
 	}

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -97,7 +97,7 @@ func TestThousandSinglesMakeTwentyCalls(t *testing.T) {
 			t.Fatalf("simulator saw %+v", st)
 		}
 		job, err := r.store.Job(context.Background(), results[leads-1].Jobs[0].JobID)
-		if err != nil || len(job.LeadIDs) != 50 || job.Status != jobs.Scheduled || len(job.Sources) != 50 {
+		if err != nil || len(job.LeadIDs) != 50 || job.State != jobs.Scheduled || len(job.Sources) != 50 {
 			t.Fatalf("job of the last lead: %+v, %v", job, err)
 		}
 	})

@@ -243,7 +243,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the job store is unavailable; try again", nil)
 		return
 	}
-	v := jobView{JobID: j.ID, Status: string(j.Status), ZohoStatus: j.RawStatus, IDs: j.LeadIDs, Total: j.Total,
+	v := jobView{JobID: j.ID, Status: string(j.State), ZohoStatus: j.ZohoStatus, IDs: j.LeadIDs, Total: j.Total,
 		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount, Checks: j.Checks,
 		Reason: j.Reason, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 	if !j.CheckedAt.IsZero() {

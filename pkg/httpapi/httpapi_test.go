@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"

@@ -257,7 +257,7 @@ func jobItem(j Job) map[string]types.AttributeValue {
 		"pk":            dynamoattr.S(jobPrefix + j.ID),
 		"kind":          dynamoattr.S("job"),
 		"job_id":        dynamoattr.S(j.ID),
-		"job_status":    dynamoattr.S(string(j.Status)),
+		"job_status":    dynamoattr.S(string(j.State)),
 		"lead_ids":      dynamoattr.L(j.LeadIDs),
 		"lead_count":    dynamoattr.N(int64(len(j.LeadIDs))),
 		"sources":       dynamoattr.L(j.Sources),
@@ -270,7 +270,7 @@ func jobItem(j Job) map[string]types.AttributeValue {
 		"failed_count":  dynamoattr.N(int64(j.FailedCount)),
 		"version":       dynamoattr.N(j.Version),
 	}
-	optional := map[string]string{"raw_status": j.RawStatus, "fingerprint": j.Fingerprint,
+	optional := map[string]string{"raw_status": j.ZohoStatus, "fingerprint": j.Fingerprint,
 		"options": j.Options, "api_version": j.APIVersion, "reason": j.Reason}
 	for k, v := range optional {
 		if v != "" {
@@ -280,7 +280,7 @@ func jobItem(j Job) map[string]types.AttributeValue {
 	if !j.CheckedAt.IsZero() {
 		it["checked_at"] = dynamoattr.S(j.CheckedAt.UTC().Format(time.RFC3339Nano))
 	}
-	if j.Status.Open() {
+	if j.State.Open() {
 		// Only open jobs carry the index keys: the index stays sparse.
 		it["open_shard"] = dynamoattr.S(openShard)
 		it["next_check_at"] = dynamoattr.N(j.NextCheckAt.Unix())
@@ -294,8 +294,8 @@ func jobItem(j Job) map[string]types.AttributeValue {
 func jobFromItem(it map[string]types.AttributeValue) Job {
 	j := Job{
 		ID:           dynamoattr.String(it["job_id"]),
-		Status:       Status(dynamoattr.String(it["job_status"])),
-		RawStatus:    dynamoattr.String(it["raw_status"]),
+		State:        State(dynamoattr.String(it["job_status"])),
+		ZohoStatus:   dynamoattr.String(it["raw_status"]),
 		LeadIDs:      dynamoattr.Strings(it["lead_ids"]),
 		Fingerprint:  dynamoattr.String(it["fingerprint"]),
 		Options:      dynamoattr.String(it["options"]),

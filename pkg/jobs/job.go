@@ -10,29 +10,29 @@ import (
 	"time"
 )
 
-// Status is a job's state in our own vocabulary. Zoho's raw status string is
+// State is a job's state in our own vocabulary. Zoho's raw status string is
 // kept beside it, since Zoho's casing varies.
-type Status string
+type State string
 
 // Job states. Scheduled and InProgress are open: the status function checks
 // them. The rest are terminal.
 const (
-	Scheduled  Status = "SCHEDULED"
-	InProgress Status = "IN_PROGRESS"
-	Completed  Status = "COMPLETED"
-	Failed     Status = "FAILED"
-	Unknown    Status = "UNKNOWN" // Zoho does not know the job id
-	Stale      Status = "STALE"   // still open long after it should have ended
+	Scheduled     State = "SCHEDULED"
+	InProgress    State = "IN_PROGRESS"
+	Completed     State = "COMPLETED"
+	Failed        State = "FAILED"
+	UnknownToZoho State = "UNKNOWN" // Zoho does not know the job id
+	Stale         State = "STALE"   // still open long after it should have ended
 )
 
 // Open reports whether the status function still follows the job.
-func (s Status) Open() bool { return s == Scheduled || s == InProgress }
+func (s State) Open() bool { return s == Scheduled || s == InProgress }
 
 // Job is one mass-convert job Zoho scheduled.
 type Job struct {
 	ID          string
-	Status      Status
-	RawStatus   string   // Zoho's last status string, as sent
+	State       State
+	ZohoStatus  string   // Zoho's last status string, as sent
 	LeadIDs     []string // the ids of the call, in order
 	Fingerprint string   // digest of the options, see convert.Fingerprint
 	Options     string   // the request without ids, as JSON

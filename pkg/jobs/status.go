@@ -22,9 +22,9 @@ import (
 // version the caller read: another run has checked it meanwhile.
 var ErrConflict = errors.New("jobs: the job changed since it was read")
 
-// StatusStore is what the status function needs: the due jobs, oldest
+// CheckStore is what the status function needs: the due jobs, oldest
 // first, and conditional updates of the jobs it checks.
-type StatusStore interface {
+type CheckStore interface {
 	// DueJobs returns up to limit ids of open jobs whose next check is at
 	// or before now, the oldest due first, and a cursor for the next page
 	// ("" when there is none; a page may be empty).
@@ -35,7 +35,7 @@ type StatusStore interface {
 	// Jobs reads jobs by id, in the order given, without unknown ids and
 	// duplicates. The options of the request are left out.
 	Jobs(ctx context.Context, ids []string) ([]Job, error)
-	// SaveCheck stores the outcome of a status check: Status, RawStatus, the
+	// SaveCheck stores the outcome of a status check: State, ZohoStatus, the
 	// four counts, CheckedAt, UpdatedAt, Checks, Reason, and NextCheckAt
 	// while the job is open (it stays in the open index) or ExpiresAt once
 	// it is terminal (it leaves the index). The version becomes
@@ -47,12 +47,12 @@ type StatusStore interface {
 }
 
 var (
-	_ StatusStore = (*DynamoStore)(nil)
-	_ StatusStore = (*MemoryStore)(nil)
+	_ CheckStore = (*DynamoStore)(nil)
+	_ CheckStore = (*MemoryStore)(nil)
 )
 
 func checkSave(job Job) error {
-	if job.Status.Open() && job.NextCheckAt.IsZero() {
+	if job.State.Open() && job.NextCheckAt.IsZero() {
 		return fmt.Errorf("jobs: job %s is open without a next check", job.ID)
 	}
 	return nil
@@ -244,7 +244,7 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
 		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
 	values := map[string]types.AttributeValue{
-		":st": dynamoattr.S(string(job.Status)), ":total": dynamoattr.N(int64(job.Total)), ":conv": dynamoattr.N(int64(job.Converted)),
+		":st": dynamoattr.S(string(job.State)), ":total": dynamoattr.N(int64(job.Total)), ":conv": dynamoattr.N(int64(job.Converted)),
 		":notconv": dynamoattr.N(int64(job.NotConverted)), ":failed": dynamoattr.N(int64(job.FailedCount)),
 		":checked": dynamoattr.S(job.CheckedAt.UTC().Format(time.RFC3339Nano)),
 		":updated": dynamoattr.S(job.UpdatedAt.UTC().Format(time.RFC3339Nano)),
@@ -260,9 +260,9 @@ func (d *DynamoStore) SaveCheck(ctx context.Context, job Job, prevVersion int64)
 		}
 		set, values[ph] = append(set, name+" = "+ph), dynamoattr.S(v)
 	}
-	optional("#raw", ":raw", job.RawStatus)
+	optional("#raw", ":raw", job.ZohoStatus)
 	optional("#reason", ":reason", job.Reason)
-	if job.Status.Open() {
+	if job.State.Open() {
 		set = append(set, "#shard = :shard", "#next = :next")
 		values[":shard"], values[":next"] = dynamoattr.S(openShard), dynamoattr.N(job.NextCheckAt.Unix())
 		remove = append(remove, "#exp")
@@ -350,7 +350,7 @@ func (m *MemoryStore) due(now time.Time, cursor string) ([]dueKey, error) {
 	var keys []dueKey
 	for id, j := range m.jobs {
 		k := dueKey{j.NextCheckAt.Unix(), id}
-		if j.Status.Open() && k.at <= now.Unix() && (after == nil || cmpDue(k, *after) > 0) {
+		if j.State.Open() && k.at <= now.Unix() && (after == nil || cmpDue(k, *after) > 0) {
 			keys = append(keys, k)
 		}
 	}
@@ -410,11 +410,11 @@ func (m *MemoryStore) SaveCheck(_ context.Context, job Job, prevVersion int64) e
 	case j.Version != prevVersion:
 		return ErrConflict
 	}
-	j.Status, j.RawStatus, j.Reason = job.Status, job.RawStatus, job.Reason
+	j.State, j.ZohoStatus, j.Reason = job.State, job.ZohoStatus, job.Reason
 	j.Total, j.Converted, j.NotConverted, j.FailedCount = job.Total, job.Converted, job.NotConverted, job.FailedCount
 	j.CheckedAt, j.UpdatedAt, j.Checks = job.CheckedAt, job.UpdatedAt, job.Checks
 	// Times are kept to the second, as DynamoDB keeps them.
-	if job.Status.Open() {
+	if job.State.Open() {
 		j.NextCheckAt, j.ExpiresAt = time.Unix(job.NextCheckAt.Unix(), 0), time.Time{}
 	} else {
 		j.NextCheckAt, j.ExpiresAt = time.Time{}, time.Time{}

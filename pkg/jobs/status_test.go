@@ -12,8 +12,8 @@ import (
 )
 
 // statusStore runs a contract test of the status operations on both stores.
-func statusStore(t *testing.T, test func(t *testing.T, st jobs.StatusStore, rec jobs.Store)) {
-	forEachStore(t, func(t *testing.T, st jobs.Store) { test(t, st.(jobs.StatusStore), st) })
+func statusStore(t *testing.T, test func(t *testing.T, st jobs.CheckStore, rec jobs.Store)) {
+	forEachStore(t, func(t *testing.T, st jobs.Store) { test(t, st.(jobs.CheckStore), st) })
 }
 
 // recordJobs records n jobs of leadsEach leads, the k-th due at t0+k seconds,
@@ -22,7 +22,7 @@ func recordJobs(t *testing.T, st jobs.Store, from, n, leadsEach int) []jobs.Job 
 	t.Helper()
 	out := make([]jobs.Job, n)
 	for k := range n {
-		j := jobs.Job{ID: fmt.Sprintf("36523970000098%05d", from+k), Status: jobs.Scheduled,
+		j := jobs.Job{ID: fmt.Sprintf("36523970000098%05d", from+k), State: jobs.Scheduled,
 			LeadIDs: leadIDs(1000+(from+k)*leadsEach, leadsEach), Sources: []string{"msg"}, APIVersion: "v7",
 			Options: `{"Deals":{"Deal_Name":"x"}}`, CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0.Add(time.Duration(k) * time.Second)}
 		if err := st.RecordJob(context.Background(), j, t0.Add(30*24*time.Hour)); err != nil {
@@ -35,7 +35,7 @@ func recordJobs(t *testing.T, st jobs.Store, from, n, leadsEach int) []jobs.Job 
 }
 
 // allDue pages through DueJobs.
-func allDue(t *testing.T, st jobs.StatusStore, now time.Time, limit int) (ids []string, pages int) {
+func allDue(t *testing.T, st jobs.CheckStore, now time.Time, limit int) (ids []string, pages int) {
 	t.Helper()
 	cursor := ""
 	for {
@@ -63,7 +63,7 @@ func idsOf(js []jobs.Job) []string {
 }
 
 func TestDueJobsOldestFirstInPages(t *testing.T) {
-	statusStore(t, func(t *testing.T, st jobs.StatusStore, rec jobs.Store) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		js := recordJobs(t, rec, 0, 7, 1)
 		ctx := context.Background()
 		for _, tc := range []struct {
@@ -104,7 +104,7 @@ func TestDueJobsOldestFirstInPages(t *testing.T) {
 }
 
 func TestJobsReadsInOrder(t *testing.T) {
-	statusStore(t, func(t *testing.T, st jobs.StatusStore, rec jobs.Store) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		js := recordJobs(t, rec, 100, 3, 2)
 		ids := []string{js[2].ID, "404", js[0].ID, js[2].ID, js[1].ID}
 		got, err := st.Jobs(context.Background(), ids)
@@ -116,7 +116,7 @@ func TestJobsReadsInOrder(t *testing.T) {
 			t.Fatalf("read %v, want %v", idsOf(got), idsOf(want))
 		}
 		for i := range want {
-			if !equalJobs(got[i], jobs.Job{ID: want[i].ID, Status: want[i].Status, LeadIDs: want[i].LeadIDs,
+			if !equalJobs(got[i], jobs.Job{ID: want[i].ID, State: want[i].State, LeadIDs: want[i].LeadIDs,
 				Sources: want[i].Sources, APIVersion: want[i].APIVersion, CreatedAt: t0, UpdatedAt: t0,
 				NextCheckAt: want[i].NextCheckAt, Version: 1}) {
 				t.Errorf("read\n %+v\nwant\n %+v (options left out)", got[i], want[i])
@@ -127,7 +127,7 @@ func TestJobsReadsInOrder(t *testing.T) {
 
 // TestJobsBatches reads more jobs than one BatchGetItem takes.
 func TestJobsBatches(t *testing.T) {
-	statusStore(t, func(t *testing.T, st jobs.StatusStore, rec jobs.Store) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		js := recordJobs(t, rec, 200, 130, 0)
 		got, err := st.Jobs(context.Background(), idsOf(js))
 		if err != nil || !slices.Equal(idsOf(got), idsOf(js)) {
@@ -137,19 +137,19 @@ func TestJobsBatches(t *testing.T) {
 }
 
 func TestSaveCheck(t *testing.T) {
-	statusStore(t, func(t *testing.T, st jobs.StatusStore, rec jobs.Store) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		ctx := context.Background()
 		j := recordJobs(t, rec, 400, 2, 1)[0]
 		now := t0.Add(time.Minute)
 
 		// Open: new counts, still in the index at the new time.
-		j.Status, j.RawStatus, j.Total, j.Converted, j.NotConverted = jobs.InProgress, "in progress", 1, 0, 1
+		j.State, j.ZohoStatus, j.Total, j.Converted, j.NotConverted = jobs.InProgress, "in progress", 1, 0, 1
 		j.CheckedAt, j.UpdatedAt, j.Checks, j.NextCheckAt = now, now, 1, now.Add(2*time.Minute)
 		if err := st.SaveCheck(ctx, j, 1); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := rec.Job(ctx, j.ID)
-		if got.Version != 2 || got.Status != jobs.InProgress || got.RawStatus != "in progress" || got.Checks != 1 ||
+		if got.Version != 2 || got.State != jobs.InProgress || got.ZohoStatus != "in progress" || got.Checks != 1 ||
 			!got.CheckedAt.Equal(now) || !got.NextCheckAt.Equal(j.NextCheckAt) || got.NotConverted != 1 {
 			t.Fatalf("after an open check: %+v", got)
 		}
@@ -166,13 +166,13 @@ func TestSaveCheck(t *testing.T) {
 		}
 
 		// Terminal: out of the index, with a TTL.
-		j.Status, j.RawStatus, j.Converted, j.NotConverted, j.Checks = jobs.Completed, "COMPLETED", 1, 0, 2
+		j.State, j.ZohoStatus, j.Converted, j.NotConverted, j.Checks = jobs.Completed, "COMPLETED", 1, 0, 2
 		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(30*24*time.Hour)
 		if err := st.SaveCheck(ctx, j, 2); err != nil {
 			t.Fatal(err)
 		}
 		got, _ = rec.Job(ctx, j.ID)
-		if got.Version != 3 || got.Status != jobs.Completed || !got.NextCheckAt.IsZero() ||
+		if got.Version != 3 || got.State != jobs.Completed || !got.NextCheckAt.IsZero() ||
 			!got.ExpiresAt.Equal(j.ExpiresAt) || got.Converted != 1 {
 			t.Fatalf("after the terminal check: %+v", got)
 		}
@@ -182,19 +182,19 @@ func TestSaveCheck(t *testing.T) {
 
 		// Unknown: reason kept, raw status may be empty.
 		u := recordJobs(t, rec, 402, 1, 0)[0]
-		u.Status, u.Reason, u.Checks, u.CheckedAt, u.UpdatedAt = jobs.Unknown, "zoho: INVALID_DATA", 1, now, now
+		u.State, u.Reason, u.Checks, u.CheckedAt, u.UpdatedAt = jobs.UnknownToZoho, "zoho: INVALID_DATA", 1, now, now
 		if err := st.SaveCheck(ctx, u, 1); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := rec.Job(ctx, u.ID); got.Status != jobs.Unknown || got.Reason != u.Reason || got.RawStatus != "" {
+		if got, _ := rec.Job(ctx, u.ID); got.State != jobs.UnknownToZoho || got.Reason != u.Reason || got.ZohoStatus != "" {
 			t.Fatalf("unknown job: %+v", got)
 		}
 
-		missing := jobs.Job{ID: "404", Status: jobs.Completed}
+		missing := jobs.Job{ID: "404", State: jobs.Completed}
 		if err := st.SaveCheck(ctx, missing, 1); !errors.Is(err, jobs.ErrNotFound) {
 			t.Fatalf("save of a missing job: %v", err)
 		}
-		open := jobs.Job{ID: j.ID, Status: jobs.InProgress}
+		open := jobs.Job{ID: j.ID, State: jobs.InProgress}
 		if err := st.SaveCheck(ctx, open, 3); err == nil {
 			t.Fatal("an open job without a next check was saved")
 		}
@@ -202,11 +202,11 @@ func TestSaveCheck(t *testing.T) {
 }
 
 func TestReleaseJobClaims(t *testing.T) {
-	statusStore(t, func(t *testing.T, st jobs.StatusStore, rec jobs.Store) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		ctx := context.Background()
 		j := recordJobs(t, rec, 500, 1, 4)[0]
 		// One lead was submitted again and now belongs to a newer job.
-		newer := jobs.Job{ID: "3652397000009899999", Status: jobs.Scheduled, LeadIDs: j.LeadIDs[:1],
+		newer := jobs.Job{ID: "3652397000009899999", State: jobs.Scheduled, LeadIDs: j.LeadIDs[:1],
 			CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
 		if err := rec.RecordJob(ctx, newer, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)

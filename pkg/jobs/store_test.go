@@ -94,7 +94,7 @@ func TestRecordJobPointsClaimsAtIt(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st jobs.Store) {
 		ids := leadIDs(20, 50)
 		claim(t, st, "a", ids, t0)
-		job := jobs.Job{ID: "3652397000009835020", Status: jobs.Scheduled, LeadIDs: ids,
+		job := jobs.Job{ID: "3652397000009835020", State: jobs.Scheduled, LeadIDs: ids,
 			Fingerprint: "fp", Options: `{"Deals":{"Deal_Name":"x"}}`, Sources: []string{"msg-1", "msg-2"},
 			APIVersion: "v7", CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0.Add(time.Minute)}
 		if err := st.RecordJob(context.Background(), job, t0.Add(31*24*time.Hour)); err != nil {
@@ -122,7 +122,7 @@ func TestRecordJobPointsClaimsAtIt(t *testing.T) {
 }
 
 func equalJobs(a, b jobs.Job) bool {
-	return a.ID == b.ID && a.Status == b.Status && slices.Equal(a.LeadIDs, b.LeadIDs) &&
+	return a.ID == b.ID && a.State == b.State && slices.Equal(a.LeadIDs, b.LeadIDs) &&
 		slices.Equal(a.Sources, b.Sources) && a.Fingerprint == b.Fingerprint && a.Options == b.Options &&
 		a.APIVersion == b.APIVersion && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
 		a.NextCheckAt.Equal(b.NextCheckAt) && a.Version == b.Version

@@ -11,12 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/queue"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

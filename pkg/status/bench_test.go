@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 // BenchmarkRunThousandDue measures one status run over 1,000 due jobs on

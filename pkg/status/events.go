@@ -25,25 +25,25 @@ const (
 // state. Zoho gives counts, not per-lead results: LeadIDs are all the leads
 // of the job, and ClaimsReleased says whether they may be submitted again.
 type Event struct {
-	JobID          string      `json:"job_id"`
-	Status         jobs.Status `json:"status"`                // COMPLETED, FAILED, UNKNOWN or STALE
-	ZohoStatus     string      `json:"zoho_status,omitempty"` // as Zoho spelled it
-	Total          int         `json:"total"`
-	Converted      int         `json:"converted"`
-	NotConverted   int         `json:"not_converted"`
-	Failed         int         `json:"failed"`
-	LeadIDs        []string    `json:"lead_ids"`
-	Sources        []string    `json:"sources,omitempty"` // the requests that asked for the leads
-	Reason         string      `json:"reason,omitempty"`  // why UNKNOWN or STALE
-	ClaimsReleased bool        `json:"claims_released"`
-	Checks         int         `json:"checks"`
-	CreatedAt      time.Time   `json:"created_at"`
-	FinishedAt     time.Time   `json:"finished_at"`
+	JobID          string     `json:"job_id"`
+	Status         jobs.State `json:"status"`                // COMPLETED, FAILED, UNKNOWN or STALE
+	ZohoStatus     string     `json:"zoho_status,omitempty"` // as Zoho spelled it
+	Total          int        `json:"total"`
+	Converted      int        `json:"converted"`
+	NotConverted   int        `json:"not_converted"`
+	Failed         int        `json:"failed"`
+	LeadIDs        []string   `json:"lead_ids"`
+	Sources        []string   `json:"sources,omitempty"` // the requests that asked for the leads
+	Reason         string     `json:"reason,omitempty"`  // why UNKNOWN or STALE
+	ClaimsReleased bool       `json:"claims_released"`
+	Checks         int        `json:"checks"`
+	CreatedAt      time.Time  `json:"created_at"`
+	FinishedAt     time.Time  `json:"finished_at"`
 }
 
 // NewEvent describes a job that has just ended.
 func NewEvent(j jobs.Job, claimsReleased bool) Event {
-	return Event{JobID: j.ID, Status: j.Status, ZohoStatus: j.RawStatus, Total: j.Total,
+	return Event{JobID: j.ID, Status: j.State, ZohoStatus: j.ZohoStatus, Total: j.Total,
 		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount,
 		LeadIDs: j.LeadIDs, Sources: j.Sources, Reason: j.Reason, ClaimsReleased: claimsReleased,
 		Checks: j.Checks, CreatedAt: j.CreatedAt.UTC(), FinishedAt: j.CheckedAt.UTC()}

@@ -12,12 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -29,7 +29,7 @@ type rig struct {
 	clock   *zohosim.ManualClock
 	sim     *zohosim.Server
 	client  *zoho.Client
-	store   jobs.Store // and a jobs.StatusStore
+	store   jobs.Store // and a jobs.CheckStore
 	zoho    *countingZoho
 	checker *status.Checker
 }
@@ -40,7 +40,7 @@ func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg status.
 	// One attempt per call: the checker, not the client, handles a 429 here.
 	z := zohotest.Start(t, simOpts, 1)
 	r := &rig{clock: z.Clock, sim: z.Sim, client: z.Client, store: store, zoho: &countingZoho{z: z.Client, calls: map[string]int{}}}
-	cfg.Zoho, cfg.Store, cfg.Now = r.zoho, store.(jobs.StatusStore), z.Clock.Now
+	cfg.Zoho, cfg.Store, cfg.Now = r.zoho, store.(jobs.CheckStore), z.Clock.Now
 	var err error
 	if r.checker, err = status.New(cfg); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg status.
 	return r
 }
 
-func (r *rig) statusStore() jobs.StatusStore { return r.store.(jobs.StatusStore) }
+func (r *rig) statusStore() jobs.CheckStore { return r.store.(jobs.CheckStore) }
 
 // forEachStore runs a test on the in-memory store and on DynamoDB (moto).
 func forEachStore(t *testing.T, test func(t *testing.T, s stores)) {
@@ -105,7 +105,7 @@ func (r *rig) schedule(t testing.TB, n, leadsEach int, fail func(k int) int) []j
 func (r *rig) record(t testing.TB, id string, leads []string) jobs.Job {
 	t.Helper()
 	now := r.clock.Now()
-	j := jobs.Job{ID: id, Status: jobs.Scheduled, LeadIDs: leads, Sources: []string{"msg-" + id}, APIVersion: "v7",
+	j := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: leads, Sources: []string{"msg-" + id}, APIVersion: "v7",
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(time.Minute)}
 	if err := r.store.RecordJob(context.Background(), j, now.Add(32*24*time.Hour)); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ type Publisher interface {
 // Config configures a Checker. Zoho and Store are required.
 type Config struct {
 	Zoho   Zoho
-	Store  jobs.StatusStore
+	Store  jobs.CheckStore
 	Events Publisher // nil: no events
 
 	// Concurrency bounds the status calls in flight. Zoho's sub-concurrency
@@ -249,7 +249,7 @@ func (r *run) readPage(ctx context.Context) error {
 	}
 	for _, j := range js {
 		switch {
-		case !j.Status.Open():
+		case !j.State.Open():
 			if len(r.req.JobIDs) > 0 {
 				r.count(func(rep *Report) { rep.Skipped++ })
 			}
@@ -305,7 +305,7 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		r.zohoAnswered()
 		r.m.Count("JobsChecked", 1)
 		r.zohoError(err)
-		j.Status, j.Reason = jobs.Unknown, apiErr.Error()
+		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Error()
 		j.Checks, j.CheckedAt = j.Checks+1, now
 	default:
 		retryable := r.zohoError(err)
@@ -315,10 +315,10 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 			return
 		}
 		// Zoho refuses to answer for a job long past its time: give it up.
-		j.Status, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %v", now.Sub(j.CreatedAt).Round(time.Minute), err)
+		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %v", now.Sub(j.CreatedAt).Round(time.Minute), err)
 	}
 	j.UpdatedAt = now
-	if j.Status.Open() {
+	if j.State.Open() {
 		j.NextCheckAt = now.Add(NextCheckAfter(j.Checks))
 	} else {
 		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(r.c.cfg.Retention)
@@ -328,23 +328,23 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 
 // apply takes Zoho's answer into j.
 func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.JobStatus, now time.Time) {
-	j.RawStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.NotConverted, st.Failed
+	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.NotConverted, st.Failed
 	j.Checks, j.CheckedAt = j.Checks+1, now
 	switch st.State {
 	case zoho.StateScheduled:
-		j.Status = jobs.Scheduled
+		j.State = jobs.Scheduled
 	case zoho.StateInProgress:
-		j.Status = jobs.InProgress
+		j.State = jobs.InProgress
 	case zoho.StateCompleted:
-		j.Status = jobs.Completed
+		j.State = jobs.Completed
 	case zoho.StateFailed:
-		j.Status = jobs.Failed
+		j.State = jobs.Failed
 	default:
 		// A status Zoho may invent later: kept raw, the job stays open.
 		log.WarnContext(ctx, "status: unknown Zoho status; the job stays open", "zoho_status", st.RawStatus)
 	}
-	if j.Status.Open() && r.stale(*j, now) {
-		j.Status = jobs.Stale
+	if j.State.Open() && r.stale(*j, now) {
+		j.State = jobs.Stale
 		j.Reason = fmt.Sprintf("still %q %s after it was scheduled", st.RawStatus, now.Sub(j.CreatedAt).Round(time.Minute))
 	}
 }
@@ -363,7 +363,7 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	defer cancel()
 	// A job Zoho no longer knows cannot be followed either: its leads may or
 	// may not have converted, and resubmitting is safe for the same reason.
-	release := j.Status == jobs.Failed || j.Status == jobs.Unknown || j.Status == jobs.Completed && j.FailedCount > 0
+	release := j.State == jobs.Failed || j.State == jobs.UnknownToZoho || j.State == jobs.Completed && j.FailedCount > 0
 	released := 0
 	if release {
 		var err error
@@ -385,9 +385,9 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 		return
 	}
 	j.Version = before.Version + 1
-	changed := j.Status != before.Status || j.Total != before.Total || j.Converted != before.Converted ||
+	changed := j.State != before.State || j.Total != before.Total || j.Converted != before.Converted ||
 		j.NotConverted != before.NotConverted || j.FailedCount != before.FailedCount
-	terminal := !j.Status.Open()
+	terminal := !j.State.Open()
 	r.count(func(rep *Report) {
 		rep.Checked++
 		if changed {
@@ -400,25 +400,25 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 			return
 		}
 		rep.Finished++
-		switch j.Status {
+		switch j.State {
 		case jobs.Failed:
 			rep.Failed++
-		case jobs.Unknown:
+		case jobs.UnknownToZoho:
 			rep.Unknown++
 		case jobs.Stale:
 			rep.Stale++
 		}
 	})
 	if !terminal {
-		log.DebugContext(ctx, "status: checked", "status", j.Status, "zoho_status", j.RawStatus, "checks", j.Checks,
+		log.DebugContext(ctx, "status: checked", "status", j.State, "zoho_status", j.ZohoStatus, "checks", j.Checks,
 			"next_check_at", j.NextCheckAt)
 		return
 	}
-	r.m.CountBy("JobsFinished", "Status", string(j.Status), 1)
-	if j.Status == jobs.Stale {
+	r.m.CountBy("JobsFinished", "Status", string(j.State), 1)
+	if j.State == jobs.Stale {
 		r.m.Count("JobsStale", 1)
 	}
-	log.InfoContext(ctx, "status: job finished", "status", j.Status, "zoho_status", j.RawStatus,
+	log.InfoContext(ctx, "status: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
 		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
 		"reason", j.Reason, "claims_released", released)
 	if r.c.cfg.Events == nil {

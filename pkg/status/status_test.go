@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/status"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 var casings = []string{"upper", "title", "lower", "underscore"}
@@ -69,15 +69,15 @@ func TestJobsRunToTheirEnd(t *testing.T) {
 		var failed, released int
 		for _, c := range created {
 			j, info := r.job(t, c.ID), zohoJob(t, r, c.ID)
-			want := map[zohosim.JobState]jobs.Status{zohosim.JobCompleted: jobs.Completed, zohosim.JobFailed: jobs.Failed}[info.State]
-			if j.Status != want || j.RawStatus != info.Status || j.Total != info.Total || j.Converted != info.Converted ||
+			want := map[zohosim.JobState]jobs.State{zohosim.JobCompleted: jobs.Completed, zohosim.JobFailed: jobs.Failed}[info.State]
+			if j.State != want || j.ZohoStatus != info.Status || j.Total != info.Total || j.Converted != info.Converted ||
 				j.FailedCount != info.Failed || j.NotConverted != 0 || j.ExpiresAt.IsZero() || !j.NextCheckAt.IsZero() {
 				t.Fatalf("job %s stored as %+v; Zoho says %+v", c.ID, j, info)
 			}
 			if j.Checks < 2 || j.Version != int64(j.Checks)+1 {
 				t.Fatalf("job %s: %d checks at version %d", c.ID, j.Checks, j.Version)
 			}
-			if j.Status == jobs.Failed {
+			if j.State == jobs.Failed {
 				failed++
 			}
 			if info.Failed > 0 {
@@ -98,7 +98,7 @@ func allTerminal(t testing.TB, r *rig, js []jobs.Job) bool {
 		t.Fatal(err)
 	}
 	for _, j := range got {
-		if j.Status.Open() {
+		if j.State.Open() {
 			return false
 		}
 	}
@@ -159,7 +159,7 @@ func TestOverlappingRuns(t *testing.T) {
 		// pass (seen here: two saves of one job at version 1). DynamoDB
 		// makes each conditional write atomic; serialWrites models that.
 		store := s.wrapped(func(api jobs.DynamoAPI) jobs.DynamoAPI { return &serialWrites{DynamoAPI: api} })
-		b := &barrierStore{StatusStore: store.(jobs.StatusStore), parties: 2, open: make(chan struct{})}
+		b := &barrierStore{CheckStore: store.(jobs.CheckStore), parties: 2, open: make(chan struct{})}
 		r := newRig(t, store, zohosim.Options{StatusCasings: casings}, status.Config{})
 		// Both runs use one store through the barrier: each reads its first
 		// page of jobs before either checks anything.
@@ -190,7 +190,7 @@ func TestOverlappingRuns(t *testing.T) {
 		}
 		for _, c := range created {
 			j, info := r.job(t, c.ID), zohoJob(t, r, c.ID)
-			if j.Version != int64(j.Checks)+1 || j.Converted != info.Converted || j.FailedCount != info.Failed || j.Status.Open() {
+			if j.Version != int64(j.Checks)+1 || j.Converted != info.Converted || j.FailedCount != info.Failed || j.State.Open() {
 				t.Fatalf("job %s: %+v; Zoho says %+v", c.ID, j, info)
 			}
 		}
@@ -199,7 +199,7 @@ func TestOverlappingRuns(t *testing.T) {
 
 // barrierStore holds every Jobs call until parties of them have read.
 type barrierStore struct {
-	jobs.StatusStore
+	jobs.CheckStore
 	parties int
 	mu      sync.Mutex
 	arrived int
@@ -207,7 +207,7 @@ type barrierStore struct {
 }
 
 func (b *barrierStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
-	js, err := b.StatusStore.Jobs(ctx, ids)
+	js, err := b.CheckStore.Jobs(ctx, ids)
 	b.mu.Lock()
 	if b.arrived++; b.arrived == b.parties {
 		close(b.open)
@@ -342,18 +342,18 @@ func TestUnknownAndStaleJobs(t *testing.T) {
 		now := r.clock.Now()
 		for _, tc := range []struct {
 			job    jobs.Job
-			status jobs.Status
+			status jobs.State
 			reason string
 		}{
-			{unknown, jobs.Unknown, "INVALID_DATA"},
+			{unknown, jobs.UnknownToZoho, "INVALID_DATA"},
 			{old, jobs.Stale, `still "SCHEDULED" 24h0m`},
 			{young, jobs.Scheduled, ""},
 		} {
 			j := r.job(t, tc.job.ID)
-			if j.Status != tc.status || !strings.Contains(j.Reason, tc.reason) || (tc.reason == "") != (j.Reason == "") {
-				t.Errorf("job %s: %s %q, want %s %q", j.ID, j.Status, j.Reason, tc.status, tc.reason)
+			if j.State != tc.status || !strings.Contains(j.Reason, tc.reason) || (tc.reason == "") != (j.Reason == "") {
+				t.Errorf("job %s: %s %q, want %s %q", j.ID, j.State, j.Reason, tc.status, tc.reason)
 			}
-			if !j.Status.Open() && (!j.ExpiresAt.Equal(now.Add(30*24*time.Hour)) || !j.NextCheckAt.IsZero()) {
+			if !j.State.Open() && (!j.ExpiresAt.Equal(now.Add(30*24*time.Hour)) || !j.NextCheckAt.IsZero()) {
 				t.Errorf("terminal job %s expires %s, next check %s", j.ID, j.ExpiresAt, j.NextCheckAt)
 			}
 		}
@@ -432,7 +432,7 @@ func TestStoreErrorsDoNotFailTheRun(t *testing.T) {
 	}
 }
 
-type brokenStore struct{ jobs.StatusStore }
+type brokenStore struct{ jobs.CheckStore }
 
 func (brokenStore) DueJobs(context.Context, time.Time, int, string) ([]string, string, error) {
 	return nil, "", errors.New("throttled")

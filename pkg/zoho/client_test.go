@@ -362,7 +362,7 @@ func TestConvertStatus(t *testing.T) {
 		{`{"data":[{"Status":"failed","Total_Count":3,"Converted_Count":0,"Not_Converted_Count":0,"Failed_Count":3}]}`,
 			zoho.StateFailed, zoho.JobStatus{RawStatus: "failed", Total: 3, Failed: 3}},
 		{`{"data":[{"Status":"Queued For Review","Total_Count":3}]}`,
-			zoho.StateUnknown, zoho.JobStatus{RawStatus: "Queued For Review", Total: 3}},
+			zoho.StateUnrecognised, zoho.JobStatus{RawStatus: "Queued For Review", Total: 3}},
 	}
 	for _, tt := range tests {
 		h := &scripted{answers: []answer{{200, tt.body}}}
@@ -415,13 +415,13 @@ func TestParseState(t *testing.T) {
 		" in  progress ": zoho.StateInProgress, "in_progress": zoho.StateInProgress,
 		"scheduled": zoho.StateScheduled, "SCHEDULED": zoho.StateScheduled,
 		"failed": zoho.StateFailed, "Failed": zoho.StateFailed,
-		"": zoho.StateUnknown, "done": zoho.StateUnknown, "inprogress": zoho.StateUnknown,
+		"": zoho.StateUnrecognised, "done": zoho.StateUnrecognised, "inprogress": zoho.StateUnrecognised,
 	} {
 		if got := zoho.ParseState(raw); got != want {
 			t.Errorf("ParseState(%q) = %v, want %v", raw, got, want)
 		}
 	}
-	if !zoho.StateFailed.Terminal() || zoho.StateInProgress.Terminal() || zoho.StateUnknown.Terminal() {
+	if !zoho.StateFailed.Terminal() || zoho.StateInProgress.Terminal() || zoho.StateUnrecognised.Terminal() {
 		t.Error("Terminal is wrong")
 	}
 }

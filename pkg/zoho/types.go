@@ -74,10 +74,10 @@ func (d Deal) SetString(key, value string) {
 // State is the normalised status of a mass-convert job.
 type State int
 
-// The states of a job. StateUnknown is any status Zoho may invent later: it
+// The states of a job. StateUnrecognised is any status Zoho may invent later: it
 // is kept raw by the caller and treated as still open.
 const (
-	StateUnknown State = iota
+	StateUnrecognised State = iota
 	StateScheduled
 	StateInProgress
 	StateCompleted
@@ -105,7 +105,7 @@ func ParseState(raw string) State {
 			return State(i)
 		}
 	}
-	return StateUnknown
+	return StateUnrecognised
 }
 
 // JobStatus is one answer of the mass-convert status API. Zoho gives counts,

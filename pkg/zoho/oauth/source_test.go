@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
-	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
