@@ -20,9 +20,10 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
-	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -265,7 +266,7 @@ func newWorld(ctx context.Context, m *motoServer) (*world, error) {
 	w.url, w.stopSim = w.sim.Start()
 	// The shared token, stored under the key the functions look for (it
 	// names the accounts URL they are configured with).
-	tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(simSecret), Store: oauth.NewDynamoStore(m.dynamo(), w.table),
+	tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(simSecret), Store: table.NewTokenStore(m.dynamo(), w.table),
 		HTTPClient: simHTTPClient(w.sim), AccountsURL: w.url, Now: w.clock.Now})
 	if err == nil {
 		_, err = tokens.Token(ctx)
@@ -344,7 +345,7 @@ func coldStatus(ctx context.Context, b *bootstraps, m *motoServer, event []byte)
 	}
 	now := time.Now()
 	j := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: leads, CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(-time.Minute)}
-	if err := jobs.NewDynamoStore(m.dynamo(), w.table).RecordJob(ctx, j, now.Add(time.Hour)); err != nil {
+	if err := table.NewJobStore(m.dynamo(), w.table).RecordJob(ctx, j, now.Add(time.Hour)); err != nil {
 		return coldStart{}, err
 	}
 	env, err := w.env(ctx, statusTimeout)
@@ -355,7 +356,7 @@ func coldStatus(ctx context.Context, b *bootstraps, m *motoServer, event []byte)
 	if err != nil {
 		return c, err
 	}
-	var rep status.Report
+	var rep jobcheck.Report
 	if err := json.Unmarshal(out, &rep); err != nil || rep.Checked != 1 || rep.Errors != 0 {
 		return c, fmt.Errorf("status answered %s, want one job checked", out)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -71,7 +71,7 @@ func defaultConcurrency() int {
 // instances sharing the DynamoDB table.
 type function struct {
 	*app.Convert
-	dead *queue.MemoryDeadLetter
+	dead *sqsbatch.MemoryDeadLetter
 }
 
 func newFunction(sim *zohosim.Server, clock zohosim.Clock, concurrency int, tokens oauth.Store, store jobs.Store) (function, error) {
@@ -79,10 +79,11 @@ func newFunction(sim *zohosim.Server, clock zohosim.Clock, concurrency int, toke
 	if err != nil {
 		return function{}, err
 	}
-	dead := &queue.MemoryDeadLetter{}
-	fn, err := app.NewConvert(cfg, app.Deps{
-		Secret: secret.Static(simSecret), TokenStore: tokens, Jobs: store, DeadLetter: dead,
-		HTTPClient: simHTTPClient(sim), Now: clock.Now, Out: io.Discard,
+	dead := &sqsbatch.MemoryDeadLetter{}
+	fn, err := app.NewConvert(cfg, app.ConvertDeps{
+		Shared: app.Shared{Secret: secret.Static(simSecret), Tokens: tokens,
+			HTTPClient: simHTTPClient(sim), Now: clock.Now, Out: io.Discard},
+		Jobs: store, DeadLetter: dead,
 	})
 	if err != nil {
 		return function{}, err

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 // Rows 5 and 6 run against moto, a local emulation of the AWS APIs: one
@@ -114,7 +114,7 @@ func (m *motoServer) config() aws.Config {
 	}
 }
 
-func (m *motoServer) dynamo() *dynamodb.Client { return jobs.NewDynamoDB(m.config()) }
+func (m *motoServer) dynamo() *dynamodb.Client { return table.NewClient(m.config()) }
 
 // functionEnv is the environment a function process needs to reach moto
 // and only moto: every AWS_ variable of this process is blanked first.

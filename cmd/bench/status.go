@@ -18,10 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
-	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -29,7 +30,7 @@ import (
 // Deployment facts of the status function (template.yaml, pkg/status).
 const (
 	statusTimeout    = 120 * time.Second // StatusFunction's Timeout
-	statusStopMargin = 10 * time.Second  // status.Config.StopMargin's default; the run also keeps a tenth of its time
+	statusStopMargin = 10 * time.Second  // jobcheck.Config.StopMargin's default; the run also keeps a tenth of its time
 	statusSchedule   = 5 * time.Minute   // the StatusSchedule parameter's default, rate(5 minutes)
 	statusEvent      = `{"source":"schedule"}`
 	// statusTimeScale is how much faster than real time the timed runs go:
@@ -114,7 +115,7 @@ func seedOpenJobs(ctx context.Context, n int) (*openJobs, error) {
 		return nil, err
 	}
 	capture := &captureDDB{}
-	shape := jobs.NewDynamoStore(capture, "jobs")
+	shape := table.NewJobStore(capture, "jobs")
 	for k := range n {
 		j := first
 		if k > 0 {
@@ -148,8 +149,8 @@ func messageID(job, i int) string {
 
 // captureDDB keeps the job item of the last RecordJob instead of writing it.
 type captureDDB struct {
-	jobs.DynamoAPI // nil: any other call panics
-	item           map[string]types.AttributeValue
+	table.API // nil: any other call panics
+	item      map[string]types.AttributeValue
 }
 
 func (c *captureDDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
@@ -162,7 +163,7 @@ func (c *captureDDB) TransactWriteItems(_ context.Context, in *dynamodb.Transact
 
 // statusRun is one status run over open jobs.
 type statusRun struct {
-	rep   status.Report
+	rep   jobcheck.Report
 	calls int           // status calls the simulator answered
 	wall  time.Duration // real time, multiplied back by statusTimeScale when timed
 	reads meterReading
@@ -197,7 +198,7 @@ func timeStatusRun(ctx context.Context, s settings, o *openJobs) (statusRun, err
 	if err != nil {
 		return statusRun{}, err
 	}
-	checker, err := status.New(status.Config{Zoho: client, Store: est, Concurrency: cfg.Concurrency,
+	checker, err := jobcheck.New(jobcheck.Config{Zoho: client, Store: est, Concurrency: cfg.Concurrency,
 		StaleAfter: cfg.StaleAfter, Retention: cfg.JobRetention, StopMargin: statusStopMargin / statusTimeScale, Now: o.clock.Now})
 	if err != nil {
 		return statusRun{}, err
@@ -206,7 +207,7 @@ func timeStatusRun(ctx context.Context, s settings, o *openJobs) (statusRun, err
 	defer cancel()
 	before := o.sim.Stats().Calls[zohosim.EndpointStatus]
 	t0 := time.Now()
-	rep := checker.Run(rctx, status.Request{})
+	rep := checker.Run(rctx, jobcheck.Request{})
 	wall := time.Since(t0)
 	return statusRun{rep: rep, calls: o.sim.Stats().Calls[zohosim.EndpointStatus] - before,
 		wall: wall * statusTimeScale, reads: est.meter.reading()}, nil
@@ -249,25 +250,25 @@ func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, e
 	if err != nil {
 		return moto, estimate, err
 	}
-	table, err := m.createJobsTable(ctx)
+	tableName, err := m.createJobsTable(ctx)
 	if err != nil {
 		return moto, estimate, err
 	}
-	defer m.deleteTable(table)
-	cfg, err := statusConfig(table)
+	defer m.deleteTable(tableName)
+	cfg, err := statusConfig(tableName)
 	if err != nil {
 		return moto, estimate, err
 	}
 	ddb := m.dynamo()
-	if err := batchWrite(ctx, ddb, table, o.items); err != nil {
+	if err := batchWrite(ctx, ddb, tableName, o.items); err != nil {
 		return moto, estimate, err
 	}
-	if err := warmTokens(ctx, o.sim, o.clock, oauth.NewDynamoStore(ddb, table)); err != nil {
+	if err := warmTokens(ctx, o.sim, o.clock, table.NewTokenStore(ddb, tableName)); err != nil {
 		return moto, estimate, err
 	}
 	meter := &meteredDDB{api: ddb, sizes: o.sizes}
-	moto, err = invokeStatus(ctx, o, cfg, app.Deps{Secret: secret.Static(simSecret),
-		TokenStore: oauth.NewDynamoStore(meter, table), Jobs: jobs.NewDynamoStore(meter, table), Now: o.clock.Now, Out: io.Discard})
+	moto, err = invokeStatus(ctx, o, cfg, app.StatusDeps{Shared: app.Shared{Secret: secret.Static(simSecret),
+		Tokens: table.NewTokenStore(meter, tableName), Now: o.clock.Now, Out: io.Discard}, Jobs: table.NewJobStore(meter, tableName)})
 	if err != nil {
 		return moto, estimate, fmt.Errorf("on moto: %w", err)
 	}
@@ -281,8 +282,8 @@ func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, e
 	if err := warmTokens(ctx, o.sim, o.clock, tokens); err != nil {
 		return moto, estimate, err
 	}
-	estimate, err = invokeStatus(ctx, o, cfg, app.Deps{Secret: secret.Static(simSecret),
-		TokenStore: meteredTokens{tokens, &est.meter}, Jobs: est, Now: o.clock.Now, Out: io.Discard})
+	estimate, err = invokeStatus(ctx, o, cfg, app.StatusDeps{Shared: app.Shared{Secret: secret.Static(simSecret),
+		Tokens: meteredTokens{tokens, &est.meter}, Now: o.clock.Now, Out: io.Discard}, Jobs: est})
 	estimate.reads = est.meter.reading()
 	return moto, estimate, err
 }
@@ -291,7 +292,7 @@ func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, e
 // intake stopped after crossStop status calls: the context then reports
 // its deadline exceeded, and the calls in flight finish, as they do when
 // a real run reaches its margin.
-func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.Deps) (statusRun, error) {
+func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.StatusDeps) (statusRun, error) {
 	rctx := &intakeCtx{Context: ctx}
 	d.HTTPClient = &http.Client{Transport: stopper{next: o.sim.Transport(), after: crossStop, ctx: rctx}, Timeout: 30 * time.Second}
 	fn, err := app.NewStatus(cfg, d)
@@ -305,9 +306,9 @@ func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.Dep
 	if err != nil {
 		return statusRun{}, err
 	}
-	rep, ok := res.(status.Report)
+	rep, ok := res.(jobcheck.Report)
 	if !ok {
-		return statusRun{}, fmt.Errorf("status answered %T, want status.Report", res)
+		return statusRun{}, fmt.Errorf("status answered %T, want jobcheck.Report", res)
 	}
 	return statusRun{rep: rep, calls: o.sim.Stats().Calls[zohosim.EndpointStatus] - before, wall: wall}, nil
 }
@@ -577,8 +578,8 @@ func (m *meteredDDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 	}
 	var rcu float64
 	var items, size int
-	for table, got := range out.Responses {
-		consistent := aws.ToBool(in.RequestItems[table].ConsistentRead)
+	for name, got := range out.Responses {
+		consistent := aws.ToBool(in.RequestItems[name].ConsistentRead)
 		for _, it := range got {
 			s, ok := m.sizes[strings.TrimPrefix(itemKey(it), "JOB#")]
 			if !ok {

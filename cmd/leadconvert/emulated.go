@@ -18,7 +18,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 // runEmulated is runLocal on the Lambda runtime path: the built bootstrap
@@ -37,8 +37,8 @@ func runEmulated(w io.Writer, eventsDir string) error {
 	if err != nil {
 		return err
 	}
-	const table = "leadconvert-local-jobs"
-	if err := awstest.CreateTable(ctx, awsCfg, filepath.Join(root, awstest.TemplateFile), "JobsTable", table); err != nil {
+	const tableName = "leadconvert-local-jobs"
+	if err := awstest.CreateTable(ctx, awsCfg, filepath.Join(root, awstest.TemplateFile), "JobsTable", tableName); err != nil {
 		return err
 	}
 	sec, err := secretsmanager.NewFromConfig(awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
@@ -63,7 +63,7 @@ func runEmulated(w io.Writer, eventsDir string) error {
 	}
 	defer os.RemoveAll(dir)
 	env := []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing",
-		"AWS_SECRET_ACCESS_KEY=testing", "JOBS_TABLE=" + table, "ZOHO_SECRET_ID=" + aws.ToString(sec.ARN),
+		"AWS_SECRET_ACCESS_KEY=testing", "JOBS_TABLE=" + tableName, "ZOHO_SECRET_ID=" + aws.ToString(sec.ARN),
 		"DEAD_LETTER_QUEUE_URL=" + aws.ToString(dlq.QueueUrl), "ZOHO_ACCOUNTS_URL=" + url, "ZOHO_API_URL=" + url,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60"}
 	fns := map[string]*rie.Function{}
@@ -119,7 +119,7 @@ func runEmulated(w io.Writer, eventsDir string) error {
 	}
 	tw.Flush()
 
-	store := jobs.NewDynamoStore(jobs.NewDynamoDB(awsCfg), table)
+	store := table.NewJobStore(table.NewClient(awsCfg), tableName)
 	fmt.Fprintln(w, "\nJobs in DynamoDB (moto):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "JOB ID\tLEADS\tSTATUS\tZOHO SAID\tCONVERTED\tFAILED\tCHECKS\t")

@@ -16,7 +16,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 )
 
 // sampleWebhookKey is the key the sample events present.
@@ -55,12 +54,12 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	deps := app.EmbeddedDeps(sampleSecret(), clock.Now, logs)
-	convertFn, err := app.NewConvert(convertCfg, deps)
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, logs)
+	convertFn, err := app.NewConvert(convertCfg, deps.Convert())
 	if err != nil {
 		return err
 	}
-	statusFn, err := app.NewStatus(statusCfg, deps)
+	statusFn, err := app.NewStatus(statusCfg, deps.Status())
 	if err != nil {
 		return err
 	}
@@ -159,7 +158,7 @@ func openJobs(ctx context.Context, sim *zohosim.Server, store jobs.Store) int {
 	return n
 }
 
-func report(ctx context.Context, w io.Writer, sim *zohosim.Server, deps app.Deps) error {
+func report(ctx context.Context, w io.Writer, sim *zohosim.Server, deps *app.Embedded) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "JOB ID\tLEADS\tSTATUS\tZOHO SAID\tCONVERTED\tFAILED\tCHECKS\t")
 	var leads, converted, failed int
@@ -175,7 +174,7 @@ func report(ctx context.Context, w io.Writer, sim *zohosim.Server, deps app.Deps
 	}
 	tw.Flush()
 	st := sim.Stats()
-	letters := deps.DeadLetter.(*queue.MemoryDeadLetter).Letters()
+	letters := deps.DeadLetters.Letters()
 	fmt.Fprintf(w, "\nLeads: %d scheduled in %d jobs, %d converted, %d failed in Zoho (claims released for resubmission), %d dead-lettered.\n",
 		leads, len(sim.Jobs()), converted, failed, len(letters))
 	fmt.Fprintf(w, "Zoho calls: %d mass_convert for %d jobs, %d status, %d token refresh; %d ids sent twice.\n",

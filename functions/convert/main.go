@@ -6,11 +6,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 func main() {
@@ -22,7 +29,16 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fn, err := app.NewConvert(cfg, app.AWSDeps(awsCfg, cfg.Shared, cfg.DeadLetterQueueURL, os.Stdout))
+	ddb := table.NewClient(awsCfg)
+	fn, err := app.NewConvert(cfg, app.ConvertDeps{
+		Shared: app.Shared{
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID), 5*time.Minute),
+			Tokens: table.NewTokenStore(ddb, cfg.JobsTable),
+			Out:    os.Stdout,
+		},
+		Jobs:       table.NewJobStore(ddb, cfg.JobsTable),
+		DeadLetter: sqsqueue.NewDeadLetter(sqs.NewFromConfig(awsCfg), cfg.DeadLetterQueueURL),
+	})
 	if err != nil {
 		fail(err)
 	}

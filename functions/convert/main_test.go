@@ -12,7 +12,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -32,7 +32,7 @@ func event(t *testing.T, name string) []byte {
 func TestBootstrapThroughRIE(t *testing.T) {
 	cfg := awstest.Require(t)
 	bin := rie.Build(t, "./functions/convert")
-	table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
 	dlq := awstest.CreateQueue(t, cfg)
 	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"sample-webhook-key-change-me"}`,
 		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
@@ -41,7 +41,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	url, stop := sim.Start()
 	t.Cleanup(stop)
 
-	fn := rie.Start(t, bin, "JOBS_TABLE="+table, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 
 	var sqsAnswer struct {
@@ -79,7 +79,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	if st := sim.Stats(); st.Calls[zohosim.EndpointMassConvert] != 4 || st.IDsSubmitted != 8 {
 		t.Fatalf("simulator saw %d calls with %d ids; want 4 with 8", st.Calls[zohosim.EndpointMassConvert], st.IDsSubmitted)
 	}
-	store := jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table)
+	store := table.NewJobStore(table.NewClient(cfg), tableName)
 	for _, zj := range sim.Jobs() {
 		if j, err := store.Job(t.Context(), zj.ID); err != nil || len(j.LeadIDs) != len(zj.IDs) {
 			t.Fatalf("job %s in DynamoDB: %+v, %v", zj.ID, j, err)

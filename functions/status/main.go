@@ -6,11 +6,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/eventbus"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 func main() {
@@ -22,8 +29,19 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	deps, events := app.StatusAWSDeps(awsCfg, cfg, os.Stdout)
-	fn, err := app.NewStatus(cfg, deps, app.WithEvents(events))
+	ddb := table.NewClient(awsCfg)
+	deps := app.StatusDeps{
+		Shared: app.Shared{
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID), 5*time.Minute),
+			Tokens: table.NewTokenStore(ddb, cfg.JobsTable),
+			Out:    os.Stdout,
+		},
+		Jobs: table.NewJobStore(ddb, cfg.JobsTable),
+	}
+	if cfg.EventBusName != "" {
+		deps.Events = eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
+	}
+	fn, err := app.NewStatus(cfg, deps)
 	if err != nil {
 		fail(err)
 	}

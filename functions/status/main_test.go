@@ -13,8 +13,9 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/status"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func TestBootstrapThroughRIE(t *testing.T) {
 	cfg := awstest.Require(t)
 	bin := rie.Build(t, "./functions/status")
-	table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
 	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
 		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
 	clock := zohosim.NewManualClock(time.Now())
@@ -42,7 +43,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table)
+	store := table.NewJobStore(table.NewClient(cfg), tableName)
 	now := time.Now()
 	var ids []string
 	for k, lead := range sim.SeedLeadRange(3) {
@@ -62,21 +63,21 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	}
 	clock.Advance(10 * time.Minute) // Zoho has finished them
 
-	fn := rie.Start(t, bin, "JOBS_TABLE="+table, "ZOHO_SECRET_ID="+secretARN,
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 	for _, tc := range []struct {
 		event string
-		want  status.Report
+		want  jobcheck.Report
 		done  []string
 	}{
-		{"schedule.json", status.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
-		{"status-job-ids.json", status.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
+		{"schedule.json", jobcheck.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
+		{"status-job-ids.json", jobcheck.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
 	} {
 		raw, err := os.ReadFile(filepath.Join("..", "..", "events", tc.event))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rep status.Report
+		var rep jobcheck.Report
 		if out := fn.Invoke(t, raw); json.Unmarshal(out, &rep) != nil {
 			t.Fatalf("%s: answer %s", tc.event, out)
 		}

@@ -173,7 +173,7 @@ func (r *rig) check(ctx context.Context) outcome {
 
 	// THE INVARIANT, lead by lead.
 	allLeads := slices.Sorted(maps.Keys(leadMsgs))
-	claims, err := r.store.claims(ctx, allLeads)
+	claims, err := claimsByLead(ctx, r.store, allLeads)
 	if err != nil {
 		t.Fatalf("reading claims: %v", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -26,14 +26,14 @@ type smallRig struct {
 	sim   *zohosim.Server
 	url   string
 	mem   *jobs.MemoryStore
-	dlq   *queue.MemoryDeadLetter
+	dlq   *sqsbatch.MemoryDeadLetter
 	fn    *app.Convert
 	out   *collector
 }
 
 func newSmallRig(t *testing.T, tokens oauth.Store) *smallRig {
 	t.Helper()
-	r := &smallRig{clock: zohosim.NewManualClock(t0), mem: jobs.NewMemoryStore(), dlq: &queue.MemoryDeadLetter{}, out: newCollector()}
+	r := &smallRig{clock: zohosim.NewManualClock(t0), mem: jobs.NewMemoryStore(), dlq: &sqsbatch.MemoryDeadLetter{}, out: newCollector()}
 	r.sim = zohosim.New(zohosim.Options{Clock: r.clock})
 	srv := httptest.NewServer(r.sim)
 	t.Cleanup(srv.Close)
@@ -46,8 +46,9 @@ func newSmallRig(t *testing.T, tokens oauth.Store) *smallRig {
 	if tokens == nil {
 		tokens = oauth.NewMemoryStore()
 	}
-	r.fn, err = app.NewConvert(cfg, app.Deps{Secret: secret.Static(simSecret()), TokenStore: tokens, Jobs: r.mem,
-		DeadLetter: r.dlq, Now: r.clock.Now, Out: r.out})
+	r.fn, err = app.NewConvert(cfg, app.ConvertDeps{
+		Shared: app.Shared{Secret: secret.Static(simSecret()), Tokens: tokens, Now: r.clock.Now, Out: r.out},
+		Jobs:   r.mem, DeadLetter: r.dlq})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestStoreOutageAfterZohoAccepted(t *testing.T) {
 	if len(r.sim.Jobs()) != 1 {
 		t.Fatalf("the redelivery scheduled %d more jobs", len(r.sim.Jobs())-1)
 	}
-	claims, err := r.store.claims(ctx, m.leads)
+	claims, err := claimsByLead(ctx, r.store, m.leads)
 	if err != nil {
 		t.Fatal(err)
 	}

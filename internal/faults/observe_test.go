@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
 // collector is the functions' stdout: it sums the EMF metrics and keeps the
@@ -173,19 +173,19 @@ func withInvocation(ctx context.Context, n int) context.Context {
 // letter is one dead letter that reached the dead-letter queue.
 type letter struct {
 	invocation int
-	queue.Letter
+	sqsbatch.Letter
 }
 
 // dlqRecorder is the functions' dead-letter queue: it records each letter
 // the real queue accepted, with the invocation that sent it.
 type dlqRecorder struct {
-	next queue.DeadLetter
+	next sqsbatch.DeadLetter
 
 	mu      sync.Mutex
 	letters []letter
 }
 
-func (d *dlqRecorder) Send(ctx context.Context, body string, l queue.Letter) error {
+func (d *dlqRecorder) Send(ctx context.Context, body string, l sqsbatch.Letter) error {
 	if err := d.next.Send(ctx, body, l); err != nil {
 		return err
 	}
@@ -197,10 +197,10 @@ func (d *dlqRecorder) Send(ctx context.Context, body string, l queue.Letter) err
 }
 
 // sentBy returns the letters one invocation sent, by message id.
-func (d *dlqRecorder) sentBy(invocation int) map[string]queue.Letter {
+func (d *dlqRecorder) sentBy(invocation int) map[string]sqsbatch.Letter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := map[string]queue.Letter{}
+	out := map[string]sqsbatch.Letter{}
 	for _, l := range d.letters {
 		if l.invocation == invocation {
 			out[l.MessageID] = l.Letter

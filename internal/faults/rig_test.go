@@ -16,18 +16,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
-	"github.com/zoho-bridge/leadconvert/internal/dynamoattr"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
-	"github.com/zoho-bridge/leadconvert/pkg/status"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -53,58 +54,7 @@ var optionSets = []map[string]any{
 type inspector interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
 	CountDue(ctx context.Context, now time.Time, cursor string) (int, error)
-	claims(ctx context.Context, ids []string) (map[string]jobs.Claim, error)
-}
-
-type memoryInspector struct{ *jobs.MemoryStore }
-
-func (m memoryInspector) claims(_ context.Context, ids []string) (map[string]jobs.Claim, error) {
-	out := map[string]jobs.Claim{}
-	for _, id := range ids {
-		if c, ok := m.ClaimOf(id); ok {
-			out[id] = c
-		}
-	}
-	return out, nil
-}
-
-type dynamoInspector struct {
-	*jobs.DynamoStore
-	api   *dynamodb.Client
-	table string
-}
-
-// claims reads the LEAD# items as docs/architecture.md describes them.
-func (d dynamoInspector) claims(ctx context.Context, ids []string) (map[string]jobs.Claim, error) {
-	out := map[string]jobs.Claim{}
-	for chunk := range slices.Chunk(ids, 100) {
-		keys := make([]map[string]types.AttributeValue, len(chunk))
-		for i, id := range chunk {
-			keys[i] = map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "LEAD#" + id}}
-		}
-		req := map[string]types.KeysAndAttributes{d.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for len(req) > 0 {
-			res, err := d.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, err
-			}
-			for _, it := range res.Responses[d.table] {
-				c := jobs.Claim{
-					LeadID: dynamoattr.String(it["pk"])[len("LEAD#"):], State: jobs.ClaimState(dynamoattr.String(it["claim_state"])),
-					Owner: dynamoattr.String(it["owner"]), JobID: dynamoattr.String(it["job_id"]), Reason: dynamoattr.String(it["reason"]),
-				}
-				if ms := dynamoattr.Int(it["claim_until_ms"]); ms > 0 {
-					c.Until = time.UnixMilli(ms)
-				}
-				if s := dynamoattr.Int(it["expires_at"]); s > 0 {
-					c.ExpiresAt = time.Unix(s, 0)
-				}
-				out[c.LeadID] = c
-			}
-			req = res.UnprocessedKeys
-		}
-	}
-	return out, nil
+	Claims(ctx context.Context, ids []string) ([]jobs.Claim, error)
 }
 
 // suite sizes one run.
@@ -140,7 +90,7 @@ type rig struct {
 	seeded, invalid, failing map[string]bool
 	myTokens                 map[string]bool // tokens the rig minted with IssueToken
 	events                   map[string]int  // scripted events applied, for the report
-	statusRuns               []status.Report
+	statusRuns               []jobcheck.Report
 	violations               []string // found while the run goes on, reported by check
 	invocations              int
 	rounds                   int
@@ -201,22 +151,21 @@ func (r *rig) wireEmbedded(env map[string]string) {
 	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"] = "embedded", "embedded"
 	cc, sc := r.loadConfigs(env)
 	mem := jobs.NewMemoryStore()
-	r.store = memoryInspector{mem}
-	r.dlq = &dlqRecorder{next: &queue.MemoryDeadLetter{}}
-	deps := app.Deps{Secret: secret.Static(simSecret()), TokenStore: oauth.NewMemoryStore(), Jobs: mem,
-		DeadLetter: r.dlq, Now: r.clock.Now, Out: r.out}
-	r.build(cc, sc, func() app.Deps { return deps }, func() app.Deps { return deps })
+	r.store = mem
+	r.dlq = &dlqRecorder{next: &sqsbatch.MemoryDeadLetter{}}
+	shared := app.Shared{Secret: secret.Static(simSecret()), Tokens: oauth.NewMemoryStore(), Now: r.clock.Now, Out: r.out}
+	r.build(cc, sc, func() app.ConvertDeps { return app.ConvertDeps{Shared: shared, Jobs: mem, DeadLetter: r.dlq} },
+		func() app.StatusDeps { return app.StatusDeps{Shared: shared, Jobs: mem} })
 }
 
 // wireMoto builds the functions on moto, reached through the fault proxy;
 // each instance gets its own AWS clients and secret cache, as in Lambda.
 func (r *rig) wireMoto(env map[string]string) {
 	cfg := awstest.Require(r.t)
-	table := awstest.CreateTableFromTemplate(r.t, cfg, "JobsTable")
+	tableName := awstest.CreateTableFromTemplate(r.t, cfg, "JobsTable")
 	r.dlqURL = awstest.CreateQueue(r.t, cfg)
 	arn := awstest.CreateSecret(r.t, cfg, simSecret())
-	ddb := jobs.NewDynamoDB(cfg)
-	r.store = dynamoInspector{DynamoStore: jobs.NewDynamoStore(ddb, table), api: ddb, table: table}
+	r.store = table.NewJobStore(table.NewClient(cfg), tableName)
 	r.sqsDirect = sqs.NewFromConfig(cfg)
 
 	p, err := NewProxy(aws.ToString(cfg.BaseEndpoint), r.s.seed)
@@ -240,23 +189,27 @@ func (r *rig) wireMoto(env map[string]string) {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["DEAD_LETTER_QUEUE_URL"] = arn, table, r.dlqURL
+	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["DEAD_LETTER_QUEUE_URL"] = arn, tableName, r.dlqURL
 	cc, sc := r.loadConfigs(env)
-	r.dlq = &dlqRecorder{next: queue.NewSQSDeadLetter(sqs.NewFromConfig(pcfg), r.dlqURL)}
+	r.dlq = &dlqRecorder{next: sqsqueue.NewDeadLetter(sqs.NewFromConfig(pcfg), r.dlqURL)}
+	// As functions/*/main.go wires them, on the proxy, one set per instance.
+	shared := func() app.Shared {
+		ddb := table.NewClient(pcfg)
+		return app.Shared{
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(pcfg), arn), 5*time.Minute),
+			Tokens: table.NewTokenStore(ddb, tableName), Now: r.clock.Now, Out: r.out,
+		}
+	}
 	r.build(cc, sc,
-		func() app.Deps {
-			d := app.AWSDeps(pcfg, cc.Shared, cc.DeadLetterQueueURL, r.out)
-			d.Now, d.DeadLetter = r.clock.Now, r.dlq
-			return d
+		func() app.ConvertDeps {
+			return app.ConvertDeps{Shared: shared(), Jobs: table.NewJobStore(table.NewClient(pcfg), tableName), DeadLetter: r.dlq}
 		},
-		func() app.Deps {
-			d, _ := app.StatusAWSDeps(pcfg, sc, r.out)
-			d.Now = r.clock.Now
-			return d
+		func() app.StatusDeps {
+			return app.StatusDeps{Shared: shared(), Jobs: table.NewJobStore(table.NewClient(pcfg), tableName)}
 		})
 }
 
-func (r *rig) build(cc config.Convert, sc config.Status, convertDeps, statusDeps func() app.Deps) {
+func (r *rig) build(cc config.Convert, sc config.Status, convertDeps func() app.ConvertDeps, statusDeps func() app.StatusDeps) {
 	for range instances {
 		fn, err := app.NewConvert(cc, convertDeps())
 		if err != nil {
@@ -528,7 +481,7 @@ func (r *rig) checkAcks(round int, results []deliveryResult) {
 // schedules would.
 func (r *rig) statusRound(timeout time.Duration) {
 	var wg sync.WaitGroup
-	reports := make([]status.Report, len(r.statuses))
+	reports := make([]jobcheck.Report, len(r.statuses))
 	for i, st := range r.statuses {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -538,9 +491,9 @@ func (r *rig) statusRound(timeout time.Duration) {
 				r.t.Errorf("status invocation failed: %v", err)
 				return
 			}
-			rep, ok := res.(status.Report)
+			rep, ok := res.(jobcheck.Report)
 			if !ok {
-				r.t.Errorf("status answer %T, want status.Report", res)
+				r.t.Errorf("status answer %T, want jobcheck.Report", res)
 				return
 			}
 			reports[i] = rep
@@ -548,4 +501,14 @@ func (r *rig) statusRound(timeout time.Duration) {
 	}
 	wg.Wait()
 	r.statusRuns = append(r.statusRuns, reports...)
+}
+
+// claimsByLead reads the claims of ids, by lead.
+func claimsByLead(ctx context.Context, s inspector, ids []string) (map[string]jobs.Claim, error) {
+	cs, err := s.Claims(ctx, ids)
+	out := make(map[string]jobs.Claim, len(cs))
+	for _, c := range cs {
+		out[c.LeadID] = c
+	}
+	return out, err
 }

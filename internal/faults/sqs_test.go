@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
 // Deployment facts of template.yaml the queue model follows.
@@ -52,7 +52,7 @@ type message struct {
 	deleted   bool // acknowledged, dead-lettered, or redriven by SQS
 	exhausted bool // handed back on its maxReceiveCount-th receive: SQS redrove it to the DLQ
 	verdicts  []verdict
-	letters   []queue.Letter
+	letters   []sqsbatch.Letter
 }
 
 func (m *message) ended(v verdict) bool { return slices.Contains(m.verdicts, v) }
@@ -190,5 +190,5 @@ func (q *sqsModel) settle(results []deliveryResult) {
 type deliveryResult struct {
 	msg     *message
 	verdict verdict
-	letter  queue.Letter
+	letter  sqsbatch.Letter
 }

@@ -1,7 +1,7 @@
-// Package app wires the functions together: it builds every dependency once,
-// at cold start, from validated configuration, and exposes one Lambda
-// handler per function. The same wiring serves Lambda (AWS clients) and the
-// local run (embedded stores, the simulator).
+// Package app builds each function from its validated configuration and the
+// outside things it talks to, given as the core's small interfaces: AWS
+// adapters in Lambda (functions/*/main.go), in-memory ones in the local run
+// and the tests (Embedded). Each function gets only what it uses.
 package app
 
 import (
@@ -12,74 +12,70 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
-// Deps are the outside things a function talks to.
-type Deps struct {
-	Secret     secret.Reader
-	TokenStore oauth.Store
-	Jobs       jobs.Store
-	DeadLetter queue.DeadLetter
+// Shared are the dependencies both functions have.
+type Shared struct {
+	Secret     secret.Reader    // the Zoho secret
+	Tokens     oauth.Store      // the access token all instances share
 	HTTPClient *http.Client     // for Zoho; default zoho.NewHTTPClient()
 	Now        func() time.Time // default time.Now; the local run uses the simulator's clock
 	Out        io.Writer        // logs and EMF metrics (stdout in Lambda)
 }
 
-// AWSDeps builds the AWS-backed dependencies.
-func AWSDeps(awsCfg aws.Config, cfg config.Shared, deadLetterURL string, out io.Writer) Deps {
-	ddb := jobs.NewDynamoDB(awsCfg)
-	return Deps{
-		Secret:     secret.NewCache(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID, 5*time.Minute),
-		TokenStore: oauth.NewDynamoStore(ddb, cfg.JobsTable),
-		Jobs:       jobs.NewDynamoStore(ddb, cfg.JobsTable),
-		DeadLetter: queue.NewSQSDeadLetter(sqs.NewFromConfig(awsCfg), deadLetterURL),
-		Out:        out,
-	}
+// ConvertDeps are the convert function's dependencies.
+type ConvertDeps struct {
+	Shared
+	Jobs       jobs.Store
+	DeadLetter sqsbatch.DeadLetter
 }
 
-// zohoClient builds the token source and the Zoho client both functions use.
-func zohoClient(cfg config.Shared, d Deps, log *slog.Logger) (*oauth.Source, *zoho.Client, error) {
+// StatusDeps are the status function's dependencies.
+type StatusDeps struct {
+	Shared
+	Jobs   jobs.CheckStore
+	Events jobcheck.Publisher // nil: finished jobs are not announced
+}
+
+// zohoClient builds the Zoho client of a function, with its token source.
+func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, error) {
 	hc := d.HTTPClient
 	if hc == nil {
 		hc = zoho.NewHTTPClient()
 	}
 	tokens, err := oauth.NewSource(oauth.Config{
-		Secret: d.Secret, Store: d.TokenStore, HTTPClient: hc,
+		Secret: d.Secret, Store: d.Tokens, HTTPClient: hc,
 		DataCenter: cfg.DataCenter, Environment: cfg.Environment, AccountsURL: cfg.AccountsURL,
 		Now: d.Now, Logger: log,
-		OnRefresh: func(err error) {
-			m := obs.NewMetrics("token")
-			m.Count("TokenRefreshes", 1)
-			if err != nil {
-				m.Count("TokenRefreshErrors", 1)
-			}
-			_ = m.Flush(d.Out, time.Now())
-		},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("token source: %w", err)
+		return nil, fmt.Errorf("token source: %w", err)
 	}
 	client, err := zoho.New(zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("zoho client: %w", err)
+		return nil, fmt.Errorf("zoho client: %w", err)
 	}
-	return tokens, client, nil
+	return client, nil
 }
 
-// webhookKey reads the API key from the Zoho secret, through its cache.
-func webhookKey(tokens *oauth.Source) func(ctx context.Context) (string, error) {
+// webhookKey reads the API's key from the Zoho secret, through the secret's
+// cache. It reads the secret itself, not the token source: the key is the
+// API's business, and the token source's reads have side effects of their
+// own (a forced fresh read after a 401).
+func webhookKey(s secret.Reader) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		c, err := tokens.Credentials(ctx)
+		raw, err := s.SecretString(ctx, false)
+		if err != nil {
+			return "", err
+		}
+		c, err := oauth.ParseSecret(raw)
 		if err != nil {
 			return "", err
 		}
@@ -87,15 +83,33 @@ func webhookKey(tokens *oauth.Source) func(ctx context.Context) (string, error) 
 	}
 }
 
-// EmbeddedDeps are dependencies that need no AWS account: in-memory stores,
-// a fixed secret and an in-memory dead-letter queue (the local run, tests).
-func EmbeddedDeps(secretJSON string, now func() time.Time, out io.Writer) Deps {
-	return Deps{
-		Secret:     secret.Static(secretJSON),
-		TokenStore: oauth.NewMemoryStore(),
-		Jobs:       jobs.NewMemoryStore(),
-		DeadLetter: &queue.MemoryDeadLetter{},
-		Now:        now,
-		Out:        out,
+// Embedded are dependencies that need no AWS account, shared by both
+// functions the way one table and one secret are: in-memory stores, a fixed
+// secret and an in-memory dead-letter queue (the local run, tests).
+type Embedded struct {
+	Jobs        *jobs.MemoryStore
+	Tokens      *oauth.MemoryStore
+	DeadLetters *sqsbatch.MemoryDeadLetter
+	Shared      Shared
+}
+
+// NewEmbedded returns empty embedded dependencies around secretJSON.
+func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedded {
+	tokens := oauth.NewMemoryStore()
+	return &Embedded{
+		Jobs:        jobs.NewMemoryStore(),
+		Tokens:      tokens,
+		DeadLetters: &sqsbatch.MemoryDeadLetter{},
+		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Now: now, Out: out},
 	}
+}
+
+// Convert returns the convert function's share.
+func (e *Embedded) Convert() ConvertDeps {
+	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters}
+}
+
+// Status returns the status function's share; it announces nothing.
+func (e *Embedded) Status() StatusDeps {
+	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs}
 }

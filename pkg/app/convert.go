@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,9 +13,9 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
-	"github.com/zoho-bridge/leadconvert/pkg/trigger"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
 // apiDeadline is how long an API request may take: under API Gateway's
@@ -24,15 +25,15 @@ const apiDeadline = 27 * time.Second
 // Convert is the convert function: SQS batches and API Gateway requests.
 type Convert struct {
 	api      http.Handler
-	consumer *queue.Consumer
-	deps     Deps
+	consumer *sqsbatch.Consumer
+	out      io.Writer
 	log      *slog.Logger
 }
 
 // NewConvert builds the convert function from its configuration.
-func NewConvert(cfg config.Convert, d Deps) (*Convert, error) {
+func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	tokens, client, err := zohoClient(cfg.Shared, d, log)
+	client, err := zohoClient(cfg.Shared, d.Shared, log)
 	if err != nil {
 		return nil, err
 	}
@@ -44,14 +45,10 @@ func NewConvert(cfg config.Convert, d Deps) (*Convert, error) {
 		return nil, err
 	}
 	api := httpapi.New(httpapi.Config{
-		Converter: svc, Jobs: d.Jobs, WebhookKey: webhookKey(tokens), APIVersion: cfg.APIVersion,
-		Logger: log, Metrics: obs.MetricsFrom,
+		Converter: svc, Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
 	})
-	return &Convert{api: api, consumer: queue.NewConsumer(svc, d.DeadLetter, cfg.APIVersion, log), deps: d, log: log}, nil
+	return &Convert{api: api, consumer: sqsbatch.NewConsumer(svc, d.DeadLetter, cfg.APIVersion, log), out: d.Out, log: log}, nil
 }
-
-// Handler returns the http.Handler of the API (the local run serves it).
-func (c *Convert) Handler() http.Handler { return c.api }
 
 // Invoke is the Lambda handler. It returns an error only for an event it
 // cannot recognise; every request and message gets its own answer otherwise.
@@ -60,38 +57,32 @@ func (c *Convert) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	m := obs.NewMetrics("convert")
 	defer func() {
 		m.Duration("InvocationDuration", time.Since(start))
-		_ = m.Flush(c.deps.Out, time.Now())
+		_ = m.Flush(c.out, time.Now())
 	}()
-	kind, err := trigger.Detect(raw)
+	ctx = obs.WithMetrics(ctx, m)
+	ev, err := lambdaio.Decode(raw)
 	if err != nil {
 		c.log.ErrorContext(ctx, "convert: unrecognised event", "error", err)
 		return nil, fmt.Errorf("convert: %w", err)
 	}
-	switch kind {
-	case trigger.KindSQS:
-		ev, err := trigger.DecodeSQS(raw)
-		if err != nil {
-			return nil, fmt.Errorf("convert: %w", err)
-		}
-		return c.consumer.Handle(ctx, ev, m), nil
-	case trigger.KindHTTPAPI, trigger.KindRESTAPI:
-		// API Gateway gives up on an integration after 30 s (REST: 29 s),
-		// whatever the function's timeout: answer before it does.
-		ctx, cancel := context.WithTimeout(ctx, apiDeadline)
-		defer cancel()
-		return trigger.Serve(obs.WithMetrics(ctx, m), c.api, kind, raw, convert.MaxBodyBytes)
+	if ev.Kind == lambdaio.KindSQS {
+		return c.consumer.Handle(ctx, ev.SQS), nil
 	}
-	return nil, fmt.Errorf("convert: a %s event is not for this function", kind)
+	// API Gateway gives up on an integration after 30 s (REST: 29 s),
+	// whatever the function's timeout: answer before it does.
+	ctx, cancel := context.WithTimeout(ctx, apiDeadline)
+	defer cancel()
+	return lambdaio.Serve(ctx, c.api, ev, convert.MaxBodyBytes)
 }
 
 // keepUnrecorded puts a job Zoho scheduled but the table could not take on
 // the dead-letter queue (code JOB_NOT_RECORDED, body: the job as JSON), where
 // the DLQ alarm reports it and an operator can record it.
-func keepUnrecorded(dead queue.DeadLetter, log *slog.Logger) func(context.Context, jobs.Job, error) {
+func keepUnrecorded(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, jobs.Job, error) {
 	return func(ctx context.Context, j jobs.Job, cause error) {
 		body, _ := json.Marshal(map[string]any{"job_id": j.ID, "ids": j.LeadIDs, "options": json.RawMessage(nonEmptyJSON(j.Options)),
 			"sources": j.Sources, "created_at": j.CreatedAt})
-		if err := dead.Send(ctx, string(body), queue.Letter{Code: "JOB_NOT_RECORDED", Reason: cause.Error(), MessageID: j.ID}); err != nil {
+		if err := dead.Send(ctx, string(body), sqsbatch.Letter{Code: "JOB_NOT_RECORDED", Reason: cause.Error(), MessageID: j.ID}); err != nil {
 			log.ErrorContext(ctx, "keeping an unrecorded job in the dead-letter queue failed", "job_id", j.ID, "error", err)
 		}
 	}

@@ -46,7 +46,7 @@ func newConvert(t *testing.T) (*app.Convert, *zohosim.Server, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	fn, err := app.NewConvert(cfg, app.EmbeddedDeps(sampleSecret(), clock.Now, &syncWriter{w: &out}))
+	fn, err := app.NewConvert(cfg, app.NewEmbedded(sampleSecret(), clock.Now, &syncWriter{w: &out}).Convert())
 	if err != nil {
 		t.Fatal(err)
 	}

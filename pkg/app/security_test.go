@@ -14,7 +14,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 )
 
 // httpEvent builds an HTTP API v2 event.
@@ -50,8 +49,8 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	deps := app.EmbeddedDeps(sampleSecret(), clock.Now, &syncWriter{w: &out})
-	fn, err := app.NewConvert(cfg, deps)
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, &syncWriter{w: &out})
+	fn, err := app.NewConvert(cfg, deps.Convert())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statusFn, err := app.NewStatus(statusCfg, deps)
+	statusFn, err := app.NewStatus(statusCfg, deps.Status())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +186,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Fatal("the status function checked no job: its logs prove nothing")
 	}
 
-	letters := deps.DeadLetter.(*queue.MemoryDeadLetter).Letters()
+	letters := deps.DeadLetters.Letters()
 	if len(letters) != 2 {
 		t.Fatalf("%d dead letters, want 2", len(letters))
 	}

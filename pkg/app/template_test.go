@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	awstable "github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -154,10 +154,10 @@ func TestTemplateMatchesCode(t *testing.T) {
 	if len(table.KeySchema) != 1 || table.KeySchema[0].AttributeName != "pk" {
 		t.Errorf("table key schema %+v; the stores key items by pk alone", table.KeySchema)
 	}
-	if len(table.GlobalSecondaryIndexes) != 1 || table.GlobalSecondaryIndexes[0].IndexName != jobs.OpenIndex ||
+	if len(table.GlobalSecondaryIndexes) != 1 || table.GlobalSecondaryIndexes[0].IndexName != awstable.OpenIndex ||
 		table.GlobalSecondaryIndexes[0].KeySchema[0].AttributeName != "open_shard" ||
 		table.GlobalSecondaryIndexes[0].KeySchema[1].AttributeName != "next_check_at" {
-		t.Errorf("table index %+v; the status function queries %s by open_shard and next_check_at", table.GlobalSecondaryIndexes, jobs.OpenIndex)
+		t.Errorf("table index %+v; the status function queries %s by open_shard and next_check_at", table.GlobalSecondaryIndexes, awstable.OpenIndex)
 	}
 	if table.TimeToLiveSpecification.AttributeName != "expires_at" {
 		t.Errorf("TTL attribute %q, the stores write expires_at", table.TimeToLiveSpecification.AttributeName)

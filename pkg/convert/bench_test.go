@@ -21,8 +21,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/queue"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -114,7 +114,7 @@ func benchService(b *testing.B) {
 		m := obs.NewMetrics("convert")
 		b.StartTimer()
 		cpu.start()
-		results := svc.Convert(ctx, subs, m)
+		results := svc.Convert(obs.WithMetrics(ctx, m), subs)
 		cpu.stop()
 		b.StopTimer()
 		cancel()
@@ -197,14 +197,16 @@ func newBenchFunction(b *testing.B, sim *zohosim.Server, clock *zohosim.ManualCl
 	if err != nil {
 		b.Fatal(err)
 	}
-	deps := app.Deps{
-		Secret:     secret.Static(benchSecret()),
-		TokenStore: oauth.NewMemoryStore(),
+	deps := app.ConvertDeps{
+		Shared: app.Shared{
+			Secret:     secret.Static(benchSecret()),
+			Tokens:     oauth.NewMemoryStore(),
+			HTTPClient: &http.Client{Transport: sim.Transport()},
+			Now:        clock.Now,
+			Out:        io.Discard,
+		},
 		Jobs:       jobs.NewMemoryStore(),
-		DeadLetter: &queue.MemoryDeadLetter{},
-		HTTPClient: &http.Client{Transport: sim.Transport()},
-		Now:        clock.Now,
-		Out:        io.Discard,
+		DeadLetter: &sqsbatch.MemoryDeadLetter{},
 	}
 	fn, err := app.NewConvert(cfg, deps)
 	if err != nil {

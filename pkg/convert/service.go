@@ -170,9 +170,9 @@ type run struct {
 
 // Convert handles a batch of submissions together, so that leads of
 // different submissions share calls, and returns one Result per submission
-// in the same order.
-func (s *Service) Convert(ctx context.Context, subs []Submission, metrics *obs.Metrics) []Result {
-	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: metrics, outcomes: map[string]leadOutcome{}}
+// in the same order. It counts into the invocation's metrics (obs.WithMetrics).
+func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
+	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx), outcomes: map[string]leadOutcome{}}
 	if dl, ok := ctx.Deadline(); ok {
 		// Zoho calls end a little before the invocation does, so that there
 		// is time to record jobs, release claims and answer: an invocation

@@ -10,6 +10,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
@@ -37,7 +38,7 @@ func newRig(t *testing.T, store jobs.Store, simOpts zohosim.Options, maxConcurre
 }
 
 func (r *rig) convert(subs []convert.Submission) []convert.Result {
-	return r.svc.Convert(context.Background(), subs, r.metrics)
+	return r.svc.Convert(obs.WithMetrics(context.Background(), r.metrics), subs)
 }
 
 func (r *rig) calls() int { return r.sim.Stats().Calls[zohosim.EndpointMassConvert] }
@@ -47,8 +48,8 @@ func forEachStore(t *testing.T, test func(t *testing.T, newStore func() jobs.Sto
 	t.Run("memory", func(t *testing.T) { test(t, func() jobs.Store { return jobs.NewMemoryStore() }, false) })
 	t.Run("dynamodb", func(t *testing.T) {
 		cfg := awstest.Require(t)
-		table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-		test(t, func() jobs.Store { return jobs.NewDynamoStore(jobs.NewDynamoDB(cfg), table) }, true)
+		tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+		test(t, func() jobs.Store { return table.NewJobStore(table.NewClient(cfg), tableName) }, true)
 	})
 }
 
@@ -216,7 +217,7 @@ func TestDeadlineHandsLeadsBack(t *testing.T) {
 	subs := singles(r.sim.SeedLeadRange(10), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // under the 5s margin
 	defer cancel()
-	results := r.svc.Convert(ctx, subs, r.metrics)
+	results := r.svc.Convert(obs.WithMetrics(ctx, r.metrics), subs)
 	if v := verdicts(results); v[convert.Retry] != 10 || results[0].Code != "DEADLINE" || r.calls() != 0 {
 		t.Fatalf("verdicts %v, code %q, %d calls", v, results[0].Code, r.calls())
 	}
@@ -281,7 +282,7 @@ func TestUnrecordedJobIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := obs.NewMetrics("convert")
-	res := svc.Convert(context.Background(), []convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}}, m)
+	res := svc.Convert(obs.WithMetrics(context.Background(), m), []convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}})
 	if res[0].Verdict != convert.Done || len(res[0].Jobs) != 1 {
 		t.Fatalf("result %+v", res[0])
 	}

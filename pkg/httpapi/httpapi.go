@@ -6,8 +6,10 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,7 +27,7 @@ import (
 
 // Converter converts submissions (convert.Service).
 type Converter interface {
-	Convert(ctx context.Context, subs []convert.Submission, m *obs.Metrics) []convert.Result
+	Convert(ctx context.Context, subs []convert.Submission) []convert.Result
 }
 
 // JobReader reads stored jobs (jobs.Store).
@@ -44,12 +46,7 @@ type Config struct {
 	WebhookKey KeyFunc
 	APIVersion string // requests are validated for it
 	Logger     *slog.Logger
-	// Metrics returns the metrics of the current invocation.
-	Metrics func(ctx context.Context) *obs.Metrics
 }
-
-// RetryAfter is what a throttled caller is told to wait.
-const RetryAfter = 30 * time.Second
 
 // New returns the API handler.
 func New(cfg Config) http.Handler {
@@ -80,13 +77,6 @@ func (a *api) log() *slog.Logger {
 	return a.cfg.Logger
 }
 
-func (a *api) metrics(ctx context.Context) *obs.Metrics {
-	if a.cfg.Metrics == nil {
-		return nil
-	}
-	return a.cfg.Metrics(ctx)
-}
-
 // authenticate admits a request that presents the webhook key as
 // "Authorization: Bearer <key>" or "X-Webhook-Key: <key>". Keys in the
 // query string are ignored: they end up in access logs.
@@ -103,7 +93,7 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			got = strings.TrimSpace(auth[7:])
 		}
 		if want == "" || got == "" || !equalKeys(got, want) {
-			a.metrics(r.Context()).Count("RequestsUnauthorized", 1)
+			obs.MetricsFrom(r.Context()).Count("RequestsUnauthorized", 1)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conversions"`)
 			writeError(w, http.StatusUnauthorized, "AUTHENTICATION_FAILURE", "a valid webhook key is required (Authorization: Bearer <key> or X-Webhook-Key)", nil)
 			return
@@ -130,7 +120,7 @@ type accepted struct {
 
 func (a *api) post(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	m := a.metrics(ctx)
+	m := obs.MetricsFrom(ctx)
 	m.Count("RequestsReceived", 1)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, convert.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
@@ -163,8 +153,12 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.Count("LeadsReceived", len(req.IDs))
-	reqID := r.Header.Get("X-Request-Id")
-	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}}, m)[0]
+	reqID := requestID(ctx)
+	if caller := r.Header.Get("X-Request-Id"); caller != "" {
+		// A caller's own id is only a hint for correlating its logs with ours.
+		a.log().InfoContext(ctx, "conversion request", "request_id", reqID, "caller_request_id", fragment(caller))
+	}
+	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}})[0]
 	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected}
 	if out.Jobs == nil {
 		out.Jobs = []convert.JobRef{}
@@ -186,6 +180,31 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, out)
+}
+
+// requestID is API Gateway's id of the request, or, when the handler is
+// served by net/http directly (the local run), a random one.
+func requestID(ctx context.Context) string {
+	if id := obs.RequestID(ctx); id != "" {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "local-" + hex.EncodeToString(b[:])
+}
+
+// fragment keeps a caller's header short and printable for the log.
+func fragment(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // pending lists the ids of a request that are neither scheduled nor rejected.

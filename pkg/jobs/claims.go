@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -9,6 +10,11 @@ import (
 // before DynamoDB's TTL may remove it; correctness never depends on TTL.
 const pendingGrace = time.Hour
 
-func pendingExpiry(until time.Time) time.Time { return until.Add(pendingGrace) }
+// PendingExpiry is when a pending claim that lapses at until may be deleted.
+func PendingExpiry(until time.Time) time.Time { return until.Add(pendingGrace) }
 
-func errJobExists(id string) error { return fmt.Errorf("jobs: job %s is already recorded", id) }
+// ErrJobExists is returned by RecordJob for a job id that is already stored.
+var ErrJobExists = errors.New("jobs: the job is already recorded")
+
+// JobExistsError wraps ErrJobExists with the job's id.
+func JobExistsError(id string) error { return fmt.Errorf("job %s: %w", id, ErrJobExists) }

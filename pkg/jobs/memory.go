@@ -33,7 +33,7 @@ func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, n
 			held = append(held, c)
 			continue
 		}
-		m.claims[id] = Claim{LeadID: id, State: Pending, Owner: owner, Until: until, ExpiresAt: pendingExpiry(until)}
+		m.claims[id] = Claim{LeadID: id, State: Pending, Owner: owner, Until: until, ExpiresAt: PendingExpiry(until)}
 		claimed = append(claimed, id)
 	}
 	return claimed, held, nil
@@ -63,7 +63,7 @@ func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Ti
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.jobs[job.ID]; ok {
-		return errJobExists(job.ID)
+		return JobExistsError(job.ID)
 	}
 	job.LeadIDs = slices.Clone(job.LeadIDs)
 	job.Sources = slices.Clone(job.Sources)
@@ -87,10 +87,15 @@ func (m *MemoryStore) Job(_ context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-// ClaimOf returns the claim of a lead, for tests that check claims lead by lead.
-func (m *MemoryStore) ClaimOf(leadID string) (Claim, bool) {
+// Claims returns the stored claims of leadIDs; leads without one are left out.
+func (m *MemoryStore) Claims(_ context.Context, leadIDs []string) ([]Claim, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.claims[leadID]
-	return c, ok
+	var out []Claim
+	for _, id := range leadIDs {
+		if c, ok := m.claims[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

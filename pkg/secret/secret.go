@@ -1,6 +1,7 @@
-// Package secret reads a secret's string from AWS Secrets Manager through a
-// small in-process cache, so that a warm function does not pay a Secrets
-// Manager call (and its price) on every invocation.
+// Package secret reads the Zoho secret's string through a small in-process
+// cache, so that a warm function does not pay a Secrets Manager call (and
+// its price) on every invocation. Where the string comes from is a Fetcher:
+// Secrets Manager in Lambda (package secretstore), a fixed value locally.
 //
 // It is not github.com/aws/aws-secretsmanager-caching-go: that cache offers
 // no way to drop an entry on demand, and a 401 from Zoho must force a fresh
@@ -10,12 +11,9 @@ package secret
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -24,15 +22,14 @@ type Reader interface {
 	SecretString(ctx context.Context, fresh bool) (string, error)
 }
 
-// GetSecretValueAPI is the part of the Secrets Manager client the cache uses.
-type GetSecretValueAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+// Fetcher reads the current string of one secret from where it is kept.
+type Fetcher interface {
+	Fetch(ctx context.Context) (string, error)
 }
 
-// Cache is a Reader over Secrets Manager that keeps a value for TTL.
+// Cache is a Reader over a Fetcher that keeps a value for TTL.
 type Cache struct {
-	api GetSecretValueAPI
-	id  string
+	src Fetcher
 	ttl time.Duration
 	now func() time.Time
 
@@ -44,13 +41,13 @@ type Cache struct {
 
 var _ Reader = (*Cache)(nil)
 
-// NewCache reads secret id (a name or an ARN) through api, keeping a value
-// for ttl (default 5 minutes).
-func NewCache(api GetSecretValueAPI, id string, ttl time.Duration) *Cache {
+// NewCache reads the secret through src, keeping a value for ttl (default
+// 5 minutes).
+func NewCache(src Fetcher, ttl time.Duration) *Cache {
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	return &Cache{api: api, id: id, ttl: ttl, now: time.Now}
+	return &Cache{src: src, ttl: ttl, now: time.Now}
 }
 
 // SecretString returns the cached value, reading it first when it is missing,
@@ -64,17 +61,14 @@ func (c *Cache) SecretString(ctx context.Context, fresh bool) (string, error) {
 	}
 	c.mu.Unlock()
 	v, err, _ := c.group.Do("", func() (any, error) {
-		out, err := c.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(c.id)})
+		v, err := c.src.Fetch(ctx)
 		if err != nil {
-			return "", fmt.Errorf("reading secret %s: %w", c.id, err)
-		}
-		if out.SecretString == nil {
-			return "", fmt.Errorf("secret %s has no SecretString (binary secrets are not supported)", c.id)
+			return "", err
 		}
 		c.mu.Lock()
-		c.value, c.fetched = *out.SecretString, c.now()
+		c.value, c.fetched = v, c.now()
 		c.mu.Unlock()
-		return *out.SecretString, nil
+		return v, nil
 	})
 	if err != nil {
 		return "", err

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"golang.org/x/sync/singleflight"
@@ -46,10 +47,6 @@ type Config struct {
 	ThrottleCooldown time.Duration // default 15m
 	FailureCooldown  time.Duration // default 1m
 	Logger           *slog.Logger
-
-	// OnRefresh, when set, is called after every refresh attempt this
-	// instance makes (for metrics).
-	OnRefresh func(err error)
 }
 
 // Source is a zoho.TokenSource. It is safe for concurrent use; within a
@@ -213,8 +210,10 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 
 func (s *Source) refreshUnderLease(ctx context.Context, key string, creds Credentials) (zoho.Token, error) {
 	g, throttled, err := refresh(ctx, s.cfg.HTTPClient, s.accountsURL(creds), creds)
-	if s.cfg.OnRefresh != nil {
-		s.cfg.OnRefresh(err)
+	m := obs.MetricsFrom(ctx)
+	m.Count("TokenRefreshes", 1)
+	if err != nil {
+		m.Count("TokenRefreshErrors", 1)
 	}
 	// Finish the bookkeeping even if the caller's context is gone, or the
 	// lease would block every instance until it lapses.
@@ -288,7 +287,7 @@ func (s *Source) dataCenter(creds Credentials) zoho.DataCenter {
 // storeKey names the shared record without revealing the credentials.
 func (s *Source) storeKey(creds Credentials) string {
 	h := sha256.Sum256([]byte(creds.ClientID + "\x00" + creds.RefreshToken + "\x00" + s.accountsURL(creds)))
-	return "TOKEN#" + hex.EncodeToString(h[:16])
+	return hex.EncodeToString(h[:16])
 }
 
 func retryable(what string, err error) error {

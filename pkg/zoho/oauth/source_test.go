@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -82,8 +81,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
 		"memory": func(*testing.T) oauth.Store { return oauth.NewMemoryStore() },
 		"dynamodb": func(t *testing.T) oauth.Store {
 			cfg := awstest.Require(t)
-			table := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-			return oauth.NewDynamoStore(jobs.NewDynamoDB(cfg), table)
+			return table.NewTokenStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
 		},
 	}
 }
@@ -277,15 +275,14 @@ func TestReadyAccessToken(t *testing.T) {
 func TestBrokenSecretIsAnError(t *testing.T) {
 	f := newFixture(t, zohosim.Options{})
 	f.secret = `{"client_id":"x"}`
-	var refreshes atomic.Int32
-	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) { c.OnRefresh = func(error) { refreshes.Add(1) } })
+	s := f.source(t, oauth.NewMemoryStore())
 	_, err := s.Token(context.Background())
 	var se *oauth.SecretError
 	if !errors.As(err, &se) || se.Key == "" {
 		t.Fatalf("err = %v, want a *SecretError naming the key", err)
 	}
-	if refreshes.Load() != 0 {
-		t.Fatal("refreshed with broken credentials")
+	if n := f.sim.Stats().RefreshRequests; n != 0 {
+		t.Fatalf("%d refreshes with broken credentials", n)
 	}
 }
 

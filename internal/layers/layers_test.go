@@ -1,0 +1,94 @@
+// Package layers holds the test that keeps the import rules of
+// docs/architecture.md true: the core is free of AWS, adapters live under
+// pkg/aws, nothing shipped imports the test rigs, and each function links
+// only the AWS services it calls.
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/zoho-bridge/leadconvert/"
+
+// deps returns, for every package matching patterns, all the packages it
+// depends on, directly or not (tests excluded: they may use adapters and rigs).
+func deps(t *testing.T, patterns ...string) map[string][]string {
+	t.Helper()
+	args := append([]string{"list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}, patterns...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	return m
+}
+
+func isAWSSDK(p string) bool {
+	return strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2") || strings.HasPrefix(p, "github.com/aws/smithy-go")
+}
+
+// TestCoreImportsNoAWS: every package under pkg/ but pkg/aws/... is core;
+// it sees AWS only through the small interfaces it defines.
+func TestCoreImportsNoAWS(t *testing.T) {
+	for pkg, ds := range deps(t, "./pkg/...") {
+		if strings.HasPrefix(pkg, module+"pkg/aws/") {
+			continue
+		}
+		for _, d := range ds {
+			if isAWSSDK(d) {
+				t.Errorf("core package %s depends on %s; put AWS code in an adapter under pkg/aws", strings.TrimPrefix(pkg, module), d)
+				break
+			}
+		}
+	}
+}
+
+// TestShippedCodeImportsNoRigs: the functions and pkg/ never link the
+// simulator or the test rigs of internal/.
+func TestShippedCodeImportsNoRigs(t *testing.T) {
+	for pkg, ds := range deps(t, "./pkg/...", "./functions/...") {
+		for _, d := range ds {
+			if strings.HasPrefix(d, module+"internal/") {
+				t.Errorf("%s depends on %s, which is test or local-run scaffolding", strings.TrimPrefix(pkg, module), strings.TrimPrefix(d, module))
+			}
+		}
+	}
+}
+
+// TestFunctionsLinkOnlyWhatTheyUse: the convert function sends to SQS and
+// never announces; the status function announces and never sends to SQS.
+// (Both link pkg/app, which builds either; that costs a few hundred
+// kilobytes of core code, not an AWS client.)
+func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
+	tests := []struct {
+		fn      string
+		without []string
+	}{
+		{"functions/convert", []string{"github.com/aws/aws-sdk-go-v2/service/eventbridge", module + "pkg/aws/eventbus"}},
+		{"functions/status", []string{"github.com/aws/aws-sdk-go-v2/service/sqs", module + "pkg/aws/sqsqueue"}},
+	}
+	all := deps(t, "./functions/...")
+	for _, tt := range tests {
+		ds, ok := all[module+tt.fn]
+		if !ok {
+			t.Fatalf("%s: not listed", tt.fn)
+		}
+		for _, d := range ds {
+			for _, w := range tt.without {
+				if d == w {
+					t.Errorf("%s links %s, which it never uses", tt.fn, w)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package table_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+)
+
+// statusStore runs a contract test of the status operations on both stores.
+func statusStore(t *testing.T, test func(t *testing.T, st jobs.CheckStore, rec jobs.Store)) {
+	forEachStore(t, func(t *testing.T, st store) { test(t, st, st) })
+}
+
+// recordJobs records n jobs of leadsEach leads, the k-th due at t0+k seconds,
+// and returns them as recorded (version 1).
+func recordJobs(t *testing.T, st jobs.Store, from, n, leadsEach int) []jobs.Job {
+	t.Helper()
+	out := make([]jobs.Job, n)
+	for k := range n {
+		j := jobs.Job{ID: fmt.Sprintf("36523970000098%05d", from+k), State: jobs.Scheduled,
+			LeadIDs: leadIDs(1000+(from+k)*leadsEach, leadsEach), Sources: []string{"msg"}, APIVersion: "v7",
+			Options: `{"Deals":{"Deal_Name":"x"}}`, CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0.Add(time.Duration(k) * time.Second)}
+		if err := st.RecordJob(context.Background(), j, t0.Add(30*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		j.Version = 1
+		out[k] = j
+	}
+	return out
+}
+
+// allDue pages through DueJobs.
+func allDue(t *testing.T, st jobs.CheckStore, now time.Time, limit int) (ids []string, pages int) {
+	t.Helper()
+	cursor := ""
+	for {
+		page, next, err := st.DueJobs(context.Background(), now, limit, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > limit {
+			t.Fatalf("page of %d ids, limit %d", len(page), limit)
+		}
+		ids, pages = append(ids, page...), pages+1
+		if next == "" {
+			return ids, pages
+		}
+		cursor = next
+	}
+}
+
+func idsOf(js []jobs.Job) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.ID
+	}
+	return out
+}
+
+func TestDueJobsOldestFirstInPages(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		js := recordJobs(t, rec, 0, 7, 1)
+		ctx := context.Background()
+		for _, tc := range []struct {
+			now   time.Time
+			limit int
+			want  []jobs.Job
+		}{
+			{t0.Add(-time.Second), 3, nil},
+			{t0, 3, js[:1]},
+			{t0.Add(4 * time.Second), 2, js[:5]},
+			{t0.Add(time.Hour), 3, js},
+			{t0.Add(time.Hour), 100, js},
+		} {
+			got, pages := allDue(t, st, tc.now, tc.limit)
+			if !slices.Equal(got, idsOf(tc.want)) {
+				t.Errorf("due at %s, pages of %d: %v, want %v", tc.now.Sub(t0), tc.limit, got, idsOf(tc.want))
+			}
+			if max := len(tc.want)/tc.limit + 1; pages > max {
+				t.Errorf("%d pages for %d jobs in pages of %d", pages, len(tc.want), tc.limit)
+			}
+			n, err := st.CountDue(ctx, tc.now, "")
+			if err != nil || n != len(tc.want) {
+				t.Errorf("CountDue at %s = %d, %v; want %d", tc.now.Sub(t0), n, err, len(tc.want))
+			}
+		}
+		// CountDue from a cursor counts what the following pages hold.
+		_, next, err := st.DueJobs(ctx, t0.Add(time.Hour), 3, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := st.CountDue(ctx, t0.Add(time.Hour), next); err != nil || n != 4 {
+			t.Errorf("CountDue after the first page = %d, %v; want 4", n, err)
+		}
+		if _, _, err := st.DueJobs(ctx, t0, 3, "not a cursor"); err == nil {
+			t.Error("a malformed cursor was accepted")
+		}
+	})
+}
+
+func TestJobsReadsInOrder(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		js := recordJobs(t, rec, 100, 3, 2)
+		ids := []string{js[2].ID, "404", js[0].ID, js[2].ID, js[1].ID}
+		got, err := st.Jobs(context.Background(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []jobs.Job{js[2], js[0], js[1]}
+		if len(got) != len(want) {
+			t.Fatalf("read %v, want %v", idsOf(got), idsOf(want))
+		}
+		for i := range want {
+			if !equalJobs(got[i], jobs.Job{ID: want[i].ID, State: want[i].State, LeadIDs: want[i].LeadIDs,
+				Sources: want[i].Sources, APIVersion: want[i].APIVersion, CreatedAt: t0, UpdatedAt: t0,
+				NextCheckAt: want[i].NextCheckAt, Version: 1}) {
+				t.Errorf("read\n %+v\nwant\n %+v (options left out)", got[i], want[i])
+			}
+		}
+	})
+}
+
+// TestJobsBatches reads more jobs than one BatchGetItem takes.
+func TestJobsBatches(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		js := recordJobs(t, rec, 200, 130, 0)
+		got, err := st.Jobs(context.Background(), idsOf(js))
+		if err != nil || !slices.Equal(idsOf(got), idsOf(js)) {
+			t.Fatalf("read %d of %d jobs: %v", len(got), len(js), err)
+		}
+	})
+}
+
+func TestSaveCheck(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		j := recordJobs(t, rec, 400, 2, 1)[0]
+		now := t0.Add(time.Minute)
+
+		// Open: new counts, still in the index at the new time.
+		j.State, j.ZohoStatus, j.Total, j.Converted, j.NotConverted = jobs.InProgress, "in progress", 1, 0, 1
+		j.CheckedAt, j.UpdatedAt, j.Checks, j.NextCheckAt = now, now, 1, now.Add(2*time.Minute)
+		if err := st.SaveCheck(ctx, j, 1); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := rec.Job(ctx, j.ID)
+		if got.Version != 2 || got.State != jobs.InProgress || got.ZohoStatus != "in progress" || got.Checks != 1 ||
+			!got.CheckedAt.Equal(now) || !got.NextCheckAt.Equal(j.NextCheckAt) || got.NotConverted != 1 {
+			t.Fatalf("after an open check: %+v", got)
+		}
+		if ids, _ := allDue(t, st, now.Add(2*time.Minute), 10); !slices.Contains(ids, j.ID) {
+			t.Fatal("the open job left the index")
+		}
+		if ids, _ := allDue(t, st, now.Add(time.Minute), 10); slices.Contains(ids, j.ID) {
+			t.Fatal("the job is due before its next check")
+		}
+
+		// A writer holding the old version loses.
+		if err := st.SaveCheck(ctx, j, 1); !errors.Is(err, jobs.ErrConflict) {
+			t.Fatalf("save at a stale version: %v, want ErrConflict", err)
+		}
+
+		// Terminal: out of the index, with a TTL.
+		j.State, j.ZohoStatus, j.Converted, j.NotConverted, j.Checks = jobs.Completed, "COMPLETED", 1, 0, 2
+		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(30*24*time.Hour)
+		if err := st.SaveCheck(ctx, j, 2); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = rec.Job(ctx, j.ID)
+		if got.Version != 3 || got.State != jobs.Completed || !got.NextCheckAt.IsZero() ||
+			!got.ExpiresAt.Equal(j.ExpiresAt) || got.Converted != 1 {
+			t.Fatalf("after the terminal check: %+v", got)
+		}
+		if ids, _ := allDue(t, st, now.Add(time.Hour), 10); slices.Contains(ids, j.ID) {
+			t.Fatal("the terminal job is still in the index")
+		}
+
+		// Unknown: reason kept, raw status may be empty.
+		u := recordJobs(t, rec, 402, 1, 0)[0]
+		u.State, u.Reason, u.Checks, u.CheckedAt, u.UpdatedAt = jobs.UnknownToZoho, "zoho: INVALID_DATA", 1, now, now
+		if err := st.SaveCheck(ctx, u, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := rec.Job(ctx, u.ID); got.State != jobs.UnknownToZoho || got.Reason != u.Reason || got.ZohoStatus != "" {
+			t.Fatalf("unknown job: %+v", got)
+		}
+
+		missing := jobs.Job{ID: "404", State: jobs.Completed}
+		if err := st.SaveCheck(ctx, missing, 1); !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("save of a missing job: %v", err)
+		}
+		open := jobs.Job{ID: j.ID, State: jobs.InProgress}
+		if err := st.SaveCheck(ctx, open, 3); err == nil {
+			t.Fatal("an open job without a next check was saved")
+		}
+	})
+}
+
+func TestReleaseJobClaims(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		j := recordJobs(t, rec, 500, 1, 4)[0]
+		// One lead was submitted again and now belongs to a newer job.
+		newer := jobs.Job{ID: "3652397000009899999", State: jobs.Scheduled, LeadIDs: j.LeadIDs[:1],
+			CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
+		if err := rec.RecordJob(ctx, newer, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := st.ReleaseJobClaims(ctx, j)
+		if err != nil || n != 3 {
+			t.Fatalf("released %d, %v; want 3", n, err)
+		}
+		got, held := claim(t, rec, "b", j.LeadIDs, t0.Add(time.Minute))
+		if !slices.Equal(got, j.LeadIDs[1:]) || len(held) != 1 || held[0].JobID != newer.ID {
+			t.Fatalf("after the release claimed %v, held %+v", got, held)
+		}
+		if n, err := st.ReleaseJobClaims(ctx, j); err != nil || n != 0 {
+			t.Fatalf("second release: %d, %v", n, err)
+		}
+	})
+}

@@ -1,0 +1,78 @@
+// Package table is the one DynamoDB table of a deployment (JobsTable in
+// template.yaml): its key scheme, item shapes, the open-jobs index, TTL and
+// every conditional write, for jobs, lead claims and the shared access token.
+// It is the only package that knows the table's layout; the core packages
+// see it through jobs.Store, jobs.CheckStore and oauth.Store, whose
+// in-memory versions pass the same contract tests (table_test).
+//
+// Items, by partition key "pk" (docs/architecture.md has every attribute):
+//
+//	JOB#<zoho job id>    one mass-convert job
+//	LEAD#<lead id>       the claim of one lead
+//	TOKEN#<credentials>  the access token every instance shares
+package table
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The key scheme and the index of open jobs, shared with template.yaml.
+const (
+	jobPrefix   = "JOB#"
+	leadPrefix  = "LEAD#"
+	tokenPrefix = "TOKEN#"
+
+	// OpenIndex is the sparse index of open jobs: hash open_shard (always
+	// openShard), range next_check_at. Only open jobs carry its keys.
+	OpenIndex = "open-jobs"
+	openShard = "OPEN"
+
+	maxTransact = 100 // DynamoDB's cap on items per transaction
+	maxBatchGet = 100 // DynamoDB's cap on keys per BatchGetItem
+)
+
+// batchGet reads the items prefix+id for ids with BatchGetItem, 100 keys a
+// call, and hands each to item. shape sets the read's options (projection,
+// consistency). Unprocessed keys mean throttling: it backs off and asks again.
+func (d *JobStore) batchGet(ctx context.Context, prefix string, ids []string, shape func(*types.KeysAndAttributes), item func(map[string]types.AttributeValue)) error {
+	for chunk := range slices.Chunk(ids, maxBatchGet) {
+		ka := types.KeysAndAttributes{Keys: make([]map[string]types.AttributeValue, len(chunk))}
+		for i, id := range chunk {
+			ka.Keys[i] = map[string]types.AttributeValue{"pk": sAttr(prefix + id)}
+		}
+		shape(&ka)
+		req := map[string]types.KeysAndAttributes{d.table: ka}
+		for round := 0; len(req) > 0; round++ {
+			if round > 0 {
+				if err := pause(ctx, min(25*time.Millisecond<<round, time.Second)); err != nil {
+					return err
+				}
+			}
+			out, err := d.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return err
+			}
+			for _, it := range out.Responses[d.table] {
+				item(it)
+			}
+			req = out.UnprocessedKeys
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,463 @@
+// Package jobcheck follows Zoho mass-convert jobs to their end. A scheduled
+// run reads the open jobs that are due from the sparse open-jobs index,
+// oldest first and a page at a time, asks Zoho's status API about each with
+// bounded concurrency, and stores what Zoho said with a write conditional on
+// the version it read, so that overlapping runs never go backwards or count
+// twice. Open jobs are looked at again later (1, 2, 5, 10, then every 15
+// minutes); terminal ones leave the index and expire after the retention.
+//
+// Zoho reports counts, never per-lead results. So when a job fails, or
+// completes with Failed_Count > 0, the checker cannot tell which leads
+// converted: it releases every claim of the job, and the leads can be
+// submitted again. Zoho refuses the ones it did convert with INVALID_DATA,
+// which the convert function records as rejected, so none converts twice.
+// The same holds for a job Zoho no longer knows (UNKNOWN). A STALE job keeps
+// its claims: Zoho may still be working on it, and an operator should look.
+package jobcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// Zoho is the part of the Zoho client the checker needs.
+type Zoho interface {
+	ConvertStatus(ctx context.Context, jobID string) (zoho.JobStatus, error)
+}
+
+var _ Zoho = (*zoho.Client)(nil)
+
+// Publisher announces jobs that reached a terminal state.
+type Publisher interface {
+	Publish(ctx context.Context, ev Event) error
+}
+
+// Config configures a Checker. Zoho and Store are required.
+type Config struct {
+	Zoho   Zoho
+	Store  jobs.CheckStore
+	Events Publisher // nil: no events
+
+	// Concurrency bounds the status calls in flight. Zoho's sub-concurrency
+	// for complex APIs is 10 per org, shared with the convert function.
+	Concurrency int           // default 5
+	StaleAfter  time.Duration // an open job this old is given up as STALE; default 24h
+	Retention   time.Duration // terminal jobs expire this long after; default 30 days
+	// StopMargin: no job is taken when less than this, or a tenth of the
+	// time the run started with, remains before the context's deadline.
+	StopMargin time.Duration // default 10s
+	// MaxZohoErrors consecutive retryable errors (429, 5xx, no answer) end
+	// the run's intake: Zoho is throttling or down, and more calls prolong it.
+	MaxZohoErrors int // default 5
+	PageSize      int // due jobs read per page; default 100 (one BatchGetItem)
+
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger
+}
+
+// Checker checks open jobs. It is safe for concurrent use.
+type Checker struct{ cfg Config }
+
+// New returns a Checker for cfg.
+func New(cfg Config) (*Checker, error) {
+	if cfg.Zoho == nil || cfg.Store == nil {
+		return nil, errors.New("status: Config.Zoho and Config.Store are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.StaleAfter, 24*time.Hour)
+	def(&cfg.Retention, 30*24*time.Hour)
+	def(&cfg.StopMargin, 10*time.Second)
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 5
+	}
+	if cfg.MaxZohoErrors <= 0 {
+		cfg.MaxZohoErrors = 5
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 100
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Checker{cfg: cfg}, nil
+}
+
+// Report is what a run did. It is the status function's invocation result.
+type Report struct {
+	Checked   int `json:"checked"`           // checks stored
+	Changed   int `json:"changed"`           // of those, jobs whose status or counts changed
+	Finished  int `json:"finished"`          // jobs that reached a terminal state, whichever
+	Failed    int `json:"failed"`            // of those, FAILED by Zoho
+	Unknown   int `json:"unknown"`           // of those, unknown to Zoho
+	Stale     int `json:"stale"`             // of those, given up after StaleAfter
+	Released  int `json:"released"`          // jobs whose lead claims were released
+	Conflicts int `json:"conflicts"`         // checks another run stored first
+	Errors    int `json:"errors"`            // jobs left due after an error, events not published
+	LeftDue   int `json:"left_due"`          // due jobs this run did not reach
+	Skipped   int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
+	// Stopped says why the run stopped taking jobs early: "deadline" or
+	// "zoho_errors"; empty when it reached every due job.
+	Stopped    string `json:"stopped,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Why a run stops early.
+const (
+	StoppedDeadline   = "deadline"
+	StoppedZohoErrors = "zoho_errors"
+)
+
+// backoff spaces the checks of an open job by how often it was checked:
+// Zoho finishes most jobs within minutes, a few take much longer.
+var backoff = [...]time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute}
+
+// NextCheckAfter is how long after its n-th check (n >= 1) a job that is
+// still open is checked again.
+func NextCheckAfter(n int) time.Duration { return backoff[min(max(n, 1), len(backoff))-1] }
+
+// run is the state of one Run.
+type run struct {
+	c      *Checker
+	req    Request
+	m      *obs.Metrics
+	now    time.Time // due jobs are those due at the start
+	stopAt time.Time // zero without a deadline
+
+	feed   sync.Mutex // guards the page state below
+	buf    []jobs.Job
+	cursor string
+	more   bool
+	seen   map[string]bool
+
+	mu         sync.Mutex // guards rep and zohoErrors
+	rep        Report
+	zohoErrors int // consecutive retryable errors
+}
+
+// Run checks every due job, or the jobs req names, until done or until the
+// deadline is near. It never fails as a whole: every problem is counted in
+// the report and logged.
+func (c *Checker) Run(ctx context.Context, req Request) Report {
+	start := time.Now()
+	r := &run{c: c, req: req, m: obs.MetricsFrom(ctx), now: c.cfg.Now(), seen: map[string]bool{},
+		more: true}
+	if dl, ok := ctx.Deadline(); ok {
+		r.stopAt = dl.Add(-max(c.cfg.StopMargin, time.Until(dl)/10))
+	}
+	var wg sync.WaitGroup
+	for range c.cfg.Concurrency {
+		wg.Go(func() {
+			for {
+				j, ok := r.next(ctx)
+				if !ok {
+					return
+				}
+				r.check(ctx, j)
+			}
+		})
+	}
+	wg.Wait()
+	r.countLeft(ctx)
+
+	rep := r.rep
+	rep.DurationMS = time.Since(start).Milliseconds()
+	r.m.Duration("RunDuration", time.Since(start))
+	r.m.Count("JobsLeftDue", rep.LeftDue)
+	c.cfg.Logger.InfoContext(ctx, "status: run done", "report", rep, "job_ids", len(req.JobIDs))
+	return rep
+}
+
+// next hands a worker the next job, reading a page when the last is used
+// up, unless the run must stop taking jobs.
+func (r *run) next(ctx context.Context) (jobs.Job, bool) {
+	r.feed.Lock()
+	defer r.feed.Unlock()
+	for {
+		if len(r.buf) == 0 && !r.more || r.stopping(ctx) {
+			return jobs.Job{}, false
+		}
+		if len(r.buf) > 0 {
+			j := r.buf[0]
+			r.buf = r.buf[1:]
+			return j, true
+		}
+		if err := r.readPage(ctx); err != nil {
+			r.more = false
+			r.count(func(rep *Report) { rep.Errors++ })
+			r.c.cfg.Logger.ErrorContext(ctx, "status: reading due jobs", "error", err)
+		}
+	}
+}
+
+// stopping reports whether the run must take no more jobs, and records why.
+func (r *run) stopping(ctx context.Context) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.rep.Stopped != "":
+	case r.zohoErrors >= r.c.cfg.MaxZohoErrors:
+		r.rep.Stopped = StoppedZohoErrors
+	case ctx.Err() != nil, !r.stopAt.IsZero() && !time.Now().Before(r.stopAt):
+		r.rep.Stopped = StoppedDeadline
+	}
+	return r.rep.Stopped != ""
+}
+
+// readPage fills buf with the next page of jobs to check. A job already
+// seen in this run is never taken again: one whose check moved it may show
+// up again on a later page while the index catches up.
+func (r *run) readPage(ctx context.Context) error {
+	var ids []string
+	if len(r.req.JobIDs) > 0 {
+		ids, r.more = r.req.JobIDs, false
+	} else {
+		page, next, err := r.c.cfg.Store.DueJobs(ctx, r.now, r.c.cfg.PageSize, r.cursor)
+		if err != nil {
+			return err
+		}
+		ids, r.cursor, r.more = page, next, next != ""
+	}
+	var fresh []string
+	for _, id := range ids {
+		if !r.seen[id] {
+			r.seen[id] = true
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	js, err := r.c.cfg.Store.Jobs(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		switch {
+		case !j.State.Open():
+			if len(r.req.JobIDs) > 0 {
+				r.count(func(rep *Report) { rep.Skipped++ })
+			}
+		case len(r.req.JobIDs) == 0 && j.NextCheckAt.Unix() > r.now.Unix():
+			// Another run checked it since the index was read.
+		default:
+			r.buf = append(r.buf, j)
+		}
+	}
+	if n := len(fresh) - len(js); n > 0 && len(r.req.JobIDs) > 0 {
+		r.count(func(rep *Report) { rep.Skipped += n })
+	}
+	return nil
+}
+
+// countLeft counts the due jobs the run did not reach: what is left of the
+// page in hand and what the index holds beyond it.
+func (r *run) countLeft(ctx context.Context) {
+	left := len(r.buf)
+	if r.more && len(r.req.JobIDs) == 0 {
+		// A count reads keys only; it may run a little past the deadline
+		// margin, which is what the margin is for.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		n, err := r.c.cfg.Store.CountDue(cctx, r.now, r.cursor)
+		if err != nil {
+			r.c.cfg.Logger.WarnContext(ctx, "status: counting the jobs left due", "error", err)
+		}
+		left += n
+	}
+	r.rep.LeftDue = left
+}
+
+func (r *run) count(f func(*Report)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.rep)
+}
+
+// check asks Zoho about one job and stores the answer.
+func (r *run) check(ctx context.Context, j jobs.Job) {
+	log := r.c.cfg.Logger.With("job_id", j.ID)
+	before := j
+	st, err := r.c.cfg.Zoho.ConvertStatus(ctx, j.ID)
+	now := r.c.cfg.Now()
+	var apiErr *zoho.APIError
+	switch {
+	case err == nil:
+		r.zohoAnswered()
+		r.m.Count("JobsChecked", 1)
+		r.apply(ctx, log, &j, st, now)
+	case errors.As(err, &apiErr) && apiErr.UnknownJob():
+		r.zohoAnswered()
+		r.m.Count("JobsChecked", 1)
+		r.zohoError(err)
+		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Error()
+		j.Checks, j.CheckedAt = j.Checks+1, now
+	default:
+		retryable := r.zohoError(err)
+		r.count(func(rep *Report) { rep.Errors++ })
+		if retryable || !r.stale(j, now) {
+			log.WarnContext(ctx, "status: no status from Zoho; the job stays due", "error", err)
+			return
+		}
+		// Zoho refuses to answer for a job long past its time: give it up.
+		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %v", now.Sub(j.CreatedAt).Round(time.Minute), err)
+	}
+	j.UpdatedAt = now
+	if j.State.Open() {
+		j.NextCheckAt = now.Add(NextCheckAfter(j.Checks))
+	} else {
+		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(r.c.cfg.Retention)
+	}
+	r.save(ctx, log, before, j)
+}
+
+// apply takes Zoho's answer into j.
+func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.JobStatus, now time.Time) {
+	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.NotConverted, st.Failed
+	j.Checks, j.CheckedAt = j.Checks+1, now
+	switch st.State {
+	case zoho.StateScheduled:
+		j.State = jobs.Scheduled
+	case zoho.StateInProgress:
+		j.State = jobs.InProgress
+	case zoho.StateCompleted:
+		j.State = jobs.Completed
+	case zoho.StateFailed:
+		j.State = jobs.Failed
+	default:
+		// A status Zoho may invent later: kept raw, the job stays open.
+		log.WarnContext(ctx, "status: unknown Zoho status; the job stays open", "zoho_status", st.RawStatus)
+	}
+	if j.State.Open() && r.stale(*j, now) {
+		j.State = jobs.Stale
+		j.Reason = fmt.Sprintf("still %q %s after it was scheduled", st.RawStatus, now.Sub(j.CreatedAt).Round(time.Minute))
+	}
+}
+
+func (r *run) stale(j jobs.Job, now time.Time) bool {
+	return !j.CreatedAt.IsZero() && now.Sub(j.CreatedAt) >= r.c.cfg.StaleAfter
+}
+
+// save releases the claims of a job that failed leads, stores the check,
+// and announces a terminal job. Claims go first: releasing is idempotent,
+// so a failure here leaves the job due and the next run does it again,
+// while the reverse order could end the job with its leads still blocked.
+func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
+	// The answer is in hand: store it even if the deadline passes meanwhile.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	// A job Zoho no longer knows cannot be followed either: its leads may or
+	// may not have converted, and resubmitting is safe for the same reason.
+	release := j.State == jobs.Failed || j.State == jobs.UnknownToZoho || j.State == jobs.Completed && j.FailedCount > 0
+	released := 0
+	if release {
+		var err error
+		if released, err = r.c.cfg.Store.ReleaseJobClaims(wctx, j); err != nil {
+			r.count(func(rep *Report) { rep.Errors++ })
+			log.ErrorContext(ctx, "status: releasing the claims of a job; it stays due", "error", err)
+			return
+		}
+	}
+	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
+	case errors.Is(err, jobs.ErrConflict):
+		r.count(func(rep *Report) { rep.Conflicts++ })
+		r.m.Count("Conflicts", 1)
+		log.InfoContext(ctx, "status: another run stored this job first")
+		return
+	case err != nil:
+		r.count(func(rep *Report) { rep.Errors++ })
+		log.ErrorContext(ctx, "status: storing a check", "error", err)
+		return
+	}
+	j.Version = before.Version + 1
+	changed := j.State != before.State || j.Total != before.Total || j.Converted != before.Converted ||
+		j.NotConverted != before.NotConverted || j.FailedCount != before.FailedCount
+	terminal := !j.State.Open()
+	r.count(func(rep *Report) {
+		rep.Checked++
+		if changed {
+			rep.Changed++
+		}
+		if release {
+			rep.Released++
+		}
+		if !terminal {
+			return
+		}
+		rep.Finished++
+		switch j.State {
+		case jobs.Failed:
+			rep.Failed++
+		case jobs.UnknownToZoho:
+			rep.Unknown++
+		case jobs.Stale:
+			rep.Stale++
+		}
+	})
+	if !terminal {
+		log.DebugContext(ctx, "status: checked", "status", j.State, "zoho_status", j.ZohoStatus, "checks", j.Checks,
+			"next_check_at", j.NextCheckAt)
+		return
+	}
+	r.m.CountBy("JobsFinished", "Status", string(j.State), 1)
+	if j.State == jobs.Stale {
+		r.m.Count("JobsStale", 1)
+	}
+	log.InfoContext(ctx, "status: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
+		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
+		"reason", j.Reason, "claims_released", released)
+	if r.c.cfg.Events == nil {
+		return
+	}
+	// Only the run whose save succeeded gets here, so each job is announced once.
+	if err := r.c.cfg.Events.Publish(wctx, NewEvent(j, release)); err != nil {
+		r.count(func(rep *Report) { rep.Errors++ })
+		r.m.Count("EventErrors", 1)
+		log.ErrorContext(ctx, "status: announcing a finished job", "error", err)
+	}
+}
+
+// zohoAnswered resets the run of consecutive Zoho errors.
+func (r *run) zohoAnswered() {
+	r.mu.Lock()
+	r.zohoErrors = 0
+	r.mu.Unlock()
+}
+
+// zohoError counts an error by Zoho's code and reports whether it is
+// retryable (and so counts towards stopping the run).
+func (r *run) zohoError(err error) bool {
+	code, retryable := "NO_ANSWER", true
+	var apiErr *zoho.APIError
+	if errors.As(err, &apiErr) {
+		retryable = apiErr.Retryable()
+		switch {
+		case apiErr.Code != "":
+			code = apiErr.Code
+		case apiErr.HTTPStatus != 0:
+			code = "HTTP_" + strconv.Itoa(apiErr.HTTPStatus)
+		}
+	}
+	r.m.CountBy("ZohoErrors", "Code", code, 1)
+	if retryable {
+		r.mu.Lock()
+		r.zohoErrors++
+		r.mu.Unlock()
+	}
+	return retryable
+}

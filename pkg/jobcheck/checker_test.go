@@ -1,0 +1,440 @@
+package jobcheck_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+)
+
+var casings = []string{"upper", "title", "lower", "underscore"}
+
+// failPattern: every tenth job fails all its leads (FAILED), another tenth
+// one of them (COMPLETED with Failed_Count 1).
+func failPattern(leadsEach int) func(k int) int {
+	return func(k int) int {
+		switch k % 10 {
+		case 3:
+			return leadsEach
+		case 7:
+			return 1
+		}
+		return 0
+	}
+}
+
+// TestJobsRunToTheirEnd: open jobs move from scheduled through in progress
+// to completed or failed, in every casing; runs a minute apart follow them
+// to the end with Zoho's counts, never asking about a job twice in a run nor
+// more often than jobs are due.
+func TestJobsRunToTheirEnd(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		n := 1000
+		if s.dynamo {
+			n = 60 // moto copies its tables on every transaction
+		}
+		r := newRig(t, s.new(), zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
+		created := r.schedule(t, n, 2, failPattern(2))
+		ctx := context.Background()
+		var runs, calls int
+		for r.clock.Advance(time.Minute); ; r.clock.Advance(time.Minute) {
+			if runs++; runs > 40 {
+				t.Fatal("jobs still open after 40 runs")
+			}
+			due, before := r.due(t), r.statusCalls()
+			rep := r.run(ctx, jobcheck.Request{})
+			made := r.statusCalls() - before
+			calls += made
+			if made > due || made != rep.Checked || rep.LeftDue != 0 || rep.Errors != 0 || rep.Conflicts != 0 {
+				t.Fatalf("run %d: %d status calls for %d due jobs; report %+v", runs, made, due, rep)
+			}
+			for id, c := range r.zoho.take() {
+				if c > 1 {
+					t.Fatalf("run %d asked about job %s %d times", runs, id, c)
+				}
+			}
+			if due == 0 && r.due(t) == 0 && allTerminal(t, r, created) {
+				break
+			}
+		}
+		var failed, released int
+		for _, c := range created {
+			j, info := r.job(t, c.ID), zohoJob(t, r, c.ID)
+			want := map[zohosim.JobState]jobs.State{zohosim.JobCompleted: jobs.Completed, zohosim.JobFailed: jobs.Failed}[info.State]
+			if j.State != want || j.ZohoStatus != info.Status || j.Total != info.Total || j.Converted != info.Converted ||
+				j.FailedCount != info.Failed || j.NotConverted != 0 || j.ExpiresAt.IsZero() || !j.NextCheckAt.IsZero() {
+				t.Fatalf("job %s stored as %+v; Zoho says %+v", c.ID, j, info)
+			}
+			if j.Checks < 2 || j.Version != int64(j.Checks)+1 {
+				t.Fatalf("job %s: %d checks at version %d", c.ID, j.Checks, j.Version)
+			}
+			if j.State == jobs.Failed {
+				failed++
+			}
+			if info.Failed > 0 {
+				released++
+			}
+		}
+		if failed != n/10 || released != n/5 {
+			t.Fatalf("%d failed, %d with failures; want %d and %d", failed, released, n/10, n/5)
+		}
+		t.Logf("%d jobs: %d runs, %d status calls", n, runs, calls)
+	})
+}
+
+func allTerminal(t testing.TB, r *rig, js []jobs.Job) bool {
+	t.Helper()
+	got, err := r.statusStore().Jobs(context.Background(), idsOf(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range got {
+		if j.State.Open() {
+			return false
+		}
+	}
+	return len(got) == len(js)
+}
+
+func zohoJob(t testing.TB, r *rig, id string) zohosim.JobInfo {
+	t.Helper()
+	info, ok := r.sim.Job(id)
+	if !ok {
+		t.Fatalf("the simulator does not know job %s", id)
+	}
+	return info
+}
+
+func idsOf(js []jobs.Job) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.ID
+	}
+	return out
+}
+
+// TestFailedLeadsAreReleased: the claims of a failed job, and of a job that
+// completed with failures, are released; those of a clean job stand.
+func TestFailedLeadsAreReleased(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{})
+		fails := []int{3, 1, 0}
+		js := r.schedule(t, 3, 3, func(k int) int { return fails[k] })
+		r.clock.Advance(5 * time.Minute) // every job has ended
+		rep := r.run(context.Background(), jobcheck.Request{})
+		if rep.Finished != 3 || rep.Failed != 1 || rep.Released != 2 {
+			t.Fatalf("report %+v", rep)
+		}
+		for k, j := range js {
+			claimed, held, err := r.store.Claim(context.Background(), "resubmit", j.LeadIDs, r.clock.Now(), r.clock.Now().Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantFree := fails[k] > 0; wantFree != (len(claimed) == 3) || !wantFree && len(held) != 3 {
+				t.Errorf("job %d (%d failed leads): claimed %d, held %d", k, fails[k], len(claimed), len(held))
+			}
+		}
+	})
+}
+
+// TestOverlappingRuns: two runs over the same jobs at once. Each job is
+// stored once per round; the loser of each race reports a conflict.
+func TestOverlappingRuns(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		n := 100 // one page, which both runs read before either checks a job
+		if s.dynamo {
+			n = 20
+		}
+		// moto checks a condition and writes without holding a lock in
+		// between: two conditional updates of one item at once may both
+		// pass (seen here: two saves of one job at version 1). DynamoDB
+		// makes each conditional write atomic; serialWrites models that.
+		store := s.wrapped(func(api table.API) table.API { return &serialWrites{API: api} })
+		b := &barrierStore{CheckStore: store.(jobs.CheckStore), parties: 2, open: make(chan struct{})}
+		r := newRig(t, store, zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
+		// Both runs use one store through the barrier: each reads its first
+		// page of jobs before either checks anything.
+		r.checker, _ = jobcheck.New(jobcheck.Config{Zoho: r.zoho, Store: b, Now: r.clock.Now})
+		created := r.schedule(t, n, 1, failPattern(1))
+		for round := 1; ; round++ {
+			r.clock.Advance(time.Minute)
+			if round > 20 {
+				t.Fatal("jobs still open after 20 rounds")
+			}
+			due := r.due(t)
+			reps := make([]jobcheck.Report, 2)
+			var wg sync.WaitGroup
+			for i := range reps {
+				wg.Go(func() { reps[i] = r.run(context.Background(), jobcheck.Request{}) })
+			}
+			wg.Wait()
+			checked, conflicts := reps[0].Checked+reps[1].Checked, reps[0].Conflicts+reps[1].Conflicts
+			if checked != due || reps[0].Errors+reps[1].Errors != 0 {
+				t.Fatalf("round %d: %d due, reports %+v", round, due, reps)
+			}
+			if round == 1 && conflicts != n {
+				t.Fatalf("round 1: %d conflicts, want %d (both runs read every job first)", conflicts, n)
+			}
+			if due == 0 && allTerminal(t, r, created) {
+				break
+			}
+		}
+		for _, c := range created {
+			j, info := r.job(t, c.ID), zohoJob(t, r, c.ID)
+			if j.Version != int64(j.Checks)+1 || j.Converted != info.Converted || j.FailedCount != info.Failed || j.State.Open() {
+				t.Fatalf("job %s: %+v; Zoho says %+v", c.ID, j, info)
+			}
+		}
+	})
+}
+
+// barrierStore holds every Jobs call until parties of them have read.
+type barrierStore struct {
+	jobs.CheckStore
+	parties int
+	mu      sync.Mutex
+	arrived int
+	open    chan struct{}
+}
+
+func (b *barrierStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
+	js, err := b.CheckStore.Jobs(ctx, ids)
+	b.mu.Lock()
+	if b.arrived++; b.arrived == b.parties {
+		close(b.open)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.open:
+	case <-ctx.Done():
+	}
+	return js, err
+}
+
+// serialWrites makes moto's conditional updates atomic, as DynamoDB's are.
+type serialWrites struct {
+	table.API
+	mu sync.Mutex
+}
+
+func (s *serialWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.API.UpdateItem(ctx, in, opts...)
+}
+
+// TestLittleTimeLeft: a run whose deadline is inside the stop margin takes
+// no job, leaves them all due, and returns at once.
+func TestLittleTimeLeft(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{})
+		r.schedule(t, 12, 1, nil)
+		r.clock.Advance(time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		m := obs.NewMetrics("status")
+		rep := r.run(obs.WithMetrics(ctx, m), jobcheck.Request{})
+		if rep.Stopped != jobcheck.StoppedDeadline || rep.Checked != 0 || rep.LeftDue != 12 || r.statusCalls() != 0 {
+			t.Fatalf("report %+v after %d status calls", rep, r.statusCalls())
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the run did not return before its deadline")
+		}
+		if due := r.due(t); due != 12 {
+			t.Fatalf("%d jobs due after the run, want 12", due)
+		}
+		if got := emf(t, m)["JobsLeftDue"]; got != 12 {
+			t.Fatalf("JobsLeftDue %v", got)
+		}
+	})
+}
+
+// TestThrottledJobsStayDue: Zoho answers 429 (both shapes) and 500 to some
+// calls; those jobs stay due, the others are checked.
+func TestThrottledJobsStayDue(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
+		r.schedule(t, 10, 1, nil)
+		r.clock.Advance(time.Minute)
+		r.sim.Script(zohosim.EndpointStatus, zohosim.Fault{Kind: zohosim.TooManyRequests}, zohosim.Fault{},
+			zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy}, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.InternalError})
+		m := obs.NewMetrics("status")
+		rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+		if rep.Checked != 7 || rep.Errors != 3 || rep.Stopped != "" || rep.LeftDue != 0 {
+			t.Fatalf("report %+v", rep)
+		}
+		if due := r.due(t); due != 3 {
+			t.Fatalf("%d jobs due, want the 3 refused", due)
+		}
+		got := emf(t, m)
+		if got["ZohoErrors/TOO_MANY_REQUESTS"] != 2 || got["ZohoErrors/INTERNAL_ERROR"] != 1 || got["JobsChecked"] != 7 {
+			t.Fatalf("metrics %v", got)
+		}
+		// The next run picks them up.
+		if rep := r.run(context.Background(), jobcheck.Request{}); rep.Checked != 3 {
+			t.Fatalf("second run %+v", rep)
+		}
+	})
+}
+
+// TestZohoErrorsStopTheRun: while Zoho refuses everything, a run stops
+// after MaxZohoErrors calls and leaves the rest due.
+func TestZohoErrorsStopTheRun(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{Concurrency: 1, PageSize: 10, MaxZohoErrors: 4})
+		r.schedule(t, 30, 1, nil)
+		r.clock.Advance(time.Minute)
+		r.sim.FaultRate(zohosim.EndpointStatus, zohosim.TooManyRequests, 1, 1)
+		rep := r.run(context.Background(), jobcheck.Request{})
+		if rep.Stopped != jobcheck.StoppedZohoErrors || rep.Errors != 4 || rep.LeftDue != 26 || r.statusCalls() != 4 {
+			t.Fatalf("report %+v after %d status calls", rep, r.statusCalls())
+		}
+		if due := r.due(t); due != 30 {
+			t.Fatalf("%d due, want all 30", due)
+		}
+	})
+}
+
+// TestTokenRefusedMidRun: a 401 in the middle of a run, and tokens expired
+// between runs, cost one refresh each and no job.
+func TestTokenRefusedMidRun(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
+	r.schedule(t, 6, 1, nil)
+	r.clock.Advance(time.Minute)
+	r.sim.Script(zohosim.EndpointStatus, zohosim.Fault{}, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.Unauthorized})
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Checked != 6 || rep.Errors != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	r.sim.ExpireAllTokens()
+	r.clock.Advance(time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Checked != 6 || rep.Errors != 0 {
+		t.Fatalf("report after the tokens expired %+v", rep)
+	}
+	if st := r.sim.Stats(); st.TokensIssued != 3 || st.InvalidTokenAnswers != 2 || st.Calls[zohosim.EndpointStatus] != 14 {
+		t.Fatalf("simulator saw %+v", st)
+	}
+}
+
+// TestUnknownAndStaleJobs: Zoho does not know one job; another is still
+// scheduled long after its time.
+func TestUnknownAndStaleJobs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s stores) {
+		r := newRig(t, s.new(), zohosim.Options{ScheduledFor: 48 * time.Hour}, jobcheck.Config{})
+		unknown := r.record(t, "3652397000000000001", nil)
+		old := r.schedule(t, 1, 1, nil)[0]
+		r.clock.Advance(23 * time.Hour)
+		young := r.schedule(t, 1, 1, nil)[0]
+		r.clock.Advance(time.Hour)
+		m := obs.NewMetrics("status")
+		rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+		if rep.Checked != 3 || rep.Finished != 2 || rep.Unknown != 1 || rep.Stale != 1 {
+			t.Fatalf("report %+v", rep)
+		}
+		now := r.clock.Now()
+		for _, tc := range []struct {
+			job    jobs.Job
+			status jobs.State
+			reason string
+		}{
+			{unknown, jobs.UnknownToZoho, "INVALID_DATA"},
+			{old, jobs.Stale, `still "SCHEDULED" 24h0m`},
+			{young, jobs.Scheduled, ""},
+		} {
+			j := r.job(t, tc.job.ID)
+			if j.State != tc.status || !strings.Contains(j.Reason, tc.reason) || (tc.reason == "") != (j.Reason == "") {
+				t.Errorf("job %s: %s %q, want %s %q", j.ID, j.State, j.Reason, tc.status, tc.reason)
+			}
+			if !j.State.Open() && (!j.ExpiresAt.Equal(now.Add(30*24*time.Hour)) || !j.NextCheckAt.IsZero()) {
+				t.Errorf("terminal job %s expires %s, next check %s", j.ID, j.ExpiresAt, j.NextCheckAt)
+			}
+		}
+		if due := r.due(t); due != 0 {
+			t.Fatalf("%d due", due)
+		}
+		got := emf(t, m)
+		if got["JobsStale"] != 1 || got["JobsFinished/STALE"] != 1 || got["JobsFinished/UNKNOWN"] != 1 || got["ZohoErrors/INVALID_DATA"] != 1 {
+			t.Fatalf("metrics %v", got)
+		}
+	})
+}
+
+// TestNamedJobs: job_ids are checked now, due or not; terminal and unknown
+// ones are skipped.
+func TestNamedJobs(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	js := r.schedule(t, 3, 1, nil)
+	r.clock.Advance(5 * time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{JobIDs: []string{js[0].ID}}); rep.Finished != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	rep := r.run(context.Background(), jobcheck.Request{JobIDs: []string{js[0].ID, js[1].ID, "3652397000000000404"}})
+	if rep.Checked != 1 || rep.Skipped != 2 || rep.LeftDue != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if j := r.job(t, js[2].ID); j.Checks != 0 {
+		t.Fatalf("an unnamed job was checked: %+v", j)
+	}
+}
+
+func TestNextCheckAfter(t *testing.T) {
+	want := []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 15 * time.Minute}
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, jobcheck.NextCheckAfter(n))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("backoff %v, want %v", got, want)
+	}
+}
+
+func TestParseRequest(t *testing.T) {
+	for _, tc := range []struct {
+		event string
+		want  []string
+		err   bool
+	}{
+		{``, nil, false},
+		{`null`, nil, false},
+		{`{}`, nil, false},
+		{`"a string input"`, nil, false},
+		{`{"version":"0","source":"aws.scheduler","detail-type":"Scheduled Event","detail":"{}"}`, nil, false},
+		{`{"job_ids":null}`, nil, false},
+		{`{"job_ids":["3652397000009835001","3652397000009835002","3652397000009835001"]}`, []string{"3652397000009835001", "3652397000009835002"}, false},
+		{`{"job_ids":[]}`, nil, true},
+		{`{"job_ids":"3652397000009835001"}`, nil, true},
+		{`{"job_ids":[3652397000009835001]}`, nil, true},
+		{`{"job_ids":["12a"]}`, nil, true},
+		{`{"job_ids":[`, nil, true},
+	} {
+		req, err := jobcheck.ParseRequest([]byte(tc.event))
+		if (err != nil) != tc.err || !slices.Equal(req.JobIDs, tc.want) {
+			t.Errorf("ParseRequest(%s) = %v, %v; want %v, error %v", tc.event, req.JobIDs, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestStoreErrorsDoNotFailTheRun: a store that cannot be read is counted
+// and logged; the run still returns a report.
+func TestStoreErrorsDoNotFailTheRun(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	c, _ := jobcheck.New(jobcheck.Config{Zoho: r.zoho, Store: brokenStore{r.statusStore()}, Now: r.clock.Now})
+	if rep := c.Run(context.Background(), jobcheck.Request{}); rep.Errors != 1 || rep.Checked != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+type brokenStore struct{ jobs.CheckStore }
+
+func (brokenStore) DueJobs(context.Context, time.Time, int, string) ([]string, string, error) {
+	return nil, "", errors.New("throttled")
+}

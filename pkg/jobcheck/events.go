@@ -1,0 +1,44 @@
+package jobcheck
+
+import (
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+)
+
+// The source and detail type of the event announcing a finished job, for
+// EventBridge rules to match:
+//
+//	{"source": ["zoho-lead-convert"], "detail-type": ["Mass Convert Job Finished"]}
+const (
+	EventSource     = "zoho-lead-convert"
+	EventDetailType = "Mass Convert Job Finished"
+)
+
+// Event is the detail of the event announcing a job that reached a terminal
+// state. Zoho gives counts, not per-lead results: LeadIDs are all the leads
+// of the job, and ClaimsReleased says whether they may be submitted again.
+type Event struct {
+	JobID          string     `json:"job_id"`
+	Status         jobs.State `json:"status"`                // COMPLETED, FAILED, UNKNOWN or STALE
+	ZohoStatus     string     `json:"zoho_status,omitempty"` // as Zoho spelled it
+	Total          int        `json:"total"`
+	Converted      int        `json:"converted"`
+	NotConverted   int        `json:"not_converted"`
+	Failed         int        `json:"failed"`
+	LeadIDs        []string   `json:"lead_ids"`
+	Sources        []string   `json:"sources,omitempty"` // the requests that asked for the leads
+	Reason         string     `json:"reason,omitempty"`  // why UNKNOWN or STALE
+	ClaimsReleased bool       `json:"claims_released"`
+	Checks         int        `json:"checks"`
+	CreatedAt      time.Time  `json:"created_at"`
+	FinishedAt     time.Time  `json:"finished_at"`
+}
+
+// NewEvent describes a job that has just ended.
+func NewEvent(j jobs.Job, claimsReleased bool) Event {
+	return Event{JobID: j.ID, Status: j.State, ZohoStatus: j.ZohoStatus, Total: j.Total,
+		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount,
+		LeadIDs: j.LeadIDs, Sources: j.Sources, Reason: j.Reason, ClaimsReleased: claimsReleased,
+		Checks: j.Checks, CreatedAt: j.CreatedAt.UTC(), FinishedAt: j.CheckedAt.UTC()}
+}

@@ -1,0 +1,143 @@
+// Package sqsbatch consumes conversion requests from SQS: one request per
+// message, a whole batch converted together, and a partial batch answer so
+// that only the messages a retry can help go back to the queue. Messages
+// that can never succeed go to the dead-letter queue with their reason.
+package sqsbatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+)
+
+// Converter converts a batch of submissions (convert.Service).
+type Converter interface {
+	Convert(ctx context.Context, subs []convert.Submission) []convert.Result
+}
+
+// DeadLetter keeps a message that can never succeed, with the reason.
+type DeadLetter interface {
+	Send(ctx context.Context, body string, l Letter) error
+}
+
+// Letter is why a message was dead-lettered; it travels as message attributes.
+type Letter struct {
+	Code      string // Zoho's code or ours, e.g. INVALID_DATA, MANDATORY_NOT_FOUND
+	Reason    string
+	MessageID string // of the original message
+}
+
+// Consumer handles SQS batches for the convert function.
+type Consumer struct {
+	conv       Converter
+	dead       DeadLetter
+	apiVersion string
+	log        *slog.Logger
+}
+
+// NewConsumer returns a Consumer. apiVersion is the Zoho API version
+// requests are validated for.
+func NewConsumer(conv Converter, dead DeadLetter, apiVersion string, log *slog.Logger) *Consumer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{conv: conv, dead: dead, apiVersion: apiVersion, log: log}
+}
+
+// Handle converts a batch and answers which messages SQS should deliver
+// again. It never fails as a whole: each message gets its own verdict.
+func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) events.SQSEventResponse {
+	m := obs.MetricsFrom(ctx)
+	// An empty list, not null: both mean success to Lambda, but the list reads plainly.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	retry := func(id string) {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+	}
+	m.Count("RequestsReceived", len(msgs))
+	var subs []convert.Submission
+	bodies := map[string]string{}
+	for _, rec := range msgs {
+		req, err := convert.DecodeJSON([]byte(rec.Body), c.apiVersion)
+		if err != nil {
+			m.Count("RequestsInvalid", 1)
+			c.deadLetter(ctx, rec.MessageID, rec.Body, codeOf(err), err.Error(), m, retry)
+			continue
+		}
+		m.Count("LeadsReceived", len(req.IDs))
+		subs = append(subs, convert.Submission{Source: rec.MessageID, Request: req})
+		bodies[rec.MessageID] = rec.Body
+	}
+	if len(subs) == 0 {
+		return resp
+	}
+	for _, res := range c.conv.Convert(ctx, subs) {
+		switch res.Verdict {
+		case convert.Retry:
+			m.Count("MessagesRetried", 1)
+			c.log.InfoContext(ctx, "message handed back for a retry", "message_id", res.Source, "code", res.Code)
+			retry(res.Source)
+		case convert.Permanent:
+			c.deadLetter(ctx, res.Source, bodies[res.Source], res.Code, res.Reason, m, retry)
+		}
+	}
+	return resp
+}
+
+// deadLetter sends a message to the dead-letter queue; if that fails the
+// message is handed back instead, so it reaches the queue's own redrive.
+func (c *Consumer) deadLetter(ctx context.Context, id, body, code, reason string, m *obs.Metrics, retry func(string)) {
+	err := c.dead.Send(ctx, body, Letter{Code: code, Reason: reason, MessageID: id})
+	if err != nil {
+		c.log.ErrorContext(ctx, "dead-lettering failed; handing the message back", "message_id", id, "error", err)
+		m.Count("DeadLetterErrors", 1)
+		retry(id)
+		return
+	}
+	m.Count("MessagesDeadLettered", 1)
+	c.log.WarnContext(ctx, "message dead-lettered", "message_id", id, "code", code, "reason", truncate(reason, 300))
+}
+
+func codeOf(err error) string {
+	var ve *convert.ValidationError
+	if errors.As(err, &ve) && len(ve.Errors) > 0 {
+		return ve.Errors[0].Code
+	}
+	return "INVALID_REQUEST"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// MemoryDeadLetter keeps dead letters in memory: the local run's DLQ.
+type MemoryDeadLetter struct {
+	mu      sync.Mutex
+	letters []Letter
+}
+
+var _ DeadLetter = (*MemoryDeadLetter)(nil)
+
+// Send keeps the letter (the body is not needed to show what happened).
+func (d *MemoryDeadLetter) Send(_ context.Context, _ string, l Letter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.letters = append(d.letters, l)
+	return nil
+}
+
+// Letters returns what was dead-lettered so far.
+func (d *MemoryDeadLetter) Letters() []Letter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.letters)
+}

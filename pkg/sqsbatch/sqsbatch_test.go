@@ -1,0 +1,160 @@
+package sqsbatch_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
+	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+type rig struct {
+	sim      *zohosim.Server
+	consumer *sqsbatch.Consumer
+	sqs      *sqs.Client
+	dlqURL   string
+}
+
+func newRig(t *testing.T, dlqURL string) *rig {
+	t.Helper()
+	cfg := awstest.Require(t)
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqsClient := sqs.NewFromConfig(cfg)
+	if dlqURL == "" {
+		dlqURL = awstest.CreateQueue(t, cfg)
+	}
+	return &rig{sim: z.Sim, sqs: sqsClient, dlqURL: dlqURL,
+		consumer: sqsbatch.NewConsumer(svc, sqsqueue.NewDeadLetter(sqsClient, dlqURL), "v7", nil)}
+}
+
+func batch(bodies ...string) []lambdaio.SQSMessage {
+	var msgs []lambdaio.SQSMessage
+	for i, b := range bodies {
+		msgs = append(msgs, lambdaio.SQSMessage{MessageID: fmt.Sprintf("m%02d", i), Body: b, EventSource: "aws:sqs"})
+	}
+	return msgs
+}
+
+// deadLetters drains the DLQ: message body -> error_code attribute.
+func (r *rig) deadLetters(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for {
+		res, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.dlqURL),
+			MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) == 0 {
+			return out
+		}
+		for _, m := range res.Messages {
+			code := aws.ToString(m.MessageAttributes["error_code"].StringValue)
+			if aws.ToString(m.MessageAttributes["error_reason"].StringValue) == "" || m.MessageAttributes["source_message_id"].StringValue == nil {
+				t.Errorf("dead letter %q lacks its reason or source", aws.ToString(m.Body))
+			}
+			out[aws.ToString(m.Body)] = code
+			_, _ = r.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(r.dlqURL), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+}
+
+func failures(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestMalformedMessagesAreDeadLettered: every kind of bad body goes to the
+// DLQ with its reason, and the rest of the batch is unaffected.
+func TestMalformedMessagesAreDeadLettered(t *testing.T) {
+	r := newRig(t, "")
+	ids := r.sim.SeedLeadRange(3)
+	bad := map[string]string{
+		`not json`:                      "INVALID_REQUEST",
+		`{"ids":[3652397000001000001]}`: "INVALID_DATA",
+		`{"ids":["1"],"owner":"x"}`:     "INVALID_DATA",
+		`{"ids":[]}`:                    "MANDATORY_NOT_FOUND",
+		`{"ids":["1","1"]}`:             "DUPLICATE_DATA",
+		`{"ids":["1"],"Deals":{"Deal_Name":"A","Closing_Date":"2026-01-31"}}`:                                                                                        "MANDATORY_NOT_FOUND",
+		`{"ids":["1"],"Deals":{"Deal_Name":"A","Stage":"B","Closing_Date":"2026-02-30"}}`:                                                                            "INVALID_DATA",
+		`{"ids":["1"],"related_modules":[{"api_name":"Tasks","id":"1"},{"api_name":"Calls","id":"2"},{"api_name":"Events","id":"3"},{"api_name":"Tasks","id":"4"}]}`: "LIMIT_EXCEEDED",
+		`{"ids":["1"],"move_attachments_to":{"api_name":"Leads","id":"1"}}`:                                                                                          "INVALID_DATA",
+	}
+	bodies := []string{`{"ids":["` + ids[0] + `"]}`, `{"ids":["` + ids[1] + `","` + ids[2] + `"]}`}
+	for b := range bad {
+		bodies = append(bodies, b)
+	}
+	resp := r.consumer.Handle(context.Background(), batch(bodies...))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch item failures %v; bad messages must be dead-lettered, not retried", failures(resp))
+	}
+	got := r.deadLetters(t)
+	for body, code := range bad {
+		if got[body] != code {
+			t.Errorf("%s: dead-lettered with %q, want %q", body, got[body], code)
+		}
+	}
+	if len(got) != len(bad) {
+		t.Errorf("%d dead letters, want %d", len(got), len(bad))
+	}
+	if st := r.sim.Stats(); st.IDsSubmitted != 3 || st.Calls[zohosim.EndpointMassConvert] != 1 {
+		t.Fatalf("the good messages: %d ids in %d calls; want 3 in 1", st.IDsSubmitted, st.Calls[zohosim.EndpointMassConvert])
+	}
+}
+
+func TestThrottledMessagesAreRetried(t *testing.T) {
+	r := newRig(t, "")
+	ids := r.sim.SeedLeadRange(2)
+	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
+	resp := r.consumer.Handle(context.Background(), batch(`{"ids":["`+ids[0]+`"]}`, `{"ids":["`+ids[1]+`"]}`))
+	if got := failures(resp); !slices.Equal(got, []string{"m00", "m01"}) {
+		t.Fatalf("failures %v, want both messages", got)
+	}
+	if n := len(r.deadLetters(t)); n != 0 {
+		t.Fatalf("%d dead letters for a throttle", n)
+	}
+}
+
+func TestZohoRefusalIsDeadLettered(t *testing.T) {
+	r := newRig(t, "")
+	ids := r.sim.SeedLeadRange(1)
+	body := `{"ids":["` + ids[0] + `"],"assign_to":{"id":"3652397000000000404"}}`
+	resp := r.consumer.Handle(context.Background(), batch(body))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", failures(resp))
+	}
+	if got := r.deadLetters(t); got[body] != "INVALID_DATA" {
+		t.Fatalf("dead letters %v", got)
+	}
+}
+
+// TestUnreachableDeadLetterQueueRetries: a message is never dropped, even
+// when the DLQ cannot take it.
+func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
+	r := newRig(t, "http://127.0.0.1:1/000000000000/missing")
+	resp := r.consumer.Handle(context.Background(), batch(`{"ids":"oops"}`))
+	if got := failures(resp); !slices.Equal(got, []string{"m00"}) {
+		t.Fatalf("failures %v, want the message handed back", got)
+	}
+}
