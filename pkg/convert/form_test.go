@@ -67,7 +67,7 @@ func TestDecodeFormAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(req, "v7"); err != nil {
+			if err := validateRequest(req, "v7"); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -3,8 +3,10 @@ package convert
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -34,6 +36,50 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		req, err := DecodeJSON(body, version)
 		reqFuzzCheck(t, req, err, version)
+	})
+}
+
+// FuzzDecodeFast: whatever the fast path accepts, the careful path accepts
+// too, as the very same request.
+func FuzzDecodeFast(f *testing.F) {
+	for _, seed := range []string{
+		`{"ids":["3652397000009835021"]}`,
+		`{"ids":["1","2"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":12345678901234567890,"Lookup":{"id":"5","name":"N"}},` +
+			`"assign_to":{"id":"11","name":"Ann"},"portal_user_type":{"id":"12"},"related_modules":[{"api_name":"Tasks","id":"21"},{"api_name":"Calls","id":"23"}],` +
+			`"carry_over_tags":[{"api_name":"Deals","id":"32"}],"move_attachments_to":{"api_name":"Deals","id":"32"},"apply_assignment_threshold":true}`,
+		`{"IDS":["1"]}`, `{"ids":["1"],"Assign_To":{"id":"1"}}`, `{"ids":["1"],"assign_to":{"ID":"1"}}`,
+		`{"ids":["1"],"related_modules":[{"api_name":"Tasks","Id":"1"}]}`, `{"ids":["\u0031"]}`,
+		`{"ids":["1"],"Deals":null,"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31"}}`,
+		`{"ids":["1"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31"},"Deals":null}`,
+		`{"ids":["1"],"assign_to":null,"move_attachments_to":null,"related_modules":null}`,
+		"{\"ids\":[\"1\"],\"Deals\":{\"X\":\"\xff\"}}", `{"ids":["1"]} `, `{"ids":["1"]}}`,
+	} {
+		f.Add([]byte(seed), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
+		version := "v7"
+		if v8 {
+			version = "v8"
+		}
+		fast, ok := decodeFast(body, version, nil)
+		if !ok {
+			return
+		}
+		careful, err := decodeCareful(body, version)
+		if err != nil {
+			t.Fatalf("the fast path accepted what the careful path refuses: %v", err)
+		}
+		if !reflect.DeepEqual(fast, careful) {
+			t.Fatalf("fast %+v\ncareful %+v", fast, careful)
+		}
+		// A batch's Decoder shares what it has read before: same answer.
+		d := Decoder{APIVersion: version}
+		for range 2 {
+			again, err := d.JSON(body)
+			if err != nil || !reflect.DeepEqual(again, careful) {
+				t.Fatalf("through a Decoder: %+v, %v", again, err)
+			}
+		}
 	})
 }
 
@@ -86,7 +132,7 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 		}
 		return
 	}
-	if err := Validate(req, version); err != nil {
+	if err := validateRequest(req, version); err != nil {
 		t.Fatalf("decoded request does not validate: %v", err)
 	}
 	if len(req.IDs) == 0 || len(req.IDs) > MaxIDs {
@@ -115,4 +161,18 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 	if Fingerprint(again) != Fingerprint(req) {
 		t.Fatalf("fingerprint changed on re-encoding:\n%s\n%s", Options(req), Options(again))
 	}
+}
+
+// FuzzIsDate: isDate accepts exactly what time.Parse(time.DateOnly) does.
+func FuzzIsDate(f *testing.F) {
+	for _, s := range []string{"2026-03-31", "2026-02-29", "2024-02-29", "2026-02-30", "0000-01-01", "2026-13-01",
+		"2026-00-10", "2026-1-01", "2026-01-1x", "+026-01-01", "2026/01/01", "9999-12-31", "2026-04-31", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := time.Parse(time.DateOnly, s)
+		if got := isDate([]byte(s)); got != (err == nil) {
+			t.Fatalf("isDate(%q) = %v; time.Parse: %v", s, got, err)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -109,12 +110,16 @@ func (e *ValidationError) Body() []byte {
 // with up to MaxIDs ids. apiVersion is the Zoho API version the service
 // calls, "v7" or "v8". Every error is a *ValidationError.
 func DecodeJSON(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
+	return (&Decoder{APIVersion: apiVersion}).JSON(body)
+}
+
+// decodeCareful decodes key by key and value by value, so that every
+// problem gets its own path and message instead of encoding/json's.
+func decodeCareful(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
 	var c reqChecker
 	if !c.body(body) {
 		return nil, c.err()
 	}
-	// Top-level keys first, then each value on its own, so that every
-	// problem gets its own path and message instead of encoding/json's.
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
 		c.add(reqBadRequest, "$", "%s", reqShape(body, err))
@@ -142,9 +147,9 @@ func DecodeJSON(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
 	return req, nil
 }
 
-// Validate checks a decoded request: what DecodeJSON and DecodeForm accept,
-// Validate accepts. It returns nil or a *ValidationError.
-func Validate(req *zoho.ConvertRequest, apiVersion string) error {
+// validateRequest checks a decoded request: what DecodeJSON and DecodeForm accept,
+// validateRequest accepts. It returns nil or a *ValidationError.
+func validateRequest(req *zoho.ConvertRequest, apiVersion string) error {
 	var c reqChecker
 	c.validate(req, apiVersion)
 	return c.err()
@@ -152,9 +157,79 @@ func Validate(req *zoho.ConvertRequest, apiVersion string) error {
 
 // Fingerprint returns a hex SHA-256 digest of Options(req): requests with the
 // same fingerprint can share one mass_convert call.
-func Fingerprint(req *zoho.ConvertRequest) string {
-	sum := sha256.Sum256(Options(req))
+func Fingerprint(req *zoho.ConvertRequest) string { return digest(Options(req)) }
+
+func digest(opts []byte) string {
+	sum := sha256.Sum256(opts)
 	return hex.EncodeToString(sum[:])
+}
+
+// fingerprints computes the fingerprints of one batch. A batch repeats the
+// same options spelled the same way, so it canonicalises each distinct
+// spelling once: it looks the request up by a cheap key, the options as
+// sent (Deals fields sorted by name), written into a reused buffer.
+type fingerprints struct {
+	buf  []byte
+	keys []string
+	memo map[string][2]string // key -> fingerprint, Options JSON
+}
+
+// of returns the fingerprint of req and its options as canonical JSON.
+func (f *fingerprints) of(req *zoho.ConvertRequest) (fp, opts string) {
+	f.buf = f.buf[:0]
+	if req.Deals != nil {
+		f.keys = f.keys[:0]
+		for k := range *req.Deals {
+			f.keys = append(f.keys, k)
+		}
+		slices.Sort(f.keys)
+		f.field("D")
+		for _, k := range f.keys {
+			f.field(k)
+			f.bytes((*req.Deals)[k])
+		}
+	}
+	for _, r := range []*zoho.Ref{req.AssignTo, req.PortalUserType} {
+		f.field("R")
+		if r != nil {
+			f.field(r.ID)
+			f.field(r.Name)
+		}
+	}
+	for _, ms := range [][]zoho.ModuleRef{req.RelatedModules, req.CarryOverTags} {
+		f.field("M")
+		for _, m := range ms {
+			f.field(m.APIName)
+			f.field(m.ID)
+		}
+	}
+	if m := req.MoveAttachmentsTo; m != nil {
+		f.field("A")
+		f.field(m.APIName)
+		f.field(m.ID)
+	}
+	if t := req.ApplyAssignmentThreshold; t != nil {
+		f.field("T")
+		f.field(strconv.FormatBool(*t))
+	}
+	if v, ok := f.memo[string(f.buf)]; ok {
+		return v[0], v[1]
+	}
+	canon := Options(req)
+	v := [2]string{digest(canon), string(canon)}
+	if f.memo == nil {
+		f.memo = map[string][2]string{}
+	}
+	f.memo[string(f.buf)] = v
+	return v[0], v[1]
+}
+
+// field appends s with its length first, so that no two requests share a key.
+func (f *fingerprints) field(s string) { f.bytes([]byte(s)) }
+
+func (f *fingerprints) bytes(b []byte) {
+	f.buf = binary.AppendUvarint(f.buf, uint64(len(b)))
+	f.buf = append(f.buf, b...)
 }
 
 // Options returns everything of req except its ids as canonical JSON: object
@@ -515,28 +590,69 @@ func (c *reqChecker) ids(ids []string) {
 }
 
 func (c *reqChecker) deal(d zoho.Deal) {
-	for _, k := range slices.Sorted(maps.Keys(d)) {
-		if !json.Valid(d[k]) { // only a Deal built in Go can hold this
-			c.add(reqInvalid, "$.Deals."+reqFragment(k), "the value is not valid JSON")
+	for _, raw := range d {
+		if !json.Valid(raw) { // only a Deal built in Go can hold this; name them in order
+			for _, k := range slices.Sorted(maps.Keys(d)) {
+				if !json.Valid(d[k]) {
+					c.add(reqInvalid, "$.Deals."+reqFragment(k), "the value is not valid JSON")
+				}
+			}
+			break
 		}
 	}
 	for _, k := range []string{zoho.DealName, zoho.DealStage, zoho.DealClosingDate} {
-		path := "$.Deals." + k
 		raw := d[k]
-		s, isString := d.String(k)
+		s, isString := dealString(raw)
 		switch {
 		case reqNull(raw):
-			c.add(reqMandatory, path, "%s is required when a deal is created", k)
+			c.add(reqMandatory, "$.Deals."+k, "%s is required when a deal is created", k)
 		case !isString:
-			c.add(reqInvalid, path, "expected a string, got %s", reqKind(raw))
-		case strings.TrimSpace(s) == "":
-			c.add(reqMandatory, path, "%s is required when a deal is created and must not be blank", k)
-		case k == zoho.DealClosingDate:
-			if _, err := time.Parse(time.DateOnly, s); err != nil {
-				c.add(reqInvalid, path, "%s is not a date; expected YYYY-MM-DD, as in 2026-03-31", reqQuote(s))
-			}
+			c.add(reqInvalid, "$.Deals."+k, "expected a string, got %s", reqKind(raw))
+		case len(bytes.TrimSpace(s)) == 0:
+			c.add(reqMandatory, "$.Deals."+k, "%s is required when a deal is created and must not be blank", k)
+		case k == zoho.DealClosingDate && !isDate(s):
+			c.add(reqInvalid, "$.Deals."+k, "%s is not a date; expected YYYY-MM-DD, as in 2026-03-31", reqQuote(string(s)))
 		}
 	}
+}
+
+// dealString returns the text of a JSON string value. A plain string (the
+// usual case) is read in place, without decoding it into a new string.
+func dealString(raw json.RawMessage) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	if inner := raw[1 : len(raw)-1]; raw[len(raw)-1] == '"' && bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// isDate reports whether s is a calendar date as YYYY-MM-DD, exactly as
+// time.Parse(time.DateOnly, s) accepts it, without converting s.
+func isDate(s []byte) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(s[:4]), num(s[5:7]), num(s[8:])
+	if year < 0 || month < 1 || month > 12 || day < 1 {
+		return false
+	}
+	return day <= time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 func (c *reqChecker) ref(path string, r *zoho.Ref) {

@@ -80,7 +80,7 @@ func TestDecodeJSONAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(req, "v8"); err != nil {
+			if err := validateRequest(req, "v8"); err != nil {
 				t.Fatalf("decoded request does not validate: %v", err)
 			}
 		})
@@ -456,36 +456,36 @@ func TestValidate(t *testing.T) {
 		d.SetString(zoho.DealClosingDate, "2026-03-31")
 		return &zoho.ConvertRequest{IDs: []string{"1"}, Deals: &d}
 	}
-	if err := Validate(good(), "v7"); err != nil {
+	if err := validateRequest(good(), "v7"); err != nil {
 		t.Fatal(err)
 	}
-	reqTestWant(t, Validate(nil, "v8"), reqBadRequest, "$")
-	reqTestWant(t, Validate(&zoho.ConvertRequest{}, "v8"), reqMandatory, "$.ids")
+	reqTestWant(t, validateRequest(nil, "v8"), reqBadRequest, "$")
+	reqTestWant(t, validateRequest(&zoho.ConvertRequest{}, "v8"), reqMandatory, "$.ids")
 
 	req := good()
 	(*req.Deals)["Broken"] = json.RawMessage(`{"a":`)
-	reqTestWant(t, Validate(req, "v8"), reqInvalid, "$.Deals.Broken")
+	reqTestWant(t, validateRequest(req, "v8"), reqInvalid, "$.Deals.Broken")
 	if !json.Valid(Options(req)) {
 		t.Errorf("Options of an invalid Deal is not JSON: %s", Options(req))
 	}
 
 	req = good()
 	req.Deals = &zoho.Deal{}
-	reqTestWant(t, Validate(req, "v8"), reqMandatory, "$.Deals.Stage")
+	reqTestWant(t, validateRequest(req, "v8"), reqMandatory, "$.Deals.Stage")
 
 	req = good()
 	req.IDs = []string{"1", "1"}
-	reqTestWant(t, Validate(req, "v8"), reqDuplicate, "$.ids[1]")
+	reqTestWant(t, validateRequest(req, "v8"), reqDuplicate, "$.ids[1]")
 
 	req = good()
 	req.MoveAttachmentsTo = &zoho.ModuleRef{ID: "1"}
-	reqTestWant(t, Validate(req, "v8"), reqExpected, "$.move_attachments_to.api_name")
+	reqTestWant(t, validateRequest(req, "v8"), reqExpected, "$.move_attachments_to.api_name")
 
 	req = good()
 	no := false
 	req.ApplyAssignmentThreshold = &no
-	reqTestWant(t, Validate(req, "v7"), reqNotSupported, "$.apply_assignment_threshold")
-	if err := Validate(req, "v8"); err != nil {
+	reqTestWant(t, validateRequest(req, "v7"), reqNotSupported, "$.apply_assignment_threshold")
+	if err := validateRequest(req, "v8"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -147,8 +147,11 @@ type leadOutcome struct {
 type group struct {
 	options *zoho.ConvertRequest // the first submission's request, ids aside
 	fp      string
+	optJSON string   // Options(options), recorded with each job
 	ids     []string // unique, in order of arrival
-	sources map[string][]string
+	// more holds the submissions that asked for a lead after the first
+	// (rare: a lead asked for twice in one batch); run.first has the first.
+	more map[string][]string
 
 	mu     sync.Mutex
 	failed *leadOutcome // set once Zoho refuses the options themselves
@@ -164,15 +167,21 @@ type run struct {
 	mu       sync.Mutex
 	outcomes map[string]leadOutcome
 
-	leadFP map[string]string // lead id -> fingerprint of the group that sends it
-	subFP  []string          // fingerprint of each submission
+	first map[string]firstAsk // lead id -> the group that sends it and who asked first
+	subFP []string            // fingerprint of each submission
+	subs  []Submission
 }
 
 // Convert handles a batch of submissions together, so that leads of
 // different submissions share calls, and returns one Result per submission
 // in the same order. It counts into the invocation's metrics (obs.WithMetrics).
 func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
-	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx), outcomes: map[string]leadOutcome{}}
+	leads := 0
+	for _, sub := range subs {
+		leads += len(sub.Request.IDs)
+	}
+	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx),
+		outcomes: make(map[string]leadOutcome, leads), first: make(map[string]firstAsk, leads), subs: subs, subFP: make([]string, 0, len(subs))}
 	if dl, ok := ctx.Deadline(); ok {
 		// Zoho calls end a little before the invocation does, so that there
 		// is time to record jobs, release claims and answer: an invocation
@@ -213,34 +222,67 @@ func (s *Service) claimUntil(ctx context.Context) time.Time {
 	return s.cfg.Now().Add(s.cfg.ClaimFor)
 }
 
+// firstAsk is where a lead goes: the fingerprint of its group, and the
+// submission that asked for it first.
+type firstAsk struct {
+	fp  string
+	sub int
+}
+
 // group merges submissions by options. A lead asked for by several
 // submissions goes to Zoho once, with the first; the others share its outcome.
 func (r *run) group(subs []Submission) []*group {
 	byFP := map[string]*group{}
 	var order []*group
-	r.leadFP = map[string]string{}
-	for _, sub := range subs {
-		fp := Fingerprint(sub.Request)
+	var fps fingerprints
+	for i, sub := range subs {
+		fp, opts := fps.of(sub.Request)
 		r.subFP = append(r.subFP, fp)
 		g := byFP[fp]
 		if g == nil {
-			opts := *sub.Request
-			opts.IDs = nil
-			g = &group{options: &opts, fp: fp, sources: map[string][]string{}}
+			o := *sub.Request
+			o.IDs = nil
+			g = &group{options: &o, fp: fp, optJSON: opts}
 			byFP[fp] = g
 			order = append(order, g)
 		}
 		for _, id := range sub.Request.IDs {
-			if _, taken := r.leadFP[id]; !taken {
-				r.leadFP[id] = fp
+			f, taken := r.first[id]
+			switch {
+			case !taken:
+				r.first[id] = firstAsk{fp: fp, sub: i}
 				g.ids = append(g.ids, id)
-			}
-			if !slices.Contains(g.sources[id], sub.Source) {
-				g.sources[id] = append(g.sources[id], sub.Source)
+			case subs[f.sub].Source != sub.Source:
+				owner := byFP[f.fp] // the group that sends the lead keeps its sources
+				if !slices.Contains(owner.more[id], sub.Source) {
+					if owner.more == nil {
+						owner.more = map[string][]string{}
+					}
+					owner.more[id] = append(owner.more[id], sub.Source)
+				}
 			}
 		}
 	}
 	return order
+}
+
+// sources lists the submissions that asked for ids, each once.
+func (r *run) sources(g *group, ids []string) []string {
+	var out []string
+	add := func(src string) {
+		if !slices.Contains(out, src) {
+			out = append(out, src)
+		}
+	}
+	for _, id := range ids {
+		if f, ok := r.first[id]; ok {
+			add(r.subs[f.sub].Source)
+		}
+		for _, src := range g.more[id] {
+			add(src)
+		}
+	}
+	return out
 }
 
 // claim claims the group's leads; leads already held get their outcome now.
@@ -342,17 +384,10 @@ func codeOrClass(e *zoho.APIError) string {
 // recover the job by hand, and the leads still count as scheduled.
 func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) {
 	now := r.s.cfg.Now()
-	var sources []string
-	for _, id := range ids {
-		for _, src := range g.sources[id] {
-			if !slices.Contains(sources, src) {
-				sources = append(sources, src)
-			}
-		}
-	}
+	sources := r.sources(g, ids)
 	job := jobs.Job{
 		ID: jobID, State: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
-		Options: string(Options(g.options)), Sources: sources, APIVersion: r.s.cfg.APIVersion,
+		Options: g.optJSON, Sources: sources, APIVersion: r.s.cfg.APIVersion,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.FirstCheck),
 	}
 	claimsExpire := now.Add(r.s.cfg.JobRetention + 48*time.Hour)
@@ -416,17 +451,35 @@ func (g *group) failure() *leadOutcome {
 
 // results folds lead outcomes into one verdict per submission: a retry wins
 // (it can still succeed), then a permanent refusal, else done.
+// oneJob returns the outcome of ids when they all went to the same job.
+func (r *run) oneJob(ids []string) (leadOutcome, bool) {
+	var first leadOutcome
+	for k, id := range ids {
+		o, ok := r.outcomes[id]
+		if !ok || o.verdict != Done || o.jobID == "" || k > 0 && (o.jobID != first.jobID || o.earlier != first.earlier) {
+			return leadOutcome{}, false
+		}
+		first = o
+	}
+	return first, len(ids) > 0
+}
+
 func (r *run) results(subs []Submission) []Result {
 	out := make([]Result, len(subs))
+	single := make([]JobRef, 0, len(subs)) // backs the usual answer: all leads in one job
 	for i, sub := range subs {
+		if j, ok := r.oneJob(sub.Request.IDs); ok {
+			single = append(single, JobRef{JobID: j.jobID, LeadIDs: slices.Clip(sub.Request.IDs), Earlier: j.earlier})
+			out[i] = Result{Source: sub.Source, Jobs: single[len(single)-1 : len(single) : len(single)]}
+			continue
+		}
 		res := Result{Source: sub.Source}
-		jobIdx := map[string]int{}
 		for _, id := range sub.Request.IDs {
 			o, ok := r.outcomes[id]
 			if !ok {
 				o = leadOutcome{verdict: Retry, code: "INTERNAL", reason: "lead was not processed"}
 			}
-			if o.verdict == Permanent && r.leadFP[id] != r.subFP[i] {
+			if o.verdict == Permanent && r.first[id].fp != r.subFP[i] {
 				// Zoho refused another request's options for this lead, not
 				// this request's: send it again, on its own this time.
 				o = leadOutcome{verdict: Retry, code: "OTHER_REQUEST_REFUSED",
@@ -442,10 +495,10 @@ func (r *run) results(subs []Submission) []Result {
 					res.Verdict, res.Code, res.Reason = Permanent, o.code, o.reason
 				}
 			case o.jobID != "":
-				k, ok := jobIdx[o.jobID]
-				if !ok {
+				// A submission's leads are in a job or two: a search beats a map.
+				k := slices.IndexFunc(res.Jobs, func(j JobRef) bool { return j.JobID == o.jobID })
+				if k < 0 {
 					k = len(res.Jobs)
-					jobIdx[o.jobID] = k
 					res.Jobs = append(res.Jobs, JobRef{JobID: o.jobID, Earlier: o.earlier})
 				}
 				res.Jobs[k].LeadIDs = append(res.Jobs[k].LeadIDs, id)

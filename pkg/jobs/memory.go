@@ -26,7 +26,7 @@ func NewMemoryStore() *MemoryStore {
 func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var claimed []string
+	claimed := make([]string, 0, len(leadIDs))
 	var held []Claim
 	for _, id := range leadIDs {
 		if c, ok := m.claims[id]; ok && c.Live(now) && !(c.State == Pending && c.Owner == owner) {

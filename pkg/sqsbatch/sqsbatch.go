@@ -17,7 +17,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
 
-// Converter converts a batch of submissions (convert.Service).
+// Converter converts a batch of submissions (convert.Service), answering
+// one Result per submission, in order.
 type Converter interface {
 	Convert(ctx context.Context, subs []convert.Submission) []convert.Result
 }
@@ -61,10 +62,11 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
 	m.Count("RequestsReceived", len(msgs))
-	var subs []convert.Submission
-	bodies := map[string]string{}
-	for _, rec := range msgs {
-		req, err := convert.DecodeJSON([]byte(rec.Body), c.apiVersion)
+	subs := make([]convert.Submission, 0, len(msgs))
+	from := make([]int, 0, len(msgs)) // the message of each submission
+	dec := convert.Decoder{APIVersion: c.apiVersion}
+	for i, rec := range msgs {
+		req, err := dec.JSON([]byte(rec.Body))
 		if err != nil {
 			m.Count("RequestsInvalid", 1)
 			c.deadLetter(ctx, rec.MessageID, rec.Body, codeOf(err), err.Error(), m, retry)
@@ -72,19 +74,19 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		}
 		m.Count("LeadsReceived", len(req.IDs))
 		subs = append(subs, convert.Submission{Source: rec.MessageID, Request: req})
-		bodies[rec.MessageID] = rec.Body
+		from = append(from, i)
 	}
 	if len(subs) == 0 {
 		return resp
 	}
-	for _, res := range c.conv.Convert(ctx, subs) {
+	for i, res := range c.conv.Convert(ctx, subs) {
 		switch res.Verdict {
 		case convert.Retry:
 			m.Count("MessagesRetried", 1)
 			c.log.InfoContext(ctx, "message handed back for a retry", "message_id", res.Source, "code", res.Code)
 			retry(res.Source)
 		case convert.Permanent:
-			c.deadLetter(ctx, res.Source, bodies[res.Source], res.Code, res.Reason, m, retry)
+			c.deadLetter(ctx, res.Source, msgs[from[i]].Body, res.Code, res.Reason, m, retry)
 		}
 	}
 	return resp
