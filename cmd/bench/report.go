@@ -168,3 +168,8 @@ func thousands(n int64) string {
 	}
 	return b.String()
 }
+
+// skipped is the one line of a row whose tools are missing.
+func skipped(key, title, why string) sample {
+	return sample{key: key, measure: title, ours: none, baseline: none, floor: none, note: errSkipped.Error() + " (" + why + ")"}
+}
