@@ -70,8 +70,6 @@ type rowSpec struct {
 	n     int
 	title string
 	run   func(ctx context.Context, s settings, rep int) ([]sample, error)
-	// pending says what the row will measure, while run is nil.
-	pending string
 }
 
 // rowSpecs are the rows in table order.
@@ -150,10 +148,6 @@ func run(ctx context.Context, s settings, selected []int, log *os.File) ([]row, 
 	var rows []row
 	for _, spec := range rowSpecs {
 		if !slices.Contains(selected, spec.n) {
-			continue
-		}
-		if spec.run == nil {
-			rows = append(rows, placeholder(spec.n, spec.title, spec.pending))
 			continue
 		}
 		reps := make([][]sample, 0, s.reps)

@@ -20,9 +20,9 @@ import (
 
 // meterReading is what a meter saw: requests by kind and their read units.
 type meterReading struct {
-	queries, batchGets, gets, updates, deletes int
-	queryRCU, batchRCU, getRCU                 float64
-	jobItems, jobBytes                         int // job items BatchGetItem read, and their total size
+	queries, batchGets, gets, updates int
+	queryRCU, batchRCU, getRCU        float64
+	jobItems, jobBytes                int // job items BatchGetItem read, and their total size
 }
 
 func (r meterReading) rcu() float64 { return r.queryRCU + r.batchRCU + r.getRCU }
@@ -146,15 +146,6 @@ func (e *estimatingStore) SaveCheck(ctx context.Context, j jobs.Job, prev int64)
 	return e.MemoryStore.SaveCheck(ctx, j, prev)
 }
 
-func (e *estimatingStore) ReleaseJobClaims(ctx context.Context, j jobs.Job) (int, error) {
-	distinct := map[string]bool{}
-	for _, id := range j.LeadIDs {
-		distinct[id] = true
-	}
-	e.meter.add(func(r *meterReading) { r.deletes += len(distinct) })
-	return e.MemoryStore.ReleaseJobClaims(ctx, j)
-}
-
 // meteredTokens counts token record reads: a strongly consistent GetItem
 // of a small item each, as oauth.DynamoStore.Load makes.
 type meteredTokens struct {
@@ -243,7 +234,6 @@ func (m *meteredDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 func (m *meteredDDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	m.add(func(r *meterReading) { r.deletes++ })
 	return m.api.DeleteItem(ctx, in, opts...)
 }
 

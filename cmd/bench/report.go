@@ -81,11 +81,6 @@ func aggregate(n int, reps [][]sample) []row {
 	return rows
 }
 
-// placeholder is the line of a row that is not measured yet.
-func placeholder(n int, title, what string) row {
-	return row{Row: n, Key: "pending", Measure: title, Note: "not measured yet: " + what}
-}
-
 func ratio(a, b float64) float64 {
 	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
 		return none

@@ -92,9 +92,7 @@ func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.Dep
 		return statusRun{}, err
 	}
 	before := o.sim.Stats().Calls[zohosim.EndpointStatus]
-	t0 := time.Now()
 	res, err := fn.Invoke(rctx, json.RawMessage(statusEvent))
-	wall := time.Since(t0)
 	if err != nil {
 		return statusRun{}, err
 	}
@@ -102,7 +100,7 @@ func invokeStatus(ctx context.Context, o *openJobs, cfg config.Status, d app.Dep
 	if !ok {
 		return statusRun{}, fmt.Errorf("status answered %T, want status.Report", res)
 	}
-	return statusRun{rep: rep, calls: o.sim.Stats().Calls[zohosim.EndpointStatus] - before, wall: wall}, nil
+	return statusRun{rep: rep, calls: o.sim.Stats().Calls[zohosim.EndpointStatus] - before}, nil
 }
 
 // batchWrite puts items 25 to a request (DynamoDB's cap), a few requests
