@@ -77,7 +77,7 @@ func rowColdStart(ctx context.Context, s settings, _ int) ([]sample, error) {
 		for _, c := range runs[name] {
 			xs = append(xs, ms(f(c)))
 		}
-		return *median(xs)
+		return float64(*median(xs))
 	}
 	initOf := func(c coldStart) time.Duration { return c.init }
 	firstOf := func(c coldStart) time.Duration { return c.first }

@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,19 +81,6 @@ var rowSpecs = []rowSpec{
 	{n: 6, title: "Cold start", run: rowColdStart},
 }
 
-// report is the JSON document, the same figures as the table.
-type report struct {
-	Generated string  `json:"generated"`
-	Command   string  `json:"command"`
-	GoVersion string  `json:"go_version"`
-	Platform  string  `json:"platform"`
-	CPUs      int     `json:"cpus"`
-	LatencyMS float64 `json:"latency_ms"`
-	Reps      int     `json:"reps"`
-	ElapsedS  float64 `json:"elapsed_s"`
-	Rows      []row   `json:"rows"`
-}
-
 func main() {
 	s := defaultSettings()
 	flag.DurationVar(&s.latency, "latency", s.latency, "simulated Zoho latency per call")
@@ -128,7 +114,7 @@ func main() {
 		rep := report{
 			Generated: time.Now().UTC().Format(time.RFC3339), Command: strings.TrimSpace("go run ./cmd/bench " + strings.Join(os.Args[1:], " ")),
 			GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
-			LatencyMS: float64(s.latency) / float64(time.Millisecond), Reps: s.reps, ElapsedS: elapsed.Seconds(), Rows: rows,
+			LatencyMS: figure(ms(s.latency)), Reps: s.reps, ElapsedS: figure(elapsed.Seconds()), Rows: rows,
 		}
 		if err := writeJSON(*out, rep); err != nil {
 			fail(err)
@@ -195,17 +181,6 @@ func problems(rows []row) []string {
 		}
 	}
 	return out
-}
-
-func writeJSON(path string, rep report) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func fail(err error) {

@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,7 +55,7 @@ func TestRowsRun(t *testing.T) {
 	}
 	for _, c := range matrix {
 		r := byKey["calls/"+c.key()]
-		if r.Ours == nil || *r.Ours < *r.Floor || *r.Ours > *r.Floor+float64(c.optionSets*2) {
+		if r.Ours == nil || val(r.Ours) < val(r.Floor) || val(r.Ours) > val(r.Floor)+float64(c.optionSets*2) {
 			t.Errorf("%s: %v calls, floor %v", c, val(r.Ours), val(r.Floor))
 		}
 	}
@@ -117,11 +120,11 @@ func TestRowsRun(t *testing.T) {
 	}
 }
 
-func val(p *float64) float64 {
+func val(p *figure) float64 {
 	if p == nil {
 		return -1
 	}
-	return *p
+	return float64(*p)
 }
 
 func TestWorkloadLaysOutEveryLead(t *testing.T) {
@@ -207,7 +210,7 @@ func TestMedianAndFormat(t *testing.T) {
 	if median([]float64{none}) != nil {
 		t.Error("median of nothing")
 	}
-	v := 10000.0
+	v := figure(10000)
 	if got := format(&v, "calls"); got != "10,000" {
 		t.Error(got)
 	}
@@ -241,5 +244,61 @@ func TestReadUnits(t *testing.T) {
 		if got := readUnits(c.size, c.consistent); got != c.want {
 			t.Errorf("readUnits(%d, %v) = %v, want %v", c.size, c.consistent, got, c.want)
 		}
+	}
+}
+
+// TestReportWritesMissingFiguresAsNull: a line without a figure (a row
+// skipped for want of moto, a baseline of 0, an infinite ratio) must reach
+// the JSON as null. encoding/json refuses NaN, and a skipped line's
+// repetitions once made the whole bench fail after printing its table.
+func TestReportWritesMissingFiguresAsNull(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		reps     [][]sample
+		wantOurs any // as decoded from the JSON
+		wantReps any
+	}{
+		{"skipped", [][]sample{{skipped("coldstart/skipped", "Cold start", "no .bin/aws-lambda-rie")}}, nil, nil},
+		{"skipped in one repetition", [][]sample{
+			{{key: "k", measure: "m", ours: 2, baseline: none, floor: none}},
+			{{key: "k", measure: "m", ours: none, baseline: none, floor: none}},
+		}, 2.0, []any{2.0, nil}},
+		{"zero baseline, infinite figures", [][]sample{
+			{{key: "k", measure: "m", ours: math.Inf(1), baseline: 0, floor: math.Inf(-1)}},
+		}, nil, nil},
+		{"measured", [][]sample{{{key: "k", measure: "m", ours: 3, baseline: 4, floor: 1}}}, 3.0, []any{3.0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows := aggregate(1, c.reps)
+			path := filepath.Join(t.TempDir(), "bench", "latest.json")
+			if err := writeJSON(path, report{LatencyMS: figure(none), ElapsedS: figure(math.Inf(1)), Rows: rows}); err != nil {
+				t.Fatalf("writeJSON: %v", err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				LatencyMS any `json:"latency_ms"`
+				Rows      []map[string]any
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("%v:\n%s", err, b)
+			}
+			if len(got.Rows) != 1 || got.LatencyMS != nil {
+				t.Fatalf("%d rows, latency %v:\n%s", len(got.Rows), got.LatencyMS, b)
+			}
+			r := got.Rows[0]
+			if ours, ok := r["ours"]; !ok || !reflect.DeepEqual(ours, c.wantOurs) {
+				t.Errorf("ours = %v (present %v), want %v", ours, ok, c.wantOurs)
+			}
+			if !reflect.DeepEqual(r["ours_reps"], c.wantReps) {
+				t.Errorf("ours_reps = %v, want %v", r["ours_reps"], c.wantReps)
+			}
+			var buf bytes.Buffer
+			if err := printTable(&buf, rows); err != nil || strings.Contains(buf.String(), "NaN") || strings.Contains(buf.String(), "Inf") {
+				t.Errorf("table (%v):\n%s", err, buf.String())
+			}
+		})
 	}
 }
