@@ -203,9 +203,11 @@ type report struct {
 	Platform  string `json:"platform"`
 	CPUs      int    `json:"cpus"`
 	LatencyMS figure `json:"latency_ms"`
-	Reps      int    `json:"reps"`
-	ElapsedS  figure `json:"elapsed_s"`
-	Rows      []row  `json:"rows"`
+	// PeerLatencyMS is the latency of row 1's head-to-head run.
+	PeerLatencyMS figure `json:"peer_latency_ms"`
+	Reps          int    `json:"reps"`
+	ElapsedS      figure `json:"elapsed_s"`
+	Rows          []row  `json:"rows"`
 }
 
 func writeJSON(path string, rep report) error {

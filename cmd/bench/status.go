@@ -121,7 +121,7 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(jobBytes)/1024, r.gets, r.getRCU, perJob)},
 		{key: "status/time" + key, measure: "time per run " + size, unit: "s",
 			ours: run.wall.Seconds(), baseline: none, floor: budget.Seconds(), problem: problem,
-			note: fmt.Sprintf("cap: the %s timeout less the stop margin; %d calls in flight, %s each; ideal ceil(%s/%d) x latency = %.0f s; run %dx faster than real time",
+			note: fmt.Sprintf("cap: the %s timeout less the stop margin; %d calls in flight, %s each; without the cap ceil(%s/%d) x latency = %.0f s (computed); run %dx faster than real time",
 				human(statusTimeout), concurrency, s.latency, thousands(int64(n)), concurrency, ideal.Seconds(), statusTimeScale)},
 	}
 	if rep.Stopped != "" {
