@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,7 +25,7 @@ import (
 func smallSettings() settings {
 	return settings{
 		latency: 5 * time.Millisecond, reps: 1, concurrency: defaultConcurrency(),
-		leads: 2000, naiveSample: 8,
+		leads: 2000, peerLatency: time.Millisecond,
 		instances: 20, traffic: 2 * time.Hour, step: 5 * time.Minute,
 		batchLeads: 100, overheadIters: 1,
 		statusJobs: []int{100, 300},
@@ -30,9 +33,18 @@ func smallSettings() settings {
 	}
 }
 
-// TestRowsRun runs every row small and checks the claims the full run
-// reports: calls at most a few above the floor, the shared token at its
-// floor while separate stores get throttled, calls in flight within the cap.
+// A lineCheck is one claim about one line of the table: "" when it holds.
+type lineCheck struct {
+	key  string
+	want func(r row) string
+}
+
+// TestRowsRun runs every row small and checks what the full run reports:
+// calls at most a few above the floor while the peer's are one per lead,
+// the peer's duplicates counted by its simulator, the shared token at its
+// floor while separate stores get throttled, calls in flight within the
+// cap, every baseline measured. Times are only checked to be there: their
+// size depends on the machine.
 func TestRowsRun(t *testing.T) {
 	s := smallSettings()
 	all, err := parseRows("")
@@ -50,59 +62,121 @@ func TestRowsRun(t *testing.T) {
 			t.Errorf("row %d %s: %v", r.Row, r.Key, r.Problems)
 		}
 	}
+
+	measured := func(fields ...string) func(r row) string {
+		return func(r row) string {
+			for _, f := range fields {
+				p := map[string]*figure{"ours": r.Ours, "baseline": r.Baseline, "floor": r.Floor, "ours/baseline": r.OursPerBase}[f]
+				if p == nil || val(p) <= 0 {
+					return fmt.Sprintf("%s is %v", f, val(p))
+				}
+			}
+			return ""
+		}
+	}
+	var checks []lineCheck
+	wantDup := 0
 	for _, c := range matrix {
-		r := byKey["calls/"+c.key()]
-		if r.Ours == nil || *r.Ours < *r.Floor || *r.Ours > *r.Floor+float64(c.optionSets*2) {
-			t.Errorf("%s: %v calls, floor %v", c, val(r.Ours), val(r.Floor))
-		}
+		dups := s.leads * c.dupPercent / 100
+		wantDup += dups
+		checks = append(checks, lineCheck{"calls/" + c.key(), func(r row) string {
+			if val(r.Ours) < val(r.Floor) || val(r.Ours) > val(r.Floor)+float64(c.optionSets*2) {
+				return fmt.Sprintf("%v calls, floor %v", val(r.Ours), val(r.Floor))
+			}
+			if val(r.Baseline) != float64(s.leads) {
+				return fmt.Sprintf("the peer made %v calls for %d leads", val(r.Baseline), s.leads)
+			}
+			return ""
+		}})
 	}
-	if r := byKey["tokens/refreshes"]; val(r.Ours) != val(r.Floor) {
-		t.Errorf("shared token: %v refreshes, floor %v", val(r.Ours), val(r.Floor))
-	}
-	if r := byKey["tokens/access_denied"]; val(r.Baseline) == 0 {
-		t.Errorf("%d instances with their own stores were never refused: the baseline does not show the problem", s.instances)
-	}
-	if r := byKey["concurrency/max_in_flight"]; val(r.Ours) > val(r.Floor) || val(r.Ours) < 1 {
-		t.Errorf("%v calls in flight, cap %v", val(r.Ours), val(r.Floor))
-	}
-	if r := byKey["overhead/cpu"]; val(r.Ours) <= 0 {
-		t.Errorf("overhead: %v ms", val(r.Ours))
-	}
+	checks = append(checks,
+		lineCheck{"calls/duplicates", func(r row) string {
+			if val(r.Ours) != 0 || val(r.Baseline) != float64(wantDup) {
+				return fmt.Sprintf("ours %v, the peer %v; want 0 and %d", val(r.Ours), val(r.Baseline), wantDup)
+			}
+			return ""
+		}},
+		lineCheck{"calls/once", func(r row) string {
+			if val(r.Ours) != 0 || val(r.Baseline) != 0 {
+				return fmt.Sprintf("ours %v, the peer %v", val(r.Ours), val(r.Baseline))
+			}
+			return ""
+		}},
+		lineCheck{"time/" + timedCell.key(), func(r row) string {
+			if r.Baseline != nil {
+				return "a baseline the line does not run"
+			}
+			return measured("ours", "floor")(r)
+		}},
+		lineCheck{"time/vs-peer-" + timedCell.key(), measured("ours", "baseline", "floor", "ours/baseline")},
+		lineCheck{"tokens/refreshes", func(r row) string {
+			if val(r.Ours) != val(r.Floor) {
+				return fmt.Sprintf("shared token: %v refreshes, floor %v", val(r.Ours), val(r.Floor))
+			}
+			return ""
+		}},
+		lineCheck{"tokens/access_denied", func(r row) string {
+			if val(r.Baseline) <= 0 {
+				return fmt.Sprintf("%d instances with their own stores were never refused: the baseline does not show the problem", s.instances)
+			}
+			return ""
+		}},
+		lineCheck{"concurrency/max_in_flight", func(r row) string {
+			if val(r.Ours) > val(r.Floor) || val(r.Ours) < 1 {
+				return fmt.Sprintf("%v calls in flight, cap %v", val(r.Ours), val(r.Floor))
+			}
+			return ""
+		}},
+		lineCheck{"overhead/cpu", measured("ours", "baseline")},
+	)
 	for _, n := range s.statusJobs {
-		calls, rcu, tm := byKey[fmt.Sprintf("status/calls-%d", n)], byKey[fmt.Sprintf("status/rcu-%d", n)], byKey[fmt.Sprintf("status/time-%d", n)]
-		if val(calls.Ours) != float64(n) || val(calls.Floor) != float64(n) {
-			t.Errorf("%d due jobs: %v status calls for %v checked", n, val(calls.Ours), val(calls.Floor))
+		checks = append(checks,
+			lineCheck{fmt.Sprintf("status/calls-%d", n), func(r row) string {
+				if val(r.Ours) != float64(n) || val(r.Floor) != float64(n) {
+					return fmt.Sprintf("%v status calls for %v checked", val(r.Ours), val(r.Floor))
+				}
+				return ""
+			}},
+			lineCheck{fmt.Sprintf("status/rcu-%d", n), func(r row) string {
+				if val(r.Ours) < val(r.Floor) || val(r.Floor) < float64(n)/2 {
+					return fmt.Sprintf("%v read units, floor %v", val(r.Ours), val(r.Floor))
+				}
+				return ""
+			}},
+			lineCheck{fmt.Sprintf("status/time-%d", n), measured("ours", "floor")},
+		)
+	}
+	if _, ok := byKey["coldstart/init-convert"]; ok {
+		for _, k := range []string{"coldstart/init-convert", "coldstart/first-convert", "coldstart/init-status", "coldstart/first-status"} {
+			checks = append(checks, lineCheck{k, measured("ours", "baseline")})
 		}
-		if val(rcu.Ours) < val(rcu.Floor) || val(rcu.Floor) < float64(n)/2 {
-			t.Errorf("%d due jobs: %v read units, floor %v", n, val(rcu.Ours), val(rcu.Floor))
+		checks = append(checks, lineCheck{"coldstart/size-convert-" + runtime.GOARCH, func(r row) string {
+			if val(r.Ours) <= val(r.Baseline) || val(r.Baseline) <= 0 {
+				return fmt.Sprintf("convert is %v MB, hello world %v MB", val(r.Ours), val(r.Baseline))
+			}
+			return ""
+		}})
+	} else {
+		checks = append(checks, lineCheck{"coldstart/skipped", func(row) string { return "" }})
+	}
+	for _, c := range checks {
+		r, ok := byKey[c.key]
+		if !ok {
+			t.Errorf("%s: no such line", c.key)
+			continue
 		}
-		if val(tm.Ours) <= 0 || val(tm.Ours) > val(tm.Floor) {
-			t.Errorf("%d due jobs: a run of %v s, budget %v s", n, val(tm.Ours), val(tm.Floor))
+		if msg := c.want(r); msg != "" {
+			t.Errorf("%s: %s", c.key, msg)
 		}
 	}
+
 	// Rows 5 and 6 need moto and the emulator; without them their lines
 	// say so, and only those lines lack figures. CI installs both.
 	ci, _ := strconv.ParseBool(os.Getenv("CI"))
 	for _, r := range rows {
-		if r.Ours != nil {
-			continue
-		}
-		if !strings.HasPrefix(r.Note, errSkipped.Error()) || ci {
+		if r.Ours == nil && (!strings.HasPrefix(r.Note, errSkipped.Error()) || ci) {
 			t.Errorf("row %d %s has no figure: %s", r.Row, r.Key, r.Note)
 		}
-	}
-	if r, ok := byKey["coldstart/init-convert"]; ok {
-		for _, k := range []string{"coldstart/init-convert", "coldstart/first-convert", "coldstart/init-status", "coldstart/first-status"} {
-			if r := byKey[k]; val(r.Ours) <= 0 || val(r.Baseline) <= 0 {
-				t.Errorf("%s: %v ms, hello world %v ms", k, val(r.Ours), val(r.Baseline))
-			}
-		}
-		size := byKey["coldstart/size-convert-"+runtime.GOARCH]
-		if val(size.Ours) <= val(size.Baseline) || val(size.Baseline) <= 0 {
-			t.Errorf("convert is %v MB, hello world %v MB", val(size.Ours), val(size.Baseline))
-		}
-	} else if _, skipped := byKey["coldstart/skipped"]; !skipped {
-		t.Errorf("row 6 has neither figures nor a skipped line: %v", r)
 	}
 
 	var buf bytes.Buffer
@@ -112,107 +186,187 @@ func TestRowsRun(t *testing.T) {
 	if lines := strings.Count(buf.String(), "\n"); lines != len(rows)+1 {
 		t.Errorf("table has %d lines for %d rows", lines, len(rows))
 	}
-	if _, err := json.Marshal(report{Rows: rows}); err != nil {
+	if err := writeJSON(filepath.Join(t.TempDir(), "latest.json"), report{Rows: rows}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func val(p *float64) float64 {
+func val(p *figure) float64 {
 	if p == nil {
 		return -1
 	}
-	return *p
+	return float64(*p)
+}
+
+// TestNaivePeer checks that the peer is run, not computed: one call per
+// lead sent, its repeats counted by the simulator and refused by it, every
+// lead in exactly one job, never more calls in flight than Zoho allows.
+func TestNaivePeer(t *testing.T) {
+	const leads = 300
+	for _, c := range []cell{{1, 0, 1}, {5, 10, 3}, {50, 10, 1}} {
+		t.Run(c.key(), func(t *testing.T) {
+			w, err := newWorkload(zohosim.New(zohosim.Options{}), c, leads, rand.New(rand.NewPCG(1, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := newClock()
+			sim := rowSim(clock, 0)
+			sim.SeedLeads(w.ids...)
+			n, err := runNaive(context.Background(), sim, clock, w.msgs, w.ids, peerInFlight)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.calls != leads || n.dupSubmitted != w.duplicates || n.refused != w.duplicates || n.notOnce != 0 {
+				t.Errorf("%d calls, %d duplicates, %d refused, %d leads not once; want %d, %d, %d, 0",
+					n.calls, n.dupSubmitted, n.refused, n.notOnce, leads, w.duplicates, w.duplicates)
+			}
+			if n.maxInFlight > peerInFlight || n.rejected > 0 {
+				t.Errorf("%d calls in flight, %d refused with 429", n.maxInFlight, n.rejected)
+			}
+		})
+	}
 }
 
 func TestWorkloadLaysOutEveryLead(t *testing.T) {
 	for _, c := range matrix {
-		sim := zohosim.New(zohosim.Options{})
-		w, err := newWorkload(sim, c, 1000, rand.New(rand.NewPCG(1, 2)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		count := map[string]int{}
-		for _, m := range w.msgs {
-			var req struct{ IDs []string }
-			if err := json.Unmarshal([]byte(m.body), &req); err != nil {
+		t.Run(c.key(), func(t *testing.T) {
+			sim := zohosim.New(zohosim.Options{})
+			w, err := newWorkload(sim, c, 1000, rand.New(rand.NewPCG(1, 2)))
+			if err != nil {
 				t.Fatal(err)
 			}
-			if len(req.IDs) == 0 || len(req.IDs) > c.idsPerMsg {
-				t.Fatalf("%s: message with %d ids", c, len(req.IDs))
-			}
-			inMsg := map[string]bool{}
-			for _, id := range req.IDs {
-				if inMsg[id] {
-					t.Fatalf("%s: %s twice in one message", c, id)
+			count := map[string]int{}
+			for _, m := range w.msgs {
+				var req struct{ IDs []string }
+				if err := json.Unmarshal([]byte(m.body), &req); err != nil {
+					t.Fatal(err)
 				}
-				inMsg[id] = true
-				count[id]++
+				if len(req.IDs) == 0 || len(req.IDs) > c.idsPerMsg {
+					t.Fatalf("message with %d ids", len(req.IDs))
+				}
+				inMsg := map[string]bool{}
+				for _, id := range req.IDs {
+					if inMsg[id] {
+						t.Fatalf("%s twice in one message", id)
+					}
+					inMsg[id] = true
+					count[id]++
+				}
 			}
-		}
-		total, twice := 0, 0
-		for _, n := range count {
-			total += n
-			if n > 1 {
-				twice++
+			total, twice := 0, 0
+			for _, n := range count {
+				total += n
+				if n > 1 {
+					twice++
+				}
 			}
-		}
-		if total != 1000 || len(count) != len(w.ids) || twice != w.duplicates || len(w.ids)+w.duplicates != 1000 {
-			t.Errorf("%s: %d ids, %d distinct, %d repeated; want 1000, %d, %d", c, total, len(count), twice, len(w.ids), w.duplicates)
-		}
+			if total != 1000 || len(count) != len(w.ids) || twice != w.duplicates || len(w.ids)+w.duplicates != 1000 {
+				t.Errorf("%d ids, %d distinct, %d repeated; want 1000, %d, %d", total, len(count), twice, len(w.ids), w.duplicates)
+			}
+		})
 	}
 }
 
 func TestBatchesRespectSizeAndPayload(t *testing.T) {
-	small := make([]message, 2500)
-	for i := range small {
-		small[i] = message{id: fmt.Sprint(i), body: `{"ids":["1"]}`}
-	}
-	bs, err := batches(small)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(bs) != 3 || len(bs[0].msgs) != sqsBatchSize || len(bs[2].msgs) != 500 {
-		t.Fatalf("%d batches", len(bs))
-	}
-	if bs[0].msgs[0].receives != 1 || !json.Valid(bs[0].event) {
-		t.Fatal("first delivery not counted, or invalid event")
-	}
-
-	big := make([]message, 30)
-	for i := range big {
-		big[i] = message{id: fmt.Sprint(i), body: strings.Repeat("x", 1<<20)}
-	}
-	if bs, err = batches(big); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, b := range bs {
-		n += len(b.msgs)
-		if len(b.event) > maxPayloadBytes {
-			t.Fatalf("event of %d bytes", len(b.event))
-		}
-	}
-	if n != len(big) || len(bs) < 5 {
-		t.Fatalf("%d messages in %d batches", n, len(bs))
+	for _, c := range []struct {
+		name       string
+		msgs, body int
+		want       []int // messages per batch
+	}{
+		{"batch size", 2500, len(`{"ids":["1"]}`), []int{sqsBatchSize, sqsBatchSize, 500}},
+		{"payload", 30, 1 << 20, []int{5, 5, 5, 5, 5, 5}},
+		{"one", 1, 10, []int{1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msgs := make([]message, c.msgs)
+			for i := range msgs {
+				msgs[i] = message{id: fmt.Sprint(i), body: strings.Repeat("x", c.body)}
+			}
+			bs, err := batches(msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, b := range bs {
+				got = append(got, len(b.msgs))
+				if len(b.event) > maxPayloadBytes || !json.Valid(b.event) || b.msgs[0].receives != 1 {
+					t.Errorf("event of %d bytes, valid %v, first receive counted as %d", len(b.event), json.Valid(b.event), b.msgs[0].receives)
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("batches of %v messages, want %v", got, c.want)
+			}
+		})
 	}
 }
 
-func TestMedianAndFormat(t *testing.T) {
-	if m := median([]float64{3, 1, 2}); *m != 2 {
-		t.Error(*m)
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64 // -1: none
+	}{
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, none, 2, 3}, 2.5},
+		{[]float64{none}, -1},
+		{[]float64{math.Inf(1), 7}, 7},
+		{nil, -1},
+	} {
+		if got := val(median(c.in)); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
 	}
-	if m := median([]float64{4, 1, none, 2, 3}); *m != 2.5 {
-		t.Error(*m)
+}
+
+func TestFormat(t *testing.T) {
+	fig := func(v float64) *figure { f := figure(v); return &f }
+	for _, c := range []struct {
+		v          *figure
+		unit, want string
+	}{
+		{fig(10000), "calls", "10,000"},
+		{fig(-1234567), "count", "-1,234,567"},
+		{fig(12.34), "s", "12.3 s"},
+		{fig(0.5), "RCU", "0.5"},
+		{nil, "s", "-"},
+		{fig(none), "calls", "-"},
+	} {
+		if got := format(c.v, c.unit); got != c.want {
+			t.Errorf("format(%v, %q) = %q, want %q", val(c.v), c.unit, got, c.want)
+		}
 	}
-	if median([]float64{none}) != nil {
-		t.Error("median of nothing")
+	for _, c := range []struct {
+		v    *figure
+		want string
+	}{{fig(0), "0"}, {fig(1.5), "1.50"}, {fig(0.0212), "0.0212"}, {nil, "-"}, {fig(math.Inf(1)), "-"}} {
+		if got := formatRatio(c.v); got != c.want {
+			t.Errorf("formatRatio(%v) = %q, want %q", val(c.v), got, c.want)
+		}
 	}
-	v := 10000.0
-	if got := format(&v, "calls"); got != "10,000" {
-		t.Error(got)
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{{2 * time.Hour, "2 h"}, {55 * time.Minute, "55 min"}, {90 * time.Second, "1m30s"}} {
+		if got := human(c.d); got != c.want {
+			t.Errorf("human(%v) = %q, want %q", c.d, got, c.want)
+		}
 	}
-	if got := human(2 * time.Hour); got != "2 h" {
-		t.Error(got)
+}
+
+func TestParseRows(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+		err  bool
+	}{
+		{"", []int{1, 2, 3, 4, 5, 6}, false},
+		{"1, 2", []int{1, 2}, false},
+		{"7", nil, true},
+		{"x", nil, true},
+	} {
+		got, err := parseRows(c.in)
+		if (err != nil) != c.err || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("parseRows(%q) = %v, %v", c.in, got, err)
+		}
 	}
 }
 
@@ -241,5 +395,61 @@ func TestReadUnits(t *testing.T) {
 		if got := readUnits(c.size, c.consistent); got != c.want {
 			t.Errorf("readUnits(%d, %v) = %v, want %v", c.size, c.consistent, got, c.want)
 		}
+	}
+}
+
+// TestReportWritesMissingFiguresAsNull: a line without a figure (a row
+// skipped for want of moto, a baseline of 0, an infinite ratio) must reach
+// the JSON as null. encoding/json refuses NaN, and a skipped line's
+// repetitions once made the whole bench fail after printing its table.
+func TestReportWritesMissingFiguresAsNull(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		reps     [][]sample
+		wantOurs any // as decoded from the JSON
+		wantReps any
+	}{
+		{"skipped", [][]sample{{skipped("coldstart/skipped", "Cold start", "no .bin/aws-lambda-rie")}}, nil, nil},
+		{"skipped in one repetition", [][]sample{
+			{{key: "k", measure: "m", ours: 2, baseline: none, floor: none}},
+			{{key: "k", measure: "m", ours: none, baseline: none, floor: none}},
+		}, 2.0, []any{2.0, nil}},
+		{"zero baseline, infinite figures", [][]sample{
+			{{key: "k", measure: "m", ours: math.Inf(1), baseline: 0, floor: math.Inf(-1)}},
+		}, nil, nil},
+		{"measured", [][]sample{{{key: "k", measure: "m", ours: 3, baseline: 4, floor: 1}}}, 3.0, []any{3.0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows := aggregate(1, c.reps)
+			path := filepath.Join(t.TempDir(), "bench", "latest.json")
+			if err := writeJSON(path, report{LatencyMS: figure(none), ElapsedS: figure(math.Inf(1)), Rows: rows}); err != nil {
+				t.Fatalf("writeJSON: %v", err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				LatencyMS any `json:"latency_ms"`
+				Rows      []map[string]any
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("%v:\n%s", err, b)
+			}
+			if len(got.Rows) != 1 || got.LatencyMS != nil {
+				t.Fatalf("%d rows, latency %v:\n%s", len(got.Rows), got.LatencyMS, b)
+			}
+			r := got.Rows[0]
+			if ours, ok := r["ours"]; !ok || !reflect.DeepEqual(ours, c.wantOurs) {
+				t.Errorf("ours = %v (present %v), want %v", ours, ok, c.wantOurs)
+			}
+			if !reflect.DeepEqual(r["ours_reps"], c.wantReps) {
+				t.Errorf("ours_reps = %v, want %v", r["ours_reps"], c.wantReps)
+			}
+			var buf bytes.Buffer
+			if err := printTable(&buf, rows); err != nil || strings.Contains(buf.String(), "NaN") || strings.Contains(buf.String(), "Inf") {
+				t.Errorf("table (%v):\n%s", err, buf.String())
+			}
+		})
 	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +15,19 @@ import (
 
 // none marks a figure a line does not have (no baseline, no floor).
 var none = math.NaN()
+
+// figure is a number of the JSON report. encoding/json refuses NaN and
+// ±Inf, and a sample marks a figure it lacks with NaN (none): a skipped
+// line once failed a whole run after its table was printed. A figure
+// that is not finite is written as null instead.
+type figure float64
+
+func (f figure) MarshalJSON() ([]byte, error) {
+	if !finite(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
 
 // sample is one line of the table as one repetition measured it.
 type sample struct {
@@ -28,18 +44,18 @@ type sample struct {
 // row is one line of the table: the median of its samples over the
 // repetitions, with ratios computed within each repetition first.
 type row struct {
-	Row          int       `json:"row"`
-	Key          string    `json:"key"`
-	Measure      string    `json:"measure"`
-	Unit         string    `json:"unit,omitempty"`
-	Ours         *float64  `json:"ours"` // null: not measured yet
-	Baseline     *float64  `json:"baseline,omitempty"`
-	Floor        *float64  `json:"floor,omitempty"`
-	OursPerFloor *float64  `json:"ours_per_floor,omitempty"`
-	OursPerBase  *float64  `json:"ours_per_baseline,omitempty"`
-	OursReps     []float64 `json:"ours_reps,omitempty"`
-	Note         string    `json:"note,omitempty"`
-	Problems     []string  `json:"problems,omitempty"`
+	Row          int      `json:"row"`
+	Key          string   `json:"key"`
+	Measure      string   `json:"measure"`
+	Unit         string   `json:"unit,omitempty"`
+	Ours         *figure  `json:"ours"` // null: skipped
+	Baseline     *figure  `json:"baseline,omitempty"`
+	Floor        *figure  `json:"floor,omitempty"`
+	OursPerFloor *figure  `json:"ours_per_floor,omitempty"`
+	OursPerBase  *figure  `json:"ours_per_baseline,omitempty"`
+	OursReps     []figure `json:"ours_reps,omitempty"` // null where a repetition had no figure
+	Note         string   `json:"note,omitempty"`
+	Problems     []string `json:"problems,omitempty"`
 }
 
 // aggregate folds the repetitions of one table row (reps[i] is repetition
@@ -70,7 +86,12 @@ func aggregate(n int, reps [][]sample) []row {
 				r.Problems = append(r.Problems, s.problem)
 			}
 		}
-		r.OursReps = ours
+		if slices.ContainsFunc(ours, finite) {
+			r.OursReps = make([]figure, len(ours))
+			for i, v := range ours {
+				r.OursReps[i] = figure(v)
+			}
+		}
 		r.Ours = median(ours)
 		r.Baseline = median(base)
 		r.Floor = median(floor)
@@ -81,21 +102,18 @@ func aggregate(n int, reps [][]sample) []row {
 	return rows
 }
 
-// placeholder is the line of a row that is not measured yet.
-func placeholder(n int, title, what string) row {
-	return row{Row: n, Key: "pending", Measure: title, Note: "not measured yet: " + what}
-}
-
 func ratio(a, b float64) float64 {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+	if !finite(a) || !finite(b) || b == 0 {
 		return none
 	}
 	return a / b
 }
 
-// median of the figures that are not none; nil when there are none.
-func median(xs []float64) *float64 {
-	xs = slices.DeleteFunc(slices.Clone(xs), math.IsNaN)
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// median of the finite figures; nil when there are none.
+func median(xs []float64) *figure {
+	xs = slices.DeleteFunc(slices.Clone(xs), func(v float64) bool { return !finite(v) })
 	if len(xs) == 0 {
 		return nil
 	}
@@ -104,7 +122,8 @@ func median(xs []float64) *float64 {
 	if len(xs)%2 == 0 {
 		m = (xs[len(xs)/2-1] + m) / 2
 	}
-	return &m
+	f := figure(m)
+	return &f
 }
 
 // printTable writes the rows as one aligned text table.
@@ -125,31 +144,33 @@ func printTable(w io.Writer, rows []row) error {
 
 // format writes a figure in its unit: calls and other counts as integers
 // with thousands separators, durations with one decimal.
-func format(v *float64, unit string) string {
-	if v == nil {
+func format(f *figure, unit string) string {
+	if f == nil || !finite(float64(*f)) {
 		return "-"
 	}
+	v := float64(*f)
 	switch unit {
 	case "s", "ms", "MB":
-		return strconv.FormatFloat(*v, 'f', 1, 64) + " " + unit
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
 	}
-	if math.Abs(*v) < 100 && *v != math.Trunc(*v) {
-		return strconv.FormatFloat(*v, 'f', 1, 64)
+	if math.Abs(v) < 100 && v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
-	return thousands(int64(math.Round(*v)))
+	return thousands(int64(math.Round(v)))
 }
 
-func formatRatio(v *float64) string {
-	if v == nil {
+func formatRatio(f *figure) string {
+	if f == nil || !finite(float64(*f)) {
 		return "-"
 	}
-	switch {
-	case *v == 0:
+	switch v := float64(*f); {
+	case v == 0:
 		return "0"
-	case math.Abs(*v) >= 0.1:
-		return strconv.FormatFloat(*v, 'f', 2, 64)
+	case math.Abs(v) >= 0.1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	return strconv.FormatFloat(*v, 'g', 3, 64)
 }
 
 func thousands(n int64) string {
@@ -167,4 +188,38 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// skipped is the one line of a row whose tools are missing.
+func skipped(key, title, why string) sample {
+	return sample{key: key, measure: title, ours: none, baseline: none, floor: none, note: errSkipped.Error() + " (" + why + ")"}
+}
+
+// report is the JSON document, the same figures as the table.
+type report struct {
+	Generated string `json:"generated"`
+	Command   string `json:"command"`
+	GoVersion string `json:"go_version"`
+	Platform  string `json:"platform"`
+	CPUs      int    `json:"cpus"`
+	LatencyMS figure `json:"latency_ms"`
+	// PeerLatencyMS is the latency of row 1's head-to-head run.
+	PeerLatencyMS figure `json:"peer_latency_ms"`
+	Reps          int    `json:"reps"`
+	ElapsedS      figure `json:"elapsed_s"`
+	Rows          []row  `json:"rows"`
+}
+
+func writeJSON(path string, rep report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the report: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	return nil
 }

@@ -89,8 +89,6 @@ func batches(msgs []message) ([]batch, error) {
 type drained struct {
 	invocations int
 	redelivered int // messages handed back and delivered again
-	maxPayload  int // largest event, bytes
-	maxMessages int // most messages in one event
 	wall        time.Duration
 }
 
@@ -137,8 +135,6 @@ func drain(ctx context.Context, fns []function, msgs []message) (drained, error)
 		}
 		for _, b := range bs {
 			d.invocations++
-			d.maxPayload = max(d.maxPayload, len(b.event))
-			d.maxMessages = max(d.maxMessages, len(b.msgs))
 			work <- b
 		}
 		close(work)

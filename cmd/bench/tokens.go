@@ -122,7 +122,7 @@ func rowTokens(ctx context.Context, s settings, _ int) ([]sample, error) {
 	return []sample{
 		{key: "tokens/refreshes", measure: "token refreshes " + size, unit: "count",
 			ours: float64(ours.refreshRequests), baseline: float64(naive.refreshRequests), floor: float64(floor),
-			note: fmt.Sprintf("requests to Accounts; floor: every %s from the start; one shared in-memory store (DynamoDB's conditions); baseline: a store per instance, %d issued, %d needed unthrottled",
+			note: fmt.Sprintf("requests to Accounts; floor: every %s from the start; one shared in-memory store (DynamoDB's conditions); baseline: a store per instance, %d issued; unthrottled it would need %d (instances x floor, computed)",
 				human(tokenLifetime-refreshAhead), naive.tokensIssued, s.instances*floor)},
 		{key: "tokens/access_denied", measure: "Access Denied answers " + size, unit: "count",
 			ours: float64(ours.accessDenied), baseline: float64(naive.accessDenied), floor: 0, problem: problem,

@@ -1,0 +1,242 @@
+// Meters of DynamoDB reads: the estimating in-memory store and the meter
+// around the real DynamoDB client on moto. Row 5 compares the two.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+)
+
+// meterReading is what a meter saw: requests by kind and their read units.
+type meterReading struct {
+	queries, batchGets, gets, updates int
+	queryRCU, batchRCU, getRCU        float64
+	jobItems, jobBytes                int // job items BatchGetItem read, and their total size
+}
+
+func (r meterReading) rcu() float64 { return r.queryRCU + r.batchRCU + r.getRCU }
+
+func (r meterReading) requests() string {
+	return fmt.Sprintf("Query %d, BatchGetItem %d, GetItem %d, UpdateItem %d", r.queries, r.batchGets, r.gets, r.updates)
+}
+
+type meter struct {
+	mu sync.Mutex
+	r  meterReading
+}
+
+func (m *meter) add(f func(r *meterReading)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(&m.r)
+}
+
+func (m *meter) reading() meterReading {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.r
+}
+
+// estimatingStore is the in-memory job store, metered as the DynamoDB
+// store would be charged: it counts the requests DynamoStore makes for
+// each call (one Query per page of due jobs, one BatchGetItem per 100
+// jobs, one UpdateItem per check, Query pages of up to 1 MB to count)
+// and the read units of the items they read, sized from the item the
+// DynamoDB store writes for each job. crossCheck compares it with the
+// DynamoDB store on moto.
+type estimatingStore struct {
+	*jobs.MemoryStore
+	sizes map[string]itemSizes
+	meter meter
+}
+
+func newEstimatingStore(ctx context.Context, o *openJobs) (*estimatingStore, error) {
+	e := &estimatingStore{MemoryStore: jobs.NewMemoryStore(), sizes: o.sizes}
+	for _, j := range o.jobs {
+		if err := e.RecordJob(ctx, j, o.clock.Now().Add(30*24*time.Hour)); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *estimatingStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
+	ids, next, err := e.MemoryStore.DueJobs(ctx, now, limit, cursor)
+	if err != nil {
+		return ids, next, err
+	}
+	size := 0
+	for _, id := range ids {
+		size += e.sizes[id].entry
+	}
+	e.meter.add(func(r *meterReading) {
+		r.queries++
+		r.queryRCU += readUnits(size, false)
+		if next == "" && len(ids) == max(limit, 1) {
+			// DynamoDB returns a cursor with every page that reaches its
+			// limit: the checker reads one more page, or counts from it,
+			// and finds nothing.
+			r.queries++
+			r.queryRCU += readUnits(0, false)
+		}
+	})
+	return ids, next, nil
+}
+
+func (e *estimatingStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
+	ids, _, err := e.MemoryStore.DueJobs(ctx, now, math.MaxInt32, cursor)
+	if err != nil {
+		return 0, err
+	}
+	pages, page := []int{0}, 0
+	for _, id := range ids {
+		n := e.sizes[id].entry
+		if pages[page]+n > queryPageBytes {
+			pages, page = append(pages, 0), page+1
+		}
+		pages[page] += n
+	}
+	e.meter.add(func(r *meterReading) {
+		for _, size := range pages {
+			r.queries++
+			r.queryRCU += readUnits(size, false)
+		}
+	})
+	return len(ids), nil
+}
+
+func (e *estimatingStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
+	js, err := e.MemoryStore.Jobs(ctx, ids)
+	if err != nil {
+		return js, err
+	}
+	distinct := map[string]bool{}
+	for _, id := range ids {
+		distinct[id] = true
+	}
+	var rcu float64
+	size := 0
+	for _, j := range js {
+		n := e.sizes[j.ID].item
+		rcu += readUnits(n, false)
+		size += n
+	}
+	e.meter.add(func(r *meterReading) {
+		r.batchGets += (len(distinct) + 99) / 100
+		r.batchRCU += rcu
+		r.jobItems += len(js)
+		r.jobBytes += size
+	})
+	return js, nil
+}
+
+func (e *estimatingStore) SaveCheck(ctx context.Context, j jobs.Job, prev int64) error {
+	e.meter.add(func(r *meterReading) { r.updates++ })
+	return e.MemoryStore.SaveCheck(ctx, j, prev)
+}
+
+// meteredTokens counts token record reads: a strongly consistent GetItem
+// of a small item each, as oauth.DynamoStore.Load makes.
+type meteredTokens struct {
+	oauth.Store
+	m *meter
+}
+
+func (t meteredTokens) Load(ctx context.Context, key string) (oauth.Record, error) {
+	t.m.add(func(r *meterReading) { r.gets++; r.getRCU += readUnits(0, true) })
+	return t.Store.Load(ctx, key)
+}
+
+// meteredDDB meters the DynamoDB stores' requests to moto (whose own
+// ConsumedCapacity is a constant per request): the requests as made, the
+// read units from the sizes of the items they read. A job item is sized
+// as written (BatchGetItem returns only the projected attributes), an
+// index entry as returned, a count by running the same query for its
+// items (that query is not counted).
+type meteredDDB struct {
+	api   *dynamodb.Client
+	sizes map[string]itemSizes // by job id
+	meter
+}
+
+func (m *meteredDDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	out, err := m.api.GetItem(ctx, in, opts...)
+	if err == nil {
+		size := itemSize(out.Item) // the stores' GetItem reads whole items
+		m.add(func(r *meterReading) { r.gets++; r.getRCU += readUnits(size, aws.ToBool(in.ConsistentRead)) })
+	}
+	return out, err
+}
+
+func (m *meteredDDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := m.api.BatchGetItem(ctx, in, opts...)
+	if err != nil {
+		return out, err
+	}
+	var rcu float64
+	var items, size int
+	for table, got := range out.Responses {
+		consistent := aws.ToBool(in.RequestItems[table].ConsistentRead)
+		for _, it := range got {
+			s, ok := m.sizes[strings.TrimPrefix(itemKey(it), "JOB#")]
+			if !ok {
+				return out, fmt.Errorf("meter: BatchGetItem read %q, whose size is not known", itemKey(it))
+			}
+			rcu += readUnits(s.item, consistent)
+			items, size = items+1, size+s.item
+		}
+	}
+	m.add(func(r *meterReading) { r.batchGets++; r.batchRCU += rcu; r.jobItems += items; r.jobBytes += size })
+	return out, nil
+}
+
+func (m *meteredDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := m.api.Query(ctx, in, opts...)
+	if err != nil {
+		return out, err
+	}
+	read := out.Items
+	if in.Select == types.SelectCount {
+		again := *in
+		again.Select = ""
+		o, err := m.api.Query(ctx, &again)
+		if err != nil {
+			return out, err
+		}
+		if len(o.Items) != int(out.Count) {
+			return out, fmt.Errorf("meter: a count of %d, and %d items for the same query", out.Count, len(o.Items))
+		}
+		read = o.Items
+	}
+	size := 0
+	for _, it := range read {
+		size += itemSize(it)
+	}
+	rcu := readUnits(size, aws.ToBool(in.ConsistentRead))
+	m.add(func(r *meterReading) { r.queries++; r.queryRCU += rcu })
+	return out, nil
+}
+
+func (m *meteredDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	m.add(func(r *meterReading) { r.updates++ })
+	return m.api.UpdateItem(ctx, in, opts...)
+}
+
+func (m *meteredDDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return m.api.DeleteItem(ctx, in, opts...)
+}
+
+func (m *meteredDDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return m.api.TransactWriteItems(ctx, in, opts...)
+}

@@ -1,0 +1,126 @@
+// The due jobs row 5 runs over, built as the convert function records them.
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
+)
+
+// each, as the convert function records them, due one minute after they
+// were scheduled, and the item the DynamoDB store writes for each.
+type openJobs struct {
+	sim   *zohosim.Server
+	clock *zohosim.ManualClock
+	jobs  []jobs.Job
+	items []map[string]types.AttributeValue
+	sizes map[string]itemSizes // by job id
+}
+
+// itemSizes are the sizes, DynamoDB's way, of a job's item and of its
+// entry in the keys-only open-jobs index.
+type itemSizes struct{ item, entry int }
+
+// seedOpenJobs builds n open jobs with a deal: the first through the real
+// convert handler (an SQS batch of single-lead messages), the others
+// scheduled in the simulator with the same options and recorded as copies
+// of the first with their own job id, leads and message ids. The DynamoDB
+// store's own RecordJob, on a client that only captures what it is asked
+// to write, gives each job's item.
+func seedOpenJobs(ctx context.Context, n int) (*openJobs, error) {
+	o := &openJobs{clock: newClock(), sizes: make(map[string]itemSizes, n)}
+	o.sim = zohosim.New(zohosim.Options{Clock: o.clock})
+	leads := o.sim.SeedLeadRange(n * zoho.MaxIDsPerCall)
+
+	mem := jobs.NewMemoryStore()
+	fn, err := newFunction(o.sim, o.clock, 0, oauth.NewMemoryStore(), mem)
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]message, zoho.MaxIDsPerCall)
+	for i, id := range leads[:zoho.MaxIDsPerCall] {
+		req := optionSet(1)
+		req.IDs = []string{id}
+		body, err := json.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = message{id: messageID(0, i), body: string(body)}
+	}
+	bs, err := batches(msgs)
+	if err != nil {
+		return nil, err
+	}
+	if back, err := invoke(ctx, fn, bs[0]); err != nil || len(back) > 0 || len(fn.dead.Letters()) > 0 {
+		return nil, fmt.Errorf("the first job through the convert function: %v, %d messages handed back, %d dead-lettered", err, len(back), len(fn.dead.Letters()))
+	}
+	sjobs := o.sim.Jobs()
+	if len(sjobs) != 1 {
+		return nil, fmt.Errorf("the convert function made %d jobs of %d leads, want 1", len(sjobs), zoho.MaxIDsPerCall)
+	}
+	first, err := mem.Job(ctx, sjobs[0].ID)
+	if err != nil {
+		return nil, err
+	}
+
+	client, _, err := newZohoClient(o.sim, o.clock, oauth.NewMemoryStore(), zoho.RetryPolicy{Attempts: 1})
+	if err != nil {
+		return nil, err
+	}
+	capture := &captureDDB{}
+	shape := table.NewJobStore(capture, "jobs")
+	for k := range n {
+		j := first
+		if k > 0 {
+			req := optionSet(1)
+			req.IDs = leads[k*zoho.MaxIDsPerCall : (k+1)*zoho.MaxIDsPerCall]
+			if j.ID, err = client.MassConvert(ctx, &req); err != nil {
+				return nil, fmt.Errorf("scheduling job %d: %w", k+1, err)
+			}
+			j.LeadIDs = req.IDs
+			j.Sources = make([]string, len(req.IDs))
+			for i := range j.Sources {
+				j.Sources[i] = messageID(k, i)
+			}
+		}
+		if err := shape.RecordJob(ctx, j, o.clock.Now().Add(30*24*time.Hour)); err != nil {
+			return nil, err
+		}
+		it := capture.item
+		o.jobs = append(o.jobs, j)
+		o.items = append(o.items, it)
+		o.sizes[j.ID] = itemSizes{item: itemSize(it), entry: itemSize(map[string]types.AttributeValue{
+			"pk": it["pk"], "open_shard": it["open_shard"], "next_check_at": it["next_check_at"]})}
+	}
+	o.clock.Advance(time.Minute) // every job is due
+	return o, nil
+}
+
+func messageID(job, i int) string {
+	return fmt.Sprintf("5b7f2c1e-8a4d-%04x-%04x-%012d", job>>16&0xffff, job&0xffff, i)
+}
+
+// captureDDB keeps the job item of the last RecordJob instead of writing it.
+type captureDDB struct {
+	table.API // nil: any other call panics
+	item      map[string]types.AttributeValue
+}
+
+func (c *captureDDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if len(in.TransactItems) == 0 || in.TransactItems[0].Put == nil {
+		return nil, errors.New("capture: the first item of RecordJob's transaction is not the job's Put")
+	}
+	c.item = in.TransactItems[0].Put.Item
+	return &dynamodb.TransactWriteItemsOutput{}, nil
+}
