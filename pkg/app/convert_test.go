@@ -122,3 +122,31 @@ func TestUnrecognisedEventNamesWhatCame(t *testing.T) {
 		t.Fatal("truncated event accepted")
 	}
 }
+
+// TestAPIRequestIDIsAPIGateways: the request's id is API Gateway's, unique
+// and in its access logs; a caller's X-Request-Id is only logged beside it.
+func TestAPIRequestIDIsAPIGateways(t *testing.T) {
+	fn, _, out := newConvert(t)
+	var ev map[string]any
+	if err := json.Unmarshal(readEvent(t, "httpapi-post.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["headers"].(map[string]any)["x-request-id"] = "caller-chosen-id"
+	gatewayID := ev["requestContext"].(map[string]any)["requestId"].(string)
+	raw, _ := json.Marshal(ev)
+	res, err := fn.Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		RequestID string `json:"request_id"`
+	}
+	v2 := res.(events.APIGatewayV2HTTPResponse)
+	if err := json.Unmarshal([]byte(v2.Body), &body); err != nil || body.RequestID != gatewayID {
+		t.Fatalf("answer %d %s; want request_id %q", v2.StatusCode, v2.Body, gatewayID)
+	}
+	logs := out.String()
+	if !strings.Contains(logs, `"request_id":"`+gatewayID+`"`) || !strings.Contains(logs, `"caller_request_id":"caller-chosen-id"`) {
+		t.Errorf("logs lack the request ids:\n%s", logs)
+	}
+}
