@@ -52,6 +52,22 @@ type Config struct {
 	// stored, so that it is kept somewhere an operator will see it (the
 	// dead-letter queue) and not only in a log line.
 	Unrecorded func(ctx context.Context, job jobs.Job, err error)
+
+	// Timer, when set, turns on fleet-wide batching (Accumulate): it wakes
+	// an accumulator's generation MaxWait after its first lead arrived.
+	Timer Timer
+	// MaxWait bounds how long a parked lead waits for its call to fill.
+	MaxWait time.Duration // default 60s
+	// WakeEarly is taken off MaxWait when setting a timer: the time a
+	// wake-up message spends in the event source's batching window.
+	WakeEarly time.Duration
+	// ParkedFor is how long past MaxWait a parked claim stands if its batch
+	// is never sent (its wake-ups dead-lettered): then it may be parked again.
+	ParkedFor time.Duration // default 24h
+	// Refused, when set, receives a batch whose options Zoho refused, with
+	// the submissions that asked for its leads, to dead-letter it: their
+	// own messages were acknowledged when the leads were parked.
+	Refused func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string)
 }
 
 // answerReserve is kept free at the end of an invocation for bookkeeping.
@@ -84,6 +100,8 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.RejectionMemory, 24*time.Hour)
 	def(&cfg.JobRetention, 30*24*time.Hour)
 	def(&cfg.FirstCheck, time.Minute)
+	def(&cfg.MaxWait, time.Minute)
+	def(&cfg.ParkedFor, 24*time.Hour)
 	return &Service{cfg: cfg}, nil
 }
 
@@ -117,6 +135,8 @@ type Result struct {
 	Reason   string
 	Jobs     []JobRef
 	Rejected []Rejection
+	// Queued are leads parked in an accumulator, waiting to fill a call.
+	Queued []string
 }
 
 // JobRef names a job that holds some of a submission's leads.
@@ -141,6 +161,7 @@ type leadOutcome struct {
 	earlier bool
 	code    string
 	reason  string
+	parked  jobs.BatchKey // Done, waiting in this batch
 }
 
 // group is the leads of all submissions with identical options.
@@ -152,6 +173,10 @@ type group struct {
 	// more holds the submissions that asked for a lead after the first
 	// (rare: a lead asked for twice in one batch); run.first has the first.
 	more map[string][]string
+	// batch is set when the leads come from an accumulator: its parked
+	// claims are held by batch.Owner(), and batchSources says who asked.
+	batch        jobs.BatchKey
+	batchSources map[string]string
 
 	mu     sync.Mutex
 	failed *leadOutcome // set once Zoho refuses the options themselves
@@ -170,41 +195,46 @@ type run struct {
 	first map[string]firstAsk // lead id -> the group that sends it and who asked first
 	subFP []string            // fingerprint of each submission
 	subs  []Submission
+
+	sem   chan struct{}          // bounds the Zoho calls in flight
+	woken map[jobs.BatchKey]bool // generations this run has set a timer for
 }
 
 // Convert handles a batch of submissions together, so that leads of
 // different submissions share calls, and returns one Result per submission
 // in the same order. It counts into the invocation's metrics (obs.WithMetrics).
 func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
+	r, ctx, cancel := s.newRun(ctx, subs)
+	defer cancel()
+	groups := r.group(subs)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		claimed := r.claim(ctx, g)
+		for chunk := range slices.Chunk(claimed, zoho.MaxIDsPerCall) {
+			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
+		}
+	}
+	wg.Wait()
+	return r.results(subs)
+}
+
+// newRun starts the state of one call. Its context ends Zoho calls a
+// little before the invocation does, so that there is time to record jobs,
+// release claims and answer: an invocation that times out has every
+// message of its batch delivered again.
+func (s *Service) newRun(ctx context.Context, subs []Submission) (*run, context.Context, context.CancelFunc) {
 	leads := 0
 	for _, sub := range subs {
 		leads += len(sub.Request.IDs)
 	}
 	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx),
-		outcomes: make(map[string]leadOutcome, leads), first: make(map[string]firstAsk, leads), subs: subs, subFP: make([]string, 0, len(subs))}
+		outcomes: make(map[string]leadOutcome, leads), first: make(map[string]firstAsk, leads), subs: subs,
+		subFP: make([]string, 0, len(subs)), sem: make(chan struct{}, s.cfg.MaxConcurrency), woken: map[jobs.BatchKey]bool{}}
 	if dl, ok := ctx.Deadline(); ok {
-		// Zoho calls end a little before the invocation does, so that there
-		// is time to record jobs, release claims and answer: an invocation
-		// that times out has every message of its batch delivered again.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
-		defer cancel()
+		ctx, cancel := context.WithDeadline(ctx, dl.Add(-answerReserve))
+		return r, ctx, cancel
 	}
-	groups := r.group(subs)
-	sem := make(chan struct{}, s.cfg.MaxConcurrency)
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		claimed := r.claim(ctx, g)
-		for chunk := range slices.Chunk(claimed, zoho.MaxIDsPerCall) {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				r.send(ctx, g, chunk)
-			})
-		}
-	}
-	wg.Wait()
-	return r.results(subs)
+	return r, ctx, func() {}
 }
 
 func newOwner() string {
@@ -270,11 +300,15 @@ func (r *run) group(subs []Submission) []*group {
 func (r *run) sources(g *group, ids []string) []string {
 	var out []string
 	add := func(src string) {
-		if !slices.Contains(out, src) {
+		if src != "" && !slices.Contains(out, src) {
 			out = append(out, src)
 		}
 	}
 	for _, id := range ids {
+		if g.batchSources != nil {
+			add(g.batchSources[id])
+			continue
+		}
 		if f, ok := r.first[id]; ok {
 			add(r.subs[f.sub].Source)
 		}
@@ -298,9 +332,18 @@ func (r *run) claim(ctx context.Context, g *group) []string {
 		r.settle(g.ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not claim the leads: " + err.Error()})
 		return nil
 	}
+	r.settleClaims(ctx, held)
+	return claimed
+}
+
+// settleClaims gives leads whose claims stand their outcome now.
+func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
 	now := r.s.cfg.Now()
+	var parked []jobs.Claim
 	for _, c := range held {
 		switch {
+		case c.State == jobs.Parked:
+			parked = append(parked, c)
 		case c.State == jobs.ClaimScheduled:
 			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
 			r.metrics.Count("DuplicatesPrevented", 1)
@@ -312,7 +355,7 @@ func (r *run) claim(ctx context.Context, g *group) []string {
 				reason: fmt.Sprintf("another invocation is converting this lead (claim lapses in %s)", c.Until.Sub(now).Round(time.Second))})
 		}
 	}
-	return claimed
+	r.settleParked(ctx, parked)
 }
 
 // send schedules one chunk, dropping ids Zoho reports invalid one by one
@@ -321,11 +364,11 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 	log := r.s.cfg.Logger
 	for len(ids) > 0 {
 		if out := g.failure(); out != nil {
-			r.giveBack(ctx, ids, *out)
+			r.giveBack(ctx, g, ids, *out)
 			return
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.s.cfg.StopMargin {
-			r.giveBack(ctx, ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return
 		}
 		req := *g.options
@@ -346,7 +389,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		case zoho.InvalidID:
 			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", apiErr.Code)
 			r.metrics.Count("LeadsRejected", 1)
-			if err := r.s.cfg.Store.Reject(ctx, r.owner, apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
+			if err := r.s.cfg.Store.Reject(ctx, r.holder(g), apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
 				log.WarnContext(ctx, "recording a rejection failed", "lead_id", apiErr.ID, "error", err)
 			}
 			r.settle([]string{apiErr.ID}, leadOutcome{verdict: Done, code: apiErr.Code, reason: reason})
@@ -355,7 +398,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 			g.fail(out)
 			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids))
-			r.giveBack(ctx, ids, out)
+			r.giveBack(ctx, g, ids, out)
 			return
 		default:
 			if apiErr.Ambiguous {
@@ -363,7 +406,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			}
 			log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
 				"code", apiErr.Code, "status", apiErr.HTTPStatus, "ambiguous", apiErr.Ambiguous, "leads", len(ids), "error", err)
-			r.giveBack(ctx, ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
+			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
 			return
 		}
 	}
@@ -387,7 +430,7 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 	sources := r.sources(g, ids)
 	job := jobs.Job{
 		ID: jobID, State: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
-		Options: g.optJSON, Sources: sources, APIVersion: r.s.cfg.APIVersion,
+		Options: g.optJSON, Sources: sources, APIVersion: r.s.cfg.APIVersion, Batch: g.batch,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.FirstCheck),
 	}
 	claimsExpire := now.Add(r.s.cfg.JobRetention + 48*time.Hour)
@@ -416,10 +459,33 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 	r.settle(ids, leadOutcome{verdict: Done, jobID: jobID})
 }
 
-// giveBack releases the claims of leads that were not scheduled.
-func (r *run) giveBack(ctx context.Context, ids []string, out leadOutcome) {
+// holder is who holds the claims of g's leads: this run, or g's batch.
+func (r *run) holder(g *group) string {
+	if g.batch != (jobs.BatchKey{}) {
+		return g.batch.Owner()
+	}
+	return r.owner
+}
+
+// giveBack releases the claims of leads that were not scheduled. A batch's
+// leads stay parked in it for the next try, unless Zoho refused the
+// options, which no try can mend.
+func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutcome) {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if g.batch != (jobs.BatchKey{}) {
+		if out.verdict == Permanent {
+			r.refuseBatch(bg, g, ids, out)
+		} else {
+			// Let the next wake-up take it at once instead of after the lease.
+			now := r.s.cfg.Now()
+			if err := r.s.cfg.Store.Lease(bg, g.batch, r.owner, now, now); err != nil {
+				r.s.cfg.Logger.WarnContext(ctx, "releasing a batch's lease failed", "batch", g.batch.String(), "error", err)
+			}
+		}
+		r.settle(ids, out)
+		return
+	}
 	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {
 		// The claims lapse on their own after the deadline.
 		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
@@ -449,8 +515,6 @@ func (g *group) failure() *leadOutcome {
 	return g.failed
 }
 
-// results folds lead outcomes into one verdict per submission: a retry wins
-// (it can still succeed), then a permanent refusal, else done.
 // oneJob returns the outcome of ids when they all went to the same job.
 func (r *run) oneJob(ids []string) (leadOutcome, bool) {
 	var first leadOutcome
@@ -464,6 +528,8 @@ func (r *run) oneJob(ids []string) (leadOutcome, bool) {
 	return first, len(ids) > 0
 }
 
+// results folds lead outcomes into one verdict per submission: a retry wins
+// (it can still succeed), then a permanent refusal, else done.
 func (r *run) results(subs []Submission) []Result {
 	out := make([]Result, len(subs))
 	single := make([]JobRef, 0, len(subs)) // backs the usual answer: all leads in one job
@@ -494,6 +560,8 @@ func (r *run) results(subs []Submission) []Result {
 				if res.Verdict == Done {
 					res.Verdict, res.Code, res.Reason = Permanent, o.code, o.reason
 				}
+			case o.parked != (jobs.BatchKey{}):
+				res.Queued = append(res.Queued, id)
 			case o.jobID != "":
 				// A submission's leads are in a job or two: a search beats a map.
 				k := slices.IndexFunc(res.Jobs, func(j JobRef) bool { return j.JobID == o.jobID })

@@ -38,6 +38,9 @@ type Job struct {
 	Options     string   // the request without ids, as JSON
 	Sources     []string // SQS message ids or API request ids that asked for these leads
 	APIVersion  string
+	// Batch is the accumulator generation the leads were sent from, if
+	// any: recording the job ends that batch.
+	Batch BatchKey
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -68,7 +71,7 @@ const (
 type Claim struct {
 	LeadID    string
 	State     ClaimState
-	Owner     string    // the invocation holding a pending claim
+	Owner     string    // the invocation holding a pending claim; for a parked one, BatchKey.Owner
 	Until     time.Time // a pending claim lapses then
 	JobID     string    // of a scheduled claim
 	Reason    string    // of a rejected claim
@@ -86,6 +89,12 @@ func (c Claim) Live(now time.Time) bool {
 	return true
 }
 
+// heldBy reports whether owner holds the claim: pending for an invocation,
+// or parked in a batch (whose BatchKey.Owner is owner).
+func (c Claim) heldBy(owner string) bool {
+	return (c.State == Pending || c.State == Parked) && c.Owner == owner
+}
+
 // ErrNotFound is returned for a job that is not stored.
 var ErrNotFound = errors.New("jobs: not found")
 
@@ -95,13 +104,18 @@ type Store interface {
 	// stand are not claimed; their claims are returned in held. A lead owner
 	// already holds counts as claimed, so a retried call is harmless.
 	Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) (claimed []string, held []Claim, err error)
-	// Release drops owner's pending claims of leadIDs, so the leads can be
-	// sent again at once.
+	// Release drops owner's pending or parked claims of leadIDs, so the
+	// leads can be sent again at once.
 	Release(ctx context.Context, owner string, leadIDs []string) error
-	// Reject records that Zoho refused a lead, until expires.
+	// Reject records that Zoho refused a lead owner holds, until expires.
 	Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error
-	// RecordJob stores a job Zoho scheduled and points its leads' claims at it.
+	// RecordJob stores a job Zoho scheduled and points its leads' claims at
+	// it; a job sent from a batch ends the batch.
 	RecordJob(ctx context.Context, job Job, claimsExpire time.Time) error
 	// Job returns a stored job or ErrNotFound.
 	Job(ctx context.Context, id string) (Job, error)
+	// Claims returns the stored claims of leadIDs; leads without one are left out.
+	Claims(ctx context.Context, leadIDs []string) ([]Claim, error)
+
+	Parking
 }

@@ -11,16 +11,18 @@ import (
 // local run and of unit tests. It follows the DynamoStore's conditions
 // exactly; the contract tests run against both.
 type MemoryStore struct {
-	mu     sync.Mutex
-	jobs   map[string]Job
-	claims map[string]Claim
+	mu      sync.Mutex
+	jobs    map[string]Job
+	claims  map[string]Claim
+	accs    map[string]Acc
+	batches map[BatchKey]Batch
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}}
+	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}, accs: map[string]Acc{}, batches: map[BatchKey]Batch{}}
 }
 
 func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
@@ -43,7 +45,7 @@ func (m *MemoryStore) Release(_ context.Context, owner string, leadIDs []string)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, id := range leadIDs {
-		if c, ok := m.claims[id]; ok && c.State == Pending && c.Owner == owner {
+		if c, ok := m.claims[id]; ok && c.heldBy(owner) {
 			delete(m.claims, id)
 		}
 	}
@@ -53,7 +55,7 @@ func (m *MemoryStore) Release(_ context.Context, owner string, leadIDs []string)
 func (m *MemoryStore) Reject(_ context.Context, owner, leadID, reason string, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c, ok := m.claims[leadID]; ok && c.State == Pending && c.Owner == owner {
+	if c, ok := m.claims[leadID]; ok && c.heldBy(owner) {
 		m.claims[leadID] = Claim{LeadID: leadID, State: Rejected, Reason: reason, ExpiresAt: expires}
 	}
 	return nil
@@ -69,6 +71,9 @@ func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Ti
 	job.Sources = slices.Clone(job.Sources)
 	job.Version = 1
 	m.jobs[job.ID] = job
+	if job.Batch != (BatchKey{}) {
+		delete(m.batches, job.Batch)
+	}
 	for _, id := range job.LeadIDs {
 		m.claims[id] = Claim{LeadID: id, State: ClaimScheduled, JobID: job.ID, ExpiresAt: claimsExpire}
 	}

@@ -13,14 +13,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
 
 // Converter converts a batch of submissions (convert.Service), answering
-// one Result per submission, in order.
+// one Result per submission, in order, and sends the batches that wake-up
+// messages name, answering one Verdict per key.
 type Converter interface {
-	Convert(ctx context.Context, subs []convert.Submission) []convert.Result
+	Accumulate(ctx context.Context, subs []convert.Submission) []convert.Result
+	Wake(ctx context.Context, keys []jobs.BatchKey) []convert.Verdict
 }
 
 // DeadLetter keeps a message that can never succeed, with the reason.
@@ -65,7 +68,13 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 	subs := make([]convert.Submission, 0, len(msgs))
 	from := make([]int, 0, len(msgs)) // the message of each submission
 	dec := convert.Decoder{APIVersion: c.apiVersion}
+	var wakes []jobs.BatchKey
+	var wakeIDs []string
 	for i, rec := range msgs {
+		if key, ok := convert.ParseWake(rec.Body); ok {
+			wakes, wakeIDs = append(wakes, key), append(wakeIDs, rec.MessageID)
+			continue
+		}
 		req, err := dec.JSON([]byte(rec.Body))
 		if err != nil {
 			m.Count("RequestsInvalid", 1)
@@ -76,10 +85,25 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		subs = append(subs, convert.Submission{Source: rec.MessageID, Request: req})
 		from = append(from, i)
 	}
-	if len(subs) == 0 {
-		return resp
+	if len(subs) > 0 {
+		c.convert(ctx, msgs, subs, from, m, retry)
 	}
-	for i, res := range c.conv.Convert(ctx, subs) {
+	// Wake-ups go last: leads this batch parked may join the batches they send.
+	if len(wakes) > 0 {
+		m.Count("Wakeups", len(wakes))
+		for i, v := range c.conv.Wake(ctx, wakes) {
+			if v == convert.Retry {
+				m.Count("WakeupsRetried", 1)
+				retry(wakeIDs[i])
+			}
+		}
+	}
+	return resp
+}
+
+// convert converts the batch's requests and answers for each message.
+func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs []convert.Submission, from []int, m *obs.Metrics, retry func(string)) {
+	for i, res := range c.conv.Accumulate(ctx, subs) {
 		switch res.Verdict {
 		case convert.Retry:
 			m.Count("MessagesRetried", 1)
@@ -89,7 +113,6 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 			c.deadLetter(ctx, res.Source, msgs[from[i]].Body, res.Code, res.Reason, m, retry)
 		}
 	}
-	return resp
 }
 
 // deadLetter sends a message to the dead-letter queue; if that fails the

@@ -38,6 +38,10 @@ func NewJobStore(api API, table string) *JobStore {
 	return &JobStore{api: api, table: table}
 }
 
+// heldBy is the condition under which :owner holds a claim: pending for an
+// invocation, or parked in the batch whose owner string it is.
+const heldBy = "(claim_state = :pending OR claim_state = :parked) AND #owner = :owner"
+
 // claimable is the condition under which a lead may be claimed: nobody holds
 // it, a pending claim lapsed, or any claim expired (TTL deletion lags by
 // days, so expiry is compared here and never left to TTL).
@@ -155,10 +159,10 @@ func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) 
 		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                aws.String(d.table),
 			Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
-			ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
+			ConditionExpression:      aws.String(heldBy),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pending": sAttr(string(jobs.Pending)), ":owner": sAttr(owner)},
+				":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner)},
 		})
 		var ccf *types.ConditionalCheckFailedException
 		if err != nil && !errors.As(err, &ccf) {
@@ -173,10 +177,10 @@ func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, exp
 		TableName:                aws.String(d.table),
 		Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + leadID)},
 		UpdateExpression:         aws.String("SET claim_state = :rejected, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms"),
-		ConditionExpression:      aws.String("claim_state = :pending AND #owner = :owner"),
+		ConditionExpression:      aws.String(heldBy),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rejected": sAttr(string(jobs.Rejected)), ":pending": sAttr(string(jobs.Pending)), ":owner": sAttr(owner),
+			":rejected": sAttr(string(jobs.Rejected)), ":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner),
 			":reason": sAttr(reason), ":exp": nAttr(expires.Unix()),
 		},
 	})
@@ -208,8 +212,12 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 			},
 		}})
 	}
+	if job.Batch != (jobs.BatchKey{}) {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(batchPrefix + job.Batch.String())}}})
+	}
 	if len(items) > maxTransact {
-		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-1)
+		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-2)
 	}
 	if _, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		var tce *types.TransactionCanceledException
@@ -254,6 +262,9 @@ func jobItem(j jobs.Job) map[string]types.AttributeValue {
 		"failed_count":  nAttr(int64(j.FailedCount)),
 		"version":       nAttr(j.Version),
 	}
+	if j.Batch != (jobs.BatchKey{}) {
+		it["batch"] = sAttr(j.Batch.String())
+	}
 	optional := map[string]string{"raw_status": j.ZohoStatus, "fingerprint": j.Fingerprint,
 		"options": j.Options, "api_version": j.APIVersion, "reason": j.Reason}
 	for k, v := range optional {
@@ -295,6 +306,7 @@ func jobFromItem(it map[string]types.AttributeValue) jobs.Job {
 		FailedCount:  int(num(it["failed_count"])),
 		Reason:       str(it["reason"]),
 		Version:      num(it["version"]),
+		Batch:        jobs.ParseBatchKey(str(it["batch"])),
 	}
 	if v := num(it["next_check_at"]); v != 0 {
 		j.NextCheckAt = time.Unix(v, 0)

@@ -10,6 +10,8 @@
 //	JOB#<zoho job id>    one mass-convert job
 //	LEAD#<lead id>       the claim of one lead
 //	TOKEN#<credentials>  the access token every instance shares
+//	ACC#<fingerprint>    the open accumulator of one option set
+//	BATCH#<fp>#<gen>     a taken accumulator, until its job is recorded
 package table
 
 import (
@@ -26,6 +28,8 @@ const (
 	jobPrefix   = "JOB#"
 	leadPrefix  = "LEAD#"
 	tokenPrefix = "TOKEN#"
+	accPrefix   = "ACC#"
+	batchPrefix = "BATCH#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard), range next_check_at. Only open jobs carry its keys.

@@ -1,0 +1,332 @@
+package convert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// Fleet-wide batching. Leads that do not fill a call in their own batch
+// are parked in their option set's accumulator in the table, where the
+// leads of every invocation and instance meet. Whoever parks the 50th lead
+// takes the accumulator and sends it. The invocation that parks the first
+// lead of a generation sets a Timer; when it fires (at most MaxWait after
+// that lead arrived), Wake sends whatever the generation holds. A taken
+// generation whose sender vanished is sent by the next Wake for it, once
+// the sender's lease lapses. docs/architecture.md has the whole picture.
+
+// Timer wakes a batch after a delay: a message on the conversion queue with
+// DelaySeconds, which the convert function reads back (ParseWake).
+type Timer interface {
+	Wake(ctx context.Context, key jobs.BatchKey, after time.Duration) error
+}
+
+// wakeMessage is the body of a wake-up message.
+type wakeMessage struct {
+	Wake struct {
+		Fingerprint string `json:"fingerprint"`
+		Gen         int64  `json:"gen"`
+	} `json:"wake"`
+}
+
+// WakeBody is the message that wakes key.
+func WakeBody(key jobs.BatchKey) string {
+	var m wakeMessage
+	m.Wake.Fingerprint, m.Wake.Gen = key.Fingerprint, key.Gen
+	b, _ := json.Marshal(m) // strings and numbers always marshal
+	return string(b)
+}
+
+// ParseWake reads a wake-up message; ok is false for anything else (a
+// conversion request never has a "wake" key).
+func ParseWake(body string) (key jobs.BatchKey, ok bool) {
+	if !strings.HasPrefix(strings.TrimSpace(body), `{"wake"`) {
+		return jobs.BatchKey{}, false
+	}
+	var m wakeMessage
+	if json.Unmarshal([]byte(body), &m) != nil || m.Wake.Fingerprint == "" || m.Wake.Gen < 0 {
+		return jobs.BatchKey{}, false
+	}
+	return jobs.BatchKey{Fingerprint: m.Wake.Fingerprint, Gen: m.Wake.Gen}, true
+}
+
+// Accumulate handles a batch of submissions as Convert does, except that
+// what does not fill a call is parked to meet the leads of other
+// invocations: full calls go out now, the rest within MaxWait. A parked
+// lead counts as done for its submission: it is durably on its way.
+func (s *Service) Accumulate(ctx context.Context, subs []Submission) []Result {
+	if s.cfg.Timer == nil {
+		return s.Convert(ctx, subs)
+	}
+	r, ctx, cancel := s.newRun(ctx, subs)
+	defer cancel()
+	groups := r.group(subs)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		claimed := r.claim(ctx, g)
+		full := len(claimed) / zoho.MaxIDsPerCall * zoho.MaxIDsPerCall
+		for chunk := range slices.Chunk(claimed[:full], zoho.MaxIDsPerCall) {
+			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
+		}
+		r.park(ctx, &wg, g, claimed[full:])
+	}
+	wg.Wait()
+	return r.results(subs)
+}
+
+// parkAttempts bounds the re-reads when other invocations keep changing an
+// accumulator; the leads left over are handed back for a retry.
+const parkAttempts = 20
+
+// park parks ids (claimed by this run) in g's accumulator, taking it and
+// sending it on the side (wg) whenever it fills.
+func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []string) {
+	store, now := r.s.cfg.Store, r.s.cfg.Now()
+	expires := now.Add(r.s.cfg.MaxWait + r.s.cfg.ParkedFor)
+	for attempt := 0; len(ids) > 0; attempt++ {
+		if attempt == parkAttempts {
+			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "BUSY", reason: "the accumulator kept changing"})
+			return
+		}
+		acc, err := store.Acc(ctx, g.fp)
+		if err != nil {
+			r.storeFailed(ctx, g, ids, "read the accumulator", err)
+			return
+		}
+		acc.Options, acc.APIVersion = g.optJSON, r.s.cfg.APIVersion
+		if len(acc.LeadIDs) >= jobs.MaxLeadsPerBatch {
+			r.takeAndSend(ctx, wg, g, acc) // full, but its filler did not take it
+			continue
+		}
+		n := min(jobs.MaxLeadsPerBatch-len(acc.LeadIDs), len(ids))
+		parked, held, err := store.Park(ctx, r.owner, acc, ids[:n], r.sourcesOf(ids[:n]), now, expires)
+		switch {
+		case errors.Is(err, jobs.ErrChanged):
+			continue
+		case err != nil:
+			r.storeFailed(ctx, g, ids, "park the leads", err)
+			return
+		}
+		r.settleClaims(ctx, held)
+		r.metrics.Count("LeadsParked", len(parked))
+		out := leadOutcome{verdict: Done, parked: acc.Key()}
+		if len(acc.LeadIDs) == 0 && len(parked) > 0 {
+			// This run opened the generation: its timer is ours to set.
+			r.woken[acc.Key()] = true
+			if err := r.wake(ctx, acc.Key(), acc.OpenedAt, now); err != nil {
+				// Parked without a timer: hand the messages back, so their
+				// redelivery finds the leads parked and sets it again.
+				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
+			}
+		}
+		r.settle(parked, out)
+		if len(acc.LeadIDs)+len(parked) >= jobs.MaxLeadsPerBatch {
+			acc.LeadIDs = append(acc.LeadIDs, parked...)
+			acc.Sources = append(acc.Sources, r.sourcesOf(parked)...)
+			r.takeAndSend(ctx, wg, g, acc)
+		}
+		ids = ids[n:]
+	}
+}
+
+// wake sets the timer of a generation opened at openedAt (or now): it fires
+// MaxWait after, less the event source's batching window, which the wake-up
+// message spends in the queue's gatherer.
+func (r *run) wake(ctx context.Context, key jobs.BatchKey, openedAt, now time.Time) error {
+	if openedAt.IsZero() {
+		openedAt = now
+	}
+	after := max(openedAt.Add(r.s.cfg.MaxWait-r.s.cfg.WakeEarly).Sub(now), 0)
+	if err := r.s.cfg.Timer.Wake(ctx, key, after); err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "setting an accumulator's timer failed", "batch", key.String(), "error", err)
+		r.metrics.Count("TimerErrors", 1)
+		return err
+	}
+	return nil
+}
+
+// takeAndSend takes a full accumulator and sends it on the side. Losing
+// the race to another taker is fine: that one sends it.
+func (r *run) takeAndSend(ctx context.Context, wg *sync.WaitGroup, g *group, acc jobs.Acc) {
+	b, err := r.s.cfg.Store.Take(ctx, acc, r.owner, r.until)
+	switch {
+	case errors.Is(err, jobs.ErrChanged):
+		return
+	case err != nil:
+		// The generation's timer takes it later.
+		r.s.cfg.Logger.WarnContext(ctx, "taking a full accumulator failed", "batch", acc.Key().String(), "error", err)
+		r.metrics.CountBy("StoreErrors", "Operation", "take", 1)
+		return
+	}
+	bg := r.batchGroup(g, b)
+	wg.Go(func() { r.sendLimited(ctx, bg, b.LeadIDs) })
+}
+
+// batchGroup is a group whose leads come from batch b.
+func (r *run) batchGroup(g *group, b jobs.Batch) *group {
+	bg := &group{options: g.options, fp: b.Fingerprint, optJSON: b.Options, batch: b.Key(),
+		batchSources: make(map[string]string, len(b.LeadIDs))}
+	for i, id := range b.LeadIDs {
+		if i < len(b.Sources) {
+			bg.batchSources[id] = b.Sources[i]
+		}
+	}
+	return bg
+}
+
+// sendLimited sends with at most MaxConcurrency calls in flight per run.
+func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
+	r.sem <- struct{}{}
+	defer func() { <-r.sem }()
+	r.send(ctx, g, ids)
+}
+
+func (r *run) sourcesOf(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		if f, ok := r.first[id]; ok {
+			out[i] = r.subs[f.sub].Source
+		}
+	}
+	return out
+}
+
+// settleParked gives leads already parked their outcome: done, they are on
+// their way. Their generation is woken again, in case the run that opened
+// it died before setting its timer (wake-ups are idempotent).
+func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
+	for _, c := range parked {
+		key := jobs.ParseBatchKey(strings.TrimPrefix(c.Owner, "batch:"))
+		out := leadOutcome{verdict: Done, parked: key}
+		if r.s.cfg.Timer != nil && !r.woken[key] {
+			r.woken[key] = true
+			if err := r.wake(ctx, key, time.Time{}, r.s.cfg.Now()); err != nil {
+				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
+			}
+		}
+		r.settle([]string{c.LeadID}, out)
+		r.metrics.Count("DuplicatesPrevented", 1)
+	}
+}
+
+func (r *run) storeFailed(ctx context.Context, g *group, ids []string, what string, err error) {
+	r.s.cfg.Logger.ErrorContext(ctx, "could not "+what, "leads", len(ids), "error", err)
+	r.metrics.CountBy("StoreErrors", "Operation", "park", 1)
+	r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not " + what})
+}
+
+// Wake sends the batch that key names: the accumulator's generation if it
+// is still open, or the batch a vanished sender left, once its lease lapsed.
+// Done means there is nothing left to send; Retry, that the wake-up should
+// come again later.
+func (s *Service) Wake(ctx context.Context, keys []jobs.BatchKey) []Verdict {
+	r, ctx, cancel := s.newRun(ctx, nil)
+	defer cancel()
+	out := make([]Verdict, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() { out[i] = r.wakeOne(ctx, key) })
+	}
+	wg.Wait()
+	return out
+}
+
+func (r *run) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
+	store, now := r.s.cfg.Store, r.s.cfg.Now()
+	acc, err := store.Acc(ctx, key.Fingerprint)
+	if err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "wake: reading the accumulator failed", "batch", key.String(), "error", err)
+		return Retry
+	}
+	var b jobs.Batch
+	if acc.Gen == key.Gen && len(acc.LeadIDs) > 0 {
+		if b, err = store.Take(ctx, acc, r.owner, r.until); err == nil {
+			r.metrics.Count("BatchesWoken", 1)
+			return r.sendBatch(ctx, b, false)
+		}
+		if !errors.Is(err, jobs.ErrChanged) {
+			return Retry
+		}
+	}
+	switch err := store.Lease(ctx, key, r.owner, now, r.until); {
+	case errors.Is(err, jobs.ErrNotFound):
+		return Done // sent and recorded, or never opened
+	case errors.Is(err, jobs.ErrChanged):
+		return Retry // its sender is still at it
+	case err != nil:
+		return Retry
+	}
+	if b, err = store.Batch(ctx, key); err != nil {
+		return Retry
+	}
+	r.metrics.Count("BatchesTakenOver", 1)
+	return r.sendBatch(ctx, b, true)
+}
+
+// sendBatch sends a batch this run holds. A taken-over batch may hold leads
+// its last sender already settled: only those still parked in it go.
+func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdict {
+	ids := b.LeadIDs
+	if takenOver {
+		claims, err := r.s.cfg.Store.Claims(ctx, b.LeadIDs)
+		if err != nil {
+			return Retry
+		}
+		ids = nil
+		for _, c := range claims {
+			if c.State == jobs.Parked && c.Owner == b.Key().Owner() {
+				ids = append(ids, c.LeadID)
+			}
+		}
+		if len(ids) == 0 {
+			if err := r.s.cfg.Store.DropBatch(ctx, b.Key()); err != nil {
+				return Retry
+			}
+			return Done
+		}
+	}
+	var opts zoho.ConvertRequest
+	if err := json.Unmarshal([]byte(b.Options), &opts); err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "a batch's options do not decode", "batch", b.Key().String(), "error", err)
+		return Retry
+	}
+	g := r.batchGroup(&group{options: &opts}, b)
+	r.sendLimited(ctx, g, ids)
+	verdict := Done
+	r.mu.Lock()
+	for _, id := range ids {
+		if o := r.outcomes[id]; o.verdict == Retry {
+			verdict = Retry
+		}
+	}
+	r.mu.Unlock()
+	return verdict
+}
+
+// refuseBatch ends a batch whose options Zoho refused: the request is
+// dead-lettered whole, with every submission that asked, and each lead is
+// recorded rejected with the reason.
+func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) {
+	req := *g.options
+	req.IDs = ids
+	if r.s.cfg.Refused != nil {
+		r.s.cfg.Refused(ctx, &req, r.sources(g, ids), out.code, out.reason)
+	}
+	expires := r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)
+	for _, id := range ids {
+		if err := r.s.cfg.Store.Reject(ctx, g.batch.Owner(), id, "dead-lettered: "+out.reason, expires); err != nil {
+			r.s.cfg.Logger.WarnContext(ctx, "recording a refused lead failed", "lead_id", id, "error", err)
+		}
+	}
+	if err := r.s.cfg.Store.DropBatch(ctx, g.batch); err != nil {
+		r.s.cfg.Logger.WarnContext(ctx, "dropping a refused batch failed", "batch", g.batch.String(), "error", err)
+	}
+	r.metrics.Count("BatchesRefused", 1)
+}

@@ -1,0 +1,276 @@
+package convert_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// timer records the wake-ups the service asks for.
+type timer struct {
+	mu    sync.Mutex
+	wakes []wake
+}
+
+type wake struct {
+	key   jobs.BatchKey
+	after time.Duration
+}
+
+func (tm *timer) Wake(_ context.Context, key jobs.BatchKey, after time.Duration) error {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tm.wakes = append(tm.wakes, wake{key, after})
+	return nil
+}
+
+func (tm *timer) keys() []jobs.BatchKey {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	var out []jobs.BatchKey
+	for _, w := range tm.wakes {
+		if !slices.Contains(out, w.key) {
+			out = append(out, w.key)
+		}
+	}
+	return out
+}
+
+// refusals records the batches whose options Zoho refused.
+type refusals struct {
+	mu      sync.Mutex
+	sources [][]string
+	ids     [][]string
+}
+
+func (rf *refusals) add(_ context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	rf.sources, rf.ids = append(rf.sources, sources), append(rf.ids, req.IDs)
+}
+
+type accRig struct {
+	*rig
+	clock   *zohosim.ManualClock
+	timer   *timer
+	refused *refusals
+}
+
+const maxWait = time.Minute
+
+func newAccRig(t *testing.T, store jobs.Store) *accRig {
+	t.Helper()
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	tm, rf := &timer{}, &refusals{}
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now, APIVersion: "v7",
+		Timer: tm, MaxWait: maxWait, WakeEarly: 20 * time.Second, Refused: rf.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &accRig{rig: &rig{sim: z.Sim, store: store, svc: svc, metrics: obs.NewMetrics("convert")},
+		clock: z.Clock, timer: tm, refused: rf}
+}
+
+func (r *accRig) accumulate(subs []convert.Submission) []convert.Result {
+	return r.svc.Accumulate(obs.WithMetrics(context.Background(), r.metrics), subs)
+}
+
+func (r *accRig) wake(keys ...jobs.BatchKey) []convert.Verdict {
+	return r.svc.Wake(obs.WithMetrics(context.Background(), r.metrics), keys)
+}
+
+// checkOnce fails unless every lead went to Zoho in exactly one call.
+func (r *accRig) checkOnce(t *testing.T, leads int) {
+	t.Helper()
+	if st := r.sim.Stats(); st.DuplicateSubmissions != 0 || st.IDsSubmitted != leads {
+		t.Fatalf("%d ids submitted (%d twice); want %d, each once", st.IDsSubmitted, st.DuplicateSubmissions, leads)
+	}
+}
+
+// TestTrickleFillsCalls: single-lead requests arriving ten per invocation
+// meet in the accumulator: each 50th lead sends a full call at once, and
+// the generation's timer sends the part-filled rest.
+func TestTrickleFillsCalls(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
+		r := newAccRig(t, newStore())
+		ids := r.sim.SeedLeadRange(120)
+		subs := singles(ids, nil)
+		for i := 0; i < len(subs); i += 10 {
+			for _, res := range r.accumulate(subs[i : i+10]) {
+				if res.Verdict != convert.Done {
+					t.Fatalf("%s: %s %s", res.Source, res.Verdict, res.Reason)
+				}
+			}
+			r.clock.Advance(time.Second)
+		}
+		if n := r.calls(); n != 2 {
+			t.Fatalf("%d calls after 120 leads; want 2 full ones", n)
+		}
+		keys := r.timer.keys()
+		if len(keys) != 3 || r.timer.wakes[0].after != maxWait-20*time.Second {
+			t.Fatalf("wake-ups %+v; want one per generation (3), each MaxWait less the batching window", r.timer.wakes)
+		}
+		if v := r.wake(keys[0], keys[1]); !slices.Equal(v, []convert.Verdict{convert.Done, convert.Done}) || r.calls() != 2 {
+			t.Fatalf("waking sent generations: %v, %d calls; want done and no call", v, r.calls())
+		}
+		if v := r.wake(keys[2]); v[0] != convert.Done || r.calls() != 3 {
+			t.Fatalf("waking the open generation: %v, %d calls; want done and a third call", v, r.calls())
+		}
+		r.checkOnce(t, 120)
+		if v := r.wake(keys[2]); v[0] != convert.Done || r.calls() != 3 {
+			t.Fatalf("a second wake-up: %v, %d calls", v, r.calls())
+		}
+	})
+}
+
+// TestBigBatchSendsFullCallsNow: a request of 130 leads sends two full calls
+// at once and parks the other 30.
+func TestBigBatchSendsFullCallsNow(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	ids := r.sim.SeedLeadRange(130)
+	res := r.accumulate([]convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}})
+	if res[0].Verdict != convert.Done || len(res[0].Queued) != 30 || r.calls() != 2 {
+		t.Fatalf("%s, %d queued, %d calls; want done, 30 queued, 2 calls", res[0].Verdict, len(res[0].Queued), r.calls())
+	}
+	r.wake(r.timer.keys()...)
+	r.checkOnce(t, 130)
+}
+
+// TestVanishedSenderIsTakenOver: a batch taken by an invocation that died
+// is sent by a wake-up once its lease lapses, and only then.
+func TestVanishedSenderIsTakenOver(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
+		store := newStore()
+		r := newAccRig(t, store)
+		ids := r.sim.SeedLeadRange(10)
+		r.accumulate(singles(ids, nil))
+		ctx := context.Background()
+		acc, err := store.Acc(ctx, r.timer.keys()[0].Fingerprint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Take(ctx, acc, "ghost", r.clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if v := r.wake(acc.Key()); v[0] != convert.Retry || r.calls() != 0 {
+			t.Fatalf("while the ghost's lease stands: %v, %d calls; want retry and none", v, r.calls())
+		}
+		r.clock.Advance(2 * time.Minute)
+		if v := r.wake(acc.Key()); v[0] != convert.Done || r.calls() != 1 {
+			t.Fatalf("after the lapse: %v, %d calls; want done and one", v, r.calls())
+		}
+		if _, err := store.Batch(ctx, acc.Key()); err == nil {
+			t.Fatal("the batch is still there after its job")
+		}
+		r.checkOnce(t, 10)
+	})
+}
+
+// TestRefusedBatchReachesEveryRequest: when Zoho refuses an accumulated
+// call's options, every request in it is dead-lettered with the reason
+// and its leads end rejected.
+func TestRefusedBatchReachesEveryRequest(t *testing.T) {
+	store := jobs.NewMemoryStore()
+	r := newAccRig(t, store)
+	ids := r.sim.SeedLeadRange(3)
+	subs := singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: "3652397000000000404"} })
+	r.accumulate(subs)
+	if v := r.wake(r.timer.keys()...); v[0] != convert.Done {
+		t.Fatalf("a refused batch: %v, want done (nothing a retry can mend)", v)
+	}
+	if len(r.refused.sources) != 1 || !slices.Equal(r.refused.sources[0], []string{"msg-0000", "msg-0001", "msg-0002"}) ||
+		!slices.Equal(r.refused.ids[0], ids) {
+		t.Fatalf("dead letters: sources %v ids %v", r.refused.sources, r.refused.ids)
+	}
+	claims, _ := store.Claims(context.Background(), ids)
+	for _, c := range claims {
+		if c.State != jobs.Rejected || c.Reason == "" {
+			t.Errorf("lead %s: %s %q, want rejected with the reason", c.LeadID, c.State, c.Reason)
+		}
+	}
+}
+
+// TestThrottledBatchIsRetried: a wake-up whose call Zoho throttles comes
+// again, and the next one sends the batch.
+func TestThrottledBatchIsRetried(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	ids := r.sim.SeedLeadRange(5)
+	r.accumulate(singles(ids, nil))
+	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
+	key := r.timer.keys()[0]
+	if v := r.wake(key); v[0] != convert.Retry {
+		t.Fatalf("throttled: %v, want retry", v)
+	}
+	if v := r.wake(key); v[0] != convert.Done {
+		t.Fatalf("the retry: %v, want done", v)
+	}
+	r.checkOnce(t, 5)
+}
+
+// TestRedeliveryOfParkedLeadsSetsTheTimerAgain: a message redelivered
+// after its leads were parked is done, and wakes their generation again,
+// in case the invocation that parked them died before setting the timer.
+func TestRedeliveryOfParkedLeadsSetsTheTimerAgain(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	ids := r.sim.SeedLeadRange(4)
+	r.accumulate(singles(ids, nil))
+	res := r.accumulate(singles(ids, nil))
+	if verdicts(res)[convert.Done] != 4 || len(r.timer.wakes) != 2 || r.timer.wakes[1].key != r.timer.wakes[0].key {
+		t.Fatalf("redelivery: %v, wake-ups %+v", verdicts(res), r.timer.wakes)
+	}
+	if r.calls() != 0 {
+		t.Fatalf("%d calls before the timer", r.calls())
+	}
+}
+
+func TestWakeBodyRoundTrip(t *testing.T) {
+	key := jobs.BatchKey{Fingerprint: "ab12", Gen: 7}
+	if got, ok := convert.ParseWake(convert.WakeBody(key)); !ok || got != key {
+		t.Fatalf("ParseWake(WakeBody) = %v, %v", got, ok)
+	}
+	for _, body := range []string{`{"ids":["1"]}`, `{"wake":{}}`, `{"wake":`, ``} {
+		if _, ok := convert.ParseWake(body); ok {
+			t.Errorf("ParseWake(%q) accepted", body)
+		}
+	}
+}
+
+// TestRacingInstancesShareTheAccumulator: two instances park into one
+// accumulator at once; every lead goes to Zoho once, in full calls. (On the
+// in-memory store only: moto does not make conditional writes atomic under
+// concurrency, while DynamoDB and the memory store do.)
+func TestRacingInstancesShareTheAccumulator(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	ids := r.sim.SeedLeadRange(200)
+	subs := singles(ids, nil)
+	var wg sync.WaitGroup
+	for half := range 2 {
+		wg.Go(func() {
+			for i := half * 100; i < (half+1)*100; i += 5 {
+				for _, res := range r.accumulate(subs[i : i+5]) {
+					if res.Verdict != convert.Done {
+						t.Errorf("%s: %s %s", res.Source, res.Verdict, res.Reason)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := r.calls(); n != 4 {
+		t.Fatalf("%d calls for 200 leads from two racing instances; want 4 full ones", n)
+	}
+	r.wake(r.timer.keys()...)
+	if n := r.calls(); n != 4 {
+		t.Fatalf("wake-ups after full calls made %d calls in all", n)
+	}
+	r.checkOnce(t, 200)
+}
