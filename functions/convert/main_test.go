@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
@@ -34,8 +34,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	bin := rie.Build(t, "./functions/convert")
 	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
 	dlq := awstest.CreateQueue(t, cfg)
-	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"sample-webhook-key-change-me"}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
+	secretARN := awstest.CreateSecret(t, cfg, zohotest.SecretJSON("sample-webhook-key-change-me"))
 	sim := zohosim.New(zohosim.Options{Clock: zohosim.NewManualClock(time.Now())})
 	sim.SeedLeadRange(8) // the ids of the sample events
 	url, stop := sim.Start()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -29,8 +29,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	cfg := awstest.Require(t)
 	bin := rie.Build(t, "./functions/status")
 	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
+	secretARN := awstest.CreateSecret(t, cfg, zohotest.SecretJSON(""))
 	clock := zohosim.NewManualClock(time.Now())
 	sim := zohosim.New(zohosim.Options{Clock: clock, StatusCasings: []string{"title"}})
 	url, stop := sim.Start()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -182,8 +183,7 @@ func sqsEvent(b *testing.B, ids []string) json.RawMessage {
 }
 
 func benchSecret() string {
-	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"bench-webhook-key"}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+	return zohotest.SecretJSON("bench-webhook-key")
 }
 
 // newBenchFunction builds the convert function as functions/convert does,
