@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
@@ -253,7 +254,7 @@ func TestLittleTimeLeft(t *testing.T) {
 		if due := r.due(t); due != 12 {
 			t.Fatalf("%d jobs due after the run, want 12", due)
 		}
-		if got := emf(t, m)["JobsLeftDue"]; got != 12 {
+		if got := testkit.FlushEMF(t, m)["JobsLeftDue"]; got != 12 {
 			t.Fatalf("JobsLeftDue %v", got)
 		}
 	})
@@ -276,7 +277,7 @@ func TestThrottledJobsStayDue(t *testing.T) {
 		if due := r.due(t); due != 3 {
 			t.Fatalf("%d jobs due, want the 3 refused", due)
 		}
-		got := emf(t, m)
+		got := testkit.FlushEMF(t, m)
 		if got["ZohoErrors/TOO_MANY_REQUESTS"] != 2 || got["ZohoErrors/INTERNAL_ERROR"] != 1 || got["JobsChecked"] != 7 {
 			t.Fatalf("metrics %v", got)
 		}
@@ -361,7 +362,7 @@ func TestUnknownAndStaleJobs(t *testing.T) {
 		if due := r.due(t); due != 0 {
 			t.Fatalf("%d due", due)
 		}
-		got := emf(t, m)
+		got := testkit.FlushEMF(t, m)
 		if got["JobsStale"] != 1 || got["JobsFinished/STALE"] != 1 || got["JobsFinished/UNKNOWN"] != 1 || got["ZohoErrors/INVALID_DATA"] != 1 {
 			t.Fatalf("metrics %v", got)
 		}
