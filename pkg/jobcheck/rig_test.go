@@ -47,36 +47,6 @@ func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg jobchec
 
 func (r *rig) statusStore() jobs.CheckStore { return r.store.(jobs.CheckStore) }
 
-// forEachStore runs a test on the in-memory store and on DynamoDB (moto).
-func forEachStore(t *testing.T, test func(t *testing.T, s stores)) {
-	t.Run("memory", func(t *testing.T) { test(t, stores{}) })
-	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.Require(t)
-		test(t, stores{dynamo: true, api: table.NewClient(cfg), tableName: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
-	})
-}
-
-// stores makes the stores of one forEachStore case.
-type stores struct {
-	dynamo    bool
-	api       table.API
-	tableName string
-}
-
-func (s stores) new() jobs.Store { return s.wrapped(nil) }
-
-// wrapped returns a store whose DynamoDB client (if any) goes through wrap.
-func (s stores) wrapped(wrap func(table.API) table.API) jobs.Store {
-	if !s.dynamo {
-		return jobs.NewMemoryStore()
-	}
-	api := s.api
-	if wrap != nil {
-		api = wrap(api)
-	}
-	return table.NewJobStore(api, s.tableName)
-}
-
 // schedule has the simulator schedule n jobs of leadsEach leads, the k-th
 // failing fail(k) of its leads, and records them as the convert function
 // does: first check a minute from now.
