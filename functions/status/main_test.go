@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
@@ -72,12 +71,8 @@ func TestBootstrapThroughRIE(t *testing.T) {
 		{"schedule.json", jobcheck.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
 		{"status-job-ids.json", jobcheck.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
 	} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "events", tc.event))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var rep jobcheck.Report
-		if out := fn.Invoke(t, raw); json.Unmarshal(out, &rep) != nil {
+		if out := fn.Invoke(t, testkit.SampleEvent(t, tc.event)); json.Unmarshal(out, &rep) != nil {
 			t.Fatalf("%s: answer %s", tc.event, out)
 		}
 		rep.DurationMS = 0
