@@ -59,3 +59,9 @@ func ForEachStore(t *testing.T, test func(t *testing.T, s Stores)) {
 		test(t, Stores{Dynamo: true, api: table.NewClient(cfg), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
 	})
 }
+
+// ForEachJobStore is ForEachStore for a test that needs one store per case.
+func ForEachJobStore(t *testing.T, test func(t *testing.T, st JobStore)) {
+	t.Helper()
+	ForEachStore(t, func(t *testing.T, s Stores) { test(t, s.New()) })
+}

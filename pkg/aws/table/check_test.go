@@ -14,10 +14,7 @@ import (
 
 // statusStore runs a contract test of the status operations on both stores.
 func statusStore(t *testing.T, test func(t *testing.T, st jobs.CheckStore, rec jobs.Store)) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
-		test(t, st, st)
-	})
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) { test(t, st, st) })
 }
 
 // recordJobs records n jobs of leadsEach leads, the k-th due at t0+k seconds,

@@ -35,8 +35,7 @@ func claim(t *testing.T, st jobs.Store, owner string, ids []string, now time.Tim
 }
 
 func TestClaimsExclude(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(0, 3)
 		if got, _ := claim(t, st, "a", ids, t0); len(got) != 3 {
 			t.Fatalf("claimed %v, want all 3", got)
@@ -62,8 +61,7 @@ func TestClaimsExclude(t *testing.T) {
 }
 
 func TestReleaseOnlyOwnPendingClaims(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(10, 2)
 		claim(t, st, "a", ids, t0)
 		if err := st.Release(context.Background(), "b", ids); err != nil {
@@ -82,8 +80,7 @@ func TestReleaseOnlyOwnPendingClaims(t *testing.T) {
 }
 
 func TestRecordJobPointsClaimsAtIt(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(20, 50)
 		claim(t, st, "a", ids, t0)
 		job := jobs.Job{ID: "3652397000009835020", State: jobs.Scheduled, LeadIDs: ids,
@@ -121,8 +118,7 @@ func equalJobs(a, b jobs.Job) bool {
 }
 
 func TestRejectedLeadsStayDoneUntilExpiry(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		id := leadIDs(80, 1)
 		claim(t, st, "a", id, t0)
 		if err := st.Reject(context.Background(), "a", id[0], "INVALID_DATA: the id given seems to be invalid", t0.Add(24*time.Hour)); err != nil {
@@ -141,8 +137,7 @@ func TestRejectedLeadsStayDoneUntilExpiry(t *testing.T) {
 // TestClaimAcrossTransactions: more leads than one transaction holds, with
 // held leads spread through them.
 func TestClaimAcrossTransactions(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		st := s.New()
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(100, 250)
 		var taken []string
 		for i := 0; i < len(ids); i += 7 {
