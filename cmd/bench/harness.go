@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -32,8 +32,7 @@ const (
 // the simulator's Transport serves every request, so nothing leaves the process.
 const simURL = "http://127.0.0.1:1"
 
-var simSecret = fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"bench-webhook-key"}`,
-	zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+var simSecret = zohotest.SecretJSON("bench-webhook-key")
 
 func simHTTPClient(sim *zohosim.Server) *http.Client {
 	return &http.Client{Transport: sim.Transport(), Timeout: 30 * time.Second}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 )
 
 // message is one SQS message: one conversion request.
@@ -17,26 +17,6 @@ type message struct {
 	id       string
 	body     string
 	receives int
-}
-
-// sqsRecord is a message as the SQS event source mapping presents it.
-func sqsRecord(m message) events.SQSMessage {
-	return events.SQSMessage{
-		MessageId:     m.id,
-		ReceiptHandle: "AQEB" + m.id,
-		Body:          m.body,
-		Attributes: map[string]string{
-			"ApproximateReceiveCount":          strconv.Itoa(m.receives),
-			"SentTimestamp":                    "1779614047123",
-			"SenderId":                         "AROAEXAMPLEROLEID:lead-scoring-job",
-			"ApproximateFirstReceiveTimestamp": "1779614047130",
-		},
-		MessageAttributes: map[string]events.SQSMessageAttribute{},
-		Md5OfBody:         "00000000000000000000000000000000",
-		EventSource:       "aws:sqs",
-		EventSourceARN:    "arn:aws:sqs:eu-central-1:123456789012:zoho-lead-convert-ConversionQueue-8HJ2K4L6M8N0",
-		AWSRegion:         "eu-central-1",
-	}
 }
 
 // batch is one invocation's SQS event, already encoded.
@@ -65,7 +45,7 @@ func batches(msgs []message) ([]batch, error) {
 	flush()
 	for _, m := range msgs {
 		m.receives++
-		rec, err := json.Marshal(sqsRecord(m))
+		rec, err := json.Marshal(testkit.SQSRecord(testkit.SQSMessage{ID: m.id, Body: m.body, Receives: m.receives}))
 		if err != nil {
 			return nil, err
 		}

@@ -2,29 +2,19 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
-
-func event(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestBootstrapThroughRIE builds the function as it is deployed and invokes
 // it through the Runtime Interface Emulator with the sample SQS, HTTP API
@@ -34,8 +24,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	bin := rie.Build(t, "./functions/convert")
 	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
 	dlq := awstest.CreateQueue(t, cfg)
-	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"sample-webhook-key-change-me"}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
+	secretARN := awstest.CreateSecret(t, cfg, zohotest.SecretJSON("sample-webhook-key-change-me"))
 	sim := zohosim.New(zohosim.Options{Clock: zohosim.NewManualClock(time.Now())})
 	sim.SeedLeadRange(8) // the ids of the sample events
 	url, stop := sim.Start()
@@ -47,7 +36,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	var sqsAnswer struct {
 		BatchItemFailures []any `json:"batchItemFailures"`
 	}
-	if out := fn.Invoke(t, event(t, "sqs-batch.json")); json.Unmarshal(out, &sqsAnswer) != nil || len(sqsAnswer.BatchItemFailures) != 0 {
+	if out := fn.Invoke(t, testkit.SampleEvent(t, "sqs-batch.json")); json.Unmarshal(out, &sqsAnswer) != nil || len(sqsAnswer.BatchItemFailures) != 0 {
 		t.Fatalf("SQS batch: %s", out)
 	}
 	var jobID string
@@ -56,7 +45,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 			StatusCode int    `json:"statusCode"`
 			Body       string `json:"body"`
 		}
-		out := fn.Invoke(t, event(t, name))
+		out := fn.Invoke(t, testkit.SampleEvent(t, name))
 		if json.Unmarshal(out, &answer) != nil || answer.StatusCode != 202 {
 			t.Fatalf("%s: %s", name, out)
 		}
@@ -70,7 +59,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 		}
 		jobID = body.Jobs[0].JobID
 	}
-	get := strings.ReplaceAll(string(event(t, "httpapi-get-job.json")), "3652397000009835020", jobID)
+	get := strings.ReplaceAll(string(testkit.SampleEvent(t, "httpapi-get-job.json")), "3652397000009835020", jobID)
 	if out := fn.Invoke(t, []byte(get)); !strings.Contains(string(out), `"statusCode":200`) || !strings.Contains(string(out), "SCHEDULED") {
 		t.Fatalf("GET job: %s", out)
 	}
@@ -87,7 +76,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	}
 
 	// The same batch again: nothing new reaches Zoho.
-	fn.Invoke(t, event(t, "sqs-batch.json"))
+	fn.Invoke(t, testkit.SampleEvent(t, "sqs-batch.json"))
 	if n := sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 4 {
 		t.Fatalf("the redelivered batch made %d new calls", n-4)
 	}

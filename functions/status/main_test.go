@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -29,8 +28,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	cfg := awstest.Require(t)
 	bin := rie.Build(t, "./functions/status")
 	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-	secretARN := awstest.CreateSecret(t, cfg, fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken))
+	secretARN := awstest.CreateSecret(t, cfg, zohotest.SecretJSON(""))
 	clock := zohosim.NewManualClock(time.Now())
 	sim := zohosim.New(zohosim.Options{Clock: clock, StatusCasings: []string{"title"}})
 	url, stop := sim.Start()
@@ -73,12 +71,8 @@ func TestBootstrapThroughRIE(t *testing.T) {
 		{"schedule.json", jobcheck.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
 		{"status-job-ids.json", jobcheck.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
 	} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "events", tc.event))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var rep jobcheck.Report
-		if out := fn.Invoke(t, raw); json.Unmarshal(out, &rep) != nil {
+		if out := fn.Invoke(t, testkit.SampleEvent(t, tc.event)); json.Unmarshal(out, &rep) != nil {
 			t.Fatalf("%s: answer %s", tc.event, out)
 		}
 		rep.DurationMS = 0

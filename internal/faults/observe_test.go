@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
@@ -57,8 +58,8 @@ func (c *collector) line(b []byte) {
 		c.errors["(a line that is not JSON)"]++
 		return
 	}
-	if aws, ok := doc["_aws"].(map[string]any); ok {
-		c.emf(doc, aws)
+	if _, ok := doc["_aws"]; ok {
+		c.emf(b)
 		return
 	}
 	msg, _ := doc["msg"].(string)
@@ -90,30 +91,16 @@ func (c *collector) line(b []byte) {
 	}
 }
 
-func (c *collector) emf(doc, aws map[string]any) {
-	defs, _ := aws["CloudWatchMetrics"].([]any)
-	for _, d := range defs {
-		d, _ := d.(map[string]any)
-		dims, _ := d["Dimensions"].([]any)
-		suffix := ""
-		if len(dims) > 0 {
-			if set, _ := dims[0].([]any); len(set) > 1 {
-				name, _ := set[1].(string)
-				v, _ := doc[name].(string)
-				suffix = "/" + v
-			}
-		}
-		ms, _ := d["Metrics"].([]any)
-		for _, m := range ms {
-			m, _ := m.(map[string]any)
-			name, _ := m["Name"].(string)
-			if m["Unit"] != "Count" {
-				continue
-			}
-			v, _ := doc[name].(float64)
-			c.metrics[name+suffix] += v
-		}
+// emf adds the counters of an EMF line to the sums; a malformed one counts
+// as an error line.
+func (c *collector) emf(b []byte) {
+	e, _, err := testkit.ParseEMF(b)
+	if err != nil {
+		c.errors["(an EMF line that does not parse)"]++
+		c.samples = append(c.samples, "EMF: "+err.Error())
+		return
 	}
+	e.AddTo(c.metrics, "Count")
 }
 
 // metric returns a counter summed over every invocation.

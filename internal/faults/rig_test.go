@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
@@ -99,8 +100,7 @@ type rig struct {
 }
 
 func simSecret() string {
-	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"fault-suite-webhook-key"}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+	return zohotest.SecretJSON("fault-suite-webhook-key")
 }
 
 func newRig(t *testing.T, s suite) *rig {

@@ -4,9 +4,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
@@ -131,30 +130,11 @@ func (q *sqsModel) batches(ds []delivery, maxSize int) [][]delivery {
 
 // event encodes a batch as the SQS event the function receives.
 func event(batch []delivery) json.RawMessage {
-	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(batch))}
+	msgs := make([]testkit.SQSMessage, len(batch))
 	for i, d := range batch {
-		ev.Records[i] = events.SQSMessage{
-			MessageId:     d.msg.id,
-			ReceiptHandle: "AQEB" + d.msg.id + "-" + strconv.Itoa(d.msg.receives),
-			Body:          d.msg.body,
-			Attributes: map[string]string{
-				"ApproximateReceiveCount":          strconv.Itoa(d.msg.receives),
-				"SentTimestamp":                    "1779614047123",
-				"SenderId":                         "AROAEXAMPLEROLEID:lead-scoring-job",
-				"ApproximateFirstReceiveTimestamp": "1779614047130",
-			},
-			MessageAttributes: map[string]events.SQSMessageAttribute{},
-			Md5OfBody:         "00000000000000000000000000000000",
-			EventSource:       "aws:sqs",
-			EventSourceARN:    "arn:aws:sqs:us-east-1:123456789012:zoho-lead-convert-ConversionQueue",
-			AWSRegion:         "us-east-1",
-		}
+		msgs[i] = testkit.SQSMessage{ID: d.msg.id, Body: d.msg.body, Receives: d.msg.receives}
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic(err) // strings and maps only
-	}
-	return b
+	return testkit.SQSEvent(msgs...)
 }
 
 // settle applies the verdicts of a round, acknowledgements first: a

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
@@ -21,15 +20,6 @@ import (
 const sampleWebhookKey = "sample-webhook-key-change-me"
 
 func sampleSecret() string { return zohotest.SecretJSON(sampleWebhookKey) }
-
-func readEvent(t *testing.T, name string) json.RawMessage {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func newConvert(t *testing.T) (*app.Convert, *zohosim.Server, *bytes.Buffer) {
 	t.Helper()
@@ -59,7 +49,7 @@ func TestSampleEventsAreAccepted(t *testing.T) {
 	fn, sim, out := newConvert(t)
 	ctx := context.Background()
 
-	res, err := fn.Invoke(ctx, readEvent(t, "sqs-batch.json"))
+	res, err := fn.Invoke(ctx, testkit.SampleEvent(t, "sqs-batch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +60,7 @@ func TestSampleEventsAreAccepted(t *testing.T) {
 		t.Fatalf("%d calls for the sample batch; want 2 (two option sets)", n)
 	}
 
-	res, err = fn.Invoke(ctx, readEvent(t, "httpapi-post.json"))
+	res, err = fn.Invoke(ctx, testkit.SampleEvent(t, "httpapi-post.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +77,7 @@ func TestSampleEventsAreAccepted(t *testing.T) {
 		t.Fatalf("202 body %s", v2.Body)
 	}
 
-	res, err = fn.Invoke(ctx, readEvent(t, "rest-post.json"))
+	res, err = fn.Invoke(ctx, testkit.SampleEvent(t, "rest-post.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +85,7 @@ func TestSampleEventsAreAccepted(t *testing.T) {
 		t.Fatalf("REST API POST: %d %s", v1.StatusCode, v1.Body)
 	}
 
-	get := strings.ReplaceAll(string(readEvent(t, "httpapi-get-job.json")), "3652397000009835020", accepted.Jobs[0].JobID)
+	get := strings.ReplaceAll(string(testkit.SampleEvent(t, "httpapi-get-job.json")), "3652397000009835020", accepted.Jobs[0].JobID)
 	res, err = fn.Invoke(ctx, json.RawMessage(get))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +108,7 @@ func TestUnrecognisedEventNamesWhatCame(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "secret stuff") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := fn.Invoke(context.Background(), readEvent(t, "sqs-batch.json")[:40]); err == nil {
+	if _, err := fn.Invoke(context.Background(), testkit.SampleEvent(t, "sqs-batch.json")[:40]); err == nil {
 		t.Fatal("truncated event accepted")
 	}
 }
@@ -128,7 +118,7 @@ func TestUnrecognisedEventNamesWhatCame(t *testing.T) {
 func TestAPIRequestIDIsAPIGateways(t *testing.T) {
 	fn, _, out := newConvert(t)
 	var ev map[string]any
-	if err := json.Unmarshal(readEvent(t, "httpapi-post.json"), &ev); err != nil {
+	if err := json.Unmarshal(testkit.SampleEvent(t, "httpapi-post.json"), &ev); err != nil {
 		t.Fatal(err)
 	}
 	ev["headers"].(map[string]any)["x-request-id"] = "caller-chosen-id"

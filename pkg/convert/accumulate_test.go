@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -100,8 +101,8 @@ func (r *accRig) checkOnce(t *testing.T, leads int) {
 // meet in the accumulator: each 50th lead sends a full call at once, and
 // the generation's timer sends the part-filled rest.
 func TestTrickleFillsCalls(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
-		r := newAccRig(t, newStore())
+	testkit.ForEachJobStore(t, func(t *testing.T, store testkit.JobStore) {
+		r := newAccRig(t, store)
 		ids := r.sim.SeedLeadRange(120)
 		subs := singles(ids, nil)
 		for i := 0; i < len(subs); i += 10 {
@@ -148,8 +149,7 @@ func TestBigBatchSendsFullCallsNow(t *testing.T) {
 // TestVanishedSenderIsTakenOver: a batch taken by an invocation that died
 // is sent by a wake-up once its lease lapses, and only then.
 func TestVanishedSenderIsTakenOver(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
-		store := newStore()
+	testkit.ForEachJobStore(t, func(t *testing.T, store testkit.JobStore) {
 		r := newAccRig(t, store)
 		ids := r.sim.SeedLeadRange(10)
 		r.accumulate(singles(ids, nil))

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -152,8 +154,10 @@ func benchEvent(b *testing.B) json.RawMessage {
 	return sqsEvent(b, ids[:benchBatch])
 }
 
+// sqsEvent is the SQS event of one single-lead request per id, all with
+// benchOptions, each delivered for the first time.
 func sqsEvent(b *testing.B, ids []string) json.RawMessage {
-	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(ids))}
+	msgs := make([]testkit.SQSMessage, len(ids))
 	for i, id := range ids {
 		req := benchOptions()
 		req.IDs = []string{id}
@@ -161,29 +165,13 @@ func sqsEvent(b *testing.B, ids []string) json.RawMessage {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ev.Records[i] = events.SQSMessage{
-			MessageId:     fmt.Sprintf("5b7f2c1e-8a4d-4e6f-9b3a-%012d", i),
-			ReceiptHandle: fmt.Sprintf("AQEB%040d", i),
-			Body:          string(body),
-			Attributes: map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": "1779614047123",
-				"SenderId": "AROAEXAMPLEROLEID:lead-scoring-job", "ApproximateFirstReceiveTimestamp": "1779614047130"},
-			MessageAttributes: map[string]events.SQSMessageAttribute{},
-			Md5OfBody:         "00000000000000000000000000000000",
-			EventSource:       "aws:sqs",
-			EventSourceARN:    "arn:aws:sqs:eu-central-1:123456789012:zoho-lead-convert-ConversionQueue-8HJ2K4L6M8N0",
-			AWSRegion:         "eu-central-1",
-		}
+		msgs[i] = testkit.SQSMessage{ID: fmt.Sprintf("5b7f2c1e-8a4d-4e6f-9b3a-%012d", i), Body: string(body)}
 	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return raw
+	return testkit.SQSEvent(msgs...)
 }
 
 func benchSecret() string {
-	return fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q,"webhook_key":"bench-webhook-key"}`,
-		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken)
+	return zohotest.SecretJSON("bench-webhook-key")
 }
 
 // newBenchFunction builds the convert function as functions/convert does,

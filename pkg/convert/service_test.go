@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
@@ -43,16 +43,6 @@ func (r *rig) convert(subs []convert.Submission) []convert.Result {
 
 func (r *rig) calls() int { return r.sim.Stats().Calls[zohosim.EndpointMassConvert] }
 
-// forEachStore runs a test on the in-memory store and on DynamoDB (moto).
-func forEachStore(t *testing.T, test func(t *testing.T, newStore func() jobs.Store, dynamo bool)) {
-	t.Run("memory", func(t *testing.T) { test(t, func() jobs.Store { return jobs.NewMemoryStore() }, false) })
-	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.Require(t)
-		tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-		test(t, func() jobs.Store { return table.NewJobStore(table.NewClient(cfg), tableName) }, true)
-	})
-}
-
 // singles makes one single-lead submission per id, all with the same options.
 func singles(ids []string, opts func(*zoho.ConvertRequest)) []convert.Submission {
 	subs := make([]convert.Submission, len(ids))
@@ -79,12 +69,12 @@ func verdicts(results []convert.Result) map[convert.Verdict]int {
 // (moto copies its tables on every transaction, so the DynamoDB variant
 // runs a smaller batch; the arithmetic is the same.)
 func TestThousandSinglesMakeTwentyCalls(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, dynamo bool) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
 		leads, wantCalls := 1000, 20
-		if dynamo {
+		if s.Dynamo {
 			leads, wantCalls = 150, 3
 		}
-		r := newRig(t, newStore(), zohosim.Options{}, 4)
+		r := newRig(t, s.New(), zohosim.Options{}, 4)
 		ids := r.sim.SeedLeadRange(leads)
 		results := r.convert(singles(ids, nil))
 		if got := r.calls(); got != wantCalls {
@@ -122,8 +112,8 @@ func TestDuplicatesSubmittedOnce(t *testing.T) {
 }
 
 func TestInvalidIDsAreDroppedAndRecorded(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
-		r := newRig(t, newStore(), zohosim.Options{}, 4)
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, 4)
 		ids := r.sim.SeedLeadRange(47)
 		unknown := []string{"3652397000099999001", "3652397000099999002", "3652397000099999003"}
 		chunk := append(append(append([]string{}, ids[:10]...), unknown[0]), ids[10:]...)
@@ -145,8 +135,8 @@ func TestInvalidIDsAreDroppedAndRecorded(t *testing.T) {
 }
 
 func TestRedeliveryMakesNoCalls(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() jobs.Store, _ bool) {
-		r := newRig(t, newStore(), zohosim.Options{}, 4)
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, 4)
 		subs := singles(r.sim.SeedLeadRange(120), nil)
 		r.convert(subs)
 		before := r.calls()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
@@ -38,12 +39,12 @@ func failPattern(leadsEach int) func(k int) int {
 // to the end with Zoho's counts, never asking about a job twice in a run nor
 // more often than jobs are due.
 func TestJobsRunToTheirEnd(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
 		n := 1000
-		if s.dynamo {
+		if s.Dynamo {
 			n = 60 // moto copies its tables on every transaction
 		}
-		r := newRig(t, s.new(), zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
+		r := newRig(t, s.New(), zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
 		created := r.schedule(t, n, 2, failPattern(2))
 		ctx := context.Background()
 		var runs, calls int
@@ -126,8 +127,8 @@ func idsOf(js []jobs.Job) []string {
 // TestFailedLeadsAreReleased: the claims of a failed job, and of a job that
 // completed with failures, are released; those of a clean job stand.
 func TestFailedLeadsAreReleased(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
-		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{})
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{})
 		fails := []int{3, 1, 0}
 		js := r.schedule(t, 3, 3, func(k int) int { return fails[k] })
 		r.clock.Advance(5 * time.Minute) // every job has ended
@@ -150,17 +151,17 @@ func TestFailedLeadsAreReleased(t *testing.T) {
 // TestOverlappingRuns: two runs over the same jobs at once. Each job is
 // stored once per round; the loser of each race reports a conflict.
 func TestOverlappingRuns(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
 		n := 100 // one page, which both runs read before either checks a job
-		if s.dynamo {
+		if s.Dynamo {
 			n = 20
 		}
 		// moto checks a condition and writes without holding a lock in
 		// between: two conditional updates of one item at once may both
 		// pass (seen here: two saves of one job at version 1). DynamoDB
 		// makes each conditional write atomic; serialWrites models that.
-		store := s.wrapped(func(api table.API) table.API { return &serialWrites{API: api} })
-		b := &barrierStore{CheckStore: store.(jobs.CheckStore), parties: 2, open: make(chan struct{})}
+		store := s.Wrapped(func(api table.API) table.API { return &serialWrites{API: api} })
+		b := &barrierStore{CheckStore: store, parties: 2, open: make(chan struct{})}
 		r := newRig(t, store, zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
 		// Both runs use one store through the barrier: each reads its first
 		// page of jobs before either checks anything.
@@ -236,8 +237,8 @@ func (s *serialWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemIn
 // TestLittleTimeLeft: a run whose deadline is inside the stop margin takes
 // no job, leaves them all due, and returns at once.
 func TestLittleTimeLeft(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
-		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{})
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{})
 		r.schedule(t, 12, 1, nil)
 		r.clock.Advance(time.Minute)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -253,7 +254,7 @@ func TestLittleTimeLeft(t *testing.T) {
 		if due := r.due(t); due != 12 {
 			t.Fatalf("%d jobs due after the run, want 12", due)
 		}
-		if got := emf(t, m)["JobsLeftDue"]; got != 12 {
+		if got := testkit.FlushEMF(t, m)["JobsLeftDue"]; got != 12 {
 			t.Fatalf("JobsLeftDue %v", got)
 		}
 	})
@@ -262,8 +263,8 @@ func TestLittleTimeLeft(t *testing.T) {
 // TestThrottledJobsStayDue: Zoho answers 429 (both shapes) and 500 to some
 // calls; those jobs stay due, the others are checked.
 func TestThrottledJobsStayDue(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
-		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
 		r.schedule(t, 10, 1, nil)
 		r.clock.Advance(time.Minute)
 		r.sim.Script(zohosim.EndpointStatus, zohosim.Fault{Kind: zohosim.TooManyRequests}, zohosim.Fault{},
@@ -276,7 +277,7 @@ func TestThrottledJobsStayDue(t *testing.T) {
 		if due := r.due(t); due != 3 {
 			t.Fatalf("%d jobs due, want the 3 refused", due)
 		}
-		got := emf(t, m)
+		got := testkit.FlushEMF(t, m)
 		if got["ZohoErrors/TOO_MANY_REQUESTS"] != 2 || got["ZohoErrors/INTERNAL_ERROR"] != 1 || got["JobsChecked"] != 7 {
 			t.Fatalf("metrics %v", got)
 		}
@@ -290,8 +291,8 @@ func TestThrottledJobsStayDue(t *testing.T) {
 // TestZohoErrorsStopTheRun: while Zoho refuses everything, a run stops
 // after MaxZohoErrors calls and leaves the rest due.
 func TestZohoErrorsStopTheRun(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
-		r := newRig(t, s.new(), zohosim.Options{}, jobcheck.Config{Concurrency: 1, PageSize: 10, MaxZohoErrors: 4})
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{Concurrency: 1, PageSize: 10, MaxZohoErrors: 4})
 		r.schedule(t, 30, 1, nil)
 		r.clock.Advance(time.Minute)
 		r.sim.FaultRate(zohosim.EndpointStatus, zohosim.TooManyRequests, 1, 1)
@@ -328,8 +329,8 @@ func TestTokenRefusedMidRun(t *testing.T) {
 // TestUnknownAndStaleJobs: Zoho does not know one job; another is still
 // scheduled long after its time.
 func TestUnknownAndStaleJobs(t *testing.T) {
-	forEachStore(t, func(t *testing.T, s stores) {
-		r := newRig(t, s.new(), zohosim.Options{ScheduledFor: 48 * time.Hour}, jobcheck.Config{})
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{ScheduledFor: 48 * time.Hour}, jobcheck.Config{})
 		unknown := r.record(t, "3652397000000000001", nil)
 		old := r.schedule(t, 1, 1, nil)[0]
 		r.clock.Advance(23 * time.Hour)
@@ -361,7 +362,7 @@ func TestUnknownAndStaleJobs(t *testing.T) {
 		if due := r.due(t); due != 0 {
 			t.Fatalf("%d due", due)
 		}
-		got := emf(t, m)
+		got := testkit.FlushEMF(t, m)
 		if got["JobsStale"] != 1 || got["JobsFinished/STALE"] != 1 || got["JobsFinished/UNKNOWN"] != 1 || got["ZohoErrors/INVALID_DATA"] != 1 {
 			t.Fatalf("metrics %v", got)
 		}

@@ -1,10 +1,7 @@
 package jobcheck_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +14,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
@@ -50,36 +46,6 @@ func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg jobchec
 }
 
 func (r *rig) statusStore() jobs.CheckStore { return r.store.(jobs.CheckStore) }
-
-// forEachStore runs a test on the in-memory store and on DynamoDB (moto).
-func forEachStore(t *testing.T, test func(t *testing.T, s stores)) {
-	t.Run("memory", func(t *testing.T) { test(t, stores{}) })
-	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.Require(t)
-		test(t, stores{dynamo: true, api: table.NewClient(cfg), tableName: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
-	})
-}
-
-// stores makes the stores of one forEachStore case.
-type stores struct {
-	dynamo    bool
-	api       table.API
-	tableName string
-}
-
-func (s stores) new() jobs.Store { return s.wrapped(nil) }
-
-// wrapped returns a store whose DynamoDB client (if any) goes through wrap.
-func (s stores) wrapped(wrap func(table.API) table.API) jobs.Store {
-	if !s.dynamo {
-		return jobs.NewMemoryStore()
-	}
-	api := s.api
-	if wrap != nil {
-		api = wrap(api)
-	}
-	return table.NewJobStore(api, s.tableName)
-}
 
 // schedule has the simulator schedule n jobs of leadsEach leads, the k-th
 // failing fail(k) of its leads, and records them as the convert function
@@ -203,32 +169,4 @@ type ddbCounts struct{ queries, batchGets, itemsRead, updates, deletes int64 }
 
 func (c *countingDDB) take() ddbCounts {
 	return ddbCounts{c.queries.Swap(0), c.batchGets.Swap(0), c.itemsRead.Swap(0), c.updates.Swap(0), c.deletes.Swap(0)}
-}
-
-// emf flushes metrics and returns the values by "name" or "name/dimension value".
-func emf(t testing.TB, m *obs.Metrics) map[string]float64 {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := m.Flush(&buf, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(&buf)
-	for sc.Scan() {
-		var doc map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
-			t.Fatal(err)
-		}
-		aws := doc["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
-		dims := aws["Dimensions"].([]any)[0].([]any)
-		suffix := ""
-		if len(dims) > 1 {
-			suffix = "/" + doc[dims[1].(string)].(string)
-		}
-		for _, d := range aws["Metrics"].([]any) {
-			name := d.(map[string]any)["Name"].(string)
-			out[name+suffix] = doc[name].(float64)
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package obs
+package obs_test
 
 import (
 	"bytes"
@@ -10,27 +10,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
-
-// emf is the part of an Embedded Metric Format document CloudWatch reads.
-type emf struct {
-	AWS struct {
-		Timestamp         int64 `json:"Timestamp"`
-		CloudWatchMetrics []struct {
-			Namespace  string     `json:"Namespace"`
-			Dimensions [][]string `json:"Dimensions"`
-			Metrics    []struct {
-				Name string `json:"Name"`
-				Unit string `json:"Unit"`
-			} `json:"Metrics"`
-		} `json:"CloudWatchMetrics"`
-	} `json:"_aws"`
-}
 
 // TestFlushWritesEMF: the lines are what CloudWatch turns into metrics (the
 // alarms of template.yaml depend on the namespace and the Function dimension).
 func TestFlushWritesEMF(t *testing.T) {
-	m := NewMetrics("status")
+	m := obs.NewMetrics("status")
 	m.Count("JobsChecked", 2)
 	m.Count("JobsChecked", 3)
 	m.Count("JobsStale", 1)
@@ -45,19 +32,17 @@ func TestFlushWritesEMF(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want one plain and one per dimension value:\n%s", len(lines), out.String())
 	}
-	var plain, byCode map[string]any
-	var doc emf
-	for i, dst := range []*map[string]any{&plain, &byCode} {
-		if err := json.Unmarshal([]byte(lines[i]), dst); err != nil {
-			t.Fatal(err)
+	var docs [2]testkit.EMF
+	for i := range docs {
+		doc, ok, err := testkit.ParseEMF([]byte(lines[i]))
+		if err != nil || !ok {
+			t.Fatalf("line %d is not EMF (%v): %s", i, err, lines[i])
 		}
+		docs[i] = doc
 	}
-	if err := json.Unmarshal([]byte(lines[0]), &doc); err != nil {
-		t.Fatal(err)
-	}
-	cw := doc.AWS.CloudWatchMetrics[0]
-	if doc.AWS.Timestamp != now.UnixMilli() || cw.Namespace != Namespace || len(cw.Dimensions) != 1 || cw.Dimensions[0][0] != "Function" {
-		t.Fatalf("EMF header %+v", doc.AWS)
+	doc, plain, byCode := docs[0], docs[0].Values, docs[1].Values
+	if doc.Timestamp != now.UnixMilli() || doc.Namespace != obs.Namespace || len(doc.Dimensions) != 1 || doc.Dimensions[0][0] != "Function" {
+		t.Fatalf("EMF header %+v", doc)
 	}
 	if plain["Function"] != "status" || plain["JobsChecked"] != 5.0 || plain["JobsStale"] != 1.0 || plain["RunDuration"] != 1500.0 {
 		t.Fatalf("values %v", plain)
@@ -72,20 +57,20 @@ func TestFlushWritesEMF(t *testing.T) {
 }
 
 func TestNilMetricsRecordNothing(t *testing.T) {
-	var m *Metrics
+	var m *obs.Metrics
 	m.Count("X", 1) // must not panic: handlers run without metrics in tests
-	if MetricsFrom(context.Background()) != nil {
+	if obs.MetricsFrom(context.Background()) != nil {
 		t.Fatal("metrics from an empty context")
 	}
-	set := NewMetrics("convert")
-	if MetricsFrom(WithMetrics(context.Background(), set)) != set {
+	set := obs.NewMetrics("convert")
+	if obs.MetricsFrom(obs.WithMetrics(context.Background(), set)) != set {
 		t.Fatal("WithMetrics lost the metrics")
 	}
 }
 
 func TestLoggerAddsRequestID(t *testing.T) {
 	var out bytes.Buffer
-	log := NewLogger(&out, slog.LevelInfo).With("component", "test")
+	log := obs.NewLogger(&out, slog.LevelInfo).With("component", "test")
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-123"})
 	log.InfoContext(ctx, "hello", "job_id", "1")
 	log.DebugContext(ctx, "hidden")

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // statusStore runs a contract test of the status operations on both stores.
 func statusStore(t *testing.T, test func(t *testing.T, st jobs.CheckStore, rec jobs.Store)) {
-	forEachStore(t, func(t *testing.T, st store) { test(t, st, st) })
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) { test(t, st, st) })
 }
 
 // recordJobs records n jobs of leadsEach leads, the k-th due at t0+k seconds,

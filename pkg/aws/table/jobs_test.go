@@ -9,35 +9,11 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
-
-// store is what both implementations offer: the convert function's store,
-// the checker's, and reading claims back.
-type store interface {
-	jobs.Store
-	jobs.CheckStore
-	Claims(ctx context.Context, leadIDs []string) ([]jobs.Claim, error)
-}
-
-var (
-	_ store = (*jobs.MemoryStore)(nil)
-	_ store = (*table.JobStore)(nil)
-)
-
-// forEachStore runs a contract test against the in-memory store and the
-// DynamoDB store on a table made from template.yaml, so both keep the same
-// semantics.
-func forEachStore(t *testing.T, test func(t *testing.T, st store)) {
-	t.Run("memory", func(t *testing.T) { test(t, jobs.NewMemoryStore()) })
-	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.Require(t)
-		test(t, table.NewJobStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable")))
-	})
-}
 
 func leadIDs(from, n int) []string {
 	out := make([]string, n)
@@ -59,7 +35,7 @@ func claim(t *testing.T, st jobs.Store, owner string, ids []string, now time.Tim
 }
 
 func TestClaimsExclude(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(0, 3)
 		if got, _ := claim(t, st, "a", ids, t0); len(got) != 3 {
 			t.Fatalf("claimed %v, want all 3", got)
@@ -85,7 +61,7 @@ func TestClaimsExclude(t *testing.T) {
 }
 
 func TestReleaseOnlyOwnPendingClaims(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(10, 2)
 		claim(t, st, "a", ids, t0)
 		if err := st.Release(context.Background(), "b", ids); err != nil {
@@ -104,7 +80,7 @@ func TestReleaseOnlyOwnPendingClaims(t *testing.T) {
 }
 
 func TestRecordJobPointsClaimsAtIt(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(20, 50)
 		claim(t, st, "a", ids, t0)
 		job := jobs.Job{ID: "3652397000009835020", State: jobs.Scheduled, LeadIDs: ids,
@@ -142,7 +118,7 @@ func equalJobs(a, b jobs.Job) bool {
 }
 
 func TestRejectedLeadsStayDoneUntilExpiry(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		id := leadIDs(80, 1)
 		claim(t, st, "a", id, t0)
 		if err := st.Reject(context.Background(), "a", id[0], "INVALID_DATA: the id given seems to be invalid", t0.Add(24*time.Hour)); err != nil {
@@ -161,7 +137,7 @@ func TestRejectedLeadsStayDoneUntilExpiry(t *testing.T) {
 // TestClaimAcrossTransactions: more leads than one transaction holds, with
 // held leads spread through them.
 func TestClaimAcrossTransactions(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ids := leadIDs(100, 250)
 		var taken []string
 		for i := 0; i < len(ids); i += 7 {

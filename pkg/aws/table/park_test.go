@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -18,7 +19,7 @@ func sourcesFor(ids []string, src string) []string {
 	return out
 }
 
-func readAcc(t *testing.T, st store, fp string) jobs.Acc {
+func readAcc(t *testing.T, st testkit.JobStore, fp string) jobs.Acc {
 	t.Helper()
 	a, err := st.Acc(context.Background(), fp)
 	if err != nil {
@@ -30,7 +31,7 @@ func readAcc(t *testing.T, st store, fp string) jobs.Acc {
 // TestParkAndTake: leads of several invocations fill one accumulator; a
 // stale read changes nothing; taking it starts the next generation.
 func TestParkAndTake(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ctx, fp, exp := context.Background(), "fp-park", t0.Add(24*time.Hour)
 		a := readAcc(t, st, fp)
 		if a.Gen != 0 || len(a.LeadIDs) != 0 {
@@ -90,7 +91,7 @@ func TestParkAndTake(t *testing.T) {
 // recording its job ends it and schedules its leads; a parked lead can be
 // rejected by its batch.
 func TestBatchLeaseAndRecord(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
 		ctx, fp, exp := context.Background(), "fp-lease", t0.Add(24*time.Hour)
 		a := readAcc(t, st, fp)
 		ids := leadIDs(6000, 3)

@@ -3,13 +3,13 @@ package oauth_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -32,9 +32,7 @@ func newFixture(t *testing.T, opts zohosim.Options) *fixture {
 	sim := zohosim.New(opts)
 	url, stop := sim.Start()
 	t.Cleanup(stop)
-	secret := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"refresh_token":%q}`,
-		"1000.SIMCLIENT", "simsecret", "1000.simrefresh")
-	return &fixture{sim: sim, clock: clock, url: url, secret: secret}
+	return &fixture{sim: sim, clock: clock, url: url, secret: zohotest.SecretJSON("")}
 }
 
 // countingSecret is a secret.Reader that counts reads and fresh reads.

@@ -1,0 +1,67 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+)
+
+// JobStore is what both job stores offer: the convert function's store,
+// the checker's, and reading claims back.
+type JobStore interface {
+	jobs.Store
+	jobs.CheckStore
+	Claims(ctx context.Context, leadIDs []string) ([]jobs.Claim, error)
+}
+
+var (
+	_ JobStore = (*jobs.MemoryStore)(nil)
+	_ JobStore = (*table.JobStore)(nil)
+)
+
+// Stores is one case of ForEachStore: it makes the stores of that case.
+type Stores struct {
+	// Dynamo is true in the DynamoDB case (moto), false in the memory case.
+	Dynamo bool
+	api    table.API
+	table  string
+}
+
+// New returns a store: in the memory case a fresh, empty one; in the
+// DynamoDB case one on the case's table (every store of a case shares it).
+func (s Stores) New() JobStore { return s.Wrapped(nil) }
+
+// Wrapped is New, with the DynamoDB store's client going through wrap
+// (when wrap is not nil); the memory case has no client and ignores wrap.
+func (s Stores) Wrapped(wrap func(table.API) table.API) JobStore {
+	if !s.Dynamo {
+		return jobs.NewMemoryStore()
+	}
+	api := s.api
+	if wrap != nil {
+		api = wrap(api)
+	}
+	return table.NewJobStore(api, s.table)
+}
+
+// ForEachStore runs test as subtest "memory" on jobs.MemoryStore and as
+// "dynamodb" on table.JobStore over a table made from template.yaml's
+// JobsTable on moto, so that both keep the same semantics. The package needs
+// `func TestMain(m *testing.M) { awstest.Main(m) }`.
+func ForEachStore(t *testing.T, test func(t *testing.T, s Stores)) {
+	t.Helper()
+	t.Run("memory", func(t *testing.T) { test(t, Stores{}) })
+	t.Run("dynamodb", func(t *testing.T) {
+		cfg := awstest.Require(t)
+		test(t, Stores{Dynamo: true, api: table.NewClient(cfg), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
+	})
+}
+
+// ForEachJobStore is ForEachStore for a test that needs one store per case.
+func ForEachJobStore(t *testing.T, test func(t *testing.T, st JobStore)) {
+	t.Helper()
+	ForEachStore(t, func(t *testing.T, s Stores) { test(t, s.New()) })
+}
