@@ -233,6 +233,10 @@ func (m *meteredDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 	return m.api.UpdateItem(ctx, in, opts...)
 }
 
+func (m *meteredDDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return m.api.PutItem(ctx, in, opts...)
+}
+
 func (m *meteredDDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	return m.api.DeleteItem(ctx, in, opts...)
 }

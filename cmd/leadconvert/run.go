@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,8 +29,10 @@ func sampleSecret() string {
 		zohosim.DefaultClientID, zohosim.DefaultClientSecret, zohosim.DefaultRefreshToken, sampleWebhookKey)
 }
 
-// runLocal converts the sample events and extra leads, follows the jobs to
-// their end with the status function, and prints what happened.
+// runLocal converts the sample events, then a stream of single-lead
+// webhooks and SQS messages arriving over simulated minutes at three
+// function instances, follows the jobs to their end with the status
+// function, and prints what happened.
 func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	ctx := context.Background()
 	clock := zohosim.NewManualClock(time.Now().UTC().Truncate(time.Second))
@@ -44,7 +47,8 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 		logs = os.Stderr
 	}
 	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
-		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url}
+		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
+		"MAX_WAIT_SECONDS": strconv.Itoa(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": strconv.Itoa(int(window.Seconds()))}
 	getenv := func(k string) string { return env[k] }
 	convertCfg, err := config.LoadConvert(getenv)
 	if err != nil {
@@ -55,47 +59,30 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 		return err
 	}
 	deps := app.NewEmbedded(sampleSecret(), clock.Now, logs)
-	convertFn, err := app.NewConvert(convertCfg, deps.Convert())
-	if err != nil {
-		return err
+	// Three instances of the convert function share the table and the queue,
+	// as Lambda's instances share them.
+	var fleet []*app.Convert
+	for range instances {
+		fn, err := app.NewConvert(convertCfg, deps.Convert())
+		if err != nil {
+			return err
+		}
+		fleet = append(fleet, fn)
 	}
 	statusFn, err := app.NewStatus(statusCfg, deps.Status())
 	if err != nil {
 		return err
 	}
+	l := &localRun{ctx: ctx, w: w, clock: clock, sim: sim, deps: deps, fleet: fleet}
 
-	fmt.Fprintf(w, "Local run: Zoho simulator at %s (simulated clock), embedded job store, secret and dead-letter queue.\n\n", url)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT\tTRIGGER\tANSWER")
-	var firstJob string
-	for _, name := range []string{"sqs-batch.json", "httpapi-post.json", "rest-post.json", "httpapi-get-job.json"} {
-		raw, err := os.ReadFile(filepath.Join(eventsDir, name))
-		if err != nil {
-			return err
-		}
-		if name == "httpapi-get-job.json" && firstJob != "" {
-			raw = []byte(strings.ReplaceAll(string(raw), "3652397000009835020", firstJob))
-		}
-		res, err := convertFn.Invoke(ctx, raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		kind, answer := describe(res)
-		if firstJob == "" {
-			if all := sim.Jobs(); len(all) > 0 {
-				firstJob = all[0].ID
-			}
-		}
-		fmt.Fprintf(tw, "events/%s\t%s\t%s\n", name, kind, answer)
-	}
-	batch := syntheticBatch(ids[8:])
-	res, err := convertFn.Invoke(ctx, batch)
-	if err != nil {
+	fmt.Fprintf(w, "Local run: Zoho simulator at %s (simulated clock), embedded table, secret, queue and dead-letter queue;\n"+
+		"%d convert instances, MAX_WAIT_SECONDS %d, batching window %ds.\n\n", url, instances, int(maxWait.Seconds()), int(window.Seconds()))
+	if err := l.samples(eventsDir); err != nil {
 		return err
 	}
-	_, answer := describe(res)
-	fmt.Fprintf(tw, "%d single-lead messages (10%% duplicates)\tSQS\t%s\n", extra+extra/10, answer)
-	tw.Flush()
+	if err := l.stream(ids[8:]); err != nil {
+		return err
+	}
 
 	runs, started := 0, clock.Now()
 	for ; runs < 60 && openJobs(ctx, sim, deps.Jobs) > 0; runs++ {
@@ -112,21 +99,180 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	return report(ctx, w, sim, deps)
 }
 
-// syntheticBatch is one SQS batch of single-lead messages with 10% repeats.
-func syntheticBatch(ids []string) json.RawMessage {
-	var ev events.SQSEvent
-	add := func(id string) {
-		ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("local-%04d", len(ev.Records)),
-			Body: `{"ids":["` + id + `"]}`, EventSource: "aws:sqs"})
+const (
+	instances = 3
+	maxWait   = time.Minute
+	window    = 20 * time.Second // the event source's MaximumBatchingWindowInSeconds
+)
+
+// localRun is the state of runLocal.
+type localRun struct {
+	ctx   context.Context
+	w     io.Writer
+	clock *zohosim.ManualClock
+	sim   *zohosim.Server
+	deps  *app.Embedded
+	fleet []*app.Convert
+	turn  int
+}
+
+// instance is the next instance, in turn.
+func (l *localRun) instance() *app.Convert {
+	l.turn++
+	return l.fleet[l.turn%len(l.fleet)]
+}
+
+// deliver is the SQS event source: it hands what the queue holds to an
+// instance, a batch at a time.
+func (l *localRun) deliver() error {
+	_, err := l.deps.Deliver(l.ctx, l.instance(), 1000)
+	return err
+}
+
+// samples feeds the sample events of eventsDir through the real handlers.
+func (l *localRun) samples(eventsDir string) error {
+	tw := tabwriter.NewWriter(l.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT\tTRIGGER\tANSWER")
+	var requestID string
+	for _, name := range []string{"sqs-batch.json", "httpapi-post.json", "rest-post.json"} {
+		raw, err := os.ReadFile(filepath.Join(eventsDir, name))
+		if err != nil {
+			return err
+		}
+		res, err := l.instance().Invoke(l.ctx, raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		kind, answer := describe(res)
+		if r, ok := res.(events.APIGatewayV2HTTPResponse); ok && requestID == "" {
+			var q struct {
+				RequestID string `json:"request_id"`
+			}
+			_ = json.Unmarshal([]byte(r.Body), &q)
+			requestID = q.RequestID
+		}
+		fmt.Fprintf(tw, "events/%s\t%s\t%s\n", name, kind, answer)
 	}
-	for _, id := range ids {
-		add(id)
+	if err := l.deliver(); err != nil { // the API's requests reach the queue's consumer
+		return err
 	}
-	for i := 0; i < len(ids)/10; i++ {
-		add(ids[i*10])
+	l.clock.Advance(maxWait - window) // their wake-ups come due
+	if err := l.deliver(); err != nil {
+		return err
 	}
-	b, _ := json.Marshal(ev)
-	return b
+	if job := l.firstJob(); job != "" {
+		raw, err := os.ReadFile(filepath.Join(eventsDir, "httpapi-get-job.json"))
+		if err != nil {
+			return err
+		}
+		res, err := l.instance().Invoke(l.ctx, []byte(strings.ReplaceAll(string(raw), "3652397000009835020", job)))
+		if err != nil {
+			return err
+		}
+		kind, answer := describe(res)
+		fmt.Fprintf(tw, "events/httpapi-get-job.json\t%s\t%s\n", kind, answer)
+	}
+	if requestID != "" {
+		kind, answer := describe(l.get("/requests/" + requestID))
+		fmt.Fprintf(tw, "GET /requests/%s\t%s\t%s\n", requestID, kind, answer)
+	}
+	return tw.Flush()
+}
+
+func (l *localRun) firstJob() string {
+	if all := l.sim.Jobs(); len(all) > 0 {
+		return all[0].ID
+	}
+	return ""
+}
+
+// get is a GET of the API, as API Gateway would hand it over.
+func (l *localRun) get(path string) any {
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "GET " + path, RawPath: path,
+		Headers: map[string]string{"authorization": "Bearer " + sampleWebhookKey},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "local-get", Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: path}}}
+	raw, _ := json.Marshal(ev)
+	res, err := l.instance().Invoke(l.ctx, raw)
+	if err != nil {
+		return err
+	}
+	return res
+}
+
+// stream sends ids one lead at a time, one a second of simulated
+// time, alternately as a webhook (POST /conversions) and as an SQS
+// message, to the instances in turn; the event source delivers what the
+// queue holds every batching window. It prints the calls Zoho received.
+func (l *localRun) stream(ids []string) error {
+	before := len(l.sim.Jobs())
+	start := l.clock.Now()
+	arrived := map[string]time.Time{}
+	var hookID string
+	for i, id := range ids {
+		arrived[id] = l.clock.Now()
+		body := `{"ids":["` + id + `"]}`
+		if i%2 == 0 {
+			hookID = fmt.Sprintf("hook-%04d", i)
+			ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "POST /conversions", RawPath: "/conversions",
+				Headers: map[string]string{"authorization": "Bearer " + sampleWebhookKey, "content-type": "application/json"}, Body: body,
+				RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: hookID, Stage: "$default",
+					HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/conversions"}}}
+			raw, _ := json.Marshal(ev)
+			res, err := l.instance().Invoke(l.ctx, raw)
+			if err != nil {
+				return err
+			}
+			if r, ok := res.(events.APIGatewayV2HTTPResponse); !ok || r.StatusCode != 202 {
+				return fmt.Errorf("webhook %s: %v", hookID, res)
+			}
+		} else if err := l.deps.Queue.Enqueue(l.ctx, body, ""); err != nil {
+			return err
+		}
+		l.clock.Advance(time.Second)
+		if l.clock.Now().Sub(start)%window == 0 {
+			if err := l.deliver(); err != nil {
+				return err
+			}
+		}
+	}
+	for l.deps.Queue.Len() > 0 { // the last wake-ups
+		l.clock.Advance(window)
+		if err := l.deliver(); err != nil {
+			return err
+		}
+	}
+	elapsed := l.clock.Now().Sub(start)
+
+	tw := tabwriter.NewWriter(l.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(l.w, "\n%d single-lead requests over %s, half webhooks and half SQS messages, at %d instances:\n\n",
+		len(ids), elapsed.Round(time.Second), instances)
+	fmt.Fprintln(tw, "CALL\tAT\tLEADS\tLONGEST WAIT\t")
+	calls, leads := 0, 0
+	var longest time.Duration
+	for _, j := range l.sim.Jobs()[before:] {
+		wait := time.Duration(0)
+		for _, id := range j.IDs {
+			if a, ok := arrived[id]; ok {
+				wait = max(wait, j.ScheduledAt.Sub(a))
+			}
+		}
+		longest = max(longest, wait)
+		calls, leads = calls+1, leads+len(j.IDs)
+		fmt.Fprintf(tw, "%d\t+%s\t%d\t%s\t\n", calls, j.ScheduledAt.Sub(start).Round(time.Second), len(j.IDs), wait.Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if calls > 0 {
+		fmt.Fprintf(l.w, "\n%d leads in %d mass_convert calls: %.1f leads per call (one call per lead without batching); the longest wait %s, MAX_WAIT_SECONDS %d.\n",
+			leads, calls, float64(leads)/float64(calls), longest.Round(time.Second), int(maxWait.Seconds()))
+	}
+	if hookID != "" {
+		_, answer := describe(l.get("/requests/" + hookID))
+		fmt.Fprintf(l.w, "GET /requests/%s: %s\n", hookID, answer)
+	}
+	return nil
 }
 
 func describe(res any) (kind, answer string) {

@@ -16,7 +16,8 @@ func TestRunLocal(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"events/sqs-batch.json", "events/rest-post.json", "until every job was final",
-		"0 dead-lettered", "0 ids sent twice", "1 token refresh"} {
+		"0 dead-lettered", "0 ids sent twice", "1 token refresh", "120 leads in 3 mass_convert calls: 40.0 leads per call",
+		`GET /requests/hook-0118: 200 {"counts":{"SCHEDULED":1}`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

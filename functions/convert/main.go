@@ -29,16 +29,20 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	ddb := table.NewClient(awsCfg)
-	fn, err := app.NewConvert(cfg, app.ConvertDeps{
+	ddb, sqsClient := table.NewClient(awsCfg), sqs.NewFromConfig(awsCfg)
+	deps := app.ConvertDeps{
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID), 5*time.Minute),
 			Tokens: table.NewTokenStore(ddb, cfg.JobsTable),
 			Out:    os.Stdout,
 		},
 		Jobs:       table.NewJobStore(ddb, cfg.JobsTable),
-		DeadLetter: sqsqueue.NewDeadLetter(sqs.NewFromConfig(awsCfg), cfg.DeadLetterQueueURL),
-	})
+		DeadLetter: sqsqueue.NewDeadLetter(sqsClient, cfg.DeadLetterQueueURL),
+	}
+	if cfg.ConversionQueueURL != "" {
+		deps.Queue = sqsqueue.NewQueue(sqsClient, cfg.ConversionQueueURL)
+	}
+	fn, err := app.NewConvert(cfg, deps)
 	if err != nil {
 		fail(err)
 	}

@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
@@ -35,6 +38,15 @@ type ConvertDeps struct {
 	Shared
 	Jobs       jobs.Store
 	DeadLetter sqsbatch.DeadLetter
+	// Queue is the conversion queue: API requests and wake-ups go on it.
+	// nil turns fleet-wide batching off (every request converted at once).
+	Queue Queue
+}
+
+// Queue is the convert function's own SQS intake, seen from the function.
+type Queue interface {
+	convert.Timer
+	httpapi.Queue
 }
 
 // StatusDeps are the status function's dependencies.
@@ -90,6 +102,7 @@ type Embedded struct {
 	Jobs        *jobs.MemoryStore
 	Tokens      *oauth.MemoryStore
 	DeadLetters *sqsbatch.MemoryDeadLetter
+	Queue       *sqsbatch.MemoryQueue // the conversion queue, on the clock now
 	Shared      Shared
 }
 
@@ -100,16 +113,38 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 		Jobs:        jobs.NewMemoryStore(),
 		Tokens:      tokens,
 		DeadLetters: &sqsbatch.MemoryDeadLetter{},
+		Queue:       sqsbatch.NewMemoryQueue(now),
 		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Now: now, Out: out},
 	}
 }
 
-// Convert returns the convert function's share.
+// Convert returns the convert function's share, with fleet-wide batching
+// through the in-memory queue.
 func (e *Embedded) Convert() ConvertDeps {
-	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters}
+	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue}
 }
 
 // Status returns the status function's share; it announces nothing.
 func (e *Embedded) Status() StatusDeps {
 	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs}
+}
+
+// Deliver hands the queue's visible messages to fn, at most batch per
+// invocation, as the SQS event source would, until none is visible, and
+// deletes those fn did not hand back. It returns the invocations made.
+func (e *Embedded) Deliver(ctx context.Context, fn *Convert, batch int) (int, error) {
+	n := 0
+	for {
+		raw, ids := e.Queue.Receive(batch)
+		if raw == nil {
+			return n, nil
+		}
+		res, err := fn.Invoke(ctx, raw)
+		if err != nil {
+			return n, err
+		}
+		resp, _ := res.(events.SQSEventResponse)
+		e.Queue.Delete(ids, resp)
+		n++
+	}
 }

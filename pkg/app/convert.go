@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/config"
@@ -16,6 +17,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 // apiDeadline is how long an API request may take: under API Gateway's
@@ -37,17 +39,23 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := convert.New(convert.Config{
+	cc := convert.Config{
 		Zoho: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
 		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
-	})
+	}
+	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
+		Retention: cfg.JobRetention, Now: d.Now}
+	if d.Queue != nil {
+		cc.Timer, cc.MaxWait, cc.WakeEarly, cc.Refused = d.Queue, cfg.MaxWait, cfg.BatchingWindow, deadLetterBatch(d.DeadLetter, log)
+		hc.Queue = d.Queue
+	}
+	svc, err := convert.New(cc)
 	if err != nil {
 		return nil, err
 	}
-	api := httpapi.New(httpapi.Config{
-		Converter: svc, Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
-	})
-	return &Convert{api: api, consumer: sqsbatch.NewConsumer(svc, d.DeadLetter, cfg.APIVersion, log), out: d.Out, log: log}, nil
+	hc.Converter = svc
+	api := httpapi.New(hc)
+	return &Convert{api: api, consumer: sqsbatch.NewConsumer(sqsbatch.Config{Converter: svc, DeadLetter: d.DeadLetter, Requests: d.Jobs, APIVersion: cfg.APIVersion, Logger: log}), out: d.Out, log: log}, nil
 }
 
 // Invoke is the Lambda handler. It returns an error only for an event it
@@ -84,6 +92,19 @@ func keepUnrecorded(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Con
 			"sources": j.Sources, "created_at": j.CreatedAt})
 		if err := dead.Send(ctx, string(body), sqsbatch.Letter{Code: "JOB_NOT_RECORDED", Reason: cause.Error(), MessageID: j.ID}); err != nil {
 			log.ErrorContext(ctx, "keeping an unrecorded job in the dead-letter queue failed", "job_id", j.ID, "error", err)
+		}
+	}
+}
+
+// deadLetterBatch puts an accumulated call whose options Zoho refused on
+// the dead-letter queue: the body is the request (ids and options, ready to
+// redrive once mended) and the submissions that asked travel in the letter,
+// since their own messages were acknowledged when the leads were parked.
+func deadLetterBatch(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, *zoho.ConvertRequest, []string, string, string) {
+	return func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string) {
+		body, _ := json.Marshal(req) // a decoded request always marshals
+		if err := dead.Send(ctx, string(body), sqsbatch.Letter{Code: code, Reason: reason, MessageID: strings.Join(sources, " ")}); err != nil {
+			log.ErrorContext(ctx, "dead-lettering a refused batch failed", "leads", len(req.IDs), "sources", sources, "error", err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,18 @@ const sampleWebhookKey = "sample-webhook-key-change-me"
 
 func sampleSecret() string { return zohotest.SecretJSON(sampleWebhookKey) }
 
-func newConvert(t *testing.T) (*app.Convert, *zohosim.Server, *bytes.Buffer) {
+// convertRig is the convert function on embedded dependencies and the
+// simulator, as the local run wires it: fleet-wide batching through the
+// in-memory queue, on the simulator's clock.
+type convertRig struct {
+	fn    *app.Convert
+	sim   *zohosim.Server
+	clock *zohosim.ManualClock
+	deps  *app.Embedded
+	out   *bytes.Buffer
+}
+
+func newConvert(t *testing.T) *convertRig {
 	t.Helper()
 	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 	sim := zohosim.New(zohosim.Options{Clock: clock})
@@ -30,80 +42,138 @@ func newConvert(t *testing.T) (*app.Convert, *zohosim.Server, *bytes.Buffer) {
 	t.Cleanup(stop)
 	cfg, err := config.LoadConvert(func(k string) string {
 		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
-			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url}[k]
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "MAX_WAIT_SECONDS": "60", "BATCHING_WINDOW_SECONDS": "20"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	fn, err := app.NewConvert(cfg, app.NewEmbedded(sampleSecret(), clock.Now, &syncWriter{w: &out}).Convert())
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, &syncWriter{w: &out})
+	fn, err := app.NewConvert(cfg, deps.Convert())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fn, sim, &out
+	return &convertRig{fn: fn, sim: sim, clock: clock, deps: deps, out: &out}
 }
+
+func (r *convertRig) invoke(t *testing.T, raw json.RawMessage) any {
+	t.Helper()
+	res, err := r.fn.Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// deliver lets the queue's wake-ups come due and hands everything over.
+func (r *convertRig) deliver(t *testing.T, wait time.Duration) {
+	t.Helper()
+	r.clock.Advance(wait)
+	if _, err := r.deps.Deliver(context.Background(), r.fn, 1000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *convertRig) calls() int { return r.sim.Stats().Calls[zohosim.EndpointMassConvert] }
 
 // TestSampleEventsAreAccepted feeds every sample event of events/ through
 // the convert function's real handler.
 func TestSampleEventsAreAccepted(t *testing.T) {
-	fn, sim, out := newConvert(t)
-	ctx := context.Background()
-
-	res, err := fn.Invoke(ctx, testkit.SampleEvent(t, "sqs-batch.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newConvert(t)
+	res := r.invoke(t, testkit.SampleEvent(t, "sqs-batch.json"))
 	if sqsRes := res.(events.SQSEventResponse); len(sqsRes.BatchItemFailures) != 0 {
 		t.Fatalf("SQS batch failures: %v", sqsRes.BatchItemFailures)
 	}
-	if n := sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 2 {
+	if n := r.calls(); n != 0 {
+		t.Fatalf("%d calls before the wait; the sample's leads should wait for company", n)
+	}
+	r.deliver(t, 40*time.Second) // MaxWait less the batching window
+	if n := r.calls(); n != 2 {
 		t.Fatalf("%d calls for the sample batch; want 2 (two option sets)", n)
 	}
 
-	res, err = fn.Invoke(ctx, testkit.SampleEvent(t, "httpapi-post.json"))
-	if err != nil {
-		t.Fatal(err)
+	v2 := r.invoke(t, testkit.SampleEvent(t, "httpapi-post.json")).(events.APIGatewayV2HTTPResponse)
+	var queued struct {
+		RequestID string   `json:"request_id"`
+		Status    string   `json:"status"`
+		Accepted  []string `json:"accepted"`
 	}
-	v2 := res.(events.APIGatewayV2HTTPResponse)
-	if v2.StatusCode != 202 {
+	if err := json.Unmarshal([]byte(v2.Body), &queued); v2.StatusCode != 202 || err != nil || queued.Status != "QUEUED" || len(queued.Accepted) == 0 {
 		t.Fatalf("HTTP API POST: %d %s", v2.StatusCode, v2.Body)
 	}
-	var accepted struct {
-		Jobs []struct {
-			JobID string `json:"job_id"`
-		} `json:"jobs"`
-	}
-	if err := json.Unmarshal([]byte(v2.Body), &accepted); err != nil || len(accepted.Jobs) != 1 {
-		t.Fatalf("202 body %s", v2.Body)
-	}
-
-	res, err = fn.Invoke(ctx, testkit.SampleEvent(t, "rest-post.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v1 := res.(events.APIGatewayProxyResponse); v1.StatusCode != 202 {
+	if v1 := r.invoke(t, testkit.SampleEvent(t, "rest-post.json")).(events.APIGatewayProxyResponse); v1.StatusCode != 202 {
 		t.Fatalf("REST API POST: %d %s", v1.StatusCode, v1.Body)
 	}
-
-	get := strings.ReplaceAll(string(testkit.SampleEvent(t, "httpapi-get-job.json")), "3652397000009835020", accepted.Jobs[0].JobID)
-	res, err = fn.Invoke(ctx, json.RawMessage(get))
-	if err != nil {
-		t.Fatal(err)
+	r.deliver(t, 0)
+	r.deliver(t, 40*time.Second)
+	if n := r.calls(); n != 4 {
+		t.Fatalf("%d calls after the two API requests; want one more for each (their options differ)", n)
 	}
-	if g := res.(events.APIGatewayV2HTTPResponse); g.StatusCode != 200 || !strings.Contains(g.Body, `"status":"SCHEDULED"`) {
+
+	lead := queued.Accepted[0]
+	claims, err := r.deps.Jobs.Claims(context.Background(), []string{lead})
+	if err != nil || len(claims) != 1 || claims[0].JobID == "" {
+		t.Fatalf("lead %s: %+v, %v", lead, claims, err)
+	}
+	get := strings.ReplaceAll(string(testkit.SampleEvent(t, "httpapi-get-job.json")), "3652397000009835020", claims[0].JobID)
+	if g := r.invoke(t, json.RawMessage(get)).(events.APIGatewayV2HTTPResponse); g.StatusCode != 200 || !strings.Contains(g.Body, `"status":"SCHEDULED"`) {
 		t.Fatalf("GET job: %d %s", g.StatusCode, g.Body)
 	}
 
-	if !strings.Contains(out.String(), `"_aws"`) || !strings.Contains(out.String(), `"JobsScheduled"`) {
+	if !strings.Contains(r.out.String(), `"_aws"`) || !strings.Contains(r.out.String(), `"JobsScheduled"`) {
 		t.Error("no EMF metrics written")
 	}
-	if strings.Contains(out.String(), sampleWebhookKey) || strings.Contains(out.String(), zohosim.DefaultClientSecret) {
+	if strings.Contains(r.out.String(), sampleWebhookKey) || strings.Contains(r.out.String(), zohosim.DefaultClientSecret) {
 		t.Error("a secret reached the logs")
 	}
 }
 
+// TestWebhooksShareCalls is the webhook integration: single-lead requests
+// arriving one by one are answered at once and meet in the queue; a
+// request's leads can be followed to their job.
+func TestWebhooksShareCalls(t *testing.T) {
+	r := newConvert(t)
+	ids := r.sim.SeedLeadRange(60)
+	var requestIDs []string
+	for i, id := range ids {
+		ev := httpEvent("POST", "/conversions", map[string]string{"authorization": "Bearer " + sampleWebhookKey,
+			"content-type": "application/json"}, `{"ids":["`+id+`"]}`, false)
+		ev = json.RawMessage(strings.Replace(string(ev), `"requestId":"sec-test"`, fmt.Sprintf(`"requestId":"hook-%03d"`, i), 1))
+		res := r.invoke(t, ev).(events.APIGatewayV2HTTPResponse)
+		if res.StatusCode != 202 {
+			t.Fatalf("webhook %d: %d %s", i, res.StatusCode, res.Body)
+		}
+		requestIDs = append(requestIDs, fmt.Sprintf("hook-%03d", i))
+		if i%10 == 9 {
+			r.deliver(t, 5*time.Second) // the event source gathers a few at a time
+		}
+	}
+	if n := r.calls(); n != 1 {
+		t.Fatalf("%d calls after 60 webhooks; want 1 full call and 10 leads waiting", n)
+	}
+	follow := func(id string) string {
+		g := r.invoke(t, httpEvent("GET", "/requests/"+id, map[string]string{"authorization": "Bearer " + sampleWebhookKey}, "", false))
+		return g.(events.APIGatewayV2HTTPResponse).Body
+	}
+	if body := follow(requestIDs[59]); !strings.Contains(body, `"state":"QUEUED"`) {
+		t.Fatalf("a waiting lead: %s", body)
+	}
+	r.deliver(t, time.Minute)
+	if n := r.calls(); n != 2 {
+		t.Fatalf("%d calls once the wait ran out; want 2", n)
+	}
+	for _, id := range []string{requestIDs[0], requestIDs[59]} {
+		if body := follow(id); !strings.Contains(body, `"state":"SCHEDULED"`) || !strings.Contains(body, `"job_id"`) {
+			t.Fatalf("request %s: %s", id, body)
+		}
+	}
+	if st := r.sim.Stats(); st.IDsSubmitted != 60 || st.DuplicateSubmissions != 0 {
+		t.Fatalf("%d ids submitted, %d twice", st.IDsSubmitted, st.DuplicateSubmissions)
+	}
+}
+
 func TestUnrecognisedEventNamesWhatCame(t *testing.T) {
-	fn, _, _ := newConvert(t)
+	fn := newConvert(t).fn
 	_, err := fn.Invoke(context.Background(), json.RawMessage(`{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"secret stuff"}}]}`))
 	if err == nil || strings.Contains(err.Error(), "secret stuff") {
 		t.Fatalf("err = %v", err)
@@ -116,7 +186,8 @@ func TestUnrecognisedEventNamesWhatCame(t *testing.T) {
 // TestAPIRequestIDIsAPIGateways: the request's id is API Gateway's, unique
 // and in its access logs; a caller's X-Request-Id is only logged beside it.
 func TestAPIRequestIDIsAPIGateways(t *testing.T) {
-	fn, _, out := newConvert(t)
+	rig := newConvert(t)
+	fn, out := rig.fn, rig.out
 	var ev map[string]any
 	if err := json.Unmarshal(testkit.SampleEvent(t, "httpapi-post.json"), &ev); err != nil {
 		t.Fatal(err)

@@ -21,8 +21,9 @@ func httpEvent(method, path string, headers map[string]string, body string, b64 
 	if b64 {
 		body = base64.StdEncoding.EncodeToString([]byte(body))
 	}
+	path, query, _ := strings.Cut(path, "?")
 	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: method + " " + path, RawPath: path, Headers: headers, Body: body, IsBase64Encoded: b64,
+		Version: "2.0", RouteKey: method + " " + path, RawPath: path, RawQueryString: query, Headers: headers, Body: body, IsBase64Encoded: b64,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: "sec-test", Stage: "$default",
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path, SourceIP: "203.0.113.9"},
@@ -129,21 +130,29 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 	}
 
-	// Good requests, a revoked token mid-run, a throttled refresh, and SQS
-	// messages that end in the dead-letter queue.
-	if got := status(invoke(httpEvent("POST", "/conversions", good, `{"ids":["`+ids[1]+`"]}`, false))); got != 202 {
+	// Good requests (converted at once, ?wait=true, so that they meet Zoho
+	// here), a revoked token mid-run, a throttled refresh, and SQS messages
+	// that end in the dead-letter queue.
+	if got := status(invoke(httpEvent("POST", "/conversions", good, `{"ids":["`+ids[5]+`"]}`, false))); got != 202 {
+		t.Fatalf("a queued request: %d", got)
+	}
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[1]+`"]}`, false))); got != 202 {
 		t.Fatalf("good request: %d", got)
 	}
 	for _, tok := range sim.IssuedTokens() {
 		sim.InvalidateToken(tok)
 	}
-	if got := status(invoke(httpEvent("POST", "/conversions", good, `{"ids":["`+ids[2]+`"]}`, true))); got != 202 {
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[2]+`"]}`, true))); got != 202 {
 		t.Fatalf("after a revoked token: %d", got)
 	}
 	clock.Advance(2 * time.Hour)
 	sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
-	if got := status(invoke(httpEvent("POST", "/conversions", good, `{"ids":["`+ids[3]+`"]}`, false))); got != 503 {
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[3]+`"]}`, false))); got != 503 {
 		t.Fatalf("throttled refresh: %d, want 503", got)
+	}
+	clock.Advance(time.Minute) // the queued request's wake-up is due
+	if _, err := deps.Deliver(ctx, fn, 10); err != nil {
+		t.Fatal(err)
 	}
 	invoke(json.RawMessage(fmt.Sprintf(`{"Records":[
 		{"messageId":"a","eventSource":"aws:sqs","body":"{\"ids\":[\"%s\"],\"client_secret\":\"%s\"}"},

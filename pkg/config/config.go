@@ -34,6 +34,17 @@ type Convert struct {
 	Shared
 	DeadLetterQueueURL string // DEAD_LETTER_QUEUE_URL
 	MaxZohoConcurrency int    // MAX_ZOHO_CONCURRENCY
+	// ConversionQueueURL (CONVERSION_QUEUE_URL) is the function's own SQS
+	// intake: API requests and accumulator wake-ups go on it. Empty turns
+	// fleet-wide batching off: every request is converted at once.
+	ConversionQueueURL string
+	// MaxWait (MAX_WAIT_SECONDS, 1 to 900) bounds how long a lead waits
+	// for its call to fill up.
+	MaxWait time.Duration
+	// BatchingWindow (BATCHING_WINDOW_SECONDS) is the SQS event source's
+	// MaximumBatchingWindowInSeconds: a wake-up spends up to that long in
+	// the gatherer, so it is sent that much early.
+	BatchingWindow time.Duration
 }
 
 // Status is the status function's configuration.
@@ -128,6 +139,12 @@ func LoadConvert(getenv func(string) string) (Convert, error) {
 		// Zoho's sub-concurrency for complex APIs is 10 per org, shared by
 		// every instance and the status function: keep each instance low.
 		MaxZohoConcurrency: p.integer("MAX_ZOHO_CONCURRENCY", 4, 1, 25),
+		ConversionQueueURL: p.str("CONVERSION_QUEUE_URL", "", false),
+		MaxWait:            time.Duration(p.integer("MAX_WAIT_SECONDS", 60, 1, 900)) * time.Second,
+		BatchingWindow:     time.Duration(p.integer("BATCHING_WINDOW_SECONDS", 0, 0, 300)) * time.Second,
+	}
+	if c.BatchingWindow >= c.MaxWait && c.ConversionQueueURL != "" {
+		p.fail("BATCHING_WINDOW_SECONDS", "must be shorter than MAX_WAIT_SECONDS (%s), or no wake-up can be on time", c.MaxWait)
 	}
 	return c, p.err()
 }

@@ -30,9 +30,18 @@ type Converter interface {
 	Convert(ctx context.Context, subs []convert.Submission) []convert.Result
 }
 
-// JobReader reads stored jobs (jobs.Store).
-type JobReader interface {
+// Store reads jobs, requests and the claims of their leads, and records
+// the requests the API queues (jobs.Store).
+type Store interface {
 	Job(ctx context.Context, id string) (jobs.Job, error)
+	Claims(ctx context.Context, leadIDs []string) ([]jobs.Claim, error)
+	jobs.Requests
+}
+
+// Queue takes the requests the API accepts to the convert function's
+// SQS intake, where they meet every other lead (fleet-wide batching).
+type Queue interface {
+	Enqueue(ctx context.Context, body, requestID string) error
 }
 
 // KeyFunc returns the configured webhook key; empty means none is
@@ -41,19 +50,36 @@ type KeyFunc func(ctx context.Context) (string, error)
 
 // Config configures the API.
 type Config struct {
-	Converter  Converter
-	Jobs       JobReader
+	Converter Converter
+	Jobs      Store
+	// Queue, when set, makes POST /conversions queue the request and answer
+	// at once; ?wait=true still converts synchronously. Without it every
+	// request is converted synchronously.
+	Queue      Queue
 	WebhookKey KeyFunc
-	APIVersion string // requests are validated for it
+	APIVersion string        // requests are validated for it
+	Retention  time.Duration // how long GET /requests/{id} can follow a request; default 30 days
+	Now        func() time.Time
 	Logger     *slog.Logger
 }
 
 // New returns the API handler.
 func New(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
 	a := &api{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /conversions", a.post)
 	mux.HandleFunc("GET /conversions/{job_id}", a.get)
+	mux.HandleFunc("GET /requests/{request_id}", a.getRequest)
+	mux.HandleFunc("/requests/{request_id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /requests/{request_id}", nil)
+	})
 	mux.HandleFunc("/conversions", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use POST /conversions", nil)
@@ -63,7 +89,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /conversions/{job_id}", nil)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions and GET /conversions/{job_id}", nil)
+		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /requests/{request_id} and GET /conversions/{job_id}", nil)
 	})
 	return a.authenticate(mux)
 }
@@ -158,6 +184,10 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		// A caller's own id is only a hint for correlating its logs with ours.
 		a.log().InfoContext(ctx, "conversion request", "request_id", reqID, "caller_request_id", fragment(caller))
 	}
+	if a.cfg.Queue != nil && r.URL.Query().Get("wait") != "true" {
+		a.enqueue(w, r, reqID, req)
+		return
+	}
 	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}})[0]
 	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected}
 	if out.Jobs == nil {
@@ -180,6 +210,121 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, out)
+}
+
+// queued is the 202 answer of a queued request.
+type queued struct {
+	RequestID string   `json:"request_id"`
+	Status    string   `json:"status"` // QUEUED
+	Accepted  []string `json:"accepted"`
+	Refused   []string `json:"refused"`
+	// Follow is where the request's leads can be followed.
+	Follow string `json:"follow"`
+}
+
+// enqueue records a valid request and puts it on the conversion queue: its
+// leads meet every other lead there, and the caller need not wait for Zoho.
+func (a *api) enqueue(w http.ResponseWriter, r *http.Request, reqID string, req *zoho.ConvertRequest) {
+	ctx := r.Context()
+	now := a.cfg.Now()
+	rec := jobs.Request{ID: reqID, LeadIDs: req.IDs, CreatedAt: now, ExpiresAt: now.Add(a.cfg.Retention)}
+	if err := a.cfg.Jobs.RecordRequest(ctx, rec); err != nil {
+		a.unavailable(w, r, "recording the request failed", err)
+		return
+	}
+	body, err := json.Marshal(req)
+	if err == nil {
+		err = a.cfg.Queue.Enqueue(ctx, string(body), reqID)
+	}
+	if err != nil {
+		if ferr := a.cfg.Jobs.FailRequest(ctx, reqID, "NOT_QUEUED", "the queue was unavailable; send the request again"); ferr != nil {
+			a.log().WarnContext(ctx, "recording a request that was not queued failed", "error", ferr)
+		}
+		a.unavailable(w, r, "queueing the request failed", err)
+		return
+	}
+	obs.MetricsFrom(ctx).Count("RequestsQueued", 1)
+	writeJSON(w, http.StatusAccepted, queued{RequestID: reqID, Status: "QUEUED", Accepted: req.IDs, Refused: []string{},
+		Follow: "/requests/" + reqID})
+}
+
+// unavailable answers 503: nothing was accepted, the caller should retry.
+// The cause is logged, never answered: it may name AWS resources.
+func (a *api) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.log().ErrorContext(r.Context(), what, "error", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the request could not be accepted now; send it again", nil)
+}
+
+// leadView is one lead of a request as GET /requests/{id} shows it.
+type leadView struct {
+	ID     string `json:"id"`
+	State  string `json:"state"` // QUEUED, SCHEDULED, REJECTED or DEAD_LETTERED
+	JobID  string `json:"job_id,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// deadLettered prefixes the reason of a lead whose accumulated call's
+// options Zoho refused (convert.refuseBatch).
+const deadLettered = "dead-lettered: "
+
+func (a *api) getRequest(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("request_id")
+	if !isRequestID(id) {
+		writeError(w, http.StatusBadRequest, "INVALID_DATA", "request_id is the request_id of a POST /conversions answer", map[string]any{"param_name": "request_id"})
+		return
+	}
+	req, err := a.cfg.Jobs.Request(ctx, id)
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		writeError(w, http.StatusNotFound, "INVALID_DATA", "no such request (or it is older than the retention)", map[string]any{"param_name": "request_id"})
+		return
+	case err != nil:
+		a.unavailable(w, r, "reading a request failed", err)
+		return
+	}
+	claims, err := a.cfg.Jobs.Claims(ctx, req.LeadIDs)
+	if err != nil {
+		a.unavailable(w, r, "reading a request's claims failed", err)
+		return
+	}
+	byLead := make(map[string]jobs.Claim, len(claims))
+	for _, c := range claims {
+		byLead[c.LeadID] = c
+	}
+	leads := make([]leadView, len(req.LeadIDs))
+	counts := map[string]int{}
+	for i, lead := range req.LeadIDs {
+		v := leadView{ID: lead, State: "QUEUED"}
+		switch c := byLead[lead]; {
+		case c.State == jobs.ClaimScheduled:
+			v.State, v.JobID = "SCHEDULED", c.JobID
+		case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, deadLettered):
+			v.State, v.Reason = "DEAD_LETTERED", strings.TrimPrefix(c.Reason, deadLettered)
+		case c.State == jobs.Rejected:
+			v.State, v.Reason = "REJECTED", c.Reason
+		case req.FailCode != "":
+			v.State, v.Reason = "DEAD_LETTERED", req.FailCode+": "+req.FailReason
+		}
+		leads[i] = v
+		counts[v.State]++
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"request_id": req.ID, "created_at": req.CreatedAt, "leads": leads, "counts": counts})
+}
+
+// isRequestID accepts the ids this API hands out: API Gateway's (base64-ish
+// or a UUID) and the local server's.
+func isRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // requestID is API Gateway's id of the request, or, when the handler is

@@ -118,4 +118,26 @@ type Store interface {
 	Claims(ctx context.Context, leadIDs []string) ([]Claim, error)
 
 	Parking
+	Requests
+}
+
+// Request is a conversion request the API accepted and queued, kept so
+// that GET /requests/{id} can follow its leads.
+type Request struct {
+	ID        string // API Gateway's request id
+	LeadIDs   []string
+	CreatedAt time.Time
+	// FailCode and FailReason are set when the request was dead-lettered.
+	FailCode, FailReason string
+	ExpiresAt            time.Time
+}
+
+// Requests keeps the requests the API queued.
+type Requests interface {
+	// RecordRequest stores a request; recording one twice is harmless.
+	RecordRequest(ctx context.Context, r Request) error
+	// Request returns a stored request or ErrNotFound.
+	Request(ctx context.Context, id string) (Request, error)
+	// FailRequest records why a request was dead-lettered.
+	FailRequest(ctx context.Context, id, code, reason string) error
 }

@@ -11,18 +11,20 @@ import (
 // local run and of unit tests. It follows the DynamoStore's conditions
 // exactly; the contract tests run against both.
 type MemoryStore struct {
-	mu      sync.Mutex
-	jobs    map[string]Job
-	claims  map[string]Claim
-	accs    map[string]Acc
-	batches map[BatchKey]Batch
+	mu       sync.Mutex
+	jobs     map[string]Job
+	claims   map[string]Claim
+	accs     map[string]Acc
+	batches  map[BatchKey]Batch
+	requests map[string]Request
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}, accs: map[string]Acc{}, batches: map[BatchKey]Batch{}}
+	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}, accs: map[string]Acc{}, batches: map[BatchKey]Batch{},
+		requests: map[string]Request{}}
 }
 
 func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
@@ -103,4 +105,37 @@ func (m *MemoryStore) Claims(_ context.Context, leadIDs []string) ([]Claim, erro
 		}
 	}
 	return out, nil
+}
+
+var _ Requests = (*MemoryStore)(nil)
+
+func (m *MemoryStore) RecordRequest(_ context.Context, r Request) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.requests[r.ID]; !ok {
+		r.LeadIDs = slices.Clone(r.LeadIDs)
+		m.requests[r.ID] = r
+	}
+	return nil
+}
+
+func (m *MemoryStore) Request(_ context.Context, id string) (Request, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.requests[id]
+	if !ok {
+		return Request{}, ErrNotFound
+	}
+	r.LeadIDs = slices.Clone(r.LeadIDs)
+	return r, nil
+}
+
+func (m *MemoryStore) FailRequest(_ context.Context, id, code, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.requests[id]; ok {
+		r.FailCode, r.FailReason = code, reason
+		m.requests[id] = r
+	}
+	return nil
 }

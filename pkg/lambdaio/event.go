@@ -48,7 +48,18 @@ type SQSMessage struct {
 	MessageID   string `json:"messageId"`
 	Body        string `json:"body"`
 	EventSource string `json:"eventSource"`
+	// Attributes holds the one message attribute the function reads (a
+	// struct, not a map: most messages carry none, and cost nothing).
+	Attributes struct {
+		RequestID struct {
+			StringValue string `json:"stringValue"`
+		} `json:"request_id"`
+	} `json:"messageAttributes"`
 }
+
+// RequestID is the id of the API request a message carries, or "" for a
+// message a producer sent.
+func (m SQSMessage) RequestID() string { return m.Attributes.RequestID.StringValue }
 
 // Event is an invocation event of the convert function, decoded once: the
 // messages of an SQS batch, or an API Gateway request.

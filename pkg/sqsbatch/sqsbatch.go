@@ -38,21 +38,34 @@ type Letter struct {
 	MessageID string // of the original message
 }
 
-// Consumer handles SQS batches for the convert function.
-type Consumer struct {
-	conv       Converter
-	dead       DeadLetter
-	apiVersion string
-	log        *slog.Logger
+// RequestFailer records why a request the API queued was dead-lettered,
+// for GET /requests/{id} (jobs.Requests).
+type RequestFailer interface {
+	FailRequest(ctx context.Context, id, code, reason string) error
 }
 
-// NewConsumer returns a Consumer. apiVersion is the Zoho API version
-// requests are validated for.
-func NewConsumer(conv Converter, dead DeadLetter, apiVersion string, log *slog.Logger) *Consumer {
+// Config configures a Consumer. Converter and DeadLetter are required.
+type Config struct {
+	Converter  Converter
+	DeadLetter DeadLetter
+	Requests   RequestFailer // nil: nothing to record
+	APIVersion string        // the Zoho API version requests are validated for
+	Logger     *slog.Logger
+}
+
+// Consumer handles SQS batches for the convert function.
+type Consumer struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewConsumer returns a Consumer.
+func NewConsumer(cfg Config) *Consumer {
+	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{conv: conv, dead: dead, apiVersion: apiVersion, log: log}
+	return &Consumer{cfg: cfg, log: log}
 }
 
 // Handle converts a batch and answers which messages SQS should deliver
@@ -67,7 +80,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 	m.Count("RequestsReceived", len(msgs))
 	subs := make([]convert.Submission, 0, len(msgs))
 	from := make([]int, 0, len(msgs)) // the message of each submission
-	dec := convert.Decoder{APIVersion: c.apiVersion}
+	dec := convert.Decoder{APIVersion: c.cfg.APIVersion}
 	var wakes []jobs.BatchKey
 	var wakeIDs []string
 	for i, rec := range msgs {
@@ -78,11 +91,15 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		req, err := dec.JSON([]byte(rec.Body))
 		if err != nil {
 			m.Count("RequestsInvalid", 1)
-			c.deadLetter(ctx, rec.MessageID, rec.Body, codeOf(err), err.Error(), m, retry)
+			c.deadLetter(ctx, rec, codeOf(err), err.Error(), m, retry)
 			continue
 		}
 		m.Count("LeadsReceived", len(req.IDs))
-		subs = append(subs, convert.Submission{Source: rec.MessageID, Request: req})
+		source := rec.MessageID
+		if id := rec.RequestID(); id != "" {
+			source = "api:" + id
+		}
+		subs = append(subs, convert.Submission{Source: source, Request: req})
 		from = append(from, i)
 	}
 	if len(subs) > 0 {
@@ -91,7 +108,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 	// Wake-ups go last: leads this batch parked may join the batches they send.
 	if len(wakes) > 0 {
 		m.Count("Wakeups", len(wakes))
-		for i, v := range c.conv.Wake(ctx, wakes) {
+		for i, v := range c.cfg.Converter.Wake(ctx, wakes) {
 			if v == convert.Retry {
 				m.Count("WakeupsRetried", 1)
 				retry(wakeIDs[i])
@@ -103,22 +120,24 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 
 // convert converts the batch's requests and answers for each message.
 func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs []convert.Submission, from []int, m *obs.Metrics, retry func(string)) {
-	for i, res := range c.conv.Accumulate(ctx, subs) {
+	for i, res := range c.cfg.Converter.Accumulate(ctx, subs) {
+		rec := msgs[from[i]]
 		switch res.Verdict {
 		case convert.Retry:
 			m.Count("MessagesRetried", 1)
-			c.log.InfoContext(ctx, "message handed back for a retry", "message_id", res.Source, "code", res.Code)
-			retry(res.Source)
+			c.log.InfoContext(ctx, "message handed back for a retry", "message_id", rec.MessageID, "code", res.Code)
+			retry(rec.MessageID)
 		case convert.Permanent:
-			c.deadLetter(ctx, res.Source, msgs[from[i]].Body, res.Code, res.Reason, m, retry)
+			c.deadLetter(ctx, rec, res.Code, res.Reason, m, retry)
 		}
 	}
 }
 
 // deadLetter sends a message to the dead-letter queue; if that fails the
 // message is handed back instead, so it reaches the queue's own redrive.
-func (c *Consumer) deadLetter(ctx context.Context, id, body, code, reason string, m *obs.Metrics, retry func(string)) {
-	err := c.dead.Send(ctx, body, Letter{Code: code, Reason: reason, MessageID: id})
+func (c *Consumer) deadLetter(ctx context.Context, rec lambdaio.SQSMessage, code, reason string, m *obs.Metrics, retry func(string)) {
+	id := rec.MessageID
+	err := c.cfg.DeadLetter.Send(ctx, rec.Body, Letter{Code: code, Reason: reason, MessageID: id})
 	if err != nil {
 		c.log.ErrorContext(ctx, "dead-lettering failed; handing the message back", "message_id", id, "error", err)
 		m.Count("DeadLetterErrors", 1)
@@ -127,6 +146,11 @@ func (c *Consumer) deadLetter(ctx context.Context, id, body, code, reason string
 	}
 	m.Count("MessagesDeadLettered", 1)
 	c.log.WarnContext(ctx, "message dead-lettered", "message_id", id, "code", code, "reason", truncate(reason, 300))
+	if req := rec.RequestID(); req != "" && c.cfg.Requests != nil {
+		if err := c.cfg.Requests.FailRequest(ctx, req, code, reason); err != nil {
+			c.log.WarnContext(ctx, "recording a dead-lettered request failed", "request_id", req, "error", err)
+		}
+	}
 }
 
 func codeOf(err error) string {

@@ -41,7 +41,7 @@ func newRig(t *testing.T, dlqURL string) *rig {
 		dlqURL = awstest.CreateQueue(t, cfg)
 	}
 	return &rig{sim: z.Sim, sqs: sqsClient, dlqURL: dlqURL,
-		consumer: sqsbatch.NewConsumer(svc, sqsqueue.NewDeadLetter(sqsClient, dlqURL), "v7", nil)}
+		consumer: sqsbatch.NewConsumer(sqsbatch.Config{Converter: svc, DeadLetter: sqsqueue.NewDeadLetter(sqsClient, dlqURL), APIVersion: "v7"})}
 }
 
 func batch(bodies ...string) []lambdaio.SQSMessage {

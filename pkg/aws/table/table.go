@@ -12,6 +12,7 @@
 //	TOKEN#<credentials>  the access token every instance shares
 //	ACC#<fingerprint>    the open accumulator of one option set
 //	BATCH#<fp>#<gen>     a taken accumulator, until its job is recorded
+//	REQ#<request id>     a request the API queued, for GET /requests/{id}
 package table
 
 import (
@@ -25,11 +26,12 @@ import (
 
 // The key scheme and the index of open jobs, shared with template.yaml.
 const (
-	jobPrefix   = "JOB#"
-	leadPrefix  = "LEAD#"
-	tokenPrefix = "TOKEN#"
-	accPrefix   = "ACC#"
-	batchPrefix = "BATCH#"
+	jobPrefix     = "JOB#"
+	leadPrefix    = "LEAD#"
+	tokenPrefix   = "TOKEN#"
+	accPrefix     = "ACC#"
+	batchPrefix   = "BATCH#"
+	requestPrefix = "REQ#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard), range next_check_at. Only open jobs carry its keys.
