@@ -101,8 +101,10 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 			return
 		}
 		acc.Options, acc.APIVersion = g.optJSON, r.s.cfg.APIVersion
-		if len(acc.LeadIDs) >= jobs.MaxLeadsPerBatch {
-			r.takeAndSend(ctx, wg, g, acc) // full, but its filler did not take it
+		if len(acc.LeadIDs) >= jobs.MaxLeadsPerBatch || r.overdue(acc, now) {
+			// Full, but its filler did not take it; or its wait ran out and
+			// its timer is late or lost: either way, this run sends it.
+			r.takeAndSend(ctx, wg, g, acc)
 			continue
 		}
 		n := min(jobs.MaxLeadsPerBatch-len(acc.LeadIDs), len(ids))
@@ -134,6 +136,17 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 		}
 		ids = ids[n:]
 	}
+}
+
+// overdueGrace is how late a timer may be before the next run that parks
+// into its generation sends it instead: SQS delivers delayed messages a
+// little late at times, and a wake-up can be lost with a dead invocation.
+const overdueGrace = 30 * time.Second
+
+// overdue reports whether acc's first lead has waited past MaxWait and the
+// grace: its wake-up should have sent it by now.
+func (r *run) overdue(acc jobs.Acc, now time.Time) bool {
+	return len(acc.LeadIDs) > 0 && !acc.OpenedAt.IsZero() && now.Sub(acc.OpenedAt) >= r.s.cfg.MaxWait+overdueGrace
 }
 
 // wake sets the timer of a generation opened at openedAt (or now): it fires

@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -273,4 +274,75 @@ func TestRacingInstancesShareTheAccumulator(t *testing.T) {
 		t.Fatalf("wake-ups after full calls made %d calls in all", n)
 	}
 	r.checkOnce(t, 200)
+}
+
+// losingTimer accepts wake-ups and loses them, as a wake-up message lost
+// with a dead invocation would be.
+type losingTimer struct{}
+
+func (losingTimer) Wake(context.Context, jobs.BatchKey, time.Duration) error { return nil }
+
+// TestLostTimerIsMadeGoodByTheNextLead: a generation whose wake-up never
+// comes is sent by the next invocation that parks, once its wait ran out.
+func TestLostTimerIsMadeGoodByTheNextLead(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now, APIVersion: "v7",
+		Timer: losingTimer{}, MaxWait: maxWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := z.Sim.SeedLeadRange(5)
+	ctx := obs.WithMetrics(context.Background(), obs.NewMetrics("convert"))
+	calls := func() int { return z.Sim.Stats().Calls[zohosim.EndpointMassConvert] }
+	svc.Accumulate(ctx, singles(ids[:3], nil))
+	z.Clock.Advance(maxWait)
+	svc.Accumulate(ctx, singles(ids[3:4], nil))
+	if n := calls(); n != 0 {
+		t.Fatalf("%d calls within the grace of a late timer", n)
+	}
+	z.Clock.Advance(time.Minute)
+	svc.Accumulate(ctx, singles(ids[4:], nil))
+	if n := calls(); n != 1 {
+		t.Fatalf("%d calls; want the overdue generation sent by the next lead", n)
+	}
+	if jobs := z.Sim.Jobs(); len(jobs[0].IDs) != 4 {
+		t.Fatalf("the overdue call held %d leads, want all 4", len(jobs[0].IDs))
+	}
+}
+
+// unrecordable is a store whose RecordJob always fails, as DynamoDB might
+// right after Zoho scheduled a job.
+type unrecordable struct{ jobs.Store }
+
+func (unrecordable) RecordJob(context.Context, jobs.Job, time.Time) error {
+	return errors.New("DynamoDB is unavailable")
+}
+
+// TestUnrecordedBatchIsNotSentAgain: when Zoho scheduled an accumulated
+// call but the job cannot be recorded, the job is kept for an operator and
+// the batch is ended, so no wake-up sends its leads to Zoho again.
+func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	store := jobs.NewMemoryStore()
+	var kept []jobs.Job
+	tm := &timer{}
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: unrecordable{store}, Now: z.Clock.Now, APIVersion: "v7",
+		Timer: tm, MaxWait: maxWait, Unrecorded: func(_ context.Context, j jobs.Job, _ error) { kept = append(kept, j) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := z.Sim.SeedLeadRange(3)
+	ctx := obs.WithMetrics(context.Background(), obs.NewMetrics("convert"))
+	svc.Accumulate(ctx, singles(ids, nil))
+	key := tm.keys()[0]
+	if v := svc.Wake(ctx, []jobs.BatchKey{key}); v[0] != convert.Done {
+		t.Fatalf("wake: %v", v)
+	}
+	if len(kept) != 1 || len(kept[0].LeadIDs) != 3 {
+		t.Fatalf("jobs kept for an operator: %+v", kept)
+	}
+	z.Clock.Advance(time.Hour) // any lease has lapsed
+	if v := svc.Wake(ctx, []jobs.BatchKey{key}); v[0] != convert.Done || z.Sim.Stats().Calls[zohosim.EndpointMassConvert] != 1 {
+		t.Fatalf("a later wake-up: %v, %d calls; want done and no second call", v, z.Sim.Stats().Calls[zohosim.EndpointMassConvert])
+	}
 }

@@ -453,6 +453,14 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		if r.s.cfg.Unrecorded != nil {
 			r.s.cfg.Unrecorded(bg, job, err)
 		}
+		if g.batch != (jobs.BatchKey{}) {
+			// Zoho has these leads: the batch must not be sent again when its
+			// lease lapses, or Zoho refuses each of them, one call at a time.
+			if err := r.s.cfg.Store.DropBatch(bg, g.batch); err != nil {
+				r.s.cfg.Logger.ErrorContext(ctx, "dropping the batch of an unrecorded job failed; its wake-up will send it again",
+					"batch", g.batch.String(), "job_id", jobID, "error", err)
+			}
+		}
 	} else {
 		r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
 	}
