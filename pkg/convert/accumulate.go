@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,12 +69,7 @@ func (s *Service) Accumulate(ctx context.Context, subs []Submission) []Result {
 	groups := r.group(subs)
 	var wg sync.WaitGroup
 	for _, g := range groups {
-		claimed := r.claim(ctx, g)
-		full := len(claimed) / zoho.MaxIDsPerCall * zoho.MaxIDsPerCall
-		for chunk := range slices.Chunk(claimed[:full], zoho.MaxIDsPerCall) {
-			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
-		}
-		r.park(ctx, &wg, g, claimed[full:])
+		r.park(ctx, &wg, g, r.feed(ctx, &wg, g))
 	}
 	wg.Wait()
 	return r.results(subs)
@@ -91,6 +85,10 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 	store, now := r.s.cfg.Store, r.s.cfg.Now()
 	expires := now.Add(r.s.cfg.MaxWait + r.s.cfg.ParkedFor)
 	for attempt := 0; len(ids) > 0; attempt++ {
+		if r.stopping(ctx) {
+			r.handBack(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			return
+		}
 		if attempt == parkAttempts {
 			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "BUSY", reason: "the accumulator kept changing"})
 			return

@@ -3,6 +3,7 @@ package convert_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -345,4 +346,95 @@ func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	if v := svc.Wake(ctx, []jobs.BatchKey{key}); v[0] != convert.Done || z.Sim.Stats().Calls[zohosim.EndpointMassConvert] != 1 {
 		t.Fatalf("a later wake-up: %v, %d calls; want done and no second call", v, z.Sim.Stats().Calls[zohosim.EndpointMassConvert])
 	}
+}
+
+// slowStore is a store whose every claim transaction takes a while, as
+// DynamoDB's do (about 25 ms for 100 claims; here scaled down), and which
+// notes any write that starts after stop.
+type slowStore struct {
+	jobs.Store
+	delay time.Duration
+	stop  time.Time
+
+	mu   sync.Mutex
+	late int
+}
+
+func (s *slowStore) note() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Now().After(s.stop) {
+		s.late++
+	}
+}
+
+func (s *slowStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+	s.note()
+	time.Sleep(s.delay) // stands for DynamoDB's latency, not a wait for anything
+	return s.Store.Claim(ctx, owner, ids, now, until)
+}
+
+func (s *slowStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, sources []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
+	s.note()
+	return s.Store.Park(ctx, owner, acc, ids, sources, now, exp)
+}
+
+// TestLargestBatchEndsInTime: the largest batch SQS can deliver (6 MB:
+// about 270 messages of 1,000 ids) cannot be claimed within one
+// invocation. Calls start with the first claims, claiming stops at the
+// margin, and the answer is right: a message is done only if all its leads
+// are scheduled, the rest come back, and no lead goes to Zoho twice.
+func TestLargestBatchEndsInTime(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	const messages, per = 270, 1000
+	ids := z.Sim.SeedLeadRange(messages * per)
+	invocation := 4 * time.Second // answerReserve (3 s) and a second of work
+	deadline := time.Now().Add(invocation)
+	margin := 300 * time.Millisecond
+	store := &slowStore{Store: jobs.NewMemoryStore(), delay: 2 * time.Millisecond, stop: deadline.Add(-3 * time.Second)}
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now, APIVersion: "v7",
+		Timer: &timer{}, MaxWait: maxWait, StopMargin: margin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := make([]convert.Submission, messages)
+	for i := range subs {
+		subs[i] = convert.Submission{Source: fmt.Sprintf("m%03d", i), Request: &zoho.ConvertRequest{IDs: ids[i*per : (i+1)*per]}}
+	}
+	ctx, cancel := context.WithDeadline(obs.WithMetrics(context.Background(), obs.NewMetrics("convert")), deadline)
+	defer cancel()
+	results := svc.Accumulate(ctx, subs)
+
+	if store.late != 0 {
+		t.Errorf("%d claims or parks started after the calls' deadline", store.late)
+	}
+	scheduled := map[string]bool{}
+	for _, j := range z.Sim.Jobs() {
+		for _, id := range j.IDs {
+			scheduled[id] = true
+		}
+	}
+	done, retry := 0, 0
+	for i, res := range results {
+		switch res.Verdict {
+		case convert.Done:
+			done++
+			for _, id := range subs[i].Request.IDs {
+				if !scheduled[id] {
+					t.Fatalf("%s is done but lead %s is in no job", res.Source, id)
+				}
+			}
+		case convert.Retry:
+			retry++
+		default:
+			t.Fatalf("%s: %s %s", res.Source, res.Verdict, res.Reason)
+		}
+	}
+	if retry == 0 || len(scheduled) == 0 {
+		t.Fatalf("%d done, %d handed back, %d leads scheduled: want some of each (the batch cannot fit one invocation)", done, retry, len(scheduled))
+	}
+	if st := z.Sim.Stats(); st.DuplicateSubmissions != 0 {
+		t.Fatalf("%d leads sent twice", st.DuplicateSubmissions)
+	}
+	t.Logf("%d messages done, %d handed back; %d leads in %d calls", done, retry, len(scheduled), len(z.Sim.Jobs()))
 }

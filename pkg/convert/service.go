@@ -196,8 +196,9 @@ type run struct {
 	subFP []string            // fingerprint of each submission
 	subs  []Submission
 
-	sem   chan struct{}          // bounds the Zoho calls in flight
-	woken map[jobs.BatchKey]bool // generations this run has set a timer for
+	deadline time.Time              // the invocation's; zero without one
+	sem      chan struct{}          // bounds the Zoho calls in flight
+	woken    map[jobs.BatchKey]bool // generations this run has set a timer for
 }
 
 // Convert handles a batch of submissions together, so that leads of
@@ -209,9 +210,8 @@ func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
 	groups := r.group(subs)
 	var wg sync.WaitGroup
 	for _, g := range groups {
-		claimed := r.claim(ctx, g)
-		for chunk := range slices.Chunk(claimed, zoho.MaxIDsPerCall) {
-			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
+		if rest := r.feed(ctx, &wg, g); len(rest) > 0 {
+			wg.Go(func() { r.sendLimited(ctx, g, rest) })
 		}
 	}
 	wg.Wait()
@@ -231,6 +231,7 @@ func (s *Service) newRun(ctx context.Context, subs []Submission) (*run, context.
 		outcomes: make(map[string]leadOutcome, leads), first: make(map[string]firstAsk, leads), subs: subs,
 		subFP: make([]string, 0, len(subs)), sem: make(chan struct{}, s.cfg.MaxConcurrency), woken: map[jobs.BatchKey]bool{}}
 	if dl, ok := ctx.Deadline(); ok {
+		r.deadline = dl
 		ctx, cancel := context.WithDeadline(ctx, dl.Add(-answerReserve))
 		return r, ctx, cancel
 	}
@@ -319,22 +320,52 @@ func (r *run) sources(g *group, ids []string) []string {
 	return out
 }
 
-// claim claims the group's leads; leads already held get their outcome now.
-func (r *run) claim(ctx context.Context, g *group) []string {
-	if len(g.ids) == 0 {
-		return nil
+// claimSize is how many leads one claim transaction takes (DynamoDB's cap
+// on a transaction's items).
+const claimSize = 100
+
+// feed claims g's leads a transaction at a time, as calls are made, and
+// sends each full call on the side (wg) while it claims the next: a batch of
+// any size makes its first call at once and ends in time. It stops
+// claiming when the deadline is near; the leads it did not reach are
+// handed back untouched. It returns the claimed leads that did not fill a
+// call, for the caller to send or park.
+func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
+	var buf []string
+	for i := 0; i < len(g.ids); i += claimSize {
+		if r.stopping(ctx) {
+			r.handBack(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			return nil
+		}
+		ids := g.ids[i:min(i+claimSize, len(g.ids))]
+		claimed, held, err := r.s.cfg.Store.Claim(ctx, r.owner, ids, r.s.cfg.Now(), r.until)
+		if err != nil {
+			r.s.cfg.Logger.ErrorContext(ctx, "claiming leads failed", "leads", len(ids), "error", err)
+			r.metrics.CountBy("StoreErrors", "Operation", "claim", 1)
+			r.handBack(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
+			return nil
+		}
+		r.settleClaims(ctx, held)
+		buf = append(buf, claimed...)
+		for len(buf) >= zoho.MaxIDsPerCall {
+			chunk := buf[:zoho.MaxIDsPerCall:zoho.MaxIDsPerCall]
+			buf = buf[zoho.MaxIDsPerCall:]
+			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
+		}
 	}
-	claimed, held, err := r.s.cfg.Store.Claim(ctx, r.owner, g.ids, r.s.cfg.Now(), r.until)
-	if err != nil {
-		r.s.cfg.Logger.ErrorContext(ctx, "claiming leads failed", "leads", len(g.ids), "error", err)
-		r.metrics.CountBy("StoreErrors", "Operation", "claim", 1)
-		// Whatever was claimed is released by the lapse; retry all of them.
-		r.settle(g.ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not claim the leads: " + err.Error()})
-		return nil
-	}
-	r.settleClaims(ctx, held)
-	return claimed
+	return buf
 }
+
+// stopping reports whether too little time is left to start another step.
+func (r *run) stopping(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < r.s.cfg.StopMargin
+}
+
+// handBack gives leads their outcome without a write: their claims, if
+// any, lapse a minute after the invocation's deadline, so an invocation
+// short of time spends none of it releasing them one by one.
+func (r *run) handBack(ids []string, out leadOutcome) { r.settle(ids, out) }
 
 // settleClaims gives leads whose claims stand their outcome now.
 func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
@@ -367,8 +398,8 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			r.giveBack(ctx, g, ids, *out)
 			return
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.s.cfg.StopMargin {
-			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+		if r.stopping(ctx) {
+			r.handBack(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return
 		}
 		req := *g.options
@@ -467,6 +498,19 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 	r.settle(ids, leadOutcome{verdict: Done, jobID: jobID})
 }
 
+// bookkeeping is a context for writes that must happen after the calls'
+// context has ended, such as releasing claims: at most d, and never past
+// the invocation's own deadline, or Lambda cuts the answer off.
+func (r *run) bookkeeping(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	bg := context.WithoutCancel(ctx)
+	if !r.deadline.IsZero() {
+		if until := time.Until(r.deadline) - 500*time.Millisecond; until < d {
+			d = max(until, 0)
+		}
+	}
+	return context.WithTimeout(bg, d)
+}
+
 // holder is who holds the claims of g's leads: this run, or g's batch.
 func (r *run) holder(g *group) string {
 	if g.batch != (jobs.BatchKey{}) {
@@ -479,7 +523,7 @@ func (r *run) holder(g *group) string {
 // leads stay parked in it for the next try, unless Zoho refused the
 // options, which no try can mend.
 func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutcome) {
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	bg, cancel := r.bookkeeping(ctx, 5*time.Second)
 	defer cancel()
 	if g.batch != (jobs.BatchKey{}) {
 		if out.verdict == Permanent {

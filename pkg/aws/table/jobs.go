@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -154,24 +155,36 @@ func (d *JobStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, erro
 	return out, nil
 }
 
+// Release deletes the claims a few at a time in parallel: a chunk's claims
+// must go within the little time an invocation has left.
 func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) error {
-	var errs []error
-	for _, id := range leadIDs {
-		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                aws.String(d.table),
-			Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
-			ConditionExpression:      aws.String(heldBy),
-			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner)},
+	errs := make([]error, len(leadIDs))
+	sem := make(chan struct{}, releaseConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range leadIDs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName:                aws.String(d.table),
+				Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
+				ConditionExpression:      aws.String(heldBy),
+				ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner)},
+			})
+			var ccf *types.ConditionalCheckFailedException
+			if err != nil && !errors.As(err, &ccf) {
+				errs[i] = fmt.Errorf("releasing lead %s: %w", id, err)
+			}
 		})
-		var ccf *types.ConditionalCheckFailedException
-		if err != nil && !errors.As(err, &ccf) {
-			errs = append(errs, fmt.Errorf("releasing lead %s: %w", id, err))
-		}
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// releaseConcurrency bounds the deletes of one Release in flight.
+const releaseConcurrency = 10
 
 func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
