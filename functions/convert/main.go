@@ -34,6 +34,7 @@ func main() {
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID), 5*time.Minute),
 			Tokens: table.NewTokenStore(ddb, cfg.JobsTable),
+			Slots:  table.NewSlots(ddb, cfg.JobsTable),
 			Out:    os.Stdout,
 		},
 		Jobs:       table.NewJobStore(ddb, cfg.JobsTable),

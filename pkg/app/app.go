@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/pkg/budget"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
@@ -28,6 +30,7 @@ import (
 type Shared struct {
 	Secret     secret.Reader    // the Zoho secret
 	Tokens     oauth.Store      // the access token all instances share
+	Slots      budget.Slots     // the Zoho concurrency budget's slots (ZOHO_CONCURRENCY_BUDGET)
 	HTTPClient *http.Client     // for Zoho; default zoho.NewHTTPClient()
 	Now        func() time.Time // default time.Now; the local run uses the simulator's clock
 	Out        io.Writer        // logs and EMF metrics (stdout in Lambda)
@@ -70,7 +73,16 @@ func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, er
 	if err != nil {
 		return nil, fmt.Errorf("token source: %w", err)
 	}
-	client, err := zoho.New(zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log})
+	zc := zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log}
+	if cfg.ConcurrencyBudget > 0 {
+		if d.Slots == nil {
+			return nil, errors.New("ZOHO_CONCURRENCY_BUDGET is set but the function has no budget slots")
+		}
+		if zc.Limiter, err = budget.New(budget.Config{Slots: d.Slots, Size: cfg.ConcurrencyBudget, Now: d.Now}); err != nil {
+			return nil, err
+		}
+	}
+	client, err := zoho.New(zc)
 	if err != nil {
 		return nil, fmt.Errorf("zoho client: %w", err)
 	}
@@ -114,7 +126,7 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 		Tokens:      tokens,
 		DeadLetters: &sqsbatch.MemoryDeadLetter{},
 		Queue:       sqsbatch.NewMemoryQueue(now),
-		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Now: now, Out: out},
+		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Slots: budget.NewMemorySlots(), Now: now, Out: out},
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +211,64 @@ func TestAPIRequestIDIsAPIGateways(t *testing.T) {
 	logs := out.String()
 	if !strings.Contains(logs, `"request_id":"`+gatewayID+`"`) || !strings.Contains(logs, `"caller_request_id":"caller-chosen-id"`) {
 		t.Errorf("logs lack the request ids:\n%s", logs)
+	}
+}
+
+// TestOneBudgetForTheDeployment: SQS batches, synchronous API requests and
+// the status function, busy at once on two convert instances, never hold
+// more Zoho calls in flight than ZOHO_CONCURRENCY_BUDGET.
+func TestOneBudgetForTheDeployment(t *testing.T) {
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock, Latency: 5 * time.Millisecond})
+	ids := sim.SeedLeadRange(1000)
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
+		"ZOHO_CONCURRENCY_BUDGET": "3", "MAX_ZOHO_CONCURRENCY": "4", "STATUS_CONCURRENCY": "5"}
+	convertCfg, err := config.LoadConvert(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusCfg, err := config.LoadStatus(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, io.Discard)
+	var fleet []*app.Convert
+	for range 2 {
+		fn, err := app.NewConvert(convertCfg, deps.Convert())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet = append(fleet, fn)
+	}
+	statusFn, err := app.NewStatus(statusCfg, deps.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Some jobs for the status function to check while the rest converts.
+	first, err := fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m0", Body: `{"ids":["` + strings.Join(ids[:200], `","`) + `"]}`}))
+	if err != nil || len(first.(events.SQSEventResponse).BatchItemFailures) != 0 {
+		t.Fatalf("first batch: %v %v", first, err)
+	}
+	clock.Advance(time.Minute)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, _ = fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m1", Body: `{"ids":["` + strings.Join(ids[200:600], `","`) + `"]}`}))
+	})
+	wg.Go(func() {
+		body := `{"ids":["` + strings.Join(ids[600:1000], `","`) + `"]}`
+		_, _ = fleet[1].Invoke(ctx, httpEvent("POST", "/conversions?wait=true",
+			map[string]string{"authorization": "Bearer " + sampleWebhookKey, "content-type": "application/json"}, body, false))
+	})
+	wg.Go(func() { _, _ = statusFn.Invoke(ctx, json.RawMessage(`{}`)) })
+	wg.Wait()
+	st := sim.Stats()
+	if st.MaxInFlight > 3 || st.MaxInFlight < 2 {
+		t.Fatalf("most CRM calls in flight %d; want at most the budget, 3 (and at least 2, or nothing ran at once)", st.MaxInFlight)
+	}
+	if n := st.Calls[zohosim.EndpointMassConvert]; n != 20 {
+		t.Fatalf("%d mass_convert calls; want 20 for 1,000 leads", n)
 	}
 }

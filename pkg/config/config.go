@@ -27,6 +27,11 @@ type Shared struct {
 	// claims of their leads are kept.
 	JobRetention time.Duration
 	LogLevel     slog.Level
+	// ConcurrencyBudget (ZOHO_CONCURRENCY_BUDGET, 0 to 10) bounds the CRM
+	// calls in flight across the whole deployment, both functions and every
+	// instance, through slots in the table; 0 leaves only each instance's
+	// own cap.
+	ConcurrencyBudget int
 }
 
 // Convert is the convert function's configuration.
@@ -121,6 +126,7 @@ func (p *parser) zoho() Shared {
 		p.fail("ZOHO_API_VERSION", "want v7 or v8, got %q", z.APIVersion)
 	}
 	z.JobRetention = time.Duration(p.integer("JOB_RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour
+	z.ConcurrencyBudget = p.integer("ZOHO_CONCURRENCY_BUDGET", 0, 0, 10)
 	if err := z.LogLevel.UnmarshalText([]byte(p.str("LOG_LEVEL", "INFO", false))); err != nil {
 		p.fail("LOG_LEVEL", "want DEBUG, INFO, WARN or ERROR")
 	}

@@ -61,7 +61,15 @@ type Config struct {
 	// Check it with CheckOverrideURL first.
 	APIURL string
 	Retry  RetryPolicy
-	Logger *slog.Logger
+	// Limiter, when set, keeps the deployment's CRM calls within one
+	// concurrency budget: every attempt holds one of its slots.
+	Limiter Limiter
+	Logger  *slog.Logger
+}
+
+// Limiter hands out slots of a concurrency budget (budget.Limiter).
+type Limiter interface {
+	Acquire(ctx context.Context) (release func(), err error)
 }
 
 // Client calls Zoho CRM. It is safe for concurrent use.
@@ -71,6 +79,7 @@ type Client struct {
 	version string
 	apiURL  string
 	retry   RetryPolicy
+	limiter Limiter
 	log     *slog.Logger
 }
 
@@ -80,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("zoho: Config.Tokens is required")
 	}
 	c := &Client{http: cfg.HTTPClient, tokens: cfg.Tokens, version: cfg.APIVersion,
-		apiURL: cfg.APIURL, retry: cfg.Retry, log: cfg.Logger}
+		apiURL: cfg.APIURL, retry: cfg.Retry, limiter: cfg.Limiter, log: cfg.Logger}
 	switch c.version {
 	case "":
 		c.version = "v7"
@@ -239,7 +248,7 @@ func (c *Client) call(ctx context.Context, op, method string, query url.Values, 
 			return response{}, &APIError{Op: op, Class: tokenErrorClass(err), IDIndex: -1,
 				Message: "no access token", Err: err}
 		}
-		resp, apiErr := c.send(ctx, op, method, c.endpoint(tok, query), tok, body, ids)
+		resp, apiErr := c.limited(ctx, op, method, c.endpoint(tok, query), tok, body, ids)
 		if apiErr == nil {
 			return resp, nil
 		}
@@ -302,6 +311,20 @@ func (c *Client) endpoint(tok Token, query url.Values) string {
 		u += "?" + query.Encode()
 	}
 	return u
+}
+
+// limited sends while holding a slot of the concurrency budget, if any.
+func (c *Client) limited(ctx context.Context, op, method, target string, tok Token, body []byte, ids []string) (response, *APIError) {
+	if c.limiter == nil {
+		return c.send(ctx, op, method, target, tok, body, ids)
+	}
+	release, err := c.limiter.Acquire(ctx)
+	if err != nil {
+		return response{}, &APIError{Op: op, Code: "CONCURRENCY_BUDGET", Class: Retryable, IDIndex: -1,
+			Message: "no slot of the deployment's Zoho concurrency budget came free", Err: err}
+	}
+	defer release()
+	return c.send(ctx, op, method, target, tok, body, ids)
 }
 
 func (c *Client) send(ctx context.Context, op, method, target string, tok Token, body []byte, ids []string) (response, *APIError) {

@@ -13,6 +13,7 @@
 //	ACC#<fingerprint>    the open accumulator of one option set
 //	BATCH#<fp>#<gen>     a taken accumulator, until its job is recorded
 //	REQ#<request id>     a request the API queued, for GET /requests/{id}
+//	SLOT#<k>             one slot of the deployment's Zoho concurrency budget
 package table
 
 import (
@@ -32,6 +33,7 @@ const (
 	accPrefix     = "ACC#"
 	batchPrefix   = "BATCH#"
 	requestPrefix = "REQ#"
+	slotPrefix    = "SLOT#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard), range next_check_at. Only open jobs carry its keys.

@@ -1,0 +1,85 @@
+package budget_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/budget"
+)
+
+func newLimiter(t *testing.T, slots budget.Slots, size int, now func() time.Time) *budget.Limiter {
+	t.Helper()
+	l, err := budget.New(budget.Config{Slots: slots, Size: size, Poll: time.Millisecond, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestNeverMoreThanTheBudget: 40 callers on four limiters (four
+// instances) sharing three slots hold at most three at once, and all get
+// their turn.
+func TestNeverMoreThanTheBudget(t *testing.T) {
+	slots := budget.NewMemorySlots()
+	var inFlight, most, served atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 4 {
+		l := newLimiter(t, slots, 3, nil)
+		for range 10 {
+			wg.Go(func() {
+				release, err := l.Acquire(context.Background())
+				if err != nil {
+					t.Errorf("instance %d: %v", i, err)
+					return
+				}
+				n := inFlight.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				served.Add(1)
+				time.Sleep(time.Millisecond) // the call the slot is held for
+				inFlight.Add(-1)
+				release()
+			})
+		}
+	}
+	wg.Wait()
+	if most.Load() > 3 || served.Load() != 40 {
+		t.Fatalf("most in flight %d (budget 3), served %d of 40", most.Load(), served.Load())
+	}
+}
+
+// TestCrashedHolderFreesItsSlotInTime: a slot never released comes free
+// when its lease lapses; until then the budget is exhausted.
+func TestCrashedHolderFreesItsSlotInTime(t *testing.T) {
+	slots := budget.NewMemorySlots()
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	l := newLimiter(t, slots, 1, clock)
+	if _, err := l.Acquire(context.Background()); err != nil { // never released: its holder crashed
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx); !errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("while the lease stands: %v, want ErrExhausted", err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	release, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("after the lease lapsed: %v", err)
+	}
+	release()
+}
+
+func TestConfigIsChecked(t *testing.T) {
+	if _, err := budget.New(budget.Config{Slots: budget.NewMemorySlots()}); err == nil {
+		t.Fatal("a budget of 0 accepted")
+	}
+}
