@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -260,10 +259,11 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var logs syncBuf // the functions' logs: which leads Zoho refused
 	var fleet []*app.Convert
 	for range instances {
 		fn, err := app.NewConvert(cfg, app.ConvertDeps{
-			Shared: app.Shared{Secret: secret.Static(simSecret()), Tokens: tokens, Now: clock.Now, Out: io.Discard,
+			Shared: app.Shared{Secret: secret.Static(simSecret()), Tokens: tokens, Now: clock.Now, Out: &logs,
 				HTTPClient: &http.Client{Transport: mortalTransport{next: http.DefaultTransport, deaths: deaths, mu: &mu}}},
 			Jobs:       mortalStore{Store: table, deaths: deaths, mu: &mu},
 			DeadLetter: &sqsbatch.MemoryDeadLetter{},
@@ -372,8 +372,26 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	stats := sim.Stats()
 	t.Logf("%d leads (%d messages) in %d invocations, %d of them died (%s); wake-ups lost %d, doubled %d",
 		leads, len(bodies), invocations, crashed, deathsText(deaths), lost, doubled)
-	t.Logf("%d mass_convert calls for %d jobs (%.1f leads per job), %d ids submitted; claims %v",
-		stats.Calls[zohosim.EndpointMassConvert], len(sim.Jobs()), float64(leads)/float64(max(len(sim.Jobs()), 1)), stats.IDsSubmitted, states)
+	t.Logf("%d mass_convert calls for %d jobs (%.1f leads per job; %d calls refused for Zoho's concurrency), %d ids submitted; claims %v",
+		stats.Calls[zohosim.EndpointMassConvert], len(sim.Jobs()), float64(leads)/float64(max(len(sim.Jobs()), 1)), stats.ConcurrencyRejected, stats.IDsSubmitted, states)
+	rejectedLog := map[string]int{}
+	for line := range strings.Lines(string(logs.bytes())) {
+		if i := strings.Index(line, `"zoho rejected a lead","lead_id":"`); i >= 0 {
+			rest := line[i+len(`"zoho rejected a lead","lead_id":"`):]
+			rejectedLog[rest[:strings.IndexByte(rest, '"')]]++
+		}
+	}
+	// A lead Zoho refused but which ended scheduled was sent again after
+	// its first call succeeded: the bridge sent it twice.
+	var resent []string
+	for _, c := range claims {
+		if rejectedLog[c.LeadID] > 0 && c.State == jobs.ClaimScheduled {
+			resent = append(resent, c.LeadID)
+		}
+	}
+	if len(resent) > 0 {
+		t.Errorf("%d leads sent to Zoho again after their call succeeded, e.g. %v", len(resent), resent[:min(5, len(resent))])
+	}
 	if len(missing) > 0 {
 		t.Errorf("%d leads in no Zoho job, e.g. %v", len(missing), missing[:min(5, len(missing))])
 	}
@@ -421,4 +439,22 @@ func testFingerprint(body string) string {
 		panic(err)
 	}
 	return convert.Fingerprint(req)
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuf) bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.b)
 }

@@ -241,11 +241,22 @@ func (s *Service) Wake(ctx context.Context, keys []jobs.BatchKey) []Verdict {
 	r, ctx, cancel := s.newRun(ctx, nil)
 	defer cancel()
 	out := make([]Verdict, len(keys))
+	// A wake-up delivered twice may come twice in one batch: the run holds a
+	// batch's lease under its own name, so a second, concurrent wakeOne
+	// would take the lease over from the first and send the batch again.
+	first := map[jobs.BatchKey]int{}
 	var wg sync.WaitGroup
 	for i, key := range keys {
+		if _, dup := first[key]; dup {
+			continue
+		}
+		first[key] = i
 		wg.Go(func() { out[i] = r.wakeOne(ctx, key) })
 	}
 	wg.Wait()
+	for i, key := range keys {
+		out[i] = out[first[key]]
+	}
 	return out
 }
 

@@ -438,3 +438,20 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 	}
 	t.Logf("%d messages done, %d handed back; %d leads in %d calls", done, retry, len(scheduled), len(z.Sim.Jobs()))
 }
+
+// TestDoubledWakeupInOneBatchSendsOnce: a wake-up delivered twice can come
+// twice in one batch; the batch still goes to Zoho once.
+func TestDoubledWakeupInOneBatchSendsOnce(t *testing.T) {
+	for range 20 { // the two wake-ups race; give the race its chances
+		r := newAccRig(t, jobs.NewMemoryStore())
+		ids := r.sim.SeedLeadRange(7)
+		r.accumulate(singles(ids, nil))
+		key := r.timer.keys()[0]
+		if v := r.wake(key, key); v[0] != convert.Done || v[1] != convert.Done {
+			t.Fatalf("verdicts %v", v)
+		}
+		if n := r.calls(); n != 1 {
+			t.Fatalf("%d calls for one batch woken twice at once", n)
+		}
+	}
+}

@@ -418,7 +418,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		reason := apiErr.Error()
 		switch apiErr.Class {
 		case zoho.InvalidID:
-			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", apiErr.Code)
+			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", apiErr.Code, "holder", r.holder(g), "run", r.owner)
 			r.metrics.Count("LeadsRejected", 1)
 			if err := r.s.cfg.Store.Reject(ctx, r.holder(g), apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
 				log.WarnContext(ctx, "recording a rejection failed", "lead_id", apiErr.ID, "error", err)
