@@ -2,16 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -83,5 +87,63 @@ func TestBootstrapThroughRIE(t *testing.T) {
 
 	if out := fn.Invoke(t, []byte(`{"detail-type":"Object Created","source":"aws.s3"}`)); !strings.Contains(string(out), "errorMessage") {
 		t.Fatalf("an S3 event was not refused: %s", out)
+	}
+}
+
+// TestFleetBatchingThroughRIE: the deployed shape of fleet-wide batching,
+// on moto's DynamoDB and SQS. A webhook and SQS messages are parked; the
+// wake-up the function puts on its own queue comes back after its delay
+// and sends them in one call, recorded in DynamoDB.
+func TestFleetBatchingThroughRIE(t *testing.T) {
+	cfg := awstest.Require(t)
+	bin := rie.Build(t, "./functions/convert")
+	tableName := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+	dlq, queue := awstest.CreateQueue(t, cfg), awstest.CreateQueue(t, cfg)
+	secretARN := awstest.CreateSecret(t, cfg, zohotest.SecretJSON("sample-webhook-key-change-me"))
+	sim := zohosim.New(zohosim.Options{Clock: zohosim.NewManualClock(time.Now())})
+	ids := sim.SeedLeadRange(4)
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
+		"CONVERSION_QUEUE_URL="+queue, "MAX_WAIT_SECONDS=2", "BATCHING_WINDOW_SECONDS=0",
+		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
+
+	var msgs []testkit.SQSMessage
+	for i, id := range ids {
+		msgs = append(msgs, testkit.SQSMessage{ID: fmt.Sprintf("m%d", i), Body: `{"ids":["` + id + `"]}`})
+	}
+	if out := fn.Invoke(t, testkit.SQSEvent(msgs...)); !strings.Contains(string(out), `"batchItemFailures":[]`) {
+		t.Fatalf("SQS batch: %s", out)
+	}
+	if n := sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 0 {
+		t.Fatalf("%d calls before the wait ran out", n)
+	}
+
+	// The wake-up, once SQS lets it be seen (polled, with a deadline).
+	sqsClient := sqs.NewFromConfig(cfg)
+	var wake string
+	for deadline := time.Now().Add(20 * time.Second); wake == "" && time.Now().Before(deadline); {
+		out, err := sqsClient.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(queue), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if _, ok := convert.ParseWake(aws.ToString(m.Body)); ok {
+				wake = aws.ToString(m.Body)
+			}
+		}
+	}
+	if wake == "" {
+		t.Fatal("no wake-up came back on the conversion queue")
+	}
+	if out := fn.Invoke(t, testkit.SQSEvent(testkit.SQSMessage{ID: "wake", Body: wake})); !strings.Contains(string(out), `"batchItemFailures":[]`) {
+		t.Fatalf("wake-up: %s", out)
+	}
+	jobs := sim.Jobs()
+	if len(jobs) != 1 || len(jobs[0].IDs) != 4 {
+		t.Fatalf("Zoho jobs %+v; want one with the 4 leads", jobs)
+	}
+	if j, err := table.NewJobStore(table.NewClient(cfg), tableName).Job(t.Context(), jobs[0].ID); err != nil || len(j.LeadIDs) != 4 {
+		t.Fatalf("the job in DynamoDB: %+v, %v", j, err)
 	}
 }
