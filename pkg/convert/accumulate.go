@@ -116,7 +116,7 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 		}
 		r.settleClaims(ctx, held)
 		r.metrics.Count("LeadsParked", len(parked))
-		out := leadOutcome{verdict: Done, parked: acc.Key()}
+		out := leadOutcome{verdict: Done, parked: true}
 		if len(acc.LeadIDs) == 0 && len(parked) > 0 {
 			// This run opened the generation: its timer is ours to set.
 			r.woken[acc.Key()] = true
@@ -215,7 +215,7 @@ func (r *run) sourcesOf(ids []string) []string {
 func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
 	for _, c := range parked {
 		key := jobs.ParseBatchKey(strings.TrimPrefix(c.Owner, "batch:"))
-		out := leadOutcome{verdict: Done, parked: key}
+		out := leadOutcome{verdict: Done, parked: true}
 		if r.s.cfg.Timer != nil && !r.woken[key] {
 			r.woken[key] = true
 			if err := r.wake(ctx, key, time.Time{}, r.s.cfg.Now()); err != nil {

@@ -158,10 +158,10 @@ type Rejection struct {
 type leadOutcome struct {
 	verdict Verdict
 	jobID   string
-	earlier bool
 	code    string
 	reason  string
-	parked  jobs.BatchKey // Done, waiting in this batch
+	earlier bool
+	parked  bool // Done: waiting in an accumulator
 }
 
 // group is the leads of all submissions with identical options.
@@ -612,7 +612,7 @@ func (r *run) results(subs []Submission) []Result {
 				if res.Verdict == Done {
 					res.Verdict, res.Code, res.Reason = Permanent, o.code, o.reason
 				}
-			case o.parked != (jobs.BatchKey{}):
+			case o.parked:
 				res.Queued = append(res.Queued, id)
 			case o.jobID != "":
 				// A submission's leads are in a job or two: a search beats a map.

@@ -23,9 +23,14 @@ var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{jobs: map[string]Job{}, claims: map[string]Claim{}, accs: map[string]Acc{}, batches: map[BatchKey]Batch{},
-		requests: map[string]Request{}}
+	return &MemoryStore{jobs: map[string]Job{}, claims: make(map[string]Claim, claimsHint), accs: map[string]Acc{},
+		batches: map[BatchKey]Batch{}, requests: map[string]Request{}}
 }
+
+// claimsHint sizes the claims for one full SQS batch of single-lead
+// messages (BatchSize 1000), so that a local run's first batch does not
+// grow the map step by step.
+const claimsHint = 1024
 
 func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []Claim, error) {
 	m.mu.Lock()
