@@ -61,6 +61,9 @@ type settings struct {
 
 	coldStarts int  // row 6: fresh processes of each bootstrap per repetition
 	arm64Sizes bool // row 6: also build for arm64, for its binary sizes
+
+	fleetLeads   int           // row 7: leads per cell at least (the span is fleetLeads/rate)
+	fleetMinSpan time.Duration // row 7: simulated time leads arrive for, at least
 }
 
 // peerLatencyScale is how much shorter than -latency the head-to-head run
@@ -76,6 +79,7 @@ func defaultSettings() settings {
 		batchLeads: 1000, overheadIters: 10,
 		statusJobs: []int{1000, 10_000},
 		coldStarts: 9, arm64Sizes: true,
+		fleetLeads: 720, fleetMinSpan: 5 * time.Minute,
 	}
 }
 
@@ -95,6 +99,7 @@ var rowSpecs = []rowSpec{
 	{n: 4, title: "Handler overhead", run: rowOverhead},
 	{n: 5, title: "Status checking", run: rowStatus},
 	{n: 6, title: "Cold start", run: rowColdStart},
+	{n: 7, title: "Fleet-wide batching", run: rowFleet},
 }
 
 func main() {

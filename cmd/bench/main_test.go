@@ -30,6 +30,7 @@ func smallSettings() settings {
 		batchLeads: 100, overheadIters: 1,
 		statusJobs: []int{100, 300},
 		coldStarts: 1, arm64Sizes: false,
+		fleetLeads: 60, fleetMinSpan: 0,
 	}
 }
 
@@ -128,7 +129,23 @@ func TestRowsRun(t *testing.T) {
 			return ""
 		}},
 		lineCheck{"overhead/cpu", measured("ours", "baseline")},
+		lineCheck{"fleet/not-once", func(r row) string {
+			if val(r.Ours) != 0 || val(r.Baseline) != 0 {
+				return fmt.Sprintf("cells with a lead sent twice or lost: ours %v, per-invocation %v", val(r.Ours), val(r.Baseline))
+			}
+			return ""
+		}},
 	)
+	for _, c := range fleetMatrix {
+		checks = append(checks,
+			lineCheck{c.key() + "/leads-per-call", func(r row) string {
+				if val(r.Ours) < val(r.Baseline) || val(r.Baseline) < 1 || val(r.Floor) < 1 {
+					return fmt.Sprintf("ours %v leads per call, per-invocation %v, floor %v", val(r.Ours), val(r.Baseline), val(r.Floor))
+				}
+				return ""
+			}},
+			lineCheck{c.key() + "/wait-p99", measured("floor")})
+	}
 	for _, n := range s.statusJobs {
 		checks = append(checks,
 			lineCheck{fmt.Sprintf("status/calls-%d", n), func(r row) string {
@@ -358,9 +375,10 @@ func TestParseRows(t *testing.T) {
 		want []int
 		err  bool
 	}{
-		{"", []int{1, 2, 3, 4, 5, 6}, false},
+		{"", []int{1, 2, 3, 4, 5, 6, 7}, false},
 		{"1, 2", []int{1, 2}, false},
-		{"7", nil, true},
+		{"7", []int{7}, false},
+		{"8", nil, true},
 		{"x", nil, true},
 	} {
 		got, err := parseRows(c.in)
@@ -451,5 +469,119 @@ func TestReportWritesMissingFiguresAsNull(t *testing.T) {
 				t.Errorf("table (%v):\n%s", err, buf.String())
 			}
 		})
+	}
+}
+
+func TestFloorCalls(t *testing.T) {
+	s := func(xs ...int) []time.Duration {
+		out := make([]time.Duration, len(xs))
+		for i, x := range xs {
+			out[i] = time.Duration(x) * time.Second
+		}
+		return out
+	}
+	many := func(n int, every time.Duration) []time.Duration {
+		out := make([]time.Duration, n)
+		for i := range out {
+			out[i] = time.Duration(i) * every
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		times []time.Duration
+		wait  time.Duration
+		want  int
+	}{
+		{"none", nil, time.Minute, 0},
+		{"one", s(5), time.Minute, 1},
+		{"within the wait", s(0, 30, 60), time.Minute, 1},
+		{"just past the wait", s(0, 30, 61), time.Minute, 2},
+		{"each call starts at its first lead", s(0, 61, 100, 121, 122), time.Minute, 3},
+		{"the first lead's wait bounds the call", s(0, 61, 100, 120, 121), time.Minute, 2},
+		{"far apart", s(0, 100, 200, 300), time.Minute, 4},
+		{"capped at 50", many(120, 0), time.Minute, 3},
+		{"a lead a second, 60 s wait: 50 per call", many(200, time.Second), time.Minute, 4},
+		{"a lead every 2 s, 60 s wait: 31 per call", many(62, 2*time.Second), time.Minute, 2},
+	} {
+		if got := floorCalls(tc.times, tc.wait, 50); got != tc.want {
+			t.Errorf("%s: floorCalls = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]float64, 100)
+	for i := range hundred {
+		hundred[i] = float64(100 - i) // unsorted on purpose
+	}
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		p    float64
+		want float64
+	}{
+		{"one", []float64{7}, 99, 7},
+		{"median of odd", []float64{3, 1, 2}, 50, 2},
+		{"median of even: the lower (nearest rank)", []float64{4, 1, 3, 2}, 50, 2},
+		{"p99 of 100", hundred, 99, 99},
+		{"p100 is the largest", hundred, 100, 100},
+		{"p1 of 100", hundred, 1, 1},
+	} {
+		if got := percentile(tc.xs, tc.p); got != tc.want {
+			t.Errorf("%s: percentile(%v) = %v, want %v", tc.name, tc.p, got, tc.want)
+		}
+	}
+	if got := percentile(nil, 50); !math.IsNaN(got) {
+		t.Errorf("percentile of nothing = %v, want none", got)
+	}
+}
+
+func TestArrivals(t *testing.T) {
+	for _, tc := range []struct {
+		rate float64
+		span time.Duration
+		sets int
+	}{
+		{0.1, 2 * time.Hour, 1},
+		{10, 5 * time.Minute, 3},
+	} {
+		arr := arrivals(rand.New(rand.NewPCG(1, 2)), tc.rate, tc.span, tc.sets)
+		want := tc.rate * tc.span.Seconds()
+		// A Poisson count is within 5 standard deviations of its mean.
+		if n := float64(len(arr)); math.Abs(n-want) > 5*math.Sqrt(want) {
+			t.Errorf("rate %v over %s: %d arrivals, want about %v", tc.rate, tc.span, len(arr), want)
+		}
+		hooks := 0
+		for i, a := range arr {
+			if a.at < 0 || a.at >= tc.span || (i > 0 && a.at < arr[i-1].at) {
+				t.Fatalf("arrival %d at %s: out of order or outside the span", i, a.at)
+			}
+			if a.set < 0 || a.set >= tc.sets {
+				t.Fatalf("arrival %d of option set %d", i, a.set)
+			}
+			if a.webhook {
+				hooks++
+			}
+		}
+		if hooks != (len(arr)+1)/2 {
+			t.Errorf("%d webhooks of %d arrivals; want every other one", hooks, len(arr))
+		}
+	}
+}
+
+func TestFleetGoalApplies(t *testing.T) {
+	for _, tc := range []struct {
+		c    fleetCell
+		want bool
+	}{
+		{fleetCell{1, time.Minute, 1}, true},        // 60 per wait
+		{fleetCell{3, time.Minute, 1}, false},       // 20 per set
+		{fleetCell{3, 5 * time.Minute, 1}, true},    // 100 per set
+		{fleetCell{1, 5 * time.Minute, 0.1}, false}, // 30
+	} {
+		if got := tc.c.goalApplies(); got != tc.want {
+			t.Errorf("%s: goalApplies = %v, want %v", tc.c, got, tc.want)
+		}
 	}
 }
