@@ -156,7 +156,7 @@ func (l *localRun) samples(eventsDir string) error {
 	if err := l.deliver(); err != nil { // the API's requests reach the queue's consumer
 		return err
 	}
-	l.clock.Advance(maxWait - window) // their wake-ups come due
+	l.clock.Advance(maxWait) // their wake-ups come due
 	if err := l.deliver(); err != nil {
 		return err
 	}

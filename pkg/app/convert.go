@@ -46,7 +46,10 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
 		Retention: cfg.JobRetention, Now: d.Now}
 	if d.Queue != nil {
-		cc.Timer, cc.MaxWait, cc.WakeEarly, cc.Refused = d.Queue, cfg.MaxWait, cfg.BatchingWindow, deadLetterBatch(d.DeadLetter, log)
+		// A wake-up spends between nothing and the whole batching window in
+		// the gatherer: sent half a window early, it arrives within half a
+		// window of MaxWait either way.
+		cc.Timer, cc.MaxWait, cc.WakeEarly, cc.Refused = d.Queue, cfg.MaxWait, cfg.BatchingWindow/2, deadLetterBatch(d.DeadLetter, log)
 		hc.Queue = d.Queue
 	}
 	svc, err := convert.New(cc)

@@ -106,6 +106,13 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 			continue
 		}
 		n := min(jobs.MaxLeadsPerBatch-len(acc.LeadIDs), len(ids))
+		accepted := r.acceptedOf(ids[:n], now)
+		if len(acc.LeadIDs) == 0 {
+			// A generation's clock starts when its first lead was accepted,
+			// not when it was parked: the lead's own time in the event
+			// source's gatherer counts against its wait.
+			acc.OpenedAt = accepted
+		}
 		parked, held, err := store.Park(ctx, r.owner, acc, ids[:n], r.sourcesOf(ids[:n]), now, expires)
 		switch {
 		case errors.Is(err, jobs.ErrChanged):
@@ -117,10 +124,17 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 		r.settleClaims(ctx, held)
 		r.metrics.Count("LeadsParked", len(parked))
 		out := leadOutcome{verdict: Done, parked: true}
-		if len(acc.LeadIDs) == 0 && len(parked) > 0 {
-			// This run opened the generation: its timer is ours to set.
+		opened := len(acc.LeadIDs) == 0 && len(parked) > 0
+		if opened || len(parked) > 0 && accepted.Before(acc.OpenedAt.Add(-earlierLead)) {
+			// This run opened the generation, or parked a lead accepted well
+			// before the one that did (another gatherer held it longer): the
+			// timer is ours to set, for the earliest lead.
 			r.woken[acc.Key()] = true
-			if err := r.wake(ctx, acc.Key(), acc.OpenedAt, now); err != nil {
+			first := acc.OpenedAt
+			if opened || accepted.Before(first) {
+				first = accepted
+			}
+			if err := r.wake(ctx, acc.Key(), first, now); err != nil {
 				// Parked without a timer: hand the messages back, so their
 				// redelivery finds the leads parked and sets it again.
 				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
@@ -136,6 +150,12 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 	}
 }
 
+// earlierLead is how much earlier than a generation's first lead another
+// lead must have been accepted for its parking to set the timer again, for
+// its own wait: gatherers hold leads for different times, and a wake-up
+// costs one SQS message.
+const earlierLead = 5 * time.Second
+
 // overdueGrace is how late a timer may be before the next run that parks
 // into its generation sends it instead: SQS delivers delayed messages a
 // little late at times, and a wake-up can be lost with a dead invocation.
@@ -147,9 +167,22 @@ func (r *run) overdue(acc jobs.Acc, now time.Time) bool {
 	return len(acc.LeadIDs) > 0 && !acc.OpenedAt.IsZero() && now.Sub(acc.OpenedAt) >= r.s.cfg.MaxWait+overdueGrace
 }
 
+// acceptedOf is when the earliest of ids was accepted (now if none says).
+func (r *run) acceptedOf(ids []string, now time.Time) time.Time {
+	earliest := now
+	for _, id := range ids {
+		if f, ok := r.first[id]; ok {
+			if a := r.subs[f.sub].Accepted; !a.IsZero() && a.Before(earliest) {
+				earliest = a
+			}
+		}
+	}
+	return earliest
+}
+
 // wake sets the timer of a generation opened at openedAt (or now): it fires
-// MaxWait after, less the event source's batching window, which the wake-up
-// message spends in the queue's gatherer.
+// MaxWait after, less WakeEarly for the time the wake-up message spends in
+// the event source's gatherer.
 func (r *run) wake(ctx context.Context, key jobs.BatchKey, openedAt, now time.Time) error {
 	if openedAt.IsZero() {
 		openedAt = now

@@ -455,3 +455,24 @@ func TestDoubledWakeupInOneBatchSendsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitCountsFromAcceptance: a lead's wait starts when its request was
+// accepted, not when it reached the function; a lead accepted well before
+// its generation's first one sets the timer again, for itself.
+func TestWaitCountsFromAcceptance(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	ids := r.sim.SeedLeadRange(2)
+	now := r.clock.Now()
+	first := singles(ids[:1], nil)
+	first[0].Accepted = now.Add(-15 * time.Second) // 15 s in the gatherer
+	r.accumulate(first)
+	if got, want := r.timer.wakes[0].after, maxWait-20*time.Second-15*time.Second; got != want {
+		t.Fatalf("timer after %s; want MaxWait less WakeEarly less the 15 s already waited, %s", got, want)
+	}
+	late := singles(ids[1:], nil)
+	late[0].Source, late[0].Accepted = "late", now.Add(-25*time.Second) // a slower gatherer
+	r.accumulate(late)
+	if len(r.timer.wakes) != 2 || r.timer.wakes[1].after != maxWait-20*time.Second-25*time.Second {
+		t.Fatalf("wake-ups %+v; want a second one for the earlier lead", r.timer.wakes)
+	}
+}

@@ -109,6 +109,9 @@ func New(cfg Config) (*Service, error) {
 type Submission struct {
 	Source  string // SQS message id or API request id
 	Request *zoho.ConvertRequest
+	// Accepted is when the request was accepted (SQS's SentTimestamp); a
+	// parked lead's wait counts from it. Zero means now.
+	Accepted time.Time
 }
 
 // Verdict is what the caller should do with a submission.

@@ -70,7 +70,9 @@ type Parking interface {
 	// they fit. Leads whose claims stand are not parked (owner's own pending
 	// claims aside); their claims are returned in held. A lead already
 	// parked in this generation counts as parked, so a retried call is
-	// harmless. acc carries the options; sources runs in step with leadIDs.
+	// harmless. acc carries the options, and for an empty accumulator the
+	// time its first lead was accepted (zero: now); sources runs in step
+	// with leadIDs.
 	Park(ctx context.Context, owner string, acc Acc, leadIDs, sources []string, now time.Time, expires time.Time) (parked []string, held []Claim, err error)
 	// Take empties the accumulator as read (else ErrChanged), moves its
 	// leads into a Batch held by taker until leaseUntil, and starts the
@@ -133,6 +135,9 @@ func (m *MemoryStore) Park(_ context.Context, owner string, acc Acc, leadIDs, so
 	if len(cur.LeadIDs) > 0 {
 		if len(acc.LeadIDs) == 0 {
 			cur.OpenedAt = now
+			if !acc.OpenedAt.IsZero() {
+				cur.OpenedAt = acc.OpenedAt
+			}
 		}
 		cur.Options, cur.APIVersion, cur.Gen = acc.Options, acc.APIVersion, acc.Gen
 		m.accs[acc.Fingerprint] = cur

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -48,18 +50,30 @@ type SQSMessage struct {
 	MessageID   string `json:"messageId"`
 	Body        string `json:"body"`
 	EventSource string `json:"eventSource"`
-	// Attributes holds the one message attribute the function reads (a
-	// struct, not a map: most messages carry none, and cost nothing).
-	Attributes struct {
+	// The one message attribute and the one system attribute the function
+	// reads (structs, not maps: they cost nothing when absent).
+	MessageAttributes struct {
 		RequestID struct {
 			StringValue string `json:"stringValue"`
 		} `json:"request_id"`
 	} `json:"messageAttributes"`
+	Attributes struct {
+		SentTimestamp string `json:"SentTimestamp"` // milliseconds since the epoch
+	} `json:"attributes"`
 }
 
 // RequestID is the id of the API request a message carries, or "" for a
 // message a producer sent.
-func (m SQSMessage) RequestID() string { return m.Attributes.RequestID.StringValue }
+func (m SQSMessage) RequestID() string { return m.MessageAttributes.RequestID.StringValue }
+
+// SentAt is when SQS accepted the message, or zero if the event does not say.
+func (m SQSMessage) SentAt() time.Time {
+	ms, err := strconv.ParseInt(m.Attributes.SentTimestamp, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
 
 // Event is an invocation event of the convert function, decoded once: the
 // messages of an SQS batch, or an API Gateway request.

@@ -2,6 +2,7 @@ package lambdaio
 
 import (
 	"fmt"
+	"time"
 	"strings"
 	"testing"
 
@@ -18,8 +19,12 @@ func TestDecodeSQS(t *testing.T) {
 	}
 	want := SQSMessage{MessageID: "2e1424d4-f796-459a-8184-9c92662be6da",
 		Body: `{"lead_ids":["3652397000009835023"],"assign_to":"3652397000000186017"}`, EventSource: "aws:sqs"}
-	if m := e.SQS[1]; m != want {
-		t.Errorf("Records[1] = %+v, want %+v", m, want)
+	want.Attributes.SentTimestamp = "1779614049901"
+	if m := e.SQS[1]; m != want || !m.SentAt().Equal(time.UnixMilli(1779614049901)) || m.RequestID() != "" {
+		t.Errorf("Records[1] = %+v (sent at %v), want %+v", m, m.SentAt(), want)
+	}
+	if (SQSMessage{}).SentAt() != (time.Time{}) {
+		t.Error("a message without SentTimestamp has a sending time")
 	}
 }
 

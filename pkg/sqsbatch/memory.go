@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type MemoryQueue struct {
 
 type memoryMessage struct {
 	id, body, requestID string
-	visibleAt           time.Time
+	sentAt, visibleAt   time.Time
 }
 
 var _ convert.Timer = (*MemoryQueue)(nil)
@@ -44,8 +45,9 @@ func (q *MemoryQueue) put(body, requestID string, delay time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
+	now := q.now()
 	q.msgs = append(q.msgs, memoryMessage{id: fmt.Sprintf("mem-%06d", q.seq), body: body, requestID: requestID,
-		visibleAt: q.now().Add(delay)})
+		sentAt: now, visibleAt: now.Add(delay)})
 }
 
 // Enqueue queues a request.
@@ -85,7 +87,8 @@ func (q *MemoryQueue) Receive(max int) (json.RawMessage, []string) {
 		if len(ids) == max || m.visibleAt.After(now) {
 			continue
 		}
-		rec := events.SQSMessage{MessageId: m.id, Body: m.body, EventSource: "aws:sqs"}
+		rec := events.SQSMessage{MessageId: m.id, Body: m.body, EventSource: "aws:sqs",
+			Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(m.sentAt.UnixMilli(), 10)}}
 		if m.requestID != "" {
 			v := m.requestID
 			rec.MessageAttributes = map[string]events.SQSMessageAttribute{"request_id": {StringValue: &v, DataType: "String"}}

@@ -99,7 +99,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		if id := rec.RequestID(); id != "" {
 			source = "api:" + id
 		}
-		subs = append(subs, convert.Submission{Source: source, Request: req})
+		subs = append(subs, convert.Submission{Source: source, Request: req, Accepted: rec.SentAt()})
 		from = append(from, i)
 	}
 	if len(subs) > 0 {

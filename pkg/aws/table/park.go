@@ -95,8 +95,12 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 		values[":acc"], values[":fp"], values[":opts"], values[":v"] = sAttr("acc"), sAttr(acc.Fingerprint), sAttr(acc.Options), sAttr(acc.APIVersion)
 		values[":empty"], values[":ids"], values[":srcs"] = emptyList, lAttr(ids), lAttr(srcs)
 		if len(acc.LeadIDs) == 0 {
-			update += ", opened_at_ms = :now"
-			values[":now"] = nAttr(now.UnixMilli())
+			opened := now
+			if !acc.OpenedAt.IsZero() {
+				opened = acc.OpenedAt
+			}
+			update += ", opened_at_ms = :opened"
+			values[":opened"] = nAttr(opened.UnixMilli())
 		}
 		items := []types.TransactWriteItem{{Update: &types.Update{
 			TableName: aws.String(d.table), Key: accKey(acc.Fingerprint), UpdateExpression: aws.String(update),
