@@ -2,9 +2,9 @@ package lambdaio
 
 import (
 	"fmt"
-	"time"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
