@@ -114,33 +114,50 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 		if !errors.As(err, &tce) || len(tce.CancellationReasons) != len(ids) {
 			return mine, held, fmt.Errorf("claiming %d leads: %w", len(ids), err)
 		}
-		var retry, unknown []string
-		for i, r := range tce.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed":
-				if r.Item != nil {
-					keep(claimFromItem(r.Item))
-				} else {
-					unknown = append(unknown, ids[i])
-				}
-			case "", "None", "TransactionConflict":
-				retry = append(retry, ids[i])
-			default:
-				return mine, held, fmt.Errorf("claiming lead %s: %s", ids[i], aws.ToString(r.Code))
-			}
+		again, err := d.sortCancelled(ctx, tce.CancellationReasons, ids, keep)
+		if err != nil {
+			return mine, held, fmt.Errorf("claiming: %w", err)
 		}
-		if len(unknown) > 0 {
-			got, err := d.Claims(ctx, unknown)
-			if err != nil {
-				return mine, held, err
-			}
-			for _, c := range got {
-				keep(c)
-			}
+		retry := make([]string, len(again))
+		for k, i := range again {
+			retry[k] = ids[i]
 		}
 		ids = retry
 	}
 	return mine, held, nil
+}
+
+// sortCancelled reads the reasons a transaction of claim writes (one per id,
+// in order) was cancelled: a claim that stands goes to keep (read back when
+// the reason came without the item); the indexes of writes that only met a
+// conflict with another transaction are returned, to try again.
+func (d *JobStore) sortCancelled(ctx context.Context, reasons []types.CancellationReason, ids []string, keep func(jobs.Claim)) ([]int, error) {
+	var again []int
+	var unknown []string
+	for i, r := range reasons {
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed":
+			if r.Item != nil {
+				keep(claimFromItem(r.Item))
+			} else {
+				unknown = append(unknown, ids[i])
+			}
+		case "", "None", "TransactionConflict":
+			again = append(again, i)
+		default:
+			return nil, fmt.Errorf("lead %s: %s", ids[i], aws.ToString(r.Code))
+		}
+	}
+	if len(unknown) > 0 {
+		got, err := d.Claims(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range got {
+			keep(c)
+		}
+	}
+	return again, nil
 }
 
 // Claims reads the claims of leadIDs, strongly consistent; leads without a

@@ -130,29 +130,13 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 		if aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
 			return parked, held, jobs.ErrChanged
 		}
-		var retry, retrySrc, unknown []string
-		for i, r := range tce.CancellationReasons[1:] {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed":
-				if r.Item != nil {
-					keep(claimFromItem(r.Item))
-				} else {
-					unknown = append(unknown, ids[i])
-				}
-			case "", "None", "TransactionConflict":
-				retry, retrySrc = append(retry, ids[i]), append(retrySrc, srcs[i])
-			default:
-				return parked, held, fmt.Errorf("parking lead %s: %s", ids[i], aws.ToString(r.Code))
-			}
+		again, err := d.sortCancelled(ctx, tce.CancellationReasons[1:], ids, keep)
+		if err != nil {
+			return parked, held, fmt.Errorf("parking: %w", err)
 		}
-		if len(unknown) > 0 {
-			got, err := d.Claims(ctx, unknown)
-			if err != nil {
-				return parked, held, err
-			}
-			for _, c := range got {
-				keep(c)
-			}
+		var retry, retrySrc []string
+		for _, i := range again {
+			retry, retrySrc = append(retry, ids[i]), append(retrySrc, srcs[i])
 		}
 		ids, srcs = retry, retrySrc
 	}
