@@ -32,7 +32,8 @@ import (
 // (before calling Zoho), after Zoho's answer (before recording the job),
 // after recording it. A dead invocation's answer is lost, so its messages
 // come back after the visibility timeout; what it wrote stays. Wake-ups are
-// lost or delivered twice at random. Once the traffic stops and the queue
+// lost or delivered twice at random, and Zoho throttles, fails, drops
+// connections and loses the answers of calls it accepted. Once the traffic stops and the queue
 // drains, every lead must be in exactly one Zoho job (or refused by Zoho),
 // no lead may stay parked, and no accumulator or batch may be left.
 
@@ -244,6 +245,14 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	sim, clock := z.Sim, z.Clock
 	ids := sim.SeedLeadRange(leads)
+	// Zoho's own faults on top: throttling, errors, dropped connections,
+	// and calls Zoho accepted whose answer was lost.
+	for i, f := range []struct {
+		kind zohosim.FaultKind
+		p    float64
+	}{{zohosim.TooManyRequests, 0.04}, {zohosim.InternalError, 0.03}, {zohosim.Drop, 0.01}, {zohosim.DropAfterAccept, 0.01}} {
+		sim.FaultRate(zohosim.EndpointMassConvert, f.kind, f.p, int64(seed+i))
+	}
 	unknown := []string{"3652397000099999001", "3652397000099999002"} // Zoho refuses these
 	url := z.URL
 
@@ -363,8 +372,12 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	}
 	var parked []string
 	states := map[jobs.ClaimState]int{}
+	convertedButRejected := 0 // in a Zoho job nobody recorded (issue 11 reads them back)
 	for _, c := range claims {
 		states[c.State]++
+		if c.State == jobs.Rejected && inJobs[c.LeadID] == 1 {
+			convertedButRejected++
+		}
 		if c.State == jobs.Parked || c.State == jobs.Pending {
 			parked = append(parked, c.LeadID)
 		}
@@ -372,8 +385,8 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	stats := sim.Stats()
 	t.Logf("%d leads (%d messages) in %d invocations, %d of them died (%s); wake-ups lost %d, doubled %d",
 		leads, len(bodies), invocations, crashed, deathsText(deaths), lost, doubled)
-	t.Logf("%d mass_convert calls for %d jobs (%.1f leads per job; %d calls refused for Zoho's concurrency), %d ids submitted; claims %v",
-		stats.Calls[zohosim.EndpointMassConvert], len(sim.Jobs()), float64(leads)/float64(max(len(sim.Jobs()), 1)), stats.ConcurrencyRejected, stats.IDsSubmitted, states)
+	t.Logf("%d mass_convert calls for %d jobs (%.1f leads per job), %d ids submitted; claims %v; %d leads converted by a job nobody recorded and so refused when sent again",
+		stats.Calls[zohosim.EndpointMassConvert], len(sim.Jobs()), float64(leads)/float64(max(len(sim.Jobs()), 1)), stats.IDsSubmitted, states, convertedButRejected)
 	rejectedLog := map[string]int{}
 	for line := range strings.Lines(string(logs.bytes())) {
 		if i := strings.Index(line, `"zoho rejected a lead","lead_id":"`); i >= 0 {
