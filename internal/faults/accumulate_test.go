@@ -199,7 +199,7 @@ type flakyTimer struct {
 	loss, doubling float64
 }
 
-func (f flakyTimer) Wake(ctx context.Context, key jobs.BatchKey, after time.Duration) error {
+func (f flakyTimer) Wake(ctx context.Context, w convert.Wakeup, after time.Duration) error {
 	if err := alive(ctx); err != nil {
 		return err
 	}
@@ -216,9 +216,9 @@ func (f flakyTimer) Wake(ctx context.Context, key jobs.BatchKey, after time.Dura
 		f.mu.Lock()
 		*f.doubled++
 		f.mu.Unlock()
-		_ = f.MemoryQueue.Wake(ctx, key, after)
+		_ = f.MemoryQueue.Wake(ctx, w, after)
 	}
-	return f.MemoryQueue.Wake(ctx, key, after)
+	return f.MemoryQueue.Wake(ctx, w, after)
 }
 
 func (f flakyTimer) Enqueue(ctx context.Context, body, requestID string) error {

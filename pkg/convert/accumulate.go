@@ -24,7 +24,14 @@ import (
 // Timer wakes a batch after a delay: a message on the conversion queue with
 // DelaySeconds, which the convert function reads back (ParseWake).
 type Timer interface {
-	Wake(ctx context.Context, key jobs.BatchKey, after time.Duration) error
+	Wake(ctx context.Context, w Wakeup, after time.Duration) error
+}
+
+// Wakeup names the batch a wake-up sends, and how many wake-ups before it
+// found it could not (Zoho throttling or down): the next waits longer.
+type Wakeup struct {
+	Key jobs.BatchKey
+	Try int
 }
 
 // wakeMessage is the body of a wake-up message.
@@ -32,29 +39,39 @@ type wakeMessage struct {
 	Wake struct {
 		Fingerprint string `json:"fingerprint"`
 		Gen         int64  `json:"gen"`
+		Try         int    `json:"try,omitempty"`
 	} `json:"wake"`
 }
 
-// WakeBody is the message that wakes key.
-func WakeBody(key jobs.BatchKey) string {
+// WakeBody is the message of w.
+func WakeBody(w Wakeup) string {
 	var m wakeMessage
-	m.Wake.Fingerprint, m.Wake.Gen = key.Fingerprint, key.Gen
+	m.Wake.Fingerprint, m.Wake.Gen, m.Wake.Try = w.Key.Fingerprint, w.Key.Gen, w.Try
 	b, _ := json.Marshal(m) // strings and numbers always marshal
 	return string(b)
 }
 
 // ParseWake reads a wake-up message; ok is false for anything else (a
 // conversion request never has a "wake" key).
-func ParseWake(body string) (key jobs.BatchKey, ok bool) {
+func ParseWake(body string) (w Wakeup, ok bool) {
 	if !strings.HasPrefix(strings.TrimSpace(body), `{"wake"`) {
-		return jobs.BatchKey{}, false
+		return Wakeup{}, false
 	}
 	var m wakeMessage
-	if json.Unmarshal([]byte(body), &m) != nil || m.Wake.Fingerprint == "" || m.Wake.Gen < 0 {
-		return jobs.BatchKey{}, false
+	if json.Unmarshal([]byte(body), &m) != nil || m.Wake.Fingerprint == "" || m.Wake.Gen < 0 || m.Wake.Try < 0 {
+		return Wakeup{}, false
 	}
-	return jobs.BatchKey{Fingerprint: m.Wake.Fingerprint, Gen: m.Wake.Gen}, true
+	return Wakeup{Key: jobs.BatchKey{Fingerprint: m.Wake.Fingerprint, Gen: m.Wake.Gen}, Try: m.Wake.Try}, true
 }
+
+// retryWakeups bounds the wake-ups a batch gets with a growing delay (30 s,
+// 1, 2, 4, 8 minutes, then 15: about 2 hours in all); after that the
+// wake-up is handed back to SQS, whose redrive takes it to the dead-letter
+// queue, where the DLQ alarm reports it for an operator to redrive.
+const retryWakeups = 12
+
+// backoff is how long the try-th wake-up of a batch waits.
+func backoff(try int) time.Duration { return min(30*time.Second<<min(try, 5), 15*time.Minute) }
 
 // Accumulate handles a batch of submissions as Convert does, except that
 // what does not fill a call is parked to meet the leads of other
@@ -188,7 +205,7 @@ func (r *run) wake(ctx context.Context, key jobs.BatchKey, openedAt, now time.Ti
 		openedAt = now
 	}
 	after := max(openedAt.Add(r.s.cfg.MaxWait-r.s.cfg.WakeEarly).Sub(now), 0)
-	if err := r.s.cfg.Timer.Wake(ctx, key, after); err != nil {
+	if err := r.s.cfg.Timer.Wake(ctx, Wakeup{Key: key}, after); err != nil {
 		r.s.cfg.Logger.ErrorContext(ctx, "setting an accumulator's timer failed", "batch", key.String(), "error", err)
 		r.metrics.Count("TimerErrors", 1)
 		return err
@@ -266,29 +283,41 @@ func (r *run) storeFailed(ctx context.Context, g *group, ids []string, what stri
 	r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not " + what})
 }
 
-// Wake sends the batch that key names: the accumulator's generation if it
-// is still open, or the batch a vanished sender left, once its lease lapsed.
-// Done means there is nothing left to send; Retry, that the wake-up should
-// come again later.
-func (s *Service) Wake(ctx context.Context, keys []jobs.BatchKey) []Verdict {
+// Wake sends the batches the wake-ups name: the accumulator's generation if
+// it is still open, or the batch a vanished sender left, once its lease
+// lapsed. Done means there is nothing left to send, or a later wake-up will
+// try again (sent with a growing delay); Retry, that this wake-up should
+// come again.
+func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 	r, ctx, cancel := s.newRun(ctx, nil)
 	defer cancel()
-	out := make([]Verdict, len(keys))
+	out := make([]Verdict, len(wakeups))
 	// A wake-up delivered twice may come twice in one batch: the run holds a
 	// batch's lease under its own name, so a second, concurrent wakeOne
 	// would take the lease over from the first and send the batch again.
 	first := map[jobs.BatchKey]int{}
 	var wg sync.WaitGroup
-	for i, key := range keys {
-		if _, dup := first[key]; dup {
+	for i, w := range wakeups {
+		if _, dup := first[w.Key]; dup {
 			continue
 		}
-		first[key] = i
-		wg.Go(func() { out[i] = r.wakeOne(ctx, key) })
+		first[w.Key] = i
+		wg.Go(func() {
+			out[i] = r.wakeOne(ctx, w.Key)
+			if out[i] == Retry && w.Try < retryWakeups {
+				// Try again later, each time later, instead of after SQS's
+				// fixed visibility timeout.
+				next := Wakeup{Key: w.Key, Try: w.Try + 1}
+				if err := s.cfg.Timer.Wake(ctx, next, backoff(w.Try)); err == nil {
+					out[i] = Done
+					r.metrics.Count("WakeupsDeferred", 1)
+				}
+			}
+		})
 	}
 	wg.Wait()
-	for i, key := range keys {
-		out[i] = out[first[key]]
+	for i, w := range wakeups {
+		out[i] = out[first[w.Key]]
 	}
 	return out
 }

@@ -27,13 +27,20 @@ type timer struct {
 type wake struct {
 	key   jobs.BatchKey
 	after time.Duration
+	try   int
 }
 
-func (tm *timer) Wake(_ context.Context, key jobs.BatchKey, after time.Duration) error {
+func (tm *timer) Wake(_ context.Context, w convert.Wakeup, after time.Duration) error {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
-	tm.wakes = append(tm.wakes, wake{key, after})
+	tm.wakes = append(tm.wakes, wake{w.Key, after, w.Try})
 	return nil
+}
+
+func (tm *timer) last() wake {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.wakes[len(tm.wakes)-1]
 }
 
 func (tm *timer) keys() []jobs.BatchKey {
@@ -88,7 +95,15 @@ func (r *accRig) accumulate(subs []convert.Submission) []convert.Result {
 }
 
 func (r *accRig) wake(keys ...jobs.BatchKey) []convert.Verdict {
-	return r.svc.Wake(obs.WithMetrics(context.Background(), r.metrics), keys)
+	return r.svc.Wake(obs.WithMetrics(context.Background(), r.metrics), wakeups(keys...))
+}
+
+func wakeups(keys ...jobs.BatchKey) []convert.Wakeup {
+	out := make([]convert.Wakeup, len(keys))
+	for i, k := range keys {
+		out[i] = convert.Wakeup{Key: k}
+	}
+	return out
 }
 
 // checkOnce fails unless every lead went to Zoho in exactly one call.
@@ -163,8 +178,9 @@ func TestVanishedSenderIsTakenOver(t *testing.T) {
 		if _, err := store.Take(ctx, acc, "ghost", r.clock.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if v := r.wake(acc.Key()); v[0] != convert.Retry || r.calls() != 0 {
-			t.Fatalf("while the ghost's lease stands: %v, %d calls; want retry and none", v, r.calls())
+		if v := r.wake(acc.Key()); v[0] != convert.Done || r.calls() != 0 || r.timer.last().try != 1 {
+			t.Fatalf("while the ghost's lease stands: %v, %d calls, last wake-up %+v; want a later wake-up and no call",
+				v, r.calls(), r.timer.last())
 		}
 		r.clock.Advance(2 * time.Minute)
 		if v := r.wake(acc.Key()); v[0] != convert.Done || r.calls() != 1 {
@@ -201,19 +217,32 @@ func TestRefusedBatchReachesEveryRequest(t *testing.T) {
 	}
 }
 
-// TestThrottledBatchIsRetried: a wake-up whose call Zoho throttles comes
-// again, and the next one sends the batch.
-func TestThrottledBatchIsRetried(t *testing.T) {
+// TestThrottledBatchIsRetriedWithBackoff: a wake-up whose call Zoho
+// throttles sets a later one, each later than the last; the wake-ups end in
+// SQS's hands (Retry) only after retryWakeups tries.
+func TestThrottledBatchIsRetriedWithBackoff(t *testing.T) {
 	r := newAccRig(t, jobs.NewMemoryStore())
 	ids := r.sim.SeedLeadRange(5)
 	r.accumulate(singles(ids, nil))
-	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
 	key := r.timer.keys()[0]
-	if v := r.wake(key); v[0] != convert.Retry {
-		t.Fatalf("throttled: %v, want retry", v)
+	var delays []time.Duration
+	for try := range 12 {
+		r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
+		v := r.svc.Wake(obs.WithMetrics(context.Background(), r.metrics), []convert.Wakeup{{Key: key, Try: try}})
+		if last := r.timer.last(); v[0] != convert.Done || last.try != try+1 {
+			t.Fatalf("try %d throttled: %v, last wake-up %+v; want done and try %d set", try, v, last, try+1)
+		}
+		delays = append(delays, r.timer.last().after)
+	}
+	if !slices.IsSorted(delays) || delays[0] != 30*time.Second || delays[11] != 15*time.Minute {
+		t.Fatalf("delays %v; want 30 s growing to 15 minutes", delays)
+	}
+	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
+	if v := r.svc.Wake(context.Background(), []convert.Wakeup{{Key: key, Try: 12}}); v[0] != convert.Retry {
+		t.Fatalf("the last try throttled: %v, want retry (SQS's redrive takes over)", v)
 	}
 	if v := r.wake(key); v[0] != convert.Done {
-		t.Fatalf("the retry: %v, want done", v)
+		t.Fatalf("once Zoho answers: %v, want done", v)
 	}
 	r.checkOnce(t, 5)
 }
@@ -235,7 +264,7 @@ func TestRedeliveryOfParkedLeadsSetsTheTimerAgain(t *testing.T) {
 }
 
 func TestWakeBodyRoundTrip(t *testing.T) {
-	key := jobs.BatchKey{Fingerprint: "ab12", Gen: 7}
+	key := convert.Wakeup{Key: jobs.BatchKey{Fingerprint: "ab12", Gen: 7}, Try: 3}
 	if got, ok := convert.ParseWake(convert.WakeBody(key)); !ok || got != key {
 		t.Fatalf("ParseWake(WakeBody) = %v, %v", got, ok)
 	}
@@ -281,7 +310,7 @@ func TestRacingInstancesShareTheAccumulator(t *testing.T) {
 // with a dead invocation would be.
 type losingTimer struct{}
 
-func (losingTimer) Wake(context.Context, jobs.BatchKey, time.Duration) error { return nil }
+func (losingTimer) Wake(context.Context, convert.Wakeup, time.Duration) error { return nil }
 
 // TestLostTimerIsMadeGoodByTheNextLead: a generation whose wake-up never
 // comes is sent by the next invocation that parks, once its wait ran out.
@@ -336,14 +365,14 @@ func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	ctx := obs.WithMetrics(context.Background(), obs.NewMetrics("convert"))
 	svc.Accumulate(ctx, singles(ids, nil))
 	key := tm.keys()[0]
-	if v := svc.Wake(ctx, []jobs.BatchKey{key}); v[0] != convert.Done {
+	if v := svc.Wake(ctx, wakeups(key)); v[0] != convert.Done {
 		t.Fatalf("wake: %v", v)
 	}
 	if len(kept) != 1 || len(kept[0].LeadIDs) != 3 {
 		t.Fatalf("jobs kept for an operator: %+v", kept)
 	}
 	z.Clock.Advance(time.Hour) // any lease has lapsed
-	if v := svc.Wake(ctx, []jobs.BatchKey{key}); v[0] != convert.Done || z.Sim.Stats().Calls[zohosim.EndpointMassConvert] != 1 {
+	if v := svc.Wake(ctx, wakeups(key)); v[0] != convert.Done || z.Sim.Stats().Calls[zohosim.EndpointMassConvert] != 1 {
 		t.Fatalf("a later wake-up: %v, %d calls; want done and no second call", v, z.Sim.Stats().Calls[zohosim.EndpointMassConvert])
 	}
 }

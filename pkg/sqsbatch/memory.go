@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // MemoryQueue is the conversion queue in memory, for the local run and
@@ -56,9 +55,9 @@ func (q *MemoryQueue) Enqueue(_ context.Context, body, requestID string) error {
 	return nil
 }
 
-// Wake queues key's wake-up, visible after after (at most 15 minutes, as in SQS).
-func (q *MemoryQueue) Wake(_ context.Context, key jobs.BatchKey, after time.Duration) error {
-	q.put(convert.WakeBody(key), "", min(after, 900*time.Second))
+// Wake queues a wake-up, visible after after (at most 15 minutes, as in SQS).
+func (q *MemoryQueue) Wake(_ context.Context, w convert.Wakeup, after time.Duration) error {
+	q.put(convert.WakeBody(w), "", min(after, 900*time.Second))
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
@@ -23,7 +22,7 @@ import (
 // messages name, answering one Verdict per key.
 type Converter interface {
 	Accumulate(ctx context.Context, subs []convert.Submission) []convert.Result
-	Wake(ctx context.Context, keys []jobs.BatchKey) []convert.Verdict
+	Wake(ctx context.Context, wakeups []convert.Wakeup) []convert.Verdict
 }
 
 // DeadLetter keeps a message that can never succeed, with the reason.
@@ -81,11 +80,11 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 	subs := make([]convert.Submission, 0, len(msgs))
 	from := make([]int, 0, len(msgs)) // the message of each submission
 	dec := convert.Decoder{APIVersion: c.cfg.APIVersion}
-	var wakes []jobs.BatchKey
+	var wakes []convert.Wakeup
 	var wakeIDs []string
 	for i, rec := range msgs {
-		if key, ok := convert.ParseWake(rec.Body); ok {
-			wakes, wakeIDs = append(wakes, key), append(wakeIDs, rec.MessageID)
+		if w, ok := convert.ParseWake(rec.Body); ok {
+			wakes, wakeIDs = append(wakes, w), append(wakeIDs, rec.MessageID)
 			continue
 		}
 		req, err := dec.JSON([]byte(rec.Body))

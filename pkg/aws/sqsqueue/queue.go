@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // maxDelay is SQS's cap on DelaySeconds.
@@ -39,11 +38,11 @@ func (q *Queue) Enqueue(ctx context.Context, body, requestID string) error {
 	return q.send(ctx, in, "queueing a request")
 }
 
-// Wake sends key's wake-up, delivered after after (at most 15 minutes, SQS's
+// Wake sends a wake-up, delivered after after (at most 15 minutes, SQS's
 // cap; a longer wait is cut to it).
-func (q *Queue) Wake(ctx context.Context, key jobs.BatchKey, after time.Duration) error {
+func (q *Queue) Wake(ctx context.Context, w convert.Wakeup, after time.Duration) error {
 	delay := int32(min(max(after, 0), maxDelay).Seconds())
-	return q.send(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.url), MessageBody: aws.String(convert.WakeBody(key)),
+	return q.send(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.url), MessageBody: aws.String(convert.WakeBody(w)),
 		DelaySeconds: delay}, "sending a wake-up")
 }
 

@@ -27,8 +27,8 @@ func TestQueueOnSQS(t *testing.T) {
 	if err := q.Enqueue(ctx, `{"ids":["3652397000001000001"]}`, "YxZ2bH3kFiAEJ-g="); err != nil {
 		t.Fatal(err)
 	}
-	key := jobs.BatchKey{Fingerprint: "ab12", Gen: 3}
-	if err := q.Wake(ctx, key, 20*time.Minute); err != nil { // over SQS's cap: cut to 15 minutes
+	w := convert.Wakeup{Key: jobs.BatchKey{Fingerprint: "ab12", Gen: 3}}
+	if err := q.Wake(ctx, w, 20*time.Minute); err != nil { // over SQS's cap: cut to 15 minutes
 		t.Fatal(err)
 	}
 	out, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
@@ -46,7 +46,7 @@ func TestQueueOnSQS(t *testing.T) {
 	if _, isWake := convert.ParseWake(aws.ToString(m.Body)); isWake {
 		t.Fatal("the request reads as a wake-up")
 	}
-	if err := sqsqueue.NewQueue(api, "").Wake(ctx, key, 0); err == nil {
+	if err := sqsqueue.NewQueue(api, "").Wake(ctx, w, 0); err == nil {
 		t.Fatal("a queue without a URL accepted a wake-up")
 	}
 }
