@@ -244,7 +244,7 @@ func runFleetDesign(ctx context.Context, s settings, c fleetCell, arr []arrival,
 			// The design before fleet-wide batching: webhooks converted at
 			// once, SQS batches grouped within themselves. SQS messages
 			// still come through a queue and its event source.
-			cd.Queue, queue = nil, sqsbatch.NewMemoryQueue(clock.Now)
+			cd.Queue, cd.Wakes, queue = nil, nil, sqsbatch.NewMemoryQueue(clock.Now)
 		}
 		var fns []*app.Convert
 		for range fleetInstances {
@@ -255,6 +255,10 @@ func runFleetDesign(ctx context.Context, s settings, c fleetCell, arr []arrival,
 			fns = append(fns, fn)
 		}
 		src := &eventSource{queue: queue, fns: fns}
+		if d == designPerInvocation {
+			src.window = perInvocationWindow
+		}
+		wakes := &eventSource{queue: deps.Wakes, fns: fns, batchSize: 10, noWindow: true}
 		hooks := 0
 		for i := 0; ; {
 			now := clock.Now()
@@ -278,13 +282,18 @@ func runFleetDesign(ctx context.Context, s settings, c fleetCell, arr []arrival,
 					return r, fmt.Errorf("webhook %d: %+v", i, res)
 				}
 			}
-			if err := src.poll(ctx, now); err != nil {
-				return r, err
-			}
-			if err := src.closeDue(ctx, now); err != nil {
-				return r, err
+			for _, es := range []*eventSource{src, wakes} {
+				if err := es.poll(ctx, now); err != nil {
+					return r, err
+				}
+				if err := es.closeDue(ctx, now); err != nil {
+					return r, err
+				}
 			}
 			next := src.next()
+			if w := wakes.next(); !w.IsZero() && (next.IsZero() || w.Before(next)) {
+				next = w
+			}
 			if i < len(arr) && (next.IsZero() || start.Add(arr[i].at).Before(next)) {
 				next = start.Add(arr[i].at)
 			}
@@ -298,7 +307,7 @@ func runFleetDesign(ctx context.Context, s settings, c fleetCell, arr []arrival,
 				clock.Set(next)
 			}
 		}
-		r.invocations, r.handedBack = src.invocations+hooks, src.handedBack
+		r.invocations, r.handedBack = src.invocations+wakes.invocations+hooks, src.handedBack+wakes.handedBack
 		r.deadLetters = len(deps.DeadLetters.Letters())
 	}
 

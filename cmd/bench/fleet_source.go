@@ -21,9 +21,12 @@ import (
 // its own: trickling traffic is split between them, which is what makes
 // per-invocation batching leave calls nearly empty.
 const (
-	batchingWindow = 20 * time.Second // MaximumBatchingWindowInSeconds
-	fleetGatherers = 5
-	fleetInstances = 3 // instances the batches are handed to, in turn (as cmd/leadconvert's local run)
+	batchingWindow = 5 * time.Second // MaximumBatchingWindowInSeconds of the conversion queue
+	// perInvocationWindow is the window of the design before fleet-wide
+	// batching, which needed a long one to fill calls within a batch.
+	perInvocationWindow = 20 * time.Second
+	fleetGatherers      = 5
+	fleetInstances      = 3 // instances the batches are handed to, in turn (as cmd/leadconvert's local run)
 )
 
 // gatherer is one poller's batch in the making.
@@ -44,9 +47,15 @@ type gatherer struct {
 type eventSource struct {
 	queue *sqsbatch.MemoryQueue
 	fns   []*app.Convert
-	gs    [fleetGatherers]gatherer
-	nextG int
-	nextF int
+	// window and batchSize are the event source mapping's; zero means the
+	// conversion queue's (batchingWindow, sqsBatchSize). The wake-up
+	// queue's mapping has no window and batches of 10 (noWindow).
+	window    time.Duration
+	batchSize int
+	noWindow  bool
+	gs        [fleetGatherers]gatherer
+	nextG     int
+	nextF     int
 
 	invocations int
 	handedBack  int
@@ -67,15 +76,32 @@ func (e *eventSource) poll(ctx context.Context, now time.Time) error {
 		g := &e.gs[e.nextG]
 		e.nextG = (e.nextG + 1) % len(e.gs)
 		if len(g.recs) == 0 {
-			g.closeAt = now.Add(batchingWindow)
+			g.closeAt = now.Add(e.windowOrDefault())
 		}
 		g.recs, g.ids = append(g.recs, ev.Records[0]), append(g.ids, ids...)
-		if len(g.recs) == sqsBatchSize {
+		if len(g.recs) == e.sizeOrDefault() {
 			if err := e.invoke(ctx, g); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+func (e *eventSource) windowOrDefault() time.Duration {
+	switch {
+	case e.noWindow:
+		return 0
+	case e.window > 0:
+		return e.window
+	}
+	return batchingWindow
+}
+
+func (e *eventSource) sizeOrDefault() int {
+	if e.batchSize > 0 {
+		return e.batchSize
+	}
+	return sqsBatchSize
 }
 
 // closeDue invokes every batch whose window has run out by now.

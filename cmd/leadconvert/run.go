@@ -75,8 +75,8 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	}
 	l := &localRun{ctx: ctx, w: w, clock: clock, sim: sim, deps: deps, fleet: fleet}
 
-	fmt.Fprintf(w, "Local run: Zoho simulator at %s (simulated clock), embedded table, secret, queue and dead-letter queue;\n"+
-		"%d convert instances, MAX_WAIT_SECONDS %d, batching window %ds.\n\n", url, instances, int(maxWait.Seconds()), int(window.Seconds()))
+	fmt.Fprintf(w, "Local run: Zoho simulator at %s (simulated clock), embedded table, secret, queues and dead-letter queue;\n"+
+		"%d convert instances, MAX_WAIT_SECONDS %d, batching window %ds (none on the wake-up queue).\n\n", url, instances, int(maxWait.Seconds()), int(window.Seconds()))
 	if err := l.samples(eventsDir); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 const (
 	instances = 3
 	maxWait   = time.Minute
-	window    = 20 * time.Second // the event source's MaximumBatchingWindowInSeconds
+	window    = 5 * time.Second // the conversion queue event source's MaximumBatchingWindowInSeconds
 )
 
 // localRun is the state of runLocal.
@@ -122,10 +122,22 @@ func (l *localRun) instance() *app.Convert {
 	return l.fleet[l.turn%len(l.fleet)]
 }
 
-// deliver is the SQS event source: it hands what the queue holds to an
+// deliver is the SQS event sources: they hand what the queues hold to an
 // instance, a batch at a time.
 func (l *localRun) deliver() error {
 	_, err := l.deps.Deliver(l.ctx, l.instance(), 1000)
+	return err
+}
+
+// tick moves the clock a second: the wake-up queue, whose event source has
+// no batching window, is delivered every second; the conversion queue's
+// gatherers close every window.
+func (l *localRun) tick(start time.Time) error {
+	l.clock.Advance(time.Second)
+	if l.clock.Now().Sub(start)%window == 0 {
+		return l.deliver()
+	}
+	_, err := l.deps.DeliverWakes(l.ctx, l.instance())
 	return err
 }
 
@@ -229,16 +241,12 @@ func (l *localRun) stream(ids []string) error {
 		} else if err := l.deps.Queue.Enqueue(l.ctx, body, ""); err != nil {
 			return err
 		}
-		l.clock.Advance(time.Second)
-		if l.clock.Now().Sub(start)%window == 0 {
-			if err := l.deliver(); err != nil {
-				return err
-			}
+		if err := l.tick(start); err != nil {
+			return err
 		}
 	}
-	for l.deps.Queue.Len() > 0 { // the last wake-ups
-		l.clock.Advance(window)
-		if err := l.deliver(); err != nil {
+	for l.deps.Queue.Len()+l.deps.Wakes.Len() > 0 { // the last wake-ups
+		if err := l.tick(start); err != nil {
 			return err
 		}
 	}

@@ -43,6 +43,9 @@ func main() {
 	if cfg.ConversionQueueURL != "" {
 		deps.Queue = sqsqueue.NewQueue(sqsClient, cfg.ConversionQueueURL)
 	}
+	if cfg.WakeQueueURL != "" {
+		deps.Wakes = sqsqueue.NewQueue(sqsClient, cfg.WakeQueueURL)
+	}
 	fn, err := app.NewConvert(cfg, deps)
 	if err != nil {
 		fail(err)

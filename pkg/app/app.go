@@ -41,9 +41,13 @@ type ConvertDeps struct {
 	Shared
 	Jobs       jobs.Store
 	DeadLetter sqsbatch.DeadLetter
-	// Queue is the conversion queue: API requests and wake-ups go on it.
-	// nil turns fleet-wide batching off (every request converted at once).
+	// Queue is the conversion queue: API requests go on it, and wake-ups
+	// when there is no Wakes. nil turns fleet-wide batching off (every
+	// request converted at once).
 	Queue Queue
+	// Wakes, when set, takes the accumulators' wake-ups: a queue whose
+	// event source has no batching window, so they arrive when due.
+	Wakes convert.Timer
 }
 
 // Queue is the convert function's own SQS intake, seen from the function.
@@ -115,6 +119,7 @@ type Embedded struct {
 	Tokens      *oauth.MemoryStore
 	DeadLetters *sqsbatch.MemoryDeadLetter
 	Queue       *sqsbatch.MemoryQueue // the conversion queue, on the clock now
+	Wakes       *sqsbatch.MemoryQueue // the wake-up queue, on the clock now
 	Shared      Shared
 }
 
@@ -126,6 +131,7 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 		Tokens:      tokens,
 		DeadLetters: &sqsbatch.MemoryDeadLetter{},
 		Queue:       sqsbatch.NewMemoryQueue(now),
+		Wakes:       sqsbatch.NewMemoryQueue(now),
 		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Slots: budget.NewMemorySlots(), Now: now, Out: out},
 	}
 }
@@ -133,7 +139,7 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 // Convert returns the convert function's share, with fleet-wide batching
 // through the in-memory queue.
 func (e *Embedded) Convert() ConvertDeps {
-	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue}
+	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes}
 }
 
 // Status returns the status function's share; it announces nothing.
@@ -141,13 +147,29 @@ func (e *Embedded) Status() StatusDeps {
 	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs}
 }
 
-// Deliver hands the queue's visible messages to fn, at most batch per
-// invocation, as the SQS event source would, until none is visible, and
-// deletes those fn did not hand back. It returns the invocations made.
+// Deliver hands both queues' visible messages to fn, wake-ups last, at
+// most batch per invocation, as the SQS event sources would, until none is
+// visible, and deletes those fn did not hand back. It returns the
+// invocations made.
 func (e *Embedded) Deliver(ctx context.Context, fn *Convert, batch int) (int, error) {
+	n, err := deliver(ctx, e.Queue, fn, batch)
+	if err != nil {
+		return n, err
+	}
+	m, err := deliver(ctx, e.Wakes, fn, batch)
+	return n + m, err
+}
+
+// DeliverWakes is Deliver for the wake-up queue alone, whose event source
+// has no batching window: called as often as the clock moves.
+func (e *Embedded) DeliverWakes(ctx context.Context, fn *Convert) (int, error) {
+	return deliver(ctx, e.Wakes, fn, 10)
+}
+
+func deliver(ctx context.Context, q *sqsbatch.MemoryQueue, fn *Convert, batch int) (int, error) {
 	n := 0
 	for {
-		raw, ids := e.Queue.Receive(batch)
+		raw, ids := q.Receive(batch)
 		if raw == nil {
 			return n, nil
 		}
@@ -156,7 +178,7 @@ func (e *Embedded) Deliver(ctx context.Context, fn *Convert, batch int) (int, er
 			return n, err
 		}
 		resp, _ := res.(events.SQSEventResponse)
-		e.Queue.Delete(ids, resp)
+		q.Delete(ids, resp)
 		n++
 	}
 }

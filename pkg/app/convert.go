@@ -46,10 +46,15 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
 		Retention: cfg.JobRetention, Now: d.Now}
 	if d.Queue != nil {
-		// A wake-up spends between nothing and the whole batching window in
-		// the gatherer: sent half a window early, it arrives within half a
-		// window of MaxWait either way.
-		cc.Timer, cc.MaxWait, cc.WakeEarly, cc.Refused = d.Queue, cfg.MaxWait, cfg.BatchingWindow/2, deadLetterBatch(d.DeadLetter, log)
+		cc.Timer, cc.MaxWait, cc.Refused = d.Queue, cfg.MaxWait, deadLetterBatch(d.DeadLetter, log)
+		// On the conversion queue a wake-up spends between nothing and the
+		// whole batching window in a gatherer: sent half a window early, it
+		// arrives within half a window of MaxWait either way. The wake queue
+		// has no window: its wake-ups arrive when due.
+		cc.WakeEarly = cfg.BatchingWindow / 2
+		if d.Wakes != nil {
+			cc.Timer, cc.WakeEarly = d.Wakes, 0
+		}
 		hc.Queue = d.Queue
 	}
 	svc, err := convert.New(cc)

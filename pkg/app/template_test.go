@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -223,5 +224,37 @@ func TestTemplateSecurity(t *testing.T) {
 				t.Errorf("topic %s is not encrypted", id)
 			}
 		}
+	}
+}
+
+// TestWakeupsDueOnTime: the convert function's BATCHING_WINDOW_SECONDS is
+// its Queue event's window, and the wake-up queue's event has none, so a
+// wake-up is handled when it is due.
+func TestWakeupsDueOnTime(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var props struct {
+		Environment struct {
+			Variables map[string]yaml.Node `yaml:"Variables"`
+		} `yaml:"Environment"`
+		Events map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				MaximumBatchingWindowInSeconds *int `yaml:"MaximumBatchingWindowInSeconds"`
+			} `yaml:"Properties"`
+		} `yaml:"Events"`
+	}
+	fn := tmpl.Resources["ConvertFunction"]
+	if err := fn.Properties.Decode(&props); err != nil {
+		t.Fatal(err)
+	}
+	window, wake := props.Events["Queue"].Properties.MaximumBatchingWindowInSeconds, props.Events["Wakeups"].Properties.MaximumBatchingWindowInSeconds
+	if window == nil || wake == nil {
+		t.Fatal("the Queue and Wakeups events must both set MaximumBatchingWindowInSeconds")
+	}
+	if got := props.Environment.Variables["BATCHING_WINDOW_SECONDS"].Value; got != strconv.Itoa(*window) {
+		t.Errorf("BATCHING_WINDOW_SECONDS is %q, the Queue event's window %d", got, *window)
+	}
+	if *wake != 0 {
+		t.Errorf("the wake-up queue's event waits %d s to gather; wake-ups would be late", *wake)
 	}
 }

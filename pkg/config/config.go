@@ -46,9 +46,14 @@ type Convert struct {
 	// MaxWait (MAX_WAIT_SECONDS, 1 to 900) bounds how long a lead waits
 	// for its call to fill up.
 	MaxWait time.Duration
-	// BatchingWindow (BATCHING_WINDOW_SECONDS) is the SQS event source's
-	// MaximumBatchingWindowInSeconds: a wake-up spends up to that long in
-	// the gatherer, so it is sent that much early.
+	// WakeQueueURL (WAKE_QUEUE_URL) is the queue the accumulators'
+	// wake-ups go on: one whose event source has no batching window, so a
+	// wake-up arrives when it is due. Empty: they go on the conversion
+	// queue, sent half its BatchingWindow early.
+	WakeQueueURL string
+	// BatchingWindow (BATCHING_WINDOW_SECONDS) is the conversion queue's
+	// MaximumBatchingWindowInSeconds (without a wake queue, wake-ups spend
+	// up to that long in its gatherers).
 	BatchingWindow time.Duration
 }
 
@@ -146,10 +151,11 @@ func LoadConvert(getenv func(string) string) (Convert, error) {
 		// every instance and the status function: keep each instance low.
 		MaxZohoConcurrency: p.integer("MAX_ZOHO_CONCURRENCY", 4, 1, 25),
 		ConversionQueueURL: p.str("CONVERSION_QUEUE_URL", "", false),
+		WakeQueueURL:       p.str("WAKE_QUEUE_URL", "", false),
 		MaxWait:            time.Duration(p.integer("MAX_WAIT_SECONDS", 60, 1, 900)) * time.Second,
 		BatchingWindow:     time.Duration(p.integer("BATCHING_WINDOW_SECONDS", 0, 0, 300)) * time.Second,
 	}
-	if c.BatchingWindow >= c.MaxWait && c.ConversionQueueURL != "" {
+	if c.BatchingWindow >= c.MaxWait && c.ConversionQueueURL != "" && c.WakeQueueURL == "" {
 		p.fail("BATCHING_WINDOW_SECONDS", "must be shorter than MAX_WAIT_SECONDS (%s), or no wake-up can be on time", c.MaxWait)
 	}
 	return c, p.err()
