@@ -64,6 +64,8 @@ type settings struct {
 
 	fleetLeads   int           // row 7: leads per cell at least (the span is fleetLeads/rate)
 	fleetMinSpan time.Duration // row 7: simulated time leads arrive for, at least
+	largestMsgs  int           // row 7: messages of 1,000 ids offered to the largest batch (it takes what fits 6 MB)
+	claimDelay   time.Duration // row 7: DynamoDB's latency per claim transaction, for the largest batch
 }
 
 // peerLatencyScale is how much shorter than -latency the head-to-head run
@@ -80,6 +82,7 @@ func defaultSettings() settings {
 		statusJobs: []int{1000, 10_000},
 		coldStarts: 9, arm64Sizes: true,
 		fleetLeads: 720, fleetMinSpan: 5 * time.Minute,
+		largestMsgs: 400, claimDelay: 25 * time.Millisecond,
 	}
 }
 

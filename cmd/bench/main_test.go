@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // smallSettings keep every row to a second or two, under -race too.
@@ -31,6 +34,7 @@ func smallSettings() settings {
 		statusJobs: []int{100, 300},
 		coldStarts: 1, arm64Sizes: false,
 		fleetLeads: 60, fleetMinSpan: 0,
+		largestMsgs: 3, claimDelay: 0,
 	}
 }
 
@@ -145,7 +149,24 @@ func TestRowsRun(t *testing.T) {
 				return ""
 			}},
 			lineCheck{c.key() + "/wait-p99", measured("floor")})
+		if c.wcuReported() {
+			checks = append(checks, lineCheck{c.key() + "/wcu-per-lead", func(r row) string {
+				// Every lead costs at least its claim, a transaction: 2 units.
+				if val(r.Ours) < 2 || val(r.Baseline) < 2 {
+					return fmt.Sprintf("ours %v write units per lead, per-invocation %v", val(r.Ours), val(r.Baseline))
+				}
+				return ""
+			}})
+		}
 	}
+	checks = append(checks,
+		lineCheck{"fleet/budget/max-in-flight", func(r row) string {
+			if val(r.Ours) > val(r.Floor) || val(r.Ours) < 2 || val(r.Baseline) <= val(r.Floor) {
+				return fmt.Sprintf("%v calls in flight with the budget (%v), %v without: the baseline must exceed it", val(r.Ours), val(r.Floor), val(r.Baseline))
+			}
+			return ""
+		}},
+		lineCheck{"fleet/largest-batch/answer", measured("ours", "floor")})
 	for _, n := range s.statusJobs {
 		checks = append(checks,
 			lineCheck{fmt.Sprintf("status/calls-%d", n), func(r row) string {
@@ -584,4 +605,95 @@ func TestFleetGoalApplies(t *testing.T) {
 			t.Errorf("%s: goalApplies = %v, want %v", tc.c, got, tc.want)
 		}
 	}
+}
+
+// TestWriteUnits: DynamoDB bills writes in 1 KB steps, at least one unit,
+// on the larger of the item before and after; a transaction twice.
+func TestWriteUnits(t *testing.T) {
+	for _, c := range []struct{ before, after, want int }{
+		{0, 0, 1}, {0, 100, 1}, {0, 1024, 1}, {0, 1025, 2}, {3000, 100, 3}, {100, 3000, 3}, {3073, 0, 4},
+	} {
+		if got := writeUnits(c.before, c.after); got != c.want {
+			t.Errorf("writeUnits(%d, %d) = %d, want %d", c.before, c.after, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		items [][2]int
+		want  int
+	}{
+		{nil, 0},
+		{[][2]int{{0, 100}}, 2},
+		{[][2]int{{2900, 3100}, {0, 90}, {120, 90}}, 2*4 + 2 + 2},  // a Park: the accumulator grows past 3 KB, two claims
+		{[][2]int{{0, 3300}, {110, 95}, {2800, 0}}, 2*4 + 2 + 2*3}, // a RecordJob: job, claim, the batch deleted
+	} {
+		if got := transactUnits(c.items...); got != c.want {
+			t.Errorf("transactUnits(%v) = %d, want %d", c.items, got, c.want)
+		}
+	}
+}
+
+// TestDeployedSource: in-memory message and request ids are sized as SQS
+// and API Gateway's, which the items carry.
+func TestDeployedSource(t *testing.T) {
+	for in, want := range map[string]int{"mem-000042": 36, "api:hook-000042": 20, "hook-000042": 16, "m0": 2} {
+		if got := len(deployedSource(in)); got != want {
+			t.Errorf("len(deployedSource(%q)) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestWriteItemsAsTheTableWritesThem: the items the write meter sizes are
+// the ones pkg/aws/table puts, attribute for attribute.
+func TestWriteItemsAsTheTableWritesThem(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	c := &putCapture{}
+	st := table.NewJobStore(c, "jobs")
+	acc := jobs.Acc{Fingerprint: "fp1", Gen: 3, LeadIDs: []string{"11", "12"}, Sources: []string{"m1", "m2"}, Options: `{"a":1}`, APIVersion: "v7", OpenedAt: now}
+	b := jobs.Batch{Acc: acc, Taker: "run-1", LeaseUntil: now.Add(time.Minute)}
+	r := jobs.Request{ID: "req-1", LeadIDs: []string{"11"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	for _, step := range []struct {
+		name string
+		do   func() error
+		want map[string]types.AttributeValue
+	}{
+		{"pending claim", func() error {
+			_, _, err := st.Claim(ctx, "run-1", []string{"11"}, now, now.Add(time.Minute))
+			return err
+		},
+			pendingClaimItem("11", "run-1", now.Add(time.Minute))},
+		{"parked claim", func() error {
+			_, _, err := st.Park(ctx, "run-1", acc, []string{"13"}, []string{"m3"}, now, now.Add(time.Hour))
+			return err
+		}, parkedClaimItem("13", acc.Key(), now.Add(time.Hour))},
+		{"batch", func() error { _, err := st.Take(ctx, acc, b.Taker, b.LeaseUntil); return err }, batchItem(b)},
+		{"request", func() error { return st.RecordRequest(ctx, r) }, requestItem(r)},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if !reflect.DeepEqual(c.last, step.want) {
+			t.Errorf("%s: the table puts %v, the meter sizes %v", step.name, c.last, step.want)
+		}
+	}
+}
+
+// putCapture keeps the last item the table puts, alone or in a transaction.
+type putCapture struct {
+	table.API // nil: any other call panics
+	last      map[string]types.AttributeValue
+}
+
+func (c *putCapture) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.last = in.Item
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (c *putCapture) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	for _, it := range in.TransactItems {
+		if it.Put != nil {
+			c.last = it.Put.Item
+		}
+	}
+	return &dynamodb.TransactWriteItemsOutput{}, nil
 }
