@@ -218,7 +218,8 @@ func TestRoutes(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{"GET", "/crm/v7/Leads", 404, "INVALID_URL_PATTERN"},
+		{"GET", "/crm/v7/Contacts", 404, "INVALID_URL_PATTERN"},
+		{"GET", "/crm/v6/Leads", 404, "INVALID_URL_PATTERN"},
 		{"POST", "/crm/v6/Leads/actions/mass_convert", 404, "INVALID_URL_PATTERN"},
 		{"POST", "/crm/v7/leads/actions/mass_convert", 404, "INVALID_URL_PATTERN"},
 		{"POST", "/crm/v7/Leads/actions/mass_convert/", 404, "INVALID_URL_PATTERN"},

@@ -42,6 +42,7 @@ const (
 	EndpointToken       Endpoint = iota // POST /oauth/v2/token
 	EndpointMassConvert                 // POST /crm/v{7,8}/Leads/actions/mass_convert
 	EndpointStatus                      // GET  /crm/v{7,8}/Leads/actions/mass_convert?job_id=
+	EndpointGetLeads                    // GET  /crm/v{7,8}/Leads?ids=&fields=&converted=
 )
 
 func (e Endpoint) String() string {
@@ -52,6 +53,8 @@ func (e Endpoint) String() string {
 		return "mass_convert"
 	case EndpointStatus:
 		return "status"
+	case EndpointGetLeads:
+		return "get_leads"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -319,6 +322,11 @@ func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {
 			return EndpointStatus, v8, nil
 		}
 		return 0, false, errMethod
+	case "/crm/v7/Leads", "/crm/v8/Leads":
+		if r.Method == http.MethodGet {
+			return EndpointGetLeads, strings.HasPrefix(p, "/crm/v8/"), nil
+		}
+		return 0, false, errMethod
 	}
 	return 0, false, errURLPattern
 }
@@ -367,8 +375,11 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 	if err := s.authorize(r.Header.Get("Authorization")); err != nil {
 		return err.reply()
 	}
-	if ep == EndpointMassConvert {
+	switch ep {
+	case EndpointMassConvert:
 		return s.massConvert(body, v8)
+	case EndpointGetLeads:
+		return s.getLeads(r.URL.Query())
 	}
 	return s.jobStatus(r.URL.Query().Get("job_id"))
 }
@@ -376,6 +387,10 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 const jsonType = "application/json;charset=UTF-8"
 
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	if _, empty := v.(noContent); empty {
+		s.write(w, status, jsonType, nil)
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("zohosim: " + err.Error()) // every answer is built from plain maps and strings

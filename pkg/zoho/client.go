@@ -149,7 +149,7 @@ func (c *Client) MassConvert(ctx context.Context, req *ConvertRequest) (string, 
 	if err != nil {
 		return "", &APIError{Op: op, Class: Permanent, IDIndex: -1, Message: "request does not encode", Err: err}
 	}
-	resp, err := c.call(ctx, op, http.MethodPost, nil, body, req.IDs)
+	resp, err := c.call(ctx, op, http.MethodPost, massConvertPath, nil, body, req.IDs)
 	if err != nil {
 		return "", err
 	}
@@ -163,7 +163,7 @@ func (c *Client) MassConvert(ctx context.Context, req *ConvertRequest) (string, 
 		return "", &APIError{Op: op, HTTPStatus: resp.status, Class: Retryable, Ambiguous: true, IDIndex: -1,
 			Message: describeUnreadable(resp.body, err)}
 	}
-	jobID := jobIDString(ok.Details.JobID)
+	jobID := idString(ok.Details.JobID)
 	if ok.Code != "SCHEDULED" || jobID == "" {
 		return "", &APIError{Op: op, HTTPStatus: resp.status, Code: ok.Code, Class: Retryable, Ambiguous: true,
 			IDIndex: -1, Message: "success answer without code SCHEDULED and a job_id"}
@@ -171,9 +171,9 @@ func (c *Client) MassConvert(ctx context.Context, req *ConvertRequest) (string, 
 	return jobID, nil
 }
 
-// jobIDString accepts the job id as a JSON string or, defensively, as a
+// idString accepts the job id as a JSON string or, defensively, as a
 // number literal whose digits are kept as written.
-func jobIDString(raw json.RawMessage) string {
+func idString(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
@@ -208,7 +208,7 @@ func (c *Client) checkRequest(req *ConvertRequest) error {
 // is an *APIError whose UnknownJob method reports true.
 func (c *Client) ConvertStatus(ctx context.Context, jobID string) (JobStatus, error) {
 	const op = "convert_status"
-	resp, err := c.call(ctx, op, http.MethodGet, url.Values{"job_id": {jobID}}, nil, nil)
+	resp, err := c.call(ctx, op, http.MethodGet, massConvertPath, url.Values{"job_id": {jobID}}, nil, nil)
 	if err != nil {
 		return JobStatus{}, err
 	}
@@ -240,7 +240,7 @@ const maxBody = 1 << 20
 
 // call sends one logical request, refreshing the token once on an auth
 // error and retrying retryable errors within the policy and the deadline.
-func (c *Client) call(ctx context.Context, op, method string, query url.Values, body []byte, ids []string) (response, error) {
+func (c *Client) call(ctx context.Context, op, method, path string, query url.Values, body []byte, ids []string) (response, error) {
 	refreshed := false
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
@@ -248,7 +248,7 @@ func (c *Client) call(ctx context.Context, op, method string, query url.Values, 
 			return response{}, &APIError{Op: op, Class: tokenErrorClass(err), IDIndex: -1,
 				Message: "no access token", Err: err}
 		}
-		resp, apiErr := c.limited(ctx, op, method, c.endpoint(tok, query), tok, body, ids)
+		resp, apiErr := c.limited(ctx, op, method, c.endpoint(tok, path, query), tok, body, ids)
 		if apiErr == nil {
 			return resp, nil
 		}
@@ -301,12 +301,18 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return rand.N(ceiling) + 1
 }
 
-func (c *Client) endpoint(tok Token, query url.Values) string {
+// The CRM paths the client calls, under /crm/{version}.
+const (
+	massConvertPath = "/Leads/actions/mass_convert"
+	leadsPath       = "/Leads"
+)
+
+func (c *Client) endpoint(tok Token, path string, query url.Values) string {
 	base := c.apiURL
 	if base == "" {
 		base = tok.APIURL
 	}
-	u := base + "/crm/" + c.version + "/Leads/actions/mass_convert"
+	u := base + "/crm/" + c.version + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
