@@ -18,12 +18,15 @@ func main() {
 	leads := flag.Int("leads", 100, "number of leads to seed")
 	latency := flag.Duration("latency", 0, "delay added to every call")
 	legacy := flag.Bool("legacy-token", false, "answer refreshes with expires_in_sec and expires_in in milliseconds")
+	apiDomain := flag.String("api-domain", zohosim.DefaultAPIDomain,
+		"api_domain in token answers; give the simulator's own URL for clients that follow it, such as Zoho's SDK")
 	flag.Parse()
 
 	s := zohosim.New(zohosim.Options{
 		Clock:               zohosim.SystemClock{},
 		Latency:             *latency,
 		LegacyTokenResponse: *legacy,
+		APIDomain:           *apiDomain,
 	})
 	ids := s.SeedLeadRange(*leads)
 	base, stop, err := s.Listen(*addr)
@@ -35,6 +38,7 @@ func main() {
 
 	o := s.Options()
 	fmt.Printf("zohosim serving Accounts and CRM at %s\n", base)
+	fmt.Printf("  api_domain=%s\n", o.APIDomain)
 	fmt.Printf("  client_id=%s client_secret=%s refresh_token=%s\n", o.ClientID, o.ClientSecret, o.RefreshToken)
 	fmt.Printf("  %d leads seeded", len(ids))
 	if len(ids) > 0 {

@@ -149,15 +149,28 @@ func parseIDs(raw json.RawMessage) ([]string, *apiError) {
 	}
 	ids := make([]string, len(elems))
 	for k, e := range elems {
-		if json.Unmarshal(e, &ids[k]) != nil || !isLong(ids[k]) {
+		id, ok := longID(e)
+		if !ok {
 			return nil, wrongType("long", "ids", fmt.Sprintf("$.ids[%d]", k))
 		}
+		ids[k] = id
 	}
 	return ids, nil
 }
 
+// longID reads a record id sent as a JSON string or as a JSON integer:
+// Zoho types ids as long, and its own SDK sends them as numbers. The
+// literal's digits are kept as written, so no id loses precision.
+func longID(raw json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		s = string(raw) // a number literal, or something isLong refuses
+	}
+	return s, isLong(s)
+}
+
 // isLong reports whether s is a record id: the decimal form of a
-// non-negative int64, sent as a JSON string.
+// non-negative int64.
 func isLong(s string) bool {
 	if len(s) == 0 || len(s) > 19 {
 		return false
@@ -266,11 +279,11 @@ func checkRef(raw json.RawMessage, key, path string, allowed []string) *apiError
 	if missing != nil {
 		return &apiError{http.StatusBadRequest, "EXPECTED_FIELD_MISSING", "expected field missing", obj{"expected_fields": missing}}
 	}
-	var apiName, id string
+	var apiName string
 	if json.Unmarshal(ref["api_name"], &apiName) != nil || !slices.Contains(allowed, apiName) {
 		return invalid(field("api_name", path+".api_name"))
 	}
-	json.Unmarshal(ref["id"], &id) // a non-string id stays "", as unknown as a wrong one
+	id, _ := longID(ref["id"]) // an id of the wrong type is as unknown as a wrong one
 	module, ok := moduleByID[id]
 	if !ok {
 		return invalid(field("id", path+".id"))
@@ -285,10 +298,10 @@ func checkRef(raw json.RawMessage, key, path string, allowed []string) *apiError
 // idOf returns the "id" string of an object like {"id":"..."}, or "".
 func idOf(raw json.RawMessage) string {
 	var o map[string]json.RawMessage
-	var id string
-	if json.Unmarshal(raw, &o) != nil || json.Unmarshal(o["id"], &id) != nil {
+	if json.Unmarshal(raw, &o) != nil {
 		return ""
 	}
+	id, _ := longID(o["id"])
 	return id
 }
 

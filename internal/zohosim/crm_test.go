@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,13 @@ func TestMassConvertValidation(t *testing.T) {
 		{name: "ids empty", body: `{"ids":[]}`, status: 400, code: "MANDATORY_NOT_FOUND", details: `{"api_name":"ids","json_path":"$.ids"}`},
 		{name: "51 ids", body: `{"ids":[` + strings.Join(fiftyOne, ",") + `]}`, status: 400, code: "LIMIT_EXCEEDED",
 			details: `{"limit":50,"limit_due_to":[{"api_name":"ids","json_path":"$.ids"}]}`},
-		{name: "id as number", body: `{"ids":["L0",3652397000001000002]}`, status: 400, code: "INVALID_DATA",
+		{name: "id as number", body: `{"ids":["L0",L1]}`},
+		{name: "id as fraction", body: `{"ids":["L0",3652397000001000002.0]}`, status: 400, code: "INVALID_DATA",
 			details: `{"expected_data_type":"long","api_name":"ids","json_path":"$.ids[1]"}`},
+		{name: "id as exponent", body: `{"ids":[3.652397000001e18]}`, status: 400, code: "INVALID_DATA",
+			details: `{"expected_data_type":"long","api_name":"ids","json_path":"$.ids[0]"}`},
+		{name: "id negative", body: `{"ids":[-1]}`, status: 400, code: "INVALID_DATA",
+			details: `{"expected_data_type":"long","api_name":"ids","json_path":"$.ids[0]"}`},
 		{name: "id not digits", body: `{"ids":["L0","L1","12a"]}`, status: 400, code: "INVALID_DATA",
 			details: `{"expected_data_type":"long","api_name":"ids","json_path":"$.ids[2]"}`},
 		{name: "id of 20 digits", body: `{"ids":["36523970000010000011"]}`, status: 400, code: "INVALID_DATA",
@@ -286,5 +292,20 @@ func TestStatusErrors(t *testing.T) {
 	a.wantError(t, 400, "INVALID_DATA", `{"param_name":"job_id"}`)
 	if a.body["message"] != "The jobid given seems to be invalid" {
 		t.Errorf("message = %v", a.body["message"])
+	}
+}
+
+// Zoho's own SDK sends ids as JSON numbers; they are taken digit for digit.
+func TestNumericIDs(t *testing.T) {
+	e := newEnv(t, Options{})
+	leads := e.s.SeedLeadRange(2)
+	body := fmt.Sprintf(`{"ids":[%s,%s],"assign_to":{"id":3652397000000186017}}`, leads[0], leads[1])
+	a := e.convert("v7", body)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("got %d %s, want 202", a.status, a.raw)
+	}
+	info, ok := e.s.Job(a.body["details"].(map[string]any)["job_id"].(string))
+	if !ok || !slices.Equal(info.IDs, leads) {
+		t.Errorf("job holds %v, want %v", info.IDs, leads)
 	}
 }
