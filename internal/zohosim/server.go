@@ -71,6 +71,11 @@ type Options struct {
 	// APIDomain is the api_domain reported with new tokens; default DefaultAPIDomain.
 	APIDomain string
 
+	// Scopes are the grant's scopes, which every token it yields carries;
+	// default DefaultScopes. A CRM call none of them allows answers
+	// OAUTH_SCOPE_MISMATCH, however often the token is refreshed.
+	Scopes []string
+
 	// LegacyTokenResponse makes token responses carry expires_in_sec in
 	// seconds and expires_in in milliseconds, as older Accounts servers do.
 	LegacyTokenResponse bool
@@ -171,6 +176,9 @@ func New(opts Options) *Server {
 	setDefault(&opts.ClientSecret, DefaultClientSecret)
 	setDefault(&opts.RefreshToken, DefaultRefreshToken)
 	setDefault(&opts.APIDomain, DefaultAPIDomain)
+	if opts.Scopes == nil {
+		opts.Scopes = DefaultScopes
+	}
 	setDefault(&opts.AccessDeniedStatus, http.StatusOK)
 	setDefault(&opts.SuccessStatus, http.StatusAccepted)
 	setDefault(&opts.AccessDeniedCooldown, 15*time.Minute)
@@ -374,6 +382,9 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 	}
 	if err := s.authorize(r.Header.Get("Authorization")); err != nil {
 		return err.reply()
+	}
+	if !s.allows(ep) {
+		return errScopeMismatch.reply()
 	}
 	switch ep {
 	case EndpointMassConvert:
