@@ -155,8 +155,13 @@ func (r *rig) check(ctx context.Context) outcome {
 	}
 
 	// A lead goes to Zoho again only when the bridge could not know a job
-	// held it: the job's answer was lost, or the job failed some of its
-	// leads and the status function released all its claims.
+	// held it (the job's answer was lost) or the job failed it: the status
+	// function reads the leads of a job that failed some back from Zoho and
+	// keeps the claims of those it converted.
+	failedIn := func(jobID, lead string) bool {
+		i := slices.IndexFunc(byLead[lead], func(j zohosim.JobInfo) bool { return j.ID == jobID })
+		return i >= 0 && slices.Contains(byLead[lead][i].FailedIDs, lead)
+	}
 	seen := map[resend]bool{}
 	for _, rs := range r.front.resends() {
 		if seen[rs] {
@@ -164,8 +169,7 @@ func (r *rig) check(ctx context.Context) outcome {
 		}
 		seen[rs] = true
 		o.resends++
-		sj, ok := stored[rs.job]
-		if ambiguous[rs.job] || notRecorded[rs.job] != nil || ok && sj.FailedCount > 0 {
+		if ambiguous[rs.job] || notRecorded[rs.job] != nil || failedIn(rs.job, rs.lead) {
 			continue
 		}
 		fail("lead %s was sent to Zoho again while recorded job %s, which converted it, held its claim", rs.lead, rs.job)
@@ -198,19 +202,21 @@ func (r *rig) check(ctx context.Context) outcome {
 				fail("lead %s: claim points at job %s, which is not a recorded job holding it", id, c.JobID)
 			}
 		}
-		// A recorded job that converted all its leads keeps their claims; one
-		// that failed some releases all of them.
+		// A recorded job keeps the claims of the leads it converted, read
+		// back from Zoho when it failed others, and releases the rest once
+		// it has ended.
 		for _, j := range js {
 			sj, ok := stored[j.ID]
 			if !ok {
 				continue
 			}
 			pointsHere := hasClaim && c.State == jobs.ClaimScheduled && c.JobID == j.ID
+			failed := slices.Contains(j.FailedIDs, id)
 			switch {
-			case sj.FailedCount == 0 && j.ID == js[len(js)-1].ID && !pointsHere:
+			case !failed && j.ID == js[len(js)-1].ID && !pointsHere:
 				fail("lead %s: job %s converted it, but its claim is %+v", id, j.ID, c)
-			case sj.FailedCount > 0 && pointsHere:
-				fail("lead %s: job %s failed leads, but its claim still points at it", id, j.ID)
+			case failed && pointsHere && !sj.State.Open():
+				fail("lead %s: job %s failed it and ended, but its claim still points at it", id, j.ID)
 			}
 		}
 		done := slices.ContainsFunc(leadMsgs[id], func(m *message) bool { return m.ended(acked) })

@@ -6,13 +6,16 @@
 // twice. Open jobs are looked at again later (1, 2, 5, 10, then every 15
 // minutes); terminal ones leave the index and expire after the retention.
 //
-// Zoho reports counts, never per-lead results. So when a job fails, or
-// completes with Failed_Count > 0, the checker cannot tell which leads
-// converted: it releases every claim of the job, and the leads can be
-// submitted again. Zoho refuses the ones it did convert with INVALID_DATA,
-// which the convert function records as rejected, so none converts twice.
-// The same holds for a job Zoho no longer knows (UNKNOWN). A STALE job keeps
-// its claims: Zoho may still be working on it, and an operator should look.
+// Zoho's status reports counts, never per-lead results. So when a job
+// fails, completes with Failed_Count > 0, or is no longer known to Zoho
+// (UNKNOWN), the checker reads its leads back with Get Records, at most 50
+// a call: the claims of the leads Zoho converted stand, so they are never
+// sent again, and the others are released to be submitted again. When the
+// grant lacks ZohoCRM.modules.leads.READ every claim of such a job is
+// released, and Zoho refuses the converted ones on resubmission with
+// INVALID_DATA, which the convert function records as rejected. A STALE job
+// keeps its claims: Zoho may still be working on it, and an operator should
+// look.
 package jobcheck
 
 import (
@@ -32,6 +35,7 @@ import (
 // Zoho is the part of the Zoho client the checker needs.
 type Zoho interface {
 	ConvertStatus(ctx context.Context, jobID string) (zoho.JobStatus, error)
+	GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error)
 }
 
 var _ Zoho = (*zoho.Client)(nil)
@@ -100,17 +104,22 @@ func New(cfg Config) (*Checker, error) {
 
 // Report is what a run did. It is the status function's invocation result.
 type Report struct {
-	Checked   int `json:"checked"`           // checks stored
-	Changed   int `json:"changed"`           // of those, jobs whose status or counts changed
-	Finished  int `json:"finished"`          // jobs that reached a terminal state, whichever
-	Failed    int `json:"failed"`            // of those, FAILED by Zoho
-	Unknown   int `json:"unknown"`           // of those, unknown to Zoho
-	Stale     int `json:"stale"`             // of those, given up after StaleAfter
-	Released  int `json:"released"`          // jobs whose lead claims were released
-	Conflicts int `json:"conflicts"`         // checks another run stored first
-	Errors    int `json:"errors"`            // jobs left due after an error, events not published
-	LeftDue   int `json:"left_due"`          // due jobs this run did not reach
-	Skipped   int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
+	Checked  int `json:"checked"`  // checks stored
+	Changed  int `json:"changed"`  // of those, jobs whose status or counts changed
+	Finished int `json:"finished"` // jobs that reached a terminal state, whichever
+	Failed   int `json:"failed"`   // of those, FAILED by Zoho
+	Unknown  int `json:"unknown"`  // of those, unknown to Zoho
+	Stale    int `json:"stale"`    // of those, given up after StaleAfter
+	Released int `json:"released"` // jobs whose lead claims were released
+	// Jobs whose leads were read back, the Get Records calls that took, and
+	// the leads found converted (their claims stand: never sent again).
+	ReadBack       int `json:"read_back"`
+	ReadBackCalls  int `json:"read_back_calls"`
+	LeadsConverted int `json:"leads_converted"`
+	Conflicts      int `json:"conflicts"`         // checks another run stored first
+	Errors         int `json:"errors"`            // jobs left due after an error, events not published
+	LeftDue        int `json:"left_due"`          // due jobs this run did not reach
+	Skipped        int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
 	// Stopped says why the run stopped taking jobs early: "deadline" or
 	// "zoho_errors"; empty when it reached every due job.
 	Stopped    string `json:"stopped,omitempty"`
@@ -148,6 +157,8 @@ type run struct {
 	mu         sync.Mutex // guards rep and zohoErrors
 	rep        Report
 	zohoErrors int // consecutive retryable errors
+
+	warnOnce sync.Once // for reads of leads Zoho refuses
 }
 
 // Run checks every due job, or the jobs req names, until done or until the
@@ -361,14 +372,20 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	// The answer is in hand: store it even if the deadline passes meanwhile.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	// A job Zoho no longer knows cannot be followed either: its leads may or
-	// may not have converted, and resubmitting is safe for the same reason.
+	// A job Zoho no longer knows cannot be followed either: its leads are
+	// read back like those of a failed job.
 	release := j.State == jobs.Failed || j.State == jobs.UnknownToZoho || j.State == jobs.Completed && j.FailedCount > 0
+	var out outcome
 	released := 0
 	if release {
 		var err error
-		if released, err = r.c.cfg.Store.ReleaseJobClaims(wctx, j); err != nil {
-			r.count(func(rep *Report) { rep.Errors++ })
+		if out, err = r.readBack(wctx, log, j); err != nil {
+			r.count(func(rep *Report) { rep.Errors++; rep.ReadBackCalls += out.calls })
+			log.WarnContext(ctx, "status: reading the leads of an ended job back; it stays due", "error", err)
+			return
+		}
+		if released, err = r.c.cfg.Store.ReleaseJobClaims(wctx, j, out.notConverted); err != nil {
+			r.count(func(rep *Report) { rep.Errors++; rep.ReadBackCalls += out.calls })
 			log.ErrorContext(ctx, "status: releasing the claims of a job; it stays due", "error", err)
 			return
 		}
@@ -395,6 +412,11 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 		}
 		if release {
 			rep.Released++
+			rep.ReadBackCalls += out.calls
+			if !out.skipped {
+				rep.ReadBack++
+				rep.LeadsConverted += len(out.converted)
+			}
 		}
 		if !terminal {
 			return
@@ -420,12 +442,16 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	}
 	log.InfoContext(ctx, "status: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
 		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
-		"reason", j.Reason, "claims_released", released)
+		"reason", j.Reason, "claims_released", released, "leads_converted", len(out.converted))
 	if r.c.cfg.Events == nil {
 		return
 	}
 	// Only the run whose save succeeded gets here, so each job is announced once.
-	if err := r.c.cfg.Events.Publish(wctx, NewEvent(j, release)); err != nil {
+	ev := NewEvent(j, release, out.converted, out.notConverted)
+	if out.skipped {
+		ev.ConvertedIDs, ev.NotConvertedIDs = nil, nil
+	}
+	if err := r.c.cfg.Events.Publish(wctx, ev); err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
 		r.m.Count("EventErrors", 1)
 		log.ErrorContext(ctx, "status: announcing a finished job", "error", err)

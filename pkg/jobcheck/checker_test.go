@@ -3,6 +3,7 @@ package jobcheck_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -124,28 +125,90 @@ func idsOf(js []jobs.Job) []string {
 	return out
 }
 
-// TestFailedLeadsAreReleased: the claims of a failed job, and of a job that
-// completed with failures, are released; those of a clean job stand.
+// TestFailedLeadsAreReleased: when a job fails leads, they are read back
+// from Zoho; the claims of the leads it did not convert are released, those
+// of the leads it converted stand, as do those of a clean job.
 func TestFailedLeadsAreReleased(t *testing.T) {
 	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
 		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{})
 		fails := []int{3, 1, 0}
 		js := r.schedule(t, 3, 3, func(k int) int { return fails[k] })
 		r.clock.Advance(5 * time.Minute) // every job has ended
-		rep := r.run(context.Background(), jobcheck.Request{})
-		if rep.Finished != 3 || rep.Failed != 1 || rep.Released != 2 {
+		m := obs.NewMetrics("status")
+		rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+		if rep.Finished != 3 || rep.Failed != 1 || rep.Released != 2 || rep.ReadBack != 2 || rep.ReadBackCalls != 2 ||
+			rep.LeadsConverted != 2 {
 			t.Fatalf("report %+v", rep)
+		}
+		if got := r.sim.Stats().Calls[zohosim.EndpointGetLeads]; got != 2 {
+			t.Errorf("%d Get Records calls, want one per job that failed leads", got)
 		}
 		for k, j := range js {
 			claimed, held, err := r.store.Claim(context.Background(), "resubmit", j.LeadIDs, r.clock.Now(), r.clock.Now().Add(time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if wantFree := fails[k] > 0; wantFree != (len(claimed) == 3) || !wantFree && len(held) != 3 {
-				t.Errorf("job %d (%d failed leads): claimed %d, held %d", k, fails[k], len(claimed), len(held))
+			// The simulator fails a job's first fails[k] leads.
+			if !slices.Equal(claimed, j.LeadIDs[:fails[k]]) || len(held) != 3-fails[k] {
+				t.Errorf("job %d (%d failed leads): claimed %v, held %d", k, fails[k], claimed, len(held))
 			}
 		}
+		if got := testkit.FlushEMF(t, m); got["LeadsReadBack"] != 6 || got["ReadBackSkipped"] != 0 {
+			t.Errorf("metrics %v", got)
+		}
 	})
+}
+
+// TestReadBackWithoutScope: a grant without ZohoCRM.modules.leads.READ
+// cannot read leads back. Every lead of a job that failed leads is released,
+// as before the read-back, with one warning per run.
+func TestReadBackWithoutScope(t *testing.T) {
+	var logs strings.Builder
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{
+		Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ"},
+	}, jobcheck.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	js := r.schedule(t, 2, 3, func(int) int { return 1 })
+	r.clock.Advance(5 * time.Minute)
+	m := obs.NewMetrics("status")
+	rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+	if rep.Finished != 2 || rep.Released != 2 || rep.ReadBack != 0 || rep.LeadsConverted != 0 || rep.Errors != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for k, j := range js {
+		claimed, _, err := r.store.Claim(context.Background(), "resubmit", j.LeadIDs, r.clock.Now(), r.clock.Now().Add(time.Minute))
+		if err != nil || len(claimed) != 3 {
+			t.Errorf("job %d: claimed %v, %v; want every lead free", k, claimed, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "lacks ZohoCRM.modules.leads.READ"); n != 1 {
+		t.Errorf("%d scope warnings in the run, want 1:\n%s", n, logs.String())
+	}
+	if got := testkit.FlushEMF(t, m); got["ReadBackSkipped"] != 2 || got["ZohoErrors/OAUTH_SCOPE_MISMATCH"] != 2 {
+		t.Errorf("metrics %v", got)
+	}
+}
+
+// TestReadBackRetried: while Zoho cannot answer the read, the job stays due
+// with its claims; the next run reads and releases.
+func TestReadBackRetried(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	j := r.schedule(t, 1, 3, func(int) int { return 1 })[0]
+	r.clock.Advance(5 * time.Minute)
+	r.sim.FaultRate(zohosim.EndpointGetLeads, zohosim.InternalError, 1, 1)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Finished != 0 || rep.Errors != 1 || rep.ReadBackCalls != 1 {
+		t.Fatalf("first run %+v", rep)
+	}
+	if got := r.job(t, j.ID); !got.State.Open() || r.due(t) != 1 {
+		t.Fatalf("job %s after a failed read, %d due; want it open and due", got.State, r.due(t))
+	}
+	r.sim.ClearFaults()
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Finished != 1 || rep.LeadsConverted != 2 || rep.Errors != 0 {
+		t.Fatalf("second run %+v", rep)
+	}
+	claimed, _, err := r.store.Claim(context.Background(), "resubmit", j.LeadIDs, r.clock.Now(), r.clock.Now().Add(time.Minute))
+	if err != nil || !slices.Equal(claimed, j.LeadIDs[:1]) {
+		t.Fatalf("claimed %v, %v; want only the lead Zoho did not convert", claimed, err)
+	}
 }
 
 // TestOverlappingRuns: two runs over the same jobs at once. Each job is

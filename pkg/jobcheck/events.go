@@ -16,8 +16,11 @@ const (
 )
 
 // Event is the detail of the event announcing a job that reached a terminal
-// state. Zoho gives counts, not per-lead results: LeadIDs are all the leads
-// of the job, and ClaimsReleased says whether they may be submitted again.
+// state. Zoho's status gives counts only: LeadIDs are all the leads of the
+// job. When the job failed leads, they were read back from Zoho:
+// ConvertedIDs are never sent again, NotConvertedIDs were released and may
+// be; ClaimsReleased says that happened. A job that completed cleanly
+// converted every lead and has neither list.
 type Event struct {
 	JobID          string     `json:"job_id"`
 	Status         jobs.State `json:"status"`                // COMPLETED, FAILED, UNKNOWN or STALE
@@ -30,15 +33,20 @@ type Event struct {
 	Sources        []string   `json:"sources,omitempty"` // the requests that asked for the leads
 	Reason         string     `json:"reason,omitempty"`  // why UNKNOWN or STALE
 	ClaimsReleased bool       `json:"claims_released"`
-	Checks         int        `json:"checks"`
-	CreatedAt      time.Time  `json:"created_at"`
-	FinishedAt     time.Time  `json:"finished_at"`
+	// Left out when the leads could not be read back (no scope for it):
+	// then every lead was released.
+	ConvertedIDs    []string  `json:"converted_ids,omitempty"`
+	NotConvertedIDs []string  `json:"not_converted_ids,omitempty"`
+	Checks          int       `json:"checks"`
+	CreatedAt       time.Time `json:"created_at"`
+	FinishedAt      time.Time `json:"finished_at"`
 }
 
 // NewEvent describes a job that has just ended.
-func NewEvent(j jobs.Job, claimsReleased bool) Event {
+func NewEvent(j jobs.Job, claimsReleased bool, converted, notConverted []string) Event {
 	return Event{JobID: j.ID, Status: j.State, ZohoStatus: j.ZohoStatus, Total: j.Total,
 		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount,
 		LeadIDs: j.LeadIDs, Sources: j.Sources, Reason: j.Reason, ClaimsReleased: claimsReleased,
-		Checks: j.Checks, CreatedAt: j.CreatedAt.UTC(), FinishedAt: j.CheckedAt.UTC()}
+		Checks: j.Checks, CreatedAt: j.CreatedAt.UTC(), FinishedAt: j.CheckedAt.UTC(),
+		ConvertedIDs: converted, NotConvertedIDs: notConverted}
 }

@@ -57,6 +57,13 @@ func TestFinishedJobsAreAnnounced(t *testing.T) {
 		want := jobcheck.Event{JobID: j.ID, Status: jobs.Completed, ZohoStatus: "Completed", Total: 2,
 			Converted: 2 - fails[k], Failed: fails[k], LeadIDs: j.LeadIDs, Sources: j.Sources,
 			ClaimsReleased: fails[k] > 0, Checks: 2, CreatedAt: t0, FinishedAt: r.clock.Now()}
+		if fails[k] > 0 {
+			// Read back from Zoho: the failed leads are the first ones.
+			want.NotConvertedIDs = j.LeadIDs[:fails[k]]
+			if fails[k] < 2 {
+				want.ConvertedIDs = j.LeadIDs[fails[k]:]
+			}
+		}
 		if fails[k] == 2 {
 			want.Status, want.ZohoStatus = jobs.Failed, "Failed"
 		}

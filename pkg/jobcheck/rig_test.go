@@ -119,6 +119,10 @@ func (c *countingZoho) ConvertStatus(ctx context.Context, id string) (zoho.JobSt
 	return c.z.ConvertStatus(ctx, id)
 }
 
+func (c *countingZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error) {
+	return c.z.GetLeads(ctx, ids)
+}
+
 // take returns the calls per job since the last take and starts afresh.
 func (c *countingZoho) take() map[string]int {
 	c.mu.Lock()

@@ -34,9 +34,10 @@ type CheckStore interface {
 	// it is terminal (it leaves the index). The version becomes
 	// prevVersion+1; ErrConflict when it was no longer prevVersion.
 	SaveCheck(ctx context.Context, job Job, prevVersion int64) error
-	// ReleaseJobClaims drops the claims that still point at job, so that
-	// its leads can be submitted again, and returns how many it dropped.
-	ReleaseJobClaims(ctx context.Context, job Job) (int, error)
+	// ReleaseJobClaims drops the claims of leadIDs (leads of job) that still
+	// point at job, so that those leads can be submitted again, and returns
+	// how many it dropped.
+	ReleaseJobClaims(ctx context.Context, job Job, leadIDs []string) (int, error)
 }
 
 var _ CheckStore = (*MemoryStore)(nil)
@@ -151,11 +152,11 @@ func (m *MemoryStore) SaveCheck(_ context.Context, job Job, prevVersion int64) e
 	return nil
 }
 
-func (m *MemoryStore) ReleaseJobClaims(_ context.Context, job Job) (int, error) {
+func (m *MemoryStore) ReleaseJobClaims(_ context.Context, job Job, leadIDs []string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	released := 0
-	for _, id := range Uniq(job.LeadIDs) {
+	for _, id := range Uniq(leadIDs) {
 		if c, ok := m.claims[id]; ok && c.State == ClaimScheduled && c.JobID == job.ID {
 			delete(m.claims, id)
 			released++

@@ -216,10 +216,10 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 
 // ReleaseJobClaims deletes each claim on the condition that it still points
 // at job: a lead submitted again meanwhile belongs to its new job.
-func (d *JobStore) ReleaseJobClaims(ctx context.Context, job jobs.Job) (int, error) {
+func (d *JobStore) ReleaseJobClaims(ctx context.Context, job jobs.Job, leadIDs []string) (int, error) {
 	released := 0
 	var errs []error
-	for _, id := range jobs.Uniq(job.LeadIDs) {
+	for _, id := range jobs.Uniq(leadIDs) {
 		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:           aws.String(d.table),
 			Key:                 map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},

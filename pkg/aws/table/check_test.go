@@ -212,15 +212,16 @@ func TestReleaseJobClaims(t *testing.T) {
 		if err := rec.RecordJob(ctx, newer, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		n, err := st.ReleaseJobClaims(ctx, j)
-		if err != nil || n != 3 {
-			t.Fatalf("released %d, %v; want 3", n, err)
+		// The last lead converted: its claim stays.
+		n, err := st.ReleaseJobClaims(ctx, j, j.LeadIDs[:3])
+		if err != nil || n != 2 {
+			t.Fatalf("released %d, %v; want 2", n, err)
 		}
 		got, held := claim(t, rec, "b", j.LeadIDs, t0.Add(time.Minute))
-		if !slices.Equal(got, j.LeadIDs[1:]) || len(held) != 1 || held[0].JobID != newer.ID {
+		if !slices.Equal(got, j.LeadIDs[1:3]) || len(held) != 2 || held[0].JobID != newer.ID || held[1].JobID != j.ID {
 			t.Fatalf("after the release claimed %v, held %+v", got, held)
 		}
-		if n, err := st.ReleaseJobClaims(ctx, j); err != nil || n != 0 {
+		if n, err := st.ReleaseJobClaims(ctx, j, j.LeadIDs[:3]); err != nil || n != 0 {
 			t.Fatalf("second release: %d, %v", n, err)
 		}
 	})
