@@ -1,6 +1,8 @@
 // Package zohosim simulates the parts of Zoho CRM and Zoho Accounts that
 // mass lead conversion depends on: the OAuth refresh endpoint, Mass Convert
-// Lead and Mass Convert Status.
+// Lead, Mass Convert Status and Get Records of Leads, plus the metadata
+// (Deals and Leads fields, current user, org) Zoho's official SDKs read
+// before their first call.
 //
 // It is written from the project's summary of Zoho's documentation
 // (docs/zoho-crm-api.md) and reproduces its quirks: Accounts answers errors
@@ -43,6 +45,9 @@ const (
 	EndpointMassConvert                 // POST /crm/v{7,8}/Leads/actions/mass_convert
 	EndpointStatus                      // GET  /crm/v{7,8}/Leads/actions/mass_convert?job_id=
 	EndpointGetLeads                    // GET  /crm/v{7,8}/Leads?ids=&fields=&converted=
+	EndpointFields                      // GET  /crm/v{7,8}/settings/fields?module=
+	EndpointUsers                       // GET  /crm/v{7,8}/users?type=CurrentUser
+	EndpointOrg                         // GET  /crm/v{7,8}/org
 )
 
 func (e Endpoint) String() string {
@@ -55,6 +60,12 @@ func (e Endpoint) String() string {
 		return "status"
 	case EndpointGetLeads:
 		return "get_leads"
+	case EndpointFields:
+		return "fields"
+	case EndpointUsers:
+		return "users"
+	case EndpointOrg:
+		return "org"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -336,6 +347,20 @@ func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {
 		}
 		return 0, false, errMethod
 	}
+	// The metadata an SDK reads before its first call (settings.go).
+	for _, m := range []struct {
+		path string
+		ep   Endpoint
+	}{{"settings/fields", EndpointFields}, {"users", EndpointUsers}, {"org", EndpointOrg}} {
+		for _, version := range []string{"/crm/v7/", "/crm/v8/"} {
+			if r.URL.Path == version+m.path {
+				if r.Method != http.MethodGet {
+					return 0, false, errMethod
+				}
+				return m.ep, version == "/crm/v8/", nil
+			}
+		}
+	}
 	return 0, false, errURLPattern
 }
 
@@ -391,6 +416,12 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 		return s.massConvert(body, v8)
 	case EndpointGetLeads:
 		return s.getLeads(r.URL.Query())
+	case EndpointFields:
+		return s.fieldsMeta(r.URL.Query())
+	case EndpointUsers:
+		return s.usersAPI(r.URL.Query())
+	case EndpointOrg:
+		return s.org()
 	}
 	return s.jobStatus(r.URL.Query().Get("job_id"))
 }
