@@ -45,7 +45,7 @@ help: ## list the targets (default)
 
 # ---- tools ----------------------------------------------------------------------------
 
-venv: $(VENV_STAMP) ## create .venv with moto, cfn-lint and the SAM CLI (again only when requirements-dev.txt changes)
+venv: $(VENV_STAMP) ## create .venv with moto, cfn-lint, the SAM CLI and Zoho's Python SDK (again only when requirements-dev.txt changes)
 
 $(VENV_STAMP): requirements-dev.txt
 	@echo ">> $(VENV): installing requirements-dev.txt"
