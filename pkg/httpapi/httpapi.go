@@ -1,7 +1,8 @@
 // Package httpapi is the convert function's HTTP API as a plain
 // http.Handler, independent of API Gateway: POST /conversions schedules a
-// conversion, GET /conversions/{job_id} shows a job. Every route needs the
-// webhook key.
+// conversion; GET /conversions/{job_id}, GET /requests/{request_id} and
+// GET /leads/{lead_id} show what became of each lead. Every route needs
+// the webhook key.
 package httpapi
 
 import (
@@ -76,6 +77,11 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /conversions", a.post)
 	mux.HandleFunc("GET /conversions/{job_id}", a.get)
 	mux.HandleFunc("GET /requests/{request_id}", a.getRequest)
+	mux.HandleFunc("GET /leads/{lead_id}", a.getLead)
+	mux.HandleFunc("/leads/{lead_id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /leads/{lead_id}", nil)
+	})
 	mux.HandleFunc("/requests/{request_id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /requests/{request_id}", nil)
@@ -89,7 +95,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /conversions/{job_id}", nil)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /requests/{request_id} and GET /conversions/{job_id}", nil)
+		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /conversions/{job_id}, GET /requests/{request_id} and GET /leads/{lead_id}", nil)
 	})
 	return a.authenticate(mux)
 }
@@ -256,10 +262,10 @@ func (a *api) unavailable(w http.ResponseWriter, r *http.Request, what string, e
 	writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the request could not be accepted now; send it again", nil)
 }
 
-// leadView is one lead of a request as GET /requests/{id} shows it.
+// leadView is one lead as the API shows it.
 type leadView struct {
 	ID     string `json:"id"`
-	State  string `json:"state"` // QUEUED, SCHEDULED, REJECTED or DEAD_LETTERED
+	State  string `json:"state"` // see leadState
 	JobID  string `json:"job_id,omitempty"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -293,18 +299,17 @@ func (a *api) getRequest(w http.ResponseWriter, r *http.Request) {
 	for _, c := range claims {
 		byLead[c.LeadID] = c
 	}
+	byJob, err := a.jobsOf(ctx, claims)
+	if err != nil {
+		a.unavailable(w, r, "reading a request's jobs failed", err)
+		return
+	}
 	leads := make([]leadView, len(req.LeadIDs))
 	counts := map[string]int{}
 	for i, lead := range req.LeadIDs {
-		v := leadView{ID: lead, State: "QUEUED"}
-		switch c := byLead[lead]; {
-		case c.State == jobs.ClaimScheduled:
-			v.State, v.JobID = "SCHEDULED", c.JobID
-		case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, deadLettered):
-			v.State, v.Reason = "DEAD_LETTERED", strings.TrimPrefix(c.Reason, deadLettered)
-		case c.State == jobs.Rejected:
-			v.State, v.Reason = "REJECTED", c.Reason
-		case req.FailCode != "":
+		c, claimed := byLead[lead]
+		v := leadState(lead, c, claimed, byJob)
+		if !claimed && req.FailCode != "" {
 			v.State, v.Reason = "DEAD_LETTERED", req.FailCode+": "+req.FailReason
 		}
 		leads[i] = v
@@ -388,6 +393,7 @@ type jobView struct {
 	UpdatedAt    time.Time  `json:"updated_at"`
 	CheckedAt    *time.Time `json:"checked_at,omitempty"`
 	NextCheckAt  *time.Time `json:"next_check_at,omitempty"`
+	Leads        []leadView `json:"leads,omitempty"` // each lead's outcome
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
@@ -407,6 +413,17 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the job store is unavailable; try again", nil)
 		return
 	}
+	claims, err := a.cfg.Jobs.Claims(r.Context(), j.LeadIDs)
+	if err != nil {
+		a.unavailable(w, r, "reading a job's claims failed", err)
+		return
+	}
+	v := newJobView(j)
+	v.Leads = jobLeads(j, claims)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func newJobView(j jobs.Job) jobView {
 	v := jobView{JobID: j.ID, Status: string(j.State), ZohoStatus: j.ZohoStatus, IDs: j.LeadIDs, Total: j.Total,
 		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount, Checks: j.Checks,
 		Reason: j.Reason, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
@@ -416,7 +433,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	if !j.NextCheckAt.IsZero() {
 		v.NextCheckAt = &j.NextCheckAt
 	}
-	writeJSON(w, http.StatusOK, v)
+	return v
 }
 
 func isDigits(s string) bool {

@@ -22,6 +22,7 @@ const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"
 
 type rig struct {
 	sim   *zohosim.Server
+	z     *zohotest.Zoho
 	store *jobs.MemoryStore
 	srv   *httptest.Server
 }
@@ -38,7 +39,7 @@ func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
 		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &rig{sim: z.Sim, store: store, srv: srv}
+	return &rig{sim: z.Sim, z: z, store: store, srv: srv}
 }
 
 func (r *rig) do(t *testing.T, method, path, contentType, body string, header map[string]string) (*http.Response, map[string]any) {
