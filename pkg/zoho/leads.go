@@ -1,6 +1,7 @@
 package zoho
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,14 +47,20 @@ func (c *Client) GetLeads(ctx context.Context, ids []string) ([]Lead, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readLeads(ids, resp.status, resp.body)
+}
+
+// readLeads matches a Get Records answer to the ids asked for: one Lead
+// per id, in order. No content (204) means none was found.
+func readLeads(ids []string, status int, body []byte) ([]Lead, error) {
 	byID := map[string]Lead{}
-	if resp.status != http.StatusNoContent && len(strings.TrimSpace(string(resp.body))) > 0 {
+	if status != http.StatusNoContent && len(bytes.TrimSpace(body)) > 0 {
 		var env struct {
 			Data []map[string]json.RawMessage `json:"data"`
 		}
-		if err := json.Unmarshal(resp.body, &env); err != nil {
-			return nil, &APIError{Op: op, HTTPStatus: resp.status, Class: Retryable, IDIndex: -1,
-				Message: describeUnreadable(resp.body, err), Err: err}
+		if err := json.Unmarshal(body, &env); err != nil {
+			return nil, &APIError{Op: "get_leads", HTTPStatus: status, Class: Retryable, IDIndex: -1,
+				Message: describeUnreadable(body, err), Err: err}
 		}
 		for _, rec := range env.Data {
 			l := readLead(rec)
