@@ -40,7 +40,7 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 		return nil, err
 	}
 	cc := convert.Config{
-		Zoho: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
+		Zoho: client, Leads: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
 		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
 	}
 	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,

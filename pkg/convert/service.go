@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,18 @@ type Zoho interface {
 
 var _ Zoho = (*zoho.Client)(nil)
 
+// LeadReader reads leads back from Zoho (zoho.Client.GetLeads).
+type LeadReader interface {
+	GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error)
+}
+
+var _ LeadReader = (*zoho.Client)(nil)
+
+// ConvertedElsewhere starts the reason of a lead Zoho refused because it had
+// already converted it: by a job whose answer was lost or never recorded,
+// or by hand. The lead is done, not rejected.
+const ConvertedElsewhere = "already converted in Zoho: "
+
 // Config configures a Service. Zoho and Store are required.
 type Config struct {
 	Zoho           Zoho
@@ -36,6 +49,10 @@ type Config struct {
 	APIVersion     string // recorded with each job
 	Now            func() time.Time
 	Logger         *slog.Logger
+
+	// Leads, when set, reads back a lead Zoho refuses with INVALID_DATA:
+	// Zoho refuses a lead it has converted exactly as one it never had.
+	Leads LeadReader
 
 	// StopMargin: no new call starts when less time than this remains
 	// before the deadline; its leads are handed back for a retry.
@@ -138,6 +155,9 @@ type Result struct {
 	Reason   string
 	Jobs     []JobRef
 	Rejected []Rejection
+	// AlreadyConverted are leads Zoho refused because it had converted
+	// them already (read back): done, like a job's leads.
+	AlreadyConverted []string
 	// Queued are leads parked in an accumulator, waiting to fill a call.
 	Queued []string
 }
@@ -421,12 +441,18 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		reason := apiErr.Error()
 		switch apiErr.Class {
 		case zoho.InvalidID:
-			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", apiErr.Code, "holder", r.holder(g), "run", r.owner)
-			r.metrics.Count("LeadsRejected", 1)
+			code := apiErr.Code
+			if code == "INVALID_DATA" && r.convertedInZoho(ctx, apiErr.ID) {
+				code, reason = "ALREADY_CONVERTED", ConvertedElsewhere+reason
+				r.metrics.Count("LeadsFoundConverted", 1)
+			} else {
+				r.metrics.Count("LeadsRejected", 1)
+			}
+			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", code, "holder", r.holder(g), "run", r.owner)
 			if err := r.s.cfg.Store.Reject(ctx, r.holder(g), apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
 				log.WarnContext(ctx, "recording a rejection failed", "lead_id", apiErr.ID, "error", err)
 			}
-			r.settle([]string{apiErr.ID}, leadOutcome{verdict: Done, code: apiErr.Code, reason: reason})
+			r.settle([]string{apiErr.ID}, leadOutcome{verdict: Done, code: code, reason: reason})
 			ids = slices.Delete(slices.Clone(ids), apiErr.IDIndex, apiErr.IDIndex+1)
 		case zoho.Permanent:
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
@@ -444,6 +470,30 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			return
 		}
 	}
+}
+
+// convertedInZoho reads a refused lead back. Any failure to read (no
+// Leads, the grant lacks ZohoCRM.modules.leads.READ, Zoho busy) leaves the
+// refusal as it was: rejected.
+func (r *run) convertedInZoho(ctx context.Context, id string) bool {
+	if r.s.cfg.Leads == nil {
+		return false
+	}
+	leads, err := r.s.cfg.Leads.GetLeads(ctx, []string{id})
+	if err != nil {
+		r.metrics.CountBy("ReadBackErrors", "Code", readErrorCode(err), 1)
+		r.s.cfg.Logger.DebugContext(ctx, "reading a refused lead back failed", "lead_id", id, "error", err)
+		return false
+	}
+	return len(leads) == 1 && leads[0].Found && leads[0].Known && leads[0].Converted
+}
+
+func readErrorCode(err error) string {
+	var apiErr *zoho.APIError
+	if errors.As(err, &apiErr) {
+		return codeOrClass(apiErr)
+	}
+	return "NETWORK"
 }
 
 func codeOrClass(e *zoho.APIError) string {
@@ -625,6 +675,8 @@ func (r *run) results(subs []Submission) []Result {
 					res.Jobs = append(res.Jobs, JobRef{JobID: o.jobID, Earlier: o.earlier})
 				}
 				res.Jobs[k].LeadIDs = append(res.Jobs[k].LeadIDs, id)
+			case strings.HasPrefix(o.reason, ConvertedElsewhere):
+				res.AlreadyConverted = append(res.AlreadyConverted, id)
 			default:
 				res.Rejected = append(res.Rejected, Rejection{LeadID: id, Reason: o.reason})
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -278,5 +279,63 @@ func TestUnrecordedJobIsKept(t *testing.T) {
 	}
 	if len(kept) != 1 || kept[0].ID != res[0].Jobs[0].JobID || len(kept[0].LeadIDs) != 3 || m.Value("JobsNotRecorded") != 1 {
 		t.Fatalf("kept %+v, metric %v", kept, m.Value("JobsNotRecorded"))
+	}
+}
+
+// TestConvertedLeadIsNotRejected: Zoho refuses a lead it converted already
+// (a job whose answer was lost) just as an unknown one. Read back, the
+// first is done as converted; the second stays rejected. Without a reader
+// both are rejected, as before.
+func TestConvertedLeadIsNotRejected(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		t.Run(fmt.Sprintf("read back %v", read), func(t *testing.T) {
+			z := zohotest.Start(t, zohosim.Options{}, 2)
+			cfg := convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now, APIVersion: "v7"}
+			if read {
+				cfg.Leads = z.Client
+			}
+			svc, err := convert.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := z.Sim.SeedLeadRange(3)
+			// ids[0] converted by a job the bridge never heard of.
+			if _, err := z.Client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids[:1]}); err != nil {
+				t.Fatal(err)
+			}
+			z.Clock.Advance(time.Hour)
+			const unknown = "3652397000099999001"
+			m := obs.NewMetrics("convert")
+			res := svc.Convert(obs.WithMetrics(context.Background(), m),
+				[]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: append(ids, unknown)}}})[0]
+			wantConverted, wantRejected := []string{ids[0]}, []string{ids[0], unknown}
+			if read {
+				wantRejected = wantRejected[1:]
+			} else {
+				wantConverted = nil
+			}
+			var rejected []string
+			for _, rj := range res.Rejected {
+				rejected = append(rejected, rj.LeadID)
+			}
+			if res.Verdict != convert.Done || len(res.Jobs) != 1 || !slices.Equal(res.Jobs[0].LeadIDs, ids[1:]) ||
+				!slices.Equal(res.AlreadyConverted, wantConverted) || !slices.Equal(rejected, wantRejected) {
+				t.Fatalf("result %+v", res)
+			}
+			// A redelivery remembers the verdict without asking Zoho.
+			calls := z.Sim.Stats().Calls
+			again := svc.Convert(context.Background(), []convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: append(ids, unknown)}}})[0]
+			if !slices.Equal(again.AlreadyConverted, wantConverted) || len(again.Rejected) != len(wantRejected) {
+				t.Errorf("redelivery %+v", again)
+			}
+			if after := z.Sim.Stats().Calls; after[zohosim.EndpointMassConvert] != calls[zohosim.EndpointMassConvert] ||
+				after[zohosim.EndpointGetLeads] != calls[zohosim.EndpointGetLeads] {
+				t.Errorf("redelivery called Zoho: %v then %v", calls, after)
+			}
+			got := testkit.FlushEMF(t, m)
+			if read && (got["LeadsFoundConverted"] != 1 || got["LeadsRejected"] != 1) || !read && got["LeadsRejected"] != 2 {
+				t.Errorf("metrics %v", got)
+			}
+		})
 	}
 }

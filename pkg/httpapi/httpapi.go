@@ -145,6 +145,8 @@ type accepted struct {
 	RequestID string              `json:"request_id,omitempty"`
 	Jobs      []convert.JobRef    `json:"jobs"`
 	Rejected  []convert.Rejection `json:"rejected"`
+	// AlreadyConverted are leads Zoho had converted before this request.
+	AlreadyConverted []string `json:"already_converted,omitempty"`
 	// RetryIDs are leads that could not be scheduled now; send them again.
 	RetryIDs    []string `json:"retry_ids,omitempty"`
 	RetryReason string   `json:"retry_reason,omitempty"`
@@ -195,7 +197,7 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}})[0]
-	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected}
+	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected, AlreadyConverted: res.AlreadyConverted}
 	if out.Jobs == nil {
 		out.Jobs = []convert.JobRef{}
 	}
@@ -208,7 +210,7 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		return
 	case convert.Retry:
 		out.RetryIDs, out.RetryReason = pending(req.IDs, res), res.Reason
-		if len(res.Jobs) == 0 && len(res.Rejected) == 0 {
+		if len(res.Jobs) == 0 && len(res.Rejected) == 0 && len(res.AlreadyConverted) == 0 {
 			w.Header().Set("Retry-After", "30")
 			writeError(w, http.StatusServiceUnavailable, res.Code, "nothing could be scheduled now; retry later: "+res.Reason,
 				map[string]any{"retry_ids": out.RetryIDs})
@@ -367,6 +369,9 @@ func pending(ids []string, res convert.Result) []string {
 	}
 	for _, rj := range res.Rejected {
 		done[rj.LeadID] = true
+	}
+	for _, id := range res.AlreadyConverted {
+		done[id] = true
 	}
 	var out []string
 	for _, id := range ids {

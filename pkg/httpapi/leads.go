@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -16,7 +17,7 @@ import (
 const (
 	stateQueued       = "QUEUED"        // waiting to fill a call, or not yet seen
 	stateScheduled    = "SCHEDULED"     // in a job Zoho has not finished
-	stateConverted    = "CONVERTED"     // its job ended and Zoho converted it
+	stateConverted    = "CONVERTED"     // its job ended and Zoho converted it, or Zoho had converted it already
 	stateNotConverted = "NOT_CONVERTED" // its job ended without converting it; it may be sent again
 	stateStale        = "STALE"         // its job was given up on; an operator should look
 	stateRejected     = "REJECTED"      // Zoho refused it (reason)
@@ -39,6 +40,8 @@ func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Jo
 		default:
 			v.State = stateConverted
 		}
+	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere):
+		v.State, v.Reason = stateConverted, strings.TrimPrefix(c.Reason, convert.ConvertedElsewhere)
 	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, deadLettered):
 		v.State, v.Reason = stateDeadLettered, strings.TrimPrefix(c.Reason, deadLettered)
 	case c.State == jobs.Rejected:
