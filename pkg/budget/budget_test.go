@@ -26,6 +26,12 @@ func newLimiter(t *testing.T, slots budget.Slots, size int, now func() time.Time
 func TestNeverMoreThanTheBudget(t *testing.T) {
 	slots := budget.NewMemorySlots()
 	var inFlight, most, served atomic.Int32
+	// The first holders keep their slots until the budget is full, so that
+	// the callers overlap; full is closed the first time three are held.
+	full := make(chan struct{})
+	var fullOnce sync.Once
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 4 {
 		l := newLimiter(t, slots, 3, nil)
@@ -40,7 +46,13 @@ func TestNeverMoreThanTheBudget(t *testing.T) {
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
 				served.Add(1)
-				time.Sleep(time.Millisecond) // the call the slot is held for
+				if n == 3 {
+					fullOnce.Do(func() { close(full) })
+				}
+				select { // the call the slot is held for
+				case <-full:
+				case <-ctx.Done():
+				}
 				inFlight.Add(-1)
 				release()
 			})

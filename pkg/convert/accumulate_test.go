@@ -377,16 +377,19 @@ func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	}
 }
 
-// slowStore is a store whose every claim transaction takes a while, as
-// DynamoDB's do (about 25 ms for 100 claims; here scaled down), and which
-// notes any write that starts after stop.
+// slowStore is a store whose claims stop keeping up: claim transaction
+// number stallAt does not return until the invocation's claiming time is
+// used up (stalled is done), as a batch too large for one invocation ends.
+// It notes any write that starts after stop.
 type slowStore struct {
 	jobs.Store
-	delay time.Duration
-	stop  time.Time
+	stallAt int
+	stalled <-chan struct{}
+	stop    time.Time
 
-	mu   sync.Mutex
-	late int
+	mu     sync.Mutex
+	claims int
+	late   int
 }
 
 func (s *slowStore) note() {
@@ -399,7 +402,13 @@ func (s *slowStore) note() {
 
 func (s *slowStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	s.note()
-	time.Sleep(s.delay) // stands for DynamoDB's latency, not a wait for anything
+	s.mu.Lock()
+	s.claims++
+	stall := s.claims == s.stallAt
+	s.mu.Unlock()
+	if stall {
+		<-s.stalled
+	}
 	return s.Store.Claim(ctx, owner, ids, now, until)
 }
 
@@ -420,7 +429,12 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 	invocation := 4 * time.Second // answerReserve (3 s) and a second of work
 	deadline := time.Now().Add(invocation)
 	margin := 300 * time.Millisecond
-	store := &slowStore{Store: jobs.NewMemoryStore(), delay: 2 * time.Millisecond, stop: deadline.Add(-3 * time.Second)}
+	// The calls' deadline is the invocation's less answerReserve; claiming
+	// stops margin before it. The fifth claim returns halfway into the margin.
+	callsDeadline := deadline.Add(-3 * time.Second)
+	stalled, unstall := context.WithDeadline(context.Background(), callsDeadline.Add(-margin/2))
+	defer unstall()
+	store := &slowStore{Store: jobs.NewMemoryStore(), stallAt: 5, stalled: stalled.Done(), stop: callsDeadline}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now, APIVersion: "v7",
 		Timer: &timer{}, MaxWait: maxWait, StopMargin: margin})
 	if err != nil {
