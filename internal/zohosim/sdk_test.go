@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
 )
 
 // TestOfficialPythonSDK drives Zoho's own Python SDK (zohocrmsdk8-0,
@@ -164,7 +165,7 @@ func sdkPython(t *testing.T) string {
 		}
 		t.Skipf(format+"; run `make venv` to enable the official SDK check", args...)
 	}
-	root, err := repoRoot()
+	root, err := awstest.RepoRoot()
 	if err != nil {
 		missing("no repository root: %v", err)
 	}
@@ -181,24 +182,6 @@ func sdkPython(t *testing.T) string {
 	}
 	t.Logf("zohocrmsdk8-0 %s", bytes.TrimSpace(out))
 	return python
-}
-
-// repoRoot is the nearest directory above the working directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func lastLines(b []byte, n int) []byte {
