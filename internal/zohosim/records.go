@@ -82,12 +82,8 @@ func (s *Server) leadLocked(id string, fields []string) (rec obj, converted, ok 
 	converted = j != nil && j.done && !slices.Contains(j.failedIDs, id)
 	rec = obj{"id": id, "$converted": converted, "$converted_detail": obj{}}
 	for _, f := range fields {
-		switch f = strings.TrimSpace(f); f {
-		case "Converted_Contact", "Converted_Account", "Converted_Deal", "Lead_Conversion_Time":
-			rec[f] = nil
-		case "", "id":
-		default:
-			rec[f] = nil // the simulator keeps no other field
+		if f = strings.TrimSpace(f); f != "" && f != "id" {
+			rec[f] = nil // filled below for a converted lead; the simulator keeps no other field
 		}
 	}
 	if converted {

@@ -95,22 +95,28 @@ func (s *Server) fieldsMeta(q url.Values) (int, any) {
 			"operation_type": obj{
 				"web_update": true, "api_create": true, "web_create": true, "api_update": true,
 			},
-			"pick_list_values": []obj{},
+			"pick_list_values": picklist(moduleID, i, m.picklist),
 			"lookup":           obj{},
-		}
-		for k, v := range m.picklist {
-			f["pick_list_values"] = append(f["pick_list_values"].([]obj), obj{
-				"display_value":   v,
-				"actual_value":    v,
-				"reference_value": v,
-				"sequence_number": k + 1,
-				"type":            "used",
-				"id":              fieldID(moduleID, 100*(i+1)+k),
-			})
 		}
 		fields = append(fields, f)
 	}
 	return http.StatusOK, obj{"fields": fields}
+}
+
+// picklist describes the values of field number i of a module.
+func picklist(moduleID string, i int, values []string) []obj {
+	out := make([]obj, 0, len(values))
+	for k, v := range values {
+		out = append(out, obj{
+			"display_value":   v,
+			"actual_value":    v,
+			"reference_value": v,
+			"sequence_number": k + 1,
+			"type":            "used",
+			"id":              fieldID(moduleID, 100*(i+1)+k),
+		})
+	}
+	return out
 }
 
 // fieldID derives a stable 19-digit field id from the module's id.

@@ -30,15 +30,9 @@ func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Jo
 	switch {
 	case !claimed:
 	case c.State == jobs.ClaimScheduled:
-		v.JobID = c.JobID
-		j, ok := byJob[c.JobID]
-		switch {
-		case !ok || j.State.Open():
-			v.State = stateScheduled
-		case j.State == jobs.Stale:
-			v.State, v.Reason = stateStale, j.Reason
-		default:
-			v.State = stateConverted
+		v.JobID, v.State = c.JobID, stateScheduled
+		if j, ok := byJob[c.JobID]; ok {
+			v.State, v.Reason = heldBy(j)
 		}
 	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere):
 		v.State, v.Reason = stateConverted, strings.TrimPrefix(c.Reason, convert.ConvertedElsewhere)
@@ -48,6 +42,17 @@ func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Jo
 		v.State, v.Reason = stateRejected, c.Reason
 	}
 	return v
+}
+
+// heldBy is the state of a lead whose claim points at j.
+func heldBy(j jobs.Job) (state, reason string) {
+	switch {
+	case j.State.Open():
+		return stateScheduled, ""
+	case j.State == jobs.Stale:
+		return stateStale, j.Reason
+	}
+	return stateConverted, ""
 }
 
 // jobsOf reads the jobs the scheduled claims point at, once each.
@@ -85,16 +90,9 @@ func jobLeads(j jobs.Job, claims []jobs.Claim) []leadView {
 	}
 	out := make([]leadView, 0, len(j.LeadIDs))
 	for _, lead := range jobs.Uniq(j.LeadIDs) {
-		v := leadView{ID: lead, JobID: j.ID}
-		switch {
-		case j.State.Open():
-			v.State = stateScheduled
-		case j.State == jobs.Stale:
-			v.State, v.Reason = stateStale, j.Reason
-		case pointsHere[lead]:
-			v.State = stateConverted
-		default:
-			v.State = stateNotConverted
+		v := leadView{ID: lead, JobID: j.ID, State: stateNotConverted}
+		if pointsHere[lead] || j.State.Open() || j.State == jobs.Stale {
+			v.State, v.Reason = heldBy(j)
 		}
 		out = append(out, v)
 	}

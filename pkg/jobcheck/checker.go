@@ -380,12 +380,12 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	if release {
 		var err error
 		if out, err = r.readBack(wctx, log, j); err != nil {
-			r.count(func(rep *Report) { rep.Errors++; rep.ReadBackCalls += out.calls })
+			r.count(func(rep *Report) { rep.Errors++ })
 			log.WarnContext(ctx, "status: reading the leads of an ended job back; it stays due", "error", err)
 			return
 		}
 		if released, err = r.c.cfg.Store.ReleaseJobClaims(wctx, j, out.notConverted); err != nil {
-			r.count(func(rep *Report) { rep.Errors++; rep.ReadBackCalls += out.calls })
+			r.count(func(rep *Report) { rep.Errors++ })
 			log.ErrorContext(ctx, "status: releasing the claims of a job; it stays due", "error", err)
 			return
 		}
@@ -412,7 +412,6 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 		}
 		if release {
 			rep.Released++
-			rep.ReadBackCalls += out.calls
 			if !out.skipped {
 				rep.ReadBack++
 				rep.LeadsConverted += len(out.converted)

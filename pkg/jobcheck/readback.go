@@ -12,7 +12,6 @@ import (
 // outcome is what reading a job's leads back from Zoho found.
 type outcome struct {
 	converted, notConverted []string
-	calls                   int
 	// skipped says the leads could not be read (the grant lacks
 	// ZohoCRM.modules.leads.READ, or Zoho refused for good): every lead
 	// counts as not converted, and Zoho's refusal of a converted lead on
@@ -31,13 +30,13 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 		chunk := ids[:min(len(ids), zoho.MaxIDsPerRead)]
 		ids = ids[len(chunk):]
 		leads, err := r.c.cfg.Zoho.GetLeads(ctx, chunk)
-		out.calls++
+		r.count(func(rep *Report) { rep.ReadBackCalls++ })
 		if err != nil {
 			if r.zohoError(err) {
-				return outcome{calls: out.calls}, err
+				return outcome{}, err
 			}
 			r.readBackRefused(ctx, log, err)
-			return outcome{notConverted: jobs.Uniq(j.LeadIDs), calls: out.calls, skipped: true}, nil
+			return outcome{notConverted: jobs.Uniq(j.LeadIDs), skipped: true}, nil
 		}
 		r.zohoAnswered()
 		for _, l := range leads {
