@@ -245,7 +245,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			return response{}, &APIError{Op: op, Class: tokenErrorClass(err), IDIndex: -1,
+			return response{}, &APIError{Op: op, Code: tokenErrorCode(err), Class: tokenErrorClass(err), IDIndex: -1,
 				Message: "no access token", Err: err}
 		}
 		resp, apiErr := c.limited(ctx, op, method, c.endpoint(tok, path, query), tok, body, ids)
@@ -257,7 +257,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 			attempt--
 			c.log.InfoContext(ctx, "zoho: access token refused, refreshing", "op", op, "code", apiErr.Code)
 			if err := c.tokens.Invalidate(ctx, tok); err != nil {
-				return response{}, &APIError{Op: op, Class: tokenErrorClass(err), IDIndex: -1,
+				return response{}, &APIError{Op: op, Code: tokenErrorCode(err), Class: tokenErrorClass(err), IDIndex: -1,
 					Message: "invalidating the refused token", Err: err}
 			}
 			continue
@@ -291,6 +291,17 @@ func tokenErrorClass(err error) Class {
 		return apiErr.Class
 	}
 	return Retryable
+}
+
+// tokenErrorCode carries the token source's code (Zoho Accounts' error, or
+// the source's own such as SECRET_INVALID) up to the call's error, so that
+// logs and metrics by code name the cause instead of a bare network error.
+func tokenErrorCode(err error) string {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code
+	}
+	return ""
 }
 
 func (c *Client) backoff(attempt int) time.Duration {

@@ -443,3 +443,42 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Error("v6 accepted")
 	}
 }
+
+// failingTokens is a token source that cannot give a token.
+type failingTokens struct{ err error }
+
+func (f failingTokens) Token(context.Context) (zoho.Token, error)    { return zoho.Token{}, f.err }
+func (f failingTokens) Invalidate(context.Context, zoho.Token) error { return nil }
+
+// TestTokenFailureKeepsItsCause: a call that got no token carries the
+// token source's code and class, so that a broken secret or a refused
+// refresh is not counted as a network error.
+func TestTokenFailureKeepsItsCause(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		code  string
+		class zoho.Class
+	}{
+		{"broken secret", &zoho.APIError{Op: "token", Code: "SECRET_INVALID", Class: zoho.Retryable, IDIndex: -1}, "SECRET_INVALID", zoho.Retryable},
+		{"refused refresh", &zoho.APIError{Op: "token", Code: "invalid_client", Class: zoho.Retryable, IDIndex: -1}, "invalid_client", zoho.Retryable},
+		{"permanent", &zoho.APIError{Op: "token", Class: zoho.Permanent, IDIndex: -1}, "", zoho.Permanent},
+		{"plain error", errors.New("store down"), "", zoho.Retryable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &scripted{answers: []answer{{202, scheduled}}}
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			c, err := zoho.New(zoho.Config{HTTPClient: srv.Client(), Tokens: failingTokens{tt.err}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids(1)})
+			var apiErr *zoho.APIError
+			if !errors.As(err, &apiErr) || apiErr.Code != tt.code || apiErr.Class != tt.class || h.calls != 0 {
+				t.Fatalf("err %v (%d calls); want code %q, class %v and no call", err, h.calls, tt.code, tt.class)
+			}
+		})
+	}
+}
