@@ -6,11 +6,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,6 +22,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -95,20 +98,39 @@ func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, er
 
 // webhookKey reads the API's key from the Zoho secret, through the secret's
 // cache. It reads the secret itself, not the token source: the key is the
-// API's business, and the token source's reads have side effects of their
-// own (a forced fresh read after a 401).
-func webhookKey(s secret.Reader) func(ctx context.Context) (string, error) {
+// API's business, so a bad key closes the API and nothing else, and the
+// token source's reads have side effects of their own (a forced fresh read
+// after a 401). A secret without a usable key refuses every caller (401);
+// only a secret that cannot be read makes the API unavailable (503).
+func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
 	return func(ctx context.Context) (string, error) {
 		raw, err := s.SecretString(ctx, false)
 		if err != nil {
 			return "", err
 		}
-		c, err := oauth.ParseSecret(raw)
-		if err != nil {
-			return "", err
+		key, bad := parseWebhookKey(raw)
+		if bad != nil {
+			obs.MetricsFrom(ctx).Count("SecretInvalid", 1)
+			log.ErrorContext(ctx, "the webhook key in the secret is unusable: refusing every API request",
+				"code", oauth.CodeSecretInvalid, "field", bad.Field, "error", bad.Error())
+			return "", nil
 		}
-		return c.WebhookKey, nil
+		return key, nil
 	}
+}
+
+// parseWebhookKey reads "webhook_key" from the secret's JSON. Whatever else
+// the secret holds is the token source's to judge.
+func parseWebhookKey(raw string) (string, *secret.ConfigError) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || fields == nil {
+		return "", &secret.ConfigError{Reason: "is not a JSON object"}
+	}
+	var key string
+	if err := json.Unmarshal(fields["webhook_key"], &key); err != nil || strings.TrimSpace(key) == "" {
+		return "", &secret.ConfigError{Field: "webhook_key", Reason: "must be a non-empty string"}
+	}
+	return strings.TrimSpace(key), nil
 }
 
 // Embedded are dependencies that need no AWS account, shared by both

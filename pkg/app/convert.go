@@ -43,7 +43,7 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 		Zoho: client, Leads: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
 		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
 	}
-	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret), APIVersion: cfg.APIVersion, Logger: log,
+	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret, log), APIVersion: cfg.APIVersion, Logger: log,
 		Retention: cfg.JobRetention, Now: d.Now}
 	if d.Queue != nil {
 		cc.Timer, cc.MaxWait, cc.Refused = d.Queue, cfg.MaxWait, deadLetterBatch(d.DeadLetter, log)

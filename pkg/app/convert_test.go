@@ -37,6 +37,12 @@ type convertRig struct {
 
 func newConvert(t *testing.T) *convertRig {
 	t.Helper()
+	return newConvertWithSecret(t, sampleSecret())
+}
+
+// newConvertWithSecret is newConvert around the secret secretJSON.
+func newConvertWithSecret(t *testing.T, secretJSON string) *convertRig {
+	t.Helper()
 	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 	sim := zohosim.New(zohosim.Options{Clock: clock})
 	sim.SeedLeadRange(20)
@@ -50,7 +56,7 @@ func newConvert(t *testing.T) *convertRig {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	deps := app.NewEmbedded(sampleSecret(), clock.Now, &syncWriter{w: &out})
+	deps := app.NewEmbedded(secretJSON, clock.Now, &syncWriter{w: &out})
 	fn, err := app.NewConvert(cfg, deps.Convert())
 	if err != nil {
 		t.Fatal(err)

@@ -141,13 +141,37 @@ func (s *Source) Invalidate(ctx context.Context, tok zoho.Token) error {
 	return nil
 }
 
-// Credentials returns the parsed secret, through the secret cache.
+// Codes of the token errors that come from the secret rather than from
+// Zoho, so that logs and metrics (ZohoErrors by Code) tell a secret an
+// operator must mend, or Secrets Manager out of reach, from a network error.
+const (
+	CodeSecretInvalid     = "SECRET_INVALID"
+	CodeSecretUnavailable = "SECRET_UNAVAILABLE"
+)
+
+// Credentials returns the parsed secret, through the secret cache. Both
+// kinds of failure are retryable *zoho.APIError: a request can succeed once
+// the secret is mended or readable again. A broken secret's error wraps
+// *secret.ConfigError, which names the field.
 func (s *Source) Credentials(ctx context.Context) (Credentials, error) {
 	raw, err := s.cfg.Secret.SecretString(ctx, s.forceSecret.Swap(false))
 	if err != nil {
-		return Credentials{}, err
+		return Credentials{}, &zoho.APIError{Op: "token", Code: CodeSecretUnavailable, Class: zoho.Retryable, IDIndex: -1,
+			Message: "reading the secret", Err: err}
 	}
-	return ParseSecret(raw)
+	c, err := ParseSecret(raw)
+	if err != nil {
+		obs.MetricsFrom(ctx).Count("SecretInvalid", 1)
+		field := "" // the first field at fault; the error names them all
+		if ce := (*secret.ConfigError)(nil); errors.As(err, &ce) {
+			field = ce.Field
+		}
+		s.cfg.Logger.ErrorContext(ctx, "the Zoho secret is unusable: no access token until it is mended",
+			"code", CodeSecretInvalid, "field", field, "error", err)
+		return Credentials{}, &zoho.APIError{Op: "token", Code: CodeSecretInvalid, Class: zoho.Retryable, IDIndex: -1,
+			Message: "the secret is unusable", Err: err}
+	}
+	return c, nil
 }
 
 func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -275,9 +276,13 @@ func TestBrokenSecretIsAnError(t *testing.T) {
 	f.secret = `{"client_id":"x"}`
 	s := f.source(t, oauth.NewMemoryStore())
 	_, err := s.Token(context.Background())
-	var se *oauth.SecretError
-	if !errors.As(err, &se) || se.Key == "" {
-		t.Fatalf("err = %v, want a *SecretError naming the key", err)
+	var ce *secret.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "client_secret" {
+		t.Fatalf("err = %v, want a *secret.ConfigError naming client_secret", err)
+	}
+	var apiErr *zoho.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != oauth.CodeSecretInvalid || !apiErr.Retryable() {
+		t.Fatalf("err = %v, want a retryable %s", err, oauth.CodeSecretInvalid)
 	}
 	if n := f.sim.Stats().RefreshRequests; n != 0 {
 		t.Fatalf("%d refreshes with broken credentials", n)
