@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -17,6 +16,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
@@ -32,7 +32,8 @@ func main() {
 	ddb := table.NewClient(awsCfg)
 	deps := app.StatusDeps{
 		Shared: app.Shared{
-			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID), 5*time.Minute),
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
+				secret.CacheConfig{Logger: obs.NewLogger(os.Stdout, cfg.LogLevel)}),
 			Tokens: table.NewTokenStore(ddb, cfg.JobsTable),
 			Slots:  table.NewSlots(ddb, cfg.JobsTable),
 			Out:    os.Stdout,

@@ -196,7 +196,7 @@ func (r *rig) wireMoto(env map[string]string) {
 	shared := func() app.Shared {
 		ddb := table.NewClient(pcfg)
 		return app.Shared{
-			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(pcfg), arn), 5*time.Minute),
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(pcfg), arn), secret.CacheConfig{}),
 			Tokens: table.NewTokenStore(ddb, tableName), Now: r.clock.Now, Out: r.out,
 		}
 	}

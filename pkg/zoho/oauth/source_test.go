@@ -311,3 +311,77 @@ func TestRevokedRefreshTokenPausesBriefly(t *testing.T) {
 		t.Fatalf("%d refresh requests, want 2 after the pause", n)
 	}
 }
+
+// flakyFetcher is a secret.Fetcher that fails while down and counts reads.
+type flakyFetcher struct {
+	mu    sync.Mutex
+	value string
+	down  bool
+	reads int
+}
+
+func (f *flakyFetcher) Fetch(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.down {
+		return "", errors.New("secrets manager is down")
+	}
+	return f.value, nil
+}
+
+func (f *flakyFetcher) set(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *flakyFetcher) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+// TestRefusedTokensSpareAFailingSecretStore: a 401 forces a fresh read of
+// the secret, but while Secrets Manager fails, refused tokens in a row make
+// one read, not one each, and the last good credentials keep refreshing.
+func TestRefusedTokensSpareAFailingSecretStore(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	src := &flakyFetcher{value: f.secret}
+	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) {
+		c.Secret = secret.NewCache(src, secret.CacheConfig{Now: f.clock.Now})
+	})
+	tok, err := s.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(6 * time.Minute) // past the secret's TTL
+	src.set(true)
+	for i := range 5 {
+		f.sim.InvalidateToken(tok.AccessToken)
+		if err := s.Invalidate(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+		if tok, err = s.Token(context.Background()); err != nil {
+			t.Fatalf("refusal %d: %v; want a token from the last good credentials", i, err)
+		}
+	}
+	if n := src.count(); n != 2 {
+		t.Fatalf("%d reads of the secret, want 2 (the first, one failed fresh read)", n)
+	}
+	if n := f.sim.Stats().RefreshRequests; n != 6 {
+		t.Fatalf("%d refreshes, want 6 (the first, one per refusal)", n)
+	}
+}
+
+func TestUnreadableSecretIsUnavailable(t *testing.T) {
+	f := newFixture(t, zohosim.Options{})
+	s := f.source(t, oauth.NewMemoryStore(), func(c *oauth.Config) {
+		c.Secret = secret.NewCache(&flakyFetcher{down: true}, secret.CacheConfig{Now: f.clock.Now})
+	})
+	_, err := s.Token(context.Background())
+	var apiErr *zoho.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != oauth.CodeSecretUnavailable || !apiErr.Retryable() {
+		t.Fatalf("err = %v, want a retryable %s", err, oauth.CodeSecretUnavailable)
+	}
+}
