@@ -112,7 +112,7 @@ func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
 		if bad != nil {
 			obs.MetricsFrom(ctx).Count("SecretInvalid", 1)
 			log.ErrorContext(ctx, "the webhook key in the secret is unusable: refusing every API request",
-				"code", oauth.CodeSecretInvalid, "field", bad.Field, "error", bad.Error())
+				"code", secret.CodeInvalid, "field", bad.Field, "error", bad.Error())
 			return "", nil
 		}
 		return key, nil

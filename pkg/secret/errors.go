@@ -1,5 +1,13 @@
 package secret
 
+// Codes for logs and metrics (the log's code, ZohoErrors by Code) that tell
+// a secret an operator must mend, or a secret that cannot be read, from a
+// network error.
+const (
+	CodeInvalid     = "SECRET_INVALID"     // a *ConfigError
+	CodeUnavailable = "SECRET_UNAVAILABLE" // no read succeeded recently enough
+)
+
 // ConfigError is a secret whose content cannot be used: an operator must
 // mend the secret, and retrying will not help until then. It names the
 // field at fault and never its value, so it is safe to log.

@@ -164,11 +164,11 @@ func (c *Cache) read(ctx context.Context, seen uint64) (string, error) {
 	v, staleErr := c.staleLocked(now)
 	if staleErr != nil {
 		c.cfg.Logger.ErrorContext(ctx, "reading the secret failed and no good value is left",
-			"code", "SECRET_UNAVAILABLE", "error", err, "failures", c.failures, "next_read_after", c.retryAt)
+			"code", CodeUnavailable, "error", err, "failures", c.failures, "next_read_after", c.retryAt)
 		return "", staleErr
 	}
 	c.cfg.Logger.WarnContext(ctx, "reading the secret failed: using the last good value",
-		"code", "SECRET_UNAVAILABLE", "error", err, "failures", c.failures, "read_at", c.fetched,
+		"code", CodeUnavailable, "error", err, "failures", c.failures, "read_at", c.fetched,
 		"used_until", c.staleUntilLocked(), "next_read_after", c.retryAt)
 	return v, nil
 }

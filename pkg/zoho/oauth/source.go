@@ -141,22 +141,15 @@ func (s *Source) Invalidate(ctx context.Context, tok zoho.Token) error {
 	return nil
 }
 
-// Codes of the token errors that come from the secret rather than from
-// Zoho, so that logs and metrics (ZohoErrors by Code) tell a secret an
-// operator must mend, or Secrets Manager out of reach, from a network error.
-const (
-	CodeSecretInvalid     = "SECRET_INVALID"
-	CodeSecretUnavailable = "SECRET_UNAVAILABLE"
-)
-
 // Credentials returns the parsed secret, through the secret cache. Both
 // kinds of failure are retryable *zoho.APIError: a request can succeed once
-// the secret is mended or readable again. A broken secret's error wraps
+// the secret is mended or readable again; their codes are secret.CodeInvalid
+// and secret.CodeUnavailable. A broken secret's error wraps
 // *secret.ConfigError, which names the field.
 func (s *Source) Credentials(ctx context.Context) (Credentials, error) {
 	raw, err := s.cfg.Secret.SecretString(ctx, s.forceSecret.Swap(false))
 	if err != nil {
-		return Credentials{}, &zoho.APIError{Op: "token", Code: CodeSecretUnavailable, Class: zoho.Retryable, IDIndex: -1,
+		return Credentials{}, &zoho.APIError{Op: "token", Code: secret.CodeUnavailable, Class: zoho.Retryable, IDIndex: -1,
 			Message: "reading the secret", Err: err}
 	}
 	c, err := ParseSecret(raw)
@@ -167,8 +160,8 @@ func (s *Source) Credentials(ctx context.Context) (Credentials, error) {
 			field = ce.Field
 		}
 		s.cfg.Logger.ErrorContext(ctx, "the Zoho secret is unusable: no access token until it is mended",
-			"code", CodeSecretInvalid, "field", field, "error", err)
-		return Credentials{}, &zoho.APIError{Op: "token", Code: CodeSecretInvalid, Class: zoho.Retryable, IDIndex: -1,
+			"code", secret.CodeInvalid, "field", field, "error", err)
+		return Credentials{}, &zoho.APIError{Op: "token", Code: secret.CodeInvalid, Class: zoho.Retryable, IDIndex: -1,
 			Message: "the secret is unusable", Err: err}
 	}
 	return c, nil

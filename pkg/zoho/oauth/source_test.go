@@ -281,8 +281,8 @@ func TestBrokenSecretIsAnError(t *testing.T) {
 		t.Fatalf("err = %v, want a *secret.ConfigError naming client_secret", err)
 	}
 	var apiErr *zoho.APIError
-	if !errors.As(err, &apiErr) || apiErr.Code != oauth.CodeSecretInvalid || !apiErr.Retryable() {
-		t.Fatalf("err = %v, want a retryable %s", err, oauth.CodeSecretInvalid)
+	if !errors.As(err, &apiErr) || apiErr.Code != secret.CodeInvalid || !apiErr.Retryable() {
+		t.Fatalf("err = %v, want a retryable %s", err, secret.CodeInvalid)
 	}
 	if n := f.sim.Stats().RefreshRequests; n != 0 {
 		t.Fatalf("%d refreshes with broken credentials", n)
@@ -381,7 +381,7 @@ func TestUnreadableSecretIsUnavailable(t *testing.T) {
 	})
 	_, err := s.Token(context.Background())
 	var apiErr *zoho.APIError
-	if !errors.As(err, &apiErr) || apiErr.Code != oauth.CodeSecretUnavailable || !apiErr.Retryable() {
-		t.Fatalf("err = %v, want a retryable %s", err, oauth.CodeSecretUnavailable)
+	if !errors.As(err, &apiErr) || apiErr.Code != secret.CodeUnavailable || !apiErr.Retryable() {
+		t.Fatalf("err = %v, want a retryable %s", err, secret.CodeUnavailable)
 	}
 }
