@@ -67,8 +67,9 @@ type Config struct {
 	FirstCheck time.Duration // default 1m
 	// Unrecorded, when set, receives a job Zoho scheduled that could not be
 	// stored, so that it is kept somewhere an operator will see it (the
-	// dead-letter queue) and not only in a log line.
-	Unrecorded func(ctx context.Context, job jobs.Job, err error)
+	// dead-letter queue) and not only in a log line. The store's error is in
+	// that log line, not here: it names AWS operations and resources.
+	Unrecorded func(ctx context.Context, job jobs.Job)
 
 	// Timer, when set, turns on fleet-wide batching (Accumulate): it wakes
 	// an accumulator's generation MaxWait after its first lead arrived.
@@ -435,10 +436,12 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		}
 		var apiErr *zoho.APIError
 		if !errors.As(err, &apiErr) {
-			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: err.Error()}
+			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the call failed", Err: err}
 		}
 		r.metrics.CountBy("ZohoErrors", "Code", codeOrClass(apiErr), 1)
-		reason := apiErr.Error()
+		// The reason reaches the caller, the dead letter and the lead's claim;
+		// the whole error, cause included, only the log lines below.
+		reason := apiErr.Public()
 		switch apiErr.Class {
 		case zoho.InvalidID:
 			code := apiErr.Code
@@ -457,7 +460,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		case zoho.Permanent:
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 			g.fail(out)
-			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids))
+			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids), "error", err)
 			r.giveBack(ctx, g, ids, out)
 			return
 		default:
@@ -535,7 +538,7 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		r.s.cfg.Logger.ErrorContext(ctx, "zoho scheduled a job that could not be recorded; record it by hand",
 			"job_id", jobID, "lead_ids", ids, "error", err)
 		if r.s.cfg.Unrecorded != nil {
-			r.s.cfg.Unrecorded(bg, job, err)
+			r.s.cfg.Unrecorded(bg, job)
 		}
 		if g.batch != (jobs.BatchKey{}) {
 			// Zoho has these leads: the batch must not be sent again when its

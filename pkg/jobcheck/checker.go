@@ -316,7 +316,7 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		r.zohoAnswered()
 		r.m.Count("JobsChecked", 1)
 		r.zohoError(err)
-		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Error()
+		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Public()
 		j.Checks, j.CheckedAt = j.Checks+1, now
 	default:
 		retryable := r.zohoError(err)
@@ -326,7 +326,14 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 			return
 		}
 		// Zoho refuses to answer for a job long past its time: give it up.
-		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %v", now.Sub(j.CreatedAt).Round(time.Minute), err)
+		// The reason is shown by the API and announced: Zoho's answer only;
+		// the whole error goes to the log.
+		why := "the status call failed"
+		if apiErr, ok := errors.AsType[*zoho.APIError](err); ok {
+			why = apiErr.Public()
+		}
+		log.WarnContext(ctx, "status: no status from Zoho for a job past its time; given up", "error", err)
+		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %s", now.Sub(j.CreatedAt).Round(time.Minute), why)
 	}
 	j.UpdatedAt = now
 	if j.State.Open() {
