@@ -233,6 +233,7 @@ func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
 	defer cancel()
 	groups := r.group(subs)
 	var wg sync.WaitGroup
+	defer wg.Wait() // on a panic too: no send outlives the invocation's answer
 	for _, g := range groups {
 		if rest := r.feed(ctx, &wg, g); len(rest) > 0 {
 			wg.Go(func() { r.sendLimited(ctx, g, rest) })
@@ -599,6 +600,27 @@ func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutc
 		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
 	}
 	r.settle(ids, out)
+}
+
+// survive is deferred on each goroutine of a run: it recovers a panic,
+// logs it with its stack, and lets failed give that goroutine's work its
+// outcome, so that the rest of the invocation goes on.
+func (r *run) survive(ctx context.Context, failed func()) {
+	if p := recover(); p != nil {
+		obs.Panicked(ctx, r.s.cfg.Logger, p)
+		failed()
+	}
+}
+
+// handBackUnsettled is handBack for those of ids that have no outcome yet.
+func (r *run) handBackUnsettled(ids []string, out leadOutcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := r.outcomes[id]; !ok {
+			r.outcomes[id] = out
+		}
+	}
 }
 
 func (r *run) settle(ids []string, out leadOutcome) {

@@ -179,7 +179,7 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 				if !ok {
 					return
 				}
-				r.check(ctx, j)
+				r.checkSurviving(ctx, j)
 			}
 		})
 	}
@@ -298,6 +298,21 @@ func (r *run) count(f func(*Report)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f(&r.rep)
+}
+
+// checkSurviving checks one job; a panic on the way fails that job only.
+// It is logged with its stack and counted as an error, the job stays due
+// unless its save went through, and the run goes on to the next job and
+// answers its report: a panic on a worker's goroutine would end the
+// process, the report with it.
+func (r *run) checkSurviving(ctx context.Context, j jobs.Job) {
+	defer func() {
+		if p := recover(); p != nil {
+			obs.Panicked(ctx, r.c.cfg.Logger.With("job_id", j.ID), p)
+			r.count(func(rep *Report) { rep.Errors++ })
+		}
+	}()
+	r.check(ctx, j)
 }
 
 // check asks Zoho about one job and stores the answer.
