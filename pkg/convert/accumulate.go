@@ -244,8 +244,9 @@ func (r *run) batchGroup(g *group, b jobs.Batch) *group {
 }
 
 // sendLimited sends with at most MaxConcurrency calls in flight per run.
-// It runs on one of the run's goroutines, where a panic would end the process and
-// fail every message of the invocation: a panic fails these leads only.
+// It runs on one of the run's goroutines, where a panic would end the
+// process and fail every message of the invocation: a panic fails these
+// leads only.
 func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
 	defer r.survive(ctx, func() {
 		r.handBackUnsettled(ids, leadOutcome{verdict: Retry, code: "INTERNAL", reason: "internal error"})
