@@ -93,12 +93,16 @@ func (c *Convert) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 
 // keepUnrecorded puts a job Zoho scheduled but the table could not take on
 // the dead-letter queue (code JOB_NOT_RECORDED, body: the job as JSON), where
-// the DLQ alarm reports it and an operator can record it.
-func keepUnrecorded(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, jobs.Job, error) {
-	return func(ctx context.Context, j jobs.Job, cause error) {
+// the DLQ alarm reports it and an operator can record it. The letter's
+// reason is plain: the table's error, which names the table and the role,
+// is in the ERROR line logged with the job id.
+func keepUnrecorded(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, jobs.Job) {
+	return func(ctx context.Context, j jobs.Job) {
 		body, _ := json.Marshal(map[string]any{"job_id": j.ID, "ids": j.LeadIDs, "options": json.RawMessage(nonEmptyJSON(j.Options)),
 			"sources": j.Sources, "created_at": j.CreatedAt})
-		if err := dead.Send(ctx, string(body), sqsbatch.Letter{Code: "JOB_NOT_RECORDED", Reason: cause.Error(), MessageID: j.ID}); err != nil {
+		l := sqsbatch.Letter{Code: "JOB_NOT_RECORDED", MessageID: j.ID,
+			Reason: "Zoho scheduled the job but the table could not record it; the cause is logged with the job id"}
+		if err := dead.Send(ctx, string(body), l); err != nil {
 			log.ErrorContext(ctx, "keeping an unrecorded job in the dead-letter queue failed", "job_id", j.ID, "error", err)
 		}
 	}

@@ -85,6 +85,7 @@ func (s *Service) Accumulate(ctx context.Context, subs []Submission) []Result {
 	defer cancel()
 	groups := r.group(subs)
 	var wg sync.WaitGroup
+	defer wg.Wait() // on a panic too: no send outlives the invocation's answer
 	for _, g := range groups {
 		r.park(ctx, &wg, g, r.feed(ctx, &wg, g))
 	}
@@ -243,7 +244,13 @@ func (r *run) batchGroup(g *group, b jobs.Batch) *group {
 }
 
 // sendLimited sends with at most MaxConcurrency calls in flight per run.
+// It runs on one of the run's goroutines, where a panic would end the
+// process and fail every message of the invocation: a panic fails these
+// leads only.
 func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
+	defer r.survive(ctx, func() {
+		r.handBackUnsettled(ids, leadOutcome{verdict: Retry, code: "INTERNAL", reason: "internal error"})
+	})
 	r.sem <- struct{}{}
 	defer func() { <-r.sem }()
 	r.send(ctx, g, ids)
@@ -303,6 +310,7 @@ func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 		}
 		first[w.Key] = i
 		wg.Go(func() {
+			defer r.survive(ctx, func() { out[i] = Retry })
 			out[i] = r.wakeOne(ctx, w.Key)
 			if out[i] == Retry && w.Try < retryWakeups {
 				// Try again later, each time later, instead of after SQS's

@@ -357,7 +357,7 @@ func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	var kept []jobs.Job
 	tm := &timer{}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: unrecordable{store}, Now: z.Clock.Now, APIVersion: "v7",
-		Timer: tm, MaxWait: maxWait, Unrecorded: func(_ context.Context, j jobs.Job, _ error) { kept = append(kept, j) }})
+		Timer: tm, MaxWait: maxWait, Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,9 @@ type Config struct {
 	FirstCheck time.Duration // default 1m
 	// Unrecorded, when set, receives a job Zoho scheduled that could not be
 	// stored, so that it is kept somewhere an operator will see it (the
-	// dead-letter queue) and not only in a log line.
-	Unrecorded func(ctx context.Context, job jobs.Job, err error)
+	// dead-letter queue) and not only in a log line. The store's error is in
+	// that log line, not here: it names AWS operations and resources.
+	Unrecorded func(ctx context.Context, job jobs.Job)
 
 	// Timer, when set, turns on fleet-wide batching (Accumulate): it wakes
 	// an accumulator's generation MaxWait after its first lead arrived.
@@ -232,6 +233,7 @@ func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
 	defer cancel()
 	groups := r.group(subs)
 	var wg sync.WaitGroup
+	defer wg.Wait() // on a panic too: no send outlives the invocation's answer
 	for _, g := range groups {
 		if rest := r.feed(ctx, &wg, g); len(rest) > 0 {
 			wg.Go(func() { r.sendLimited(ctx, g, rest) })
@@ -435,10 +437,12 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		}
 		var apiErr *zoho.APIError
 		if !errors.As(err, &apiErr) {
-			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: err.Error()}
+			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the call failed", Err: err}
 		}
 		r.metrics.CountBy("ZohoErrors", "Code", codeOrClass(apiErr), 1)
-		reason := apiErr.Error()
+		// The reason reaches the caller, the dead letter and the lead's claim;
+		// the whole error, cause included, only the log lines below.
+		reason := apiErr.Public()
 		switch apiErr.Class {
 		case zoho.InvalidID:
 			code := apiErr.Code
@@ -457,7 +461,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		case zoho.Permanent:
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 			g.fail(out)
-			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids))
+			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids), "error", err)
 			r.giveBack(ctx, g, ids, out)
 			return
 		default:
@@ -535,7 +539,7 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		r.s.cfg.Logger.ErrorContext(ctx, "zoho scheduled a job that could not be recorded; record it by hand",
 			"job_id", jobID, "lead_ids", ids, "error", err)
 		if r.s.cfg.Unrecorded != nil {
-			r.s.cfg.Unrecorded(bg, job, err)
+			r.s.cfg.Unrecorded(bg, job)
 		}
 		if g.batch != (jobs.BatchKey{}) {
 			// Zoho has these leads: the batch must not be sent again when its
@@ -596,6 +600,27 @@ func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutc
 		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
 	}
 	r.settle(ids, out)
+}
+
+// survive is deferred on each goroutine of a run: it recovers a panic,
+// logs it with its stack, and lets failed give that goroutine's work its
+// outcome, so that the rest of the invocation goes on.
+func (r *run) survive(ctx context.Context, failed func()) {
+	if p := recover(); p != nil {
+		obs.Panicked(ctx, r.s.cfg.Logger, p)
+		failed()
+	}
+}
+
+// handBackUnsettled is handBack for those of ids that have no outcome yet.
+func (r *run) handBackUnsettled(ids []string, out leadOutcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := r.outcomes[id]; !ok {
+			r.outcomes[id] = out
+		}
+	}
 }
 
 func (r *run) settle(ids []string, out leadOutcome) {

@@ -268,7 +268,7 @@ func TestUnrecordedJobIsKept(t *testing.T) {
 	ids := z.Sim.SeedLeadRange(3)
 	var kept []jobs.Job
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: failingRecords{jobs.NewMemoryStore()}, Now: z.Clock.Now,
-		Unrecorded: func(_ context.Context, j jobs.Job, _ error) { kept = append(kept, j) }})
+		Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)
 	}

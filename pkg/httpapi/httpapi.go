@@ -97,7 +97,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /conversions/{job_id}, GET /requests/{request_id} and GET /leads/{lead_id}", nil)
 	})
-	return a.authenticate(mux)
+	return a.recoverPanics(a.authenticate(mux))
 }
 
 type api struct{ cfg Config }
@@ -107,6 +107,28 @@ func (a *api) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.cfg.Logger
+}
+
+// recoverPanics answers 500 when a handler panics, without a word of why:
+// the panic and its stack go to the log, with the request id. Otherwise
+// the panic would end the invocation (API Gateway answers 502 and Lambda
+// starts a new process) or, on net/http, drop the connection. Handlers
+// write their answer in one go at the end, so none has been sent yet.
+func (a *api) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p) // net/http's way to abort an answer on purpose
+			}
+			obs.Panicked(r.Context(), a.log(), p)
+			writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "internal error", nil)
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authenticate admits a request that presents the webhook key as

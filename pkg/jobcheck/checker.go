@@ -179,7 +179,7 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 				if !ok {
 					return
 				}
-				r.check(ctx, j)
+				r.checkSurviving(ctx, j)
 			}
 		})
 	}
@@ -300,6 +300,21 @@ func (r *run) count(f func(*Report)) {
 	f(&r.rep)
 }
 
+// checkSurviving checks one job; a panic on the way fails that job only.
+// It is logged with its stack and counted as an error, the job stays due
+// unless its save went through, and the run goes on to the next job and
+// answers its report: a panic on a worker's goroutine would end the
+// process, the report with it.
+func (r *run) checkSurviving(ctx context.Context, j jobs.Job) {
+	defer func() {
+		if p := recover(); p != nil {
+			obs.Panicked(ctx, r.c.cfg.Logger.With("job_id", j.ID), p)
+			r.count(func(rep *Report) { rep.Errors++ })
+		}
+	}()
+	r.check(ctx, j)
+}
+
 // check asks Zoho about one job and stores the answer.
 func (r *run) check(ctx context.Context, j jobs.Job) {
 	log := r.c.cfg.Logger.With("job_id", j.ID)
@@ -316,7 +331,7 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		r.zohoAnswered()
 		r.m.Count("JobsChecked", 1)
 		r.zohoError(err)
-		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Error()
+		j.State, j.Reason = jobs.UnknownToZoho, apiErr.Public()
 		j.Checks, j.CheckedAt = j.Checks+1, now
 	default:
 		retryable := r.zohoError(err)
@@ -326,7 +341,14 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 			return
 		}
 		// Zoho refuses to answer for a job long past its time: give it up.
-		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %v", now.Sub(j.CreatedAt).Round(time.Minute), err)
+		// The reason is shown by the API and announced: Zoho's answer only;
+		// the whole error goes to the log.
+		why := "the status call failed"
+		if apiErr, ok := errors.AsType[*zoho.APIError](err); ok {
+			why = apiErr.Public()
+		}
+		log.WarnContext(ctx, "status: no status from Zoho for a job past its time; given up", "error", err)
+		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %s", now.Sub(j.CreatedAt).Round(time.Minute), why)
 	}
 	j.UpdatedAt = now
 	if j.State.Open() {

@@ -1,8 +1,10 @@
 package jobcheck_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 var casings = []string{"upper", "title", "lower", "underscore"}
@@ -501,4 +504,55 @@ type brokenStore struct{ jobs.CheckStore }
 
 func (brokenStore) DueJobs(context.Context, time.Time, int, string) ([]string, string, error) {
 	return nil, "", errors.New("throttled")
+}
+
+// panickyZoho panics when asked about one job.
+type panickyZoho struct {
+	jobcheck.Zoho
+	job string
+}
+
+func (p panickyZoho) ConvertStatus(ctx context.Context, id string) (zoho.JobStatus, error) {
+	if id == p.job {
+		panic("status of the poison job")
+	}
+	return p.Zoho.ConvertStatus(ctx, id)
+}
+
+// TestPanicInOneCheck: a panic while checking one job fails that job
+// only: the run checks the others and answers its report, counting the
+// job as an error and leaving it due; the panic is logged with its stack.
+// Before, it ended the process, and the run's report with it.
+func TestPanicInOneCheck(t *testing.T) {
+	for _, concurrency := range []int{1, 3} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+			js := r.schedule(t, 6, 1, nil)
+			r.clock.Advance(time.Minute)
+			var logs bytes.Buffer
+			checker, err := jobcheck.New(jobcheck.Config{Zoho: panickyZoho{Zoho: r.zoho, job: js[2].ID}, Store: r.statusStore(),
+				Now: r.clock.Now, Concurrency: concurrency, Logger: obs.NewLogger(&logs, slog.LevelInfo)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := obs.NewMetrics("status")
+			rep := checker.Run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+			if rep.Checked != 5 || rep.Errors != 1 || rep.LeftDue != 0 {
+				t.Errorf("report %+v; want 5 checked, 1 error", rep)
+			}
+			if due := r.due(t); due != 1 {
+				t.Errorf("%d jobs due; want the poison one", due)
+			}
+			if j := r.job(t, js[2].ID); j.Checks != 0 || !j.State.Open() {
+				t.Errorf("poison job %+v; want unchecked and open", j)
+			}
+			if got := testkit.FlushEMF(t, m); got["Panics"] != 1 {
+				t.Errorf("metrics %v; want Panics 1", got)
+			}
+			if l := logs.String(); !strings.Contains(l, `"msg":"panic recovered"`) || !strings.Contains(l, `"job_id":"`+js[2].ID+`"`) ||
+				!strings.Contains(l, "panickyZoho.ConvertStatus") {
+				t.Errorf("the panic is not logged with the job and its stack:\n%s", l)
+			}
+		})
+	}
 }

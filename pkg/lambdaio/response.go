@@ -136,7 +136,7 @@ func isText(contentType string) bool {
 
 // Serve answers an API Gateway event with h. An event that cannot become a
 // request is answered 400 or 413 without calling h. Serve does not recover a
-// panic in h: the Lambda runtime reports it better.
+// panic in h: h answers for its own (httpapi answers 500 and logs it).
 func Serve(ctx context.Context, h http.Handler, e *Event, maxBody int64) (any, error) {
 	kind := e.Kind
 	if kind != KindRESTAPI && kind != KindHTTPAPI {

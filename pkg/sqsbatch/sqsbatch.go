@@ -69,13 +69,33 @@ func NewConsumer(cfg Config) *Consumer {
 
 // Handle converts a batch and answers which messages SQS should deliver
 // again. It never fails as a whole: each message gets its own verdict.
-func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) events.SQSEventResponse {
+//
+// Not even on a panic: the Lambda runtime would fail the whole batch, and
+// every message that was done would come again. The panic is logged with
+// its stack, and the messages that have no verdict yet are handed back;
+// their redelivery finds whatever this invocation did (claims, parked
+// leads, jobs) and carries on from there.
+func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp events.SQSEventResponse) {
 	m := obs.MetricsFrom(ctx)
 	// An empty list, not null: both mean success to Lambda, but the list reads plainly.
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	resp = events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	answered := make(map[string]bool, len(msgs)) // messages with a verdict: done, dead-lettered or handed back
 	retry := func(id string) {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 	}
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		obs.Panicked(ctx, c.log, p)
+		for _, rec := range msgs {
+			if !answered[rec.MessageID] {
+				answered[rec.MessageID] = true
+				retry(rec.MessageID)
+			}
+		}
+	}()
 	m.Count("RequestsReceived", len(msgs))
 	subs := make([]convert.Submission, 0, len(msgs))
 	from := make([]int, 0, len(msgs)) // the message of each submission
@@ -91,6 +111,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		if err != nil {
 			m.Count("RequestsInvalid", 1)
 			c.deadLetter(ctx, rec, codeOf(err), err.Error(), m, retry)
+			answered[rec.MessageID] = true
 			continue
 		}
 		m.Count("LeadsReceived", len(req.IDs))
@@ -102,7 +123,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 		from = append(from, i)
 	}
 	if len(subs) > 0 {
-		c.convert(ctx, msgs, subs, from, m, retry)
+		c.convert(ctx, msgs, subs, from, m, retry, answered)
 	}
 	// Wake-ups go last: leads this batch parked may join the batches they send.
 	if len(wakes) > 0 {
@@ -112,13 +133,15 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) event
 				m.Count("WakeupsRetried", 1)
 				retry(wakeIDs[i])
 			}
+			answered[wakeIDs[i]] = true
 		}
 	}
 	return resp
 }
 
-// convert converts the batch's requests and answers for each message.
-func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs []convert.Submission, from []int, m *obs.Metrics, retry func(string)) {
+// convert converts the batch's requests and answers for each message,
+// marking it answered.
+func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs []convert.Submission, from []int, m *obs.Metrics, retry func(string), answered map[string]bool) {
 	for i, res := range c.cfg.Converter.Accumulate(ctx, subs) {
 		rec := msgs[from[i]]
 		switch res.Verdict {
@@ -129,6 +152,7 @@ func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs
 		case convert.Permanent:
 			c.deadLetter(ctx, rec, res.Code, res.Reason, m, retry)
 		}
+		answered[rec.MessageID] = true
 	}
 }
 

@@ -1,9 +1,12 @@
 package sqsbatch_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
 
@@ -156,5 +160,62 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 	resp := r.consumer.Handle(context.Background(), batch(`{"ids":"oops"}`))
 	if got := failures(resp); !slices.Equal(got, []string{"m00"}) {
 		t.Fatalf("failures %v, want the message handed back", got)
+	}
+}
+
+// stepConverter answers each submission with the verdict its first lead
+// names, and panics where it is told to.
+type stepConverter struct {
+	panicIn string // "accumulate" or "wake"
+}
+
+func (c stepConverter) Accumulate(_ context.Context, subs []convert.Submission) []convert.Result {
+	if c.panicIn == "accumulate" {
+		panic("a bug in Accumulate")
+	}
+	out := make([]convert.Result, len(subs))
+	for i, s := range subs {
+		out[i] = convert.Result{Source: s.Source}
+		if s.Request.IDs[0] == "2" {
+			out[i].Verdict = convert.Retry
+		}
+	}
+	return out
+}
+
+func (c stepConverter) Wake(context.Context, []convert.Wakeup) []convert.Verdict {
+	panic("a bug in Wake")
+}
+
+// TestPanicHandsBackUnansweredMessages: after a panic the batch answer
+// still holds: messages already done or dead-lettered stay so, those
+// handed back stay handed back once, and every message without a verdict
+// is handed back; the panic is logged with its stack.
+func TestPanicHandsBackUnansweredMessages(t *testing.T) {
+	wake := convert.WakeBody(convert.Wakeup{Key: jobs.BatchKey{Fingerprint: "f", Gen: 1}})
+	msgs := batch(`{"ids":"oops"}`, `{"ids":["1"]}`, `{"ids":["2"]}`, wake, `{"ids":["3"]}`, wake)
+	for _, tc := range []struct {
+		panicIn string
+		want    []string
+	}{
+		{"accumulate", []string{"m01", "m02", "m03", "m04", "m05"}}, // only the invalid m00 has its verdict
+		{"wake", []string{"m02", "m03", "m05"}},                     // m01 and m04 are done, m02 handed back once
+	} {
+		t.Run(tc.panicIn, func(t *testing.T) {
+			var logs bytes.Buffer
+			dead := &sqsbatch.MemoryDeadLetter{}
+			c := sqsbatch.NewConsumer(sqsbatch.Config{Converter: stepConverter{panicIn: tc.panicIn}, DeadLetter: dead,
+				APIVersion: "v7", Logger: obs.NewLogger(&logs, slog.LevelInfo)})
+			resp := c.Handle(context.Background(), msgs)
+			if got := failures(resp); !slices.Equal(got, tc.want) {
+				t.Errorf("handed back %v; want %v", got, tc.want)
+			}
+			if l := dead.Letters(); len(l) != 1 || l[0].MessageID != "m00" {
+				t.Errorf("dead letters %+v; want m00's", l)
+			}
+			if l := logs.String(); !strings.Contains(l, `"msg":"panic recovered"`) || !strings.Contains(l, "stepConverter") {
+				t.Errorf("the panic is not logged with its stack:\n%s", l)
+			}
+		})
 	}
 }

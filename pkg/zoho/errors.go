@@ -3,6 +3,7 @@ package zoho
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -63,23 +64,43 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "zoho %s", e.Op)
-	if e.HTTPStatus != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.HTTPStatus)
-	}
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.Class == InvalidID {
-		fmt.Fprintf(&b, " (ids[%d] = %q)", e.IDIndex, e.ID)
-	}
+	e.describe(&b)
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	return b.String()
+}
+
+// Public is the error as a caller may read it, in an answer, a dead letter
+// or a stored reason: Zoho's answer and what the client made of it. It
+// leaves out the underlying error, which belongs in the log: a network
+// error names hosts, and the token source's errors come from the stores
+// behind it (DynamoDB, Secrets Manager), whose text names operations,
+// resources and roles. An underlying *APIError (a refused refresh) is
+// Zoho's answer too, and is kept, by its own Public.
+func (e *APIError) Public() string {
+	var b bytes.Buffer
+	e.describe(&b)
+	if inner, ok := errors.AsType[*APIError](e.Err); ok {
+		fmt.Fprintf(&b, ": %s", inner.Public())
+	}
+	return b.String()
+}
+
+func (e *APIError) describe(b *bytes.Buffer) {
+	fmt.Fprintf(b, "zoho %s", e.Op)
+	if e.HTTPStatus != 0 {
+		fmt.Fprintf(b, ": HTTP %d", e.HTTPStatus)
+	}
+	if e.Code != "" {
+		fmt.Fprintf(b, " %s", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(b, ": %s", e.Message)
+	}
+	if e.Class == InvalidID {
+		fmt.Fprintf(b, " (ids[%d] = %q)", e.IDIndex, e.ID)
+	}
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
