@@ -49,7 +49,7 @@ const (
 	reqActivityModules = "Tasks, Events, Calls"
 	reqRecordModules   = "Contacts, Deals, Accounts"
 
-	reqIDRule = "expected a string of 1 to 19 digits (a Zoho record id)"
+	reqIDRule = "expected a Zoho record id: a string of 1 to 19 digits with no leading zero"
 	reqNumber = "ids must be JSON strings: a 19-digit Zoho id does not survive a float64, so quote it, as in \"3652397000009835021\""
 )
 
@@ -580,7 +580,7 @@ func (c *reqChecker) ids(ids []string) {
 			return
 		}
 		if !reqIsID(id) {
-			c.add(reqInvalid, reqIndex("$.ids", k), "%s is not a lead id; %s", reqQuote(id), reqIDRule)
+			c.add(reqInvalid, reqIndex("$.ids", k), "%s is not a lead id; %s%s", reqQuote(id), reqIDRule, reqZeroHint(id))
 		} else if j, dup := seen[id]; dup {
 			c.add(reqDuplicate, reqIndex("$.ids", k), "%s is a duplicate of $.ids[%d]", reqQuote(id), j)
 		} else {
@@ -661,7 +661,7 @@ func (c *reqChecker) ref(path string, r *zoho.Ref) {
 	case r.ID == "":
 		c.add(reqMandatory, path+".id", "an id is required")
 	case !reqIsID(r.ID):
-		c.add(reqInvalid, path+".id", "%s is not an id; %s", reqQuote(r.ID), reqIDRule)
+		c.add(reqInvalid, path+".id", "%s is not an id; %s%s", reqQuote(r.ID), reqIDRule, reqZeroHint(r.ID))
 	}
 }
 
@@ -704,15 +704,17 @@ func (c *reqChecker) module(path string, m zoho.ModuleRef, allowed string) bool 
 	case m.ID == "":
 		c.add(reqExpected, path+".id", "id is required: the module's id from Zoho's Modules API, not a record id")
 	case !reqIsID(m.ID):
-		c.add(reqInvalid, path+".id", "%s is not a module id; %s", reqQuote(m.ID), reqIDRule)
+		c.add(reqInvalid, path+".id", "%s is not a module id; %s%s", reqQuote(m.ID), reqIDRule, reqZeroHint(m.ID))
 	}
 	return nameOK
 }
 
 // reqIsID reports whether s is a Zoho record id: 1 to 19 ASCII digits that
-// fit Zoho's long.
+// fit Zoho's long, with no leading zero. Zoho never writes an id with one,
+// and "0123" would slip past the de-duplication (by string) as a second
+// copy of "123", to be claimed and sent twice; "0" names no record.
 func reqIsID(s string) bool {
-	if len(s) == 0 || len(s) > 19 {
+	if len(s) == 0 || len(s) > 19 || s[0] == '0' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -722,6 +724,18 @@ func reqIsID(s string) bool {
 	}
 	_, err := strconv.ParseInt(s, 10, 64)
 	return err == nil
+}
+
+// reqZeroHint explains a refused id that is digits with a leading zero,
+// naming the id it was probably meant to be.
+func reqZeroHint(s string) string {
+	if len(s) == 0 || s[0] != '0' || strings.TrimLeft(s, "0123456789") != "" {
+		return ""
+	}
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		return fmt.Sprintf(" (Zoho writes no leading zeros: %s?)", reqQuote(t))
+	}
+	return " (0 names no record)"
 }
 
 // reqInList reports whether name is in a ", "-separated list.

@@ -596,3 +596,46 @@ func TestFragment(t *testing.T) {
 		}
 	}
 }
+
+// TestLeadingZerosAreRefused: Zoho writes ids without leading zeros, and
+// de-duplication compares strings, so "0123" beside "123" would be a second
+// copy of one lead, claimed and sent twice. Every encoding refuses it, at
+// its own index, and names the id it probably meant.
+func TestLeadingZerosAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, json, form, path, hint string
+	}{
+		{"leading zero", `{"ids":["123","0123"]}`, "ids=123,0123", "$.ids[1]", `"123"`},
+		{"many zeros", `{"ids":["123","5","0000000000000000123"]}`, "ids=123&ids=5&id=0000000000000000123", "$.ids[2]", `"123"`},
+		{"zero", `{"ids":["0"]}`, "id=0", "$.ids[0]", "0 names no record"},
+		{"zeros", `{"ids":["1","00"]}`, "ids=1,00", "$.ids[1]", "0 names no record"},
+		{"owner", `{"ids":["1"],"assign_to":{"id":"011"}}`, "ids=1&assign_to=011", "$.assign_to.id", `"11"`},
+		{"portal user type", `{"ids":["1"],"portal_user_type":{"id":"0"}}`, "ids=1&portal_user_type=0", "$.portal_user_type.id", "0 names no record"},
+		{"module", `{"ids":["1"],"related_modules":[{"api_name":"Calls","id":"023"}]}`, "ids=1&related_modules=Calls:023", "$.related_modules[0].id", `"23"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decoder{APIVersion: "v8"}
+			for enc, decode := range map[string]func() (*zoho.ConvertRequest, error){
+				"json":    func() (*zoho.ConvertRequest, error) { return DecodeJSON([]byte(tc.json), "v8") },
+				"decoder": func() (*zoho.ConvertRequest, error) { return d.JSON([]byte(tc.json)) },
+				"careful": func() (*zoho.ConvertRequest, error) { return decodeCareful([]byte(tc.json), "v8") },
+				"form":    func() (*zoho.ConvertRequest, error) { return DecodeForm([]byte(tc.form), "v8") },
+			} {
+				req, err := decode()
+				if req != nil {
+					t.Fatalf("%s: accepted %v", enc, req.IDs)
+				}
+				fe := reqTestWant(t, err, reqInvalid, tc.path)
+				if !strings.Contains(fe.Message, "leading zero") || !strings.Contains(fe.Message, tc.hint) {
+					t.Errorf("%s: message %q does not explain the leading zero (want %s)", enc, fe.Message, tc.hint)
+				}
+				if !strings.Contains(err.Error(), tc.path+": ") {
+					t.Errorf("%s: error %q does not name %s", enc, err, tc.path)
+				}
+			}
+			if _, ok := decodeFast([]byte(tc.json), "v8", nil); ok {
+				t.Error("the fast path accepted it")
+			}
+		})
+	}
+}
