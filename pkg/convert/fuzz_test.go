@@ -30,16 +30,14 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"ids":["123","0123","0000000000000000123","0"]}`, `{"ids":[123,0123,0]}`,
 		`{"ids":["1"],"assign_to":{"id":"011"},"related_modules":[{"api_name":"Tasks","id":"0"}]}`,
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Add([]byte(`{"ids":["1"],"apply_assignment_threshold":false}`), false)
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		req, err := DecodeJSON(body, version)
-		reqFuzzCheck(t, req, err, version)
+	f.Add([]byte(`{"ids":["1"],"apply_assignment_threshold":false}`), false, true)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		req, err := d.JSON(body)
+		reqFuzzCheck(t, req, err, d)
 	})
 }
 
@@ -60,18 +58,17 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"ids":["123","0123"]}`, `{"ids":["0"]}`, `{"ids":["1"],"assign_to":{"id":"01"}}`,
 		`{"ids":["1"],"move_attachments_to":{"api_name":"Deals","id":"032"}}`,
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		fast, ok := decodeFast(body, version, nil)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		version := d.APIVersion
+		fast, ok := decodeFast(body, version, d.DefaultOwner, nil)
 		if !ok {
 			return
 		}
-		careful, err := decodeCareful(body, version)
+		careful, err := decodeCareful(body, version, d.DefaultOwner)
 		if err != nil {
 			t.Fatalf("the fast path accepted what the careful path refuses: %v", err)
 		}
@@ -79,7 +76,6 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("fast %+v\ncareful %+v", fast, careful)
 		}
 		// A batch's Decoder shares what it has read before: same answer.
-		d := Decoder{APIVersion: version}
 		for range 2 {
 			again, err := d.JSON(body)
 			if err != nil || !reflect.DeepEqual(again, careful) {
@@ -100,20 +96,32 @@ func FuzzDecodeForm(f *testing.F) {
 		"ids=1&Deals.Deal_Name=%3Cb%3E%00&Deals.Stage=S&Deals.Closing_Date=2026-03-31",
 		"ids=123,0123&id=0000000000000000123", "id=0", "ids=1&assign_to=011&carry_over_tags=Deals:0",
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		req, err := DecodeForm(body, version)
-		reqFuzzCheck(t, req, err, version)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		req, err := d.Form(body)
+		reqFuzzCheck(t, req, err, d)
 	})
 }
 
-// reqFuzzCheck holds what every decoded body must satisfy.
-func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version string) {
+// reqFuzzDecoder is a Decoder for the API version, with or without a
+// default owner.
+func reqFuzzDecoder(v8, owner bool) *Decoder {
+	d := &Decoder{APIVersion: "v7"}
+	if v8 {
+		d.APIVersion = "v8"
+	}
+	if owner {
+		d.DefaultOwner = reqTestOwner
+	}
+	return d
+}
+
+// reqFuzzCheck holds what every body decoded by d must satisfy.
+func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, d *Decoder) {
+	version := d.APIVersion
 	if err != nil {
 		if req != nil {
 			t.Fatal("a request and an error")
@@ -142,6 +150,9 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 	if err := validateRequest(req, version); err != nil {
 		t.Fatalf("decoded request does not validate: %v", err)
 	}
+	if req.AssignTo == nil {
+		t.Fatal("no owner: Zoho's Mass Convert requires assign_to")
+	}
 	if len(req.IDs) == 0 || len(req.IDs) > MaxIDs {
 		t.Fatalf("%d ids", len(req.IDs))
 	}
@@ -169,7 +180,7 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 	if len(out) > MaxBodyBytes {
 		return // escaping can grow a body past the cap
 	}
-	again, err := DecodeJSON(out, version)
+	again, err := DecodeJSON(out, version) // without a default: the owner travels in the body
 	if err != nil {
 		t.Fatalf("re-encoded request refused: %v\n%s", err, out)
 	}
