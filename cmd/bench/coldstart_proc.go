@@ -175,7 +175,7 @@ func coldStatus(ctx context.Context, b *bootstraps, m *motoServer, event []byte)
 		return coldStart{}, err
 	}
 	leads := w.sim.SeedLeadRange(1)
-	id, err := client.MassConvert(ctx, &zoho.ConvertRequest{IDs: leads})
+	id, err := client.MassConvert(ctx, owned(leads...))
 	if err != nil {
 		return coldStart{}, err
 	}

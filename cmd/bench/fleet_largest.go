@@ -59,13 +59,16 @@ func largestMessages(sim *zohosim.Server, limit int) ([]message, batch, error) {
 // zohoMaxIDsPerRequest is the most ids a conversion request may carry.
 const zohoMaxIDsPerRequest = 1000
 
+// requestJSON writes the body of owned(req.IDs...): the ids between
+// requestPrefix and requestSuffix.
 func requestJSON(req zoho.ConvertRequest) string {
-	var b strings.Builder
-	b.WriteString(`{"ids":["`)
-	b.WriteString(strings.Join(req.IDs, `","`))
-	b.WriteString(`"]}`)
-	return b.String()
+	return requestPrefix + strings.Join(req.IDs, `","`) + requestSuffix
 }
+
+const (
+	requestPrefix = `{"ids":["`
+	requestSuffix = `"],"assign_to":{"id":"` + zohosim.DefaultUserID + `"}}` // owner()
+)
 
 // largestSample runs the largest batch once: ours as deployed (fleet-wide
 // batching, the budget), -latency per Zoho call, s.claimDelay per claim
@@ -133,7 +136,7 @@ func largestSample(ctx context.Context, s settings) (sample, error) {
 			continue
 		}
 		done++
-		for _, id := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(m.body, `{"ids":["`), `"]}`), `","`) {
+		for _, id := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(m.body, requestPrefix), requestSuffix), `","`) {
 			if inJobs[id] == 0 {
 				wrong = append(wrong, fmt.Sprintf("message %s reported done, lead %s in no job", m.id, id))
 				break

@@ -143,7 +143,7 @@ func zohoCallTime(ctx context.Context, s settings) (time.Duration, error) {
 	times := make([]float64, 0, len(ids))
 	for _, id := range ids {
 		t0 := time.Now()
-		if _, err := client.MassConvert(ctx, &zoho.ConvertRequest{IDs: []string{id}}); err != nil {
+		if _, err := client.MassConvert(ctx, owned(id)); err != nil {
 			return 0, fmt.Errorf("one Zoho call: %w", err)
 		}
 		times = append(times, float64(time.Since(t0)))

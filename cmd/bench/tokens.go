@@ -62,7 +62,7 @@ func tokenTraffic(ctx context.Context, s settings, shared bool) (traffic, error)
 		}
 		insts[i] = instance{client, tokens}
 	}
-	jobID, err := insts[0].client.MassConvert(ctx, &zoho.ConvertRequest{IDs: lead})
+	jobID, err := insts[0].client.MassConvert(ctx, owned(lead...))
 	if err != nil {
 		return traffic{}, fmt.Errorf("scheduling the job the instances ask about: %w", err)
 	}

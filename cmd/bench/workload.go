@@ -43,8 +43,17 @@ func (c cell) String() string {
 	return fmt.Sprintf("%d id/msg, %d%% dup, %s", c.idsPerMsg, c.dupPercent, sets)
 }
 
-// optionSet returns request k of the three option sets: no deal, a deal,
-// another owner.
+// owner is the assign_to of every request the bench sends: the simulated
+// org's user. Zoho's Mass Convert requires an owner.
+func owner() *zoho.Ref { return &zoho.Ref{ID: zohosim.DefaultUserID} }
+
+// owned returns a request for ids with owner() as assign_to.
+func owned(ids ...string) *zoho.ConvertRequest {
+	return &zoho.ConvertRequest{IDs: ids, AssignTo: owner()}
+}
+
+// optionSet returns request k of the three option sets, each with owner():
+// no deal, a deal, a portal user type.
 func optionSet(k int) zoho.ConvertRequest {
 	switch k % 3 {
 	case 1:
@@ -52,11 +61,11 @@ func optionSet(k int) zoho.ConvertRequest {
 		deal.SetString(zoho.DealName, "Website enquiry")
 		deal.SetString(zoho.DealStage, "Qualification")
 		deal.SetString(zoho.DealClosingDate, "2026-12-31")
-		return zoho.ConvertRequest{Deals: &deal}
+		return zoho.ConvertRequest{Deals: &deal, AssignTo: owner()}
 	case 2:
-		return zoho.ConvertRequest{AssignTo: &zoho.Ref{ID: zohosim.DefaultUserID}}
+		return zoho.ConvertRequest{AssignTo: owner(), PortalUserType: &zoho.Ref{ID: zohosim.DefaultPortalUserTypeID}}
 	}
-	return zoho.ConvertRequest{}
+	return zoho.ConvertRequest{AssignTo: owner()}
 }
 
 // workload is a cell's messages, in the order they reach the queue.

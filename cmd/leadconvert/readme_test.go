@@ -90,4 +90,21 @@ func TestReadmeExamplesAreAccepted(t *testing.T) {
 	if _, err := convert.DecodeForm([]byte(form.Encode()), "v8"); err != nil {
 		t.Errorf("the README's webhook form: %v", err)
 	}
+	// The webhook recipe's body, as Zoho posts it: a deal with its owner.
+	posted := regexp.MustCompile("(?m)^(ids=[^`\\s]+)$").FindStringSubmatch(doc)
+	if posted == nil {
+		t.Fatal("no webhook form body found")
+	}
+	req, err := convert.DecodeForm([]byte(posted[1]), "v7")
+	if err != nil {
+		t.Fatalf("the README's webhook body %s: %v", posted[1], err)
+	}
+	if req.AssignTo == nil || req.Deals == nil {
+		t.Errorf("the README's webhook body %s shows no deal with an owner", posted[1])
+	}
+	// Zoho's API spec caps a raw webhook body at 500 characters: the recipe
+	// must say so, and use form data.
+	if !strings.Contains(doc, "500 characters") || !strings.Contains(doc, "**Form data**") {
+		t.Error("the README's webhook recipe does not say to use form data, and why")
+	}
 }

@@ -48,7 +48,10 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	}
 	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
 		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
-		"MAX_WAIT_SECONDS": strconv.Itoa(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": strconv.Itoa(int(window.Seconds()))}
+		"MAX_WAIT_SECONDS": strconv.Itoa(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": strconv.Itoa(int(window.Seconds())),
+		// The streamed single-lead requests name no owner: they get the
+		// simulated org's user, as a deployment's DefaultOwnerId would give.
+		"DEFAULT_OWNER_ID": zohosim.DefaultUserID}
 	getenv := func(k string) string { return env[k] }
 	convertCfg, err := config.LoadConvert(getenv)
 	if err != nil {

@@ -105,12 +105,19 @@ func TestFleetBatchingThroughRIE(t *testing.T) {
 	url, stop := sim.Start()
 	t.Cleanup(stop)
 	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
-		"CONVERSION_QUEUE_URL="+queue, "MAX_WAIT_SECONDS=2", "BATCHING_WINDOW_SECONDS=0",
+		"CONVERSION_QUEUE_URL="+queue, "MAX_WAIT_SECONDS=2", "BATCHING_WINDOW_SECONDS=0", "DEFAULT_OWNER_ID="+zohotest.Owner,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
+
+	// Half the messages name the owner, half rely on DEFAULT_OWNER_ID: the
+	// same options, so one call.
 
 	var msgs []testkit.SQSMessage
 	for i, id := range ids {
-		msgs = append(msgs, testkit.SQSMessage{ID: fmt.Sprintf("m%d", i), Body: `{"ids":["` + id + `"]}`})
+		body := `{"ids":["` + id + `"]}`
+		if i%2 == 0 {
+			body = zohotest.Body(id)
+		}
+		msgs = append(msgs, testkit.SQSMessage{ID: fmt.Sprintf("m%d", i), Body: body})
 	}
 	if out := fn.Invoke(t, testkit.SQSEvent(msgs...)); !strings.Contains(string(out), `"batchItemFailures":[]`) {
 		t.Fatalf("SQS batch: %s", out)
@@ -142,6 +149,9 @@ func TestFleetBatchingThroughRIE(t *testing.T) {
 	jobs := sim.Jobs()
 	if len(jobs) != 1 || len(jobs[0].IDs) != 4 {
 		t.Fatalf("Zoho jobs %+v; want one with the 4 leads", jobs)
+	}
+	if want := `"assign_to":{"id":"` + zohotest.Owner + `"}`; !strings.Contains(string(jobs[0].Body), want) {
+		t.Errorf("Zoho received %s; want %s", jobs[0].Body, want)
 	}
 	if j, err := table.NewJobStore(table.NewClient(cfg), tableName).Job(t.Context(), jobs[0].ID); err != nil || len(j.LeadIDs) != 4 {
 		t.Fatalf("the job in DynamoDB: %+v, %v", j, err)

@@ -45,7 +45,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	now := time.Now()
 	var ids []string
 	for k, lead := range sim.SeedLeadRange(3) {
-		id, err := client.MassConvert(t.Context(), &zoho.ConvertRequest{IDs: []string{lead}})
+		id, err := client.MassConvert(t.Context(), zohotest.Request(lead))
 		if err != nil {
 			t.Fatal(err)
 		}

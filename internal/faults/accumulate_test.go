@@ -287,7 +287,7 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 
 	// Single-lead requests of two option sets, spread over the arrival
 	// rounds, a few asked for twice and two refused by Zoho.
-	sets := []string{``, `,"assign_to":{"id":"` + zohosim.DefaultUserID + `"}`}
+	sets := optionSetsJSON
 	var bodies []string
 	for i, id := range append(slices.Clone(ids), unknown...) {
 		bodies = append(bodies, `{"ids":["`+id+`"]`+sets[i%2]+`}`)
@@ -440,10 +440,18 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 // fingerprints lists the option sets' accumulator keys as the service
 // computes them, for the two option sets of the run.
 func fingerprints(*zohosim.Server) []string {
-	return []string{
-		testFingerprint(`{"ids":["1"]}`),
-		testFingerprint(`{"ids":["1"],"assign_to":{"id":"` + zohosim.DefaultUserID + `"}}`),
+	var fps []string
+	for _, set := range optionSetsJSON {
+		fps = append(fps, testFingerprint(`{"ids":["1"]`+set+`}`))
 	}
+	return fps
+}
+
+// optionSetsJSON are the run's two option sets, as members to append to a
+// body's ids.
+var optionSetsJSON = []string{
+	`,"assign_to":{"id":"` + zohotest.Owner + `"}`,
+	`,"assign_to":{"id":"` + zohotest.Owner + `"},"portal_user_type":{"id":"` + zohosim.DefaultPortalUserTypeID + `"}`,
 }
 
 func deathsText(d map[crashPoint]int) string {

@@ -94,7 +94,7 @@ func TestRefusedOptionsDoNotDeadLetterAnotherRequest(t *testing.T) {
 	r := newSmallRig(t, nil)
 	leads := r.sim.SeedLeadRange(2)
 	bad := jsonMessage(t, "bad", map[string]any{"ids": []string{leads[0]}, "assign_to": map[string]any{"id": "3652397000000999999"}})
-	good := jsonMessage(t, "good", map[string]any{"ids": leads})
+	good := jsonMessage(t, "good", map[string]any{"ids": leads, "assign_to": owner})
 	answer := r.invoke(t, bad, good)
 
 	for _, l := range r.dlq.Letters() {

@@ -45,10 +45,13 @@ var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 // options sets of the valid requests: plain, with a deal, with an owner.
 var optionSets = []map[string]any{
-	{},
-	{"Deals": map[string]any{"Deal_Name": "Fault suite", "Stage": "Qualification", "Closing_Date": "2026-12-31", "Amount": 12500}},
-	{"assign_to": map[string]any{"id": zohosim.DefaultUserID}},
+	{"assign_to": owner},
+	{"assign_to": owner, "Deals": map[string]any{"Deal_Name": "Fault suite", "Stage": "Qualification", "Closing_Date": "2026-12-31", "Amount": 12500}},
+	{"assign_to": owner, "portal_user_type": map[string]any{"id": zohosim.DefaultPortalUserTypeID}},
 }
+
+// owner is the assign_to of every valid request: Zoho requires one.
+var owner = map[string]any{"id": zohotest.Owner}
 
 // inspector reads the store behind the functions' backs, never through
 // the fault proxy.

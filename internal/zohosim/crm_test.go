@@ -31,6 +31,7 @@ func TestMassConvertValidation(t *testing.T) {
 		version   string
 		pipelines bool
 		body      string // L0..L4 stand for seeded leads, ALL for all 50 of them
+		bare      bool   // send body as written; otherwise it gets an owner (owned)
 		status    int    // 0: scheduled
 		code      string
 		details   string
@@ -81,6 +82,12 @@ func TestMassConvertValidation(t *testing.T) {
 			code: "INVALID_DATA", details: `{"expected_data_type":"jsonobject","api_name":"Deals","json_path":"$.Deals"}`},
 		{name: "deal custom fields", body: `{"ids":["L0"],"Deals":{` + deal + `,"Amount":1200.50,"Region__c":"EMEA"}}`},
 
+		{name: "assign_to missing", bare: true, body: `{"ids":["L0"]}`, status: 400,
+			code: "MANDATORY_NOT_FOUND", details: `{"api_name":"assign_to","json_path":"$.assign_to"}`},
+		{name: "assign_to null", bare: true, body: `{"ids":["L0"],"assign_to":null}`, status: 400,
+			code: "MANDATORY_NOT_FOUND", details: `{"api_name":"assign_to","json_path":"$.assign_to"}`},
+		{name: "assign_to missing, ids first", bare: true, body: `{"ids":[]}`, status: 400,
+			code: "MANDATORY_NOT_FOUND", details: `{"api_name":"ids","json_path":"$.ids"}`},
 		{name: "assign_to known", body: `{"ids":["L0"],"assign_to":{"id":"3652397000000186017","name":"Ann"}}`},
 		{name: "assign_to unknown", body: `{"ids":["L0"],"assign_to":{"id":"1"}}`, status: 400,
 			code: "INVALID_DATA", details: `{"api_name":"assign_to","json_path":"$.assign_to.id"}`},
@@ -151,6 +158,9 @@ func TestMassConvertValidation(t *testing.T) {
 			for i, id := range leads[:5] {
 				body = strings.ReplaceAll(body, fmt.Sprintf("L%d", i), id)
 			}
+			if !tt.bare {
+				body = owned(body)
+			}
 			version := tt.version
 			if version == "" {
 				version = "v7"
@@ -191,11 +201,11 @@ func TestMassConvertKeepsDeals(t *testing.T) {
 	e := newEnv(t, Options{})
 	lead := e.s.SeedLeadRange(1)[0]
 	e.schedule(lead)
-	a := e.convert("v8", `{"ids":["`+lead+`"]}`)
+	a := e.convert("v8", idsBody(lead))
 	a.wantError(t, 400, "INVALID_DATA", `{"api_name":"ids","json_path":"$.ids[0]"}`)
 
 	lead = e.s.SeedLeadRange(1)[0]
-	a = e.convert("v8", `{"ids":["`+lead+`"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":1200.50}}`)
+	a = e.convert("v8", owned(`{"ids":["`+lead+`"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":1200.50}}`))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("got %d %s", a.status, a.raw)
 	}

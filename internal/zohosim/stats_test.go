@@ -171,7 +171,7 @@ func TestDuplicateSubmissions(t *testing.T) {
 	e.convert("v7", idsBody("3652397000000000001")).wantError(t, 400, "INVALID_DATA", "")
 	dups(1)
 	// Refused for another reason, it is still an attempt to convert twice.
-	e.convert("v7", `{"ids":["`+ids[0]+`"],"Deals":{}}`).wantError(t, 400, "MANDATORY_NOT_FOUND", "")
+	e.convert("v7", owned(`{"ids":["`+ids[0]+`"],"Deals":{}}`)).wantError(t, 400, "MANDATORY_NOT_FOUND", "")
 	dups(2)
 	e.clock.Advance(3 * time.Minute)
 	e.schedule(ids[2]) // failed by its job: a retry, not a duplicate

@@ -4,6 +4,7 @@
 package zohotest
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -26,6 +27,25 @@ func SecretJSON(webhookKey string) string {
 		s += fmt.Sprintf(`,"webhook_key":%q`, webhookKey)
 	}
 	return s + "}"
+}
+
+// Owner is the assign_to of the tests' requests: the simulator's user.
+// Zoho's Mass Convert requires an owner, and the simulator refuses a call
+// without one.
+const Owner = zohosim.DefaultUserID
+
+// Request returns a conversion request for ids, owned by Owner.
+func Request(ids ...string) *zoho.ConvertRequest {
+	return &zoho.ConvertRequest{IDs: ids, AssignTo: &zoho.Ref{ID: Owner}}
+}
+
+// Body returns Request(ids...) as the JSON a producer sends.
+func Body(ids ...string) string {
+	b, err := json.Marshal(Request(ids...))
+	if err != nil {
+		panic(err) // strings always marshal
+	}
+	return string(b)
 }
 
 // Zoho is a running simulator and a client wired to it.

@@ -43,8 +43,8 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 		Zoho: client, Leads: client, Store: d.Jobs, MaxConcurrency: cfg.MaxZohoConcurrency, APIVersion: cfg.APIVersion,
 		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
 	}
-	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret, log), APIVersion: cfg.APIVersion, Logger: log,
-		Retention: cfg.JobRetention, Now: d.Now}
+	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret, log), APIVersion: cfg.APIVersion, DefaultOwner: cfg.DefaultOwner,
+		Logger: log, Retention: cfg.JobRetention, Now: d.Now}
 	if d.Queue != nil {
 		cc.Timer, cc.MaxWait, cc.Refused = d.Queue, cfg.MaxWait, deadLetterBatch(d.DeadLetter, log)
 		// On the conversion queue a wake-up spends between nothing and the
@@ -63,7 +63,8 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	}
 	hc.Converter = svc
 	api := httpapi.New(hc)
-	return &Convert{api: api, consumer: sqsbatch.NewConsumer(sqsbatch.Config{Converter: svc, DeadLetter: d.DeadLetter, Requests: d.Jobs, APIVersion: cfg.APIVersion, Logger: log}), out: d.Out, log: log}, nil
+	return &Convert{api: api, consumer: sqsbatch.NewConsumer(sqsbatch.Config{Converter: svc, DeadLetter: d.DeadLetter, Requests: d.Jobs,
+		APIVersion: cfg.APIVersion, DefaultOwner: cfg.DefaultOwner, Logger: log}), out: d.Out, log: log}, nil
 }
 
 // Invoke is the Lambda handler. It returns an error only for an event it

@@ -50,7 +50,9 @@ func newConvertWithSecret(t *testing.T, secretJSON string) *convertRig {
 	t.Cleanup(stop)
 	cfg, err := config.LoadConvert(func(k string) string {
 		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
-			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "MAX_WAIT_SECONDS": "60", "BATCHING_WINDOW_SECONDS": "20"}[k]
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "MAX_WAIT_SECONDS": "60", "BATCHING_WINDOW_SECONDS": "20",
+			// Requests without assign_to (the webhooks below) get the simulator's user.
+			"DEFAULT_OWNER_ID": zohotest.Owner}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -254,17 +256,17 @@ func TestOneBudgetForTheDeployment(t *testing.T) {
 	}
 	ctx := context.Background()
 	// Some jobs for the status function to check while the rest converts.
-	first, err := fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m0", Body: `{"ids":["` + strings.Join(ids[:200], `","`) + `"]}`}))
+	first, err := fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m0", Body: zohotest.Body(ids[:200]...)}))
 	if err != nil || len(first.(events.SQSEventResponse).BatchItemFailures) != 0 {
 		t.Fatalf("first batch: %v %v", first, err)
 	}
 	clock.Advance(time.Minute)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, _ = fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m1", Body: `{"ids":["` + strings.Join(ids[200:600], `","`) + `"]}`}))
+		_, _ = fleet[0].Invoke(ctx, testkit.SQSEvent(testkit.SQSMessage{ID: "m1", Body: zohotest.Body(ids[200:600]...)}))
 	})
 	wg.Go(func() {
-		body := `{"ids":["` + strings.Join(ids[600:1000], `","`) + `"]}`
+		body := zohotest.Body(ids[600:1000]...)
 		_, _ = fleet[1].Invoke(ctx, httpEvent("POST", "/conversions?wait=true",
 			map[string]string{"authorization": "Bearer " + sampleWebhookKey, "content-type": "application/json"}, body, false))
 	})

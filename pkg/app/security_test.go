@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 )
@@ -91,7 +92,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		"wrong":        with("x-webhook-key", strings.Repeat("x", len(sampleWebhookKey))),
 		"prefix only":  with("authorization", "Bearer "+sampleWebhookKey[:8]),
 	} {
-		if got := status(invoke(httpEvent("POST", "/conversions", h, `{"ids":["`+ids[0]+`"]}`, false))); got != 401 {
+		if got := status(invoke(httpEvent("POST", "/conversions", h, zohotest.Body(ids[0]), false))); got != 401 {
 			t.Errorf("auth %s: %d, want 401", name, got)
 		}
 	}
@@ -133,21 +134,21 @@ func TestNoSecretLeaks(t *testing.T) {
 	// Good requests (converted at once, ?wait=true, so that they meet Zoho
 	// here), a revoked token mid-run, a throttled refresh, and SQS messages
 	// that end in the dead-letter queue.
-	if got := status(invoke(httpEvent("POST", "/conversions", good, `{"ids":["`+ids[5]+`"]}`, false))); got != 202 {
+	if got := status(invoke(httpEvent("POST", "/conversions", good, zohotest.Body(ids[5]), false))); got != 202 {
 		t.Fatalf("a queued request: %d", got)
 	}
-	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[1]+`"]}`, false))); got != 202 {
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, zohotest.Body(ids[1]), false))); got != 202 {
 		t.Fatalf("good request: %d", got)
 	}
 	for _, tok := range sim.IssuedTokens() {
 		sim.InvalidateToken(tok)
 	}
-	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[2]+`"]}`, true))); got != 202 {
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, zohotest.Body(ids[2]), true))); got != 202 {
 		t.Fatalf("after a revoked token: %d", got)
 	}
 	clock.Advance(2 * time.Hour)
 	sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
-	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, `{"ids":["`+ids[3]+`"]}`, false))); got != 503 {
+	if got := status(invoke(httpEvent("POST", "/conversions?wait=true", good, zohotest.Body(ids[3]), false))); got != 503 {
 		t.Fatalf("throttled refresh: %d, want 503", got)
 	}
 	clock.Advance(time.Minute) // the queued request's wake-up is due

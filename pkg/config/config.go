@@ -55,6 +55,10 @@ type Convert struct {
 	// MaximumBatchingWindowInSeconds (without a wake queue, wake-ups spend
 	// up to that long in its gatherers).
 	BatchingWindow time.Duration
+	// DefaultOwner (DEFAULT_OWNER_ID) is the Zoho user id that owns the
+	// records converted for a request without assign_to, which Zoho's Mass
+	// Convert requires. Empty: such a request is refused locally.
+	DefaultOwner string
 }
 
 // Status is the status function's configuration.
@@ -154,6 +158,10 @@ func LoadConvert(getenv func(string) string) (Convert, error) {
 		WakeQueueURL:       p.str("WAKE_QUEUE_URL", "", false),
 		MaxWait:            time.Duration(p.integer("MAX_WAIT_SECONDS", 60, 1, 900)) * time.Second,
 		BatchingWindow:     time.Duration(p.integer("BATCHING_WINDOW_SECONDS", 0, 0, 300)) * time.Second,
+		DefaultOwner:       p.str("DEFAULT_OWNER_ID", "", false),
+	}
+	if c.DefaultOwner != "" && !zoho.IsRecordID(c.DefaultOwner) {
+		p.fail("DEFAULT_OWNER_ID", "want a Zoho user id (1 to 19 digits, no leading zero), got %q", c.DefaultOwner)
 	}
 	if c.BatchingWindow >= c.MaxWait && c.ConversionQueueURL != "" && c.WakeQueueURL == "" {
 		p.fail("BATCHING_WINDOW_SECONDS", "must be shorter than MAX_WAIT_SECONDS (%s), or no wake-up can be on time", c.MaxWait)

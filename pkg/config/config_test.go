@@ -63,3 +63,35 @@ func TestLoadStatus(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestLoadConvertDefaultOwner(t *testing.T) {
+	for _, tc := range []struct {
+		value, want string
+		ok          bool
+	}{
+		{"", "", true},
+		{"3652397000000186017", "3652397000000186017", true},
+		{" 3652397000000186017 ", "3652397000000186017", true},
+		{"1", "1", true},
+		{"0", "", false},
+		{"03652397000000186017", "", false},
+		{"0123", "", false},
+		{"12a", "", false},
+		{"-1", "", false},
+		{"9223372036854775808", "", false}, // beyond Zoho's long
+		{"ann@example.com", "", false},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := LoadConvert(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "DEFAULT_OWNER_ID": tc.value}))
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "DEFAULT_OWNER_ID:") {
+					t.Fatalf("accepted %q (got %q): %v", tc.value, c.DefaultOwner, err)
+				}
+				return
+			}
+			if err != nil || c.DefaultOwner != tc.want {
+				t.Fatalf("DefaultOwner %q, %v; want %q", c.DefaultOwner, err, tc.want)
+			}
+		})
+	}
+}

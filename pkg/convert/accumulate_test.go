@@ -155,7 +155,7 @@ func TestTrickleFillsCalls(t *testing.T) {
 func TestBigBatchSendsFullCallsNow(t *testing.T) {
 	r := newAccRig(t, jobs.NewMemoryStore())
 	ids := r.sim.SeedLeadRange(130)
-	res := r.accumulate([]convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}})
+	res := r.accumulate([]convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}})
 	if res[0].Verdict != convert.Done || len(res[0].Queued) != 30 || r.calls() != 2 {
 		t.Fatalf("%s, %d queued, %d calls; want done, 30 queued, 2 calls", res[0].Verdict, len(res[0].Queued), r.calls())
 	}
@@ -448,7 +448,7 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 	}
 	subs := make([]convert.Submission, messages)
 	for i := range subs {
-		subs[i] = convert.Submission{Source: fmt.Sprintf("m%03d", i), Request: &zoho.ConvertRequest{IDs: ids[i*per : (i+1)*per]}}
+		subs[i] = convert.Submission{Source: fmt.Sprintf("m%03d", i), Request: zohotest.Request(ids[i*per : (i+1)*per]...)}
 	}
 	ctx, cancel := context.WithDeadline(obs.WithMetrics(context.Background(), obs.NewMetrics("convert")), deadline)
 	defer cancel()

@@ -22,7 +22,11 @@ import (
 // Decode each batch with a new Decoder; it is not safe for concurrent use.
 type Decoder struct {
 	APIVersion string // "v7" or "v8": the Zoho API version requests are validated for
-	deals      map[string]*zoho.Deal
+	// DefaultOwner is the Zoho user id given as assign_to to a request
+	// that names no owner (the deployment's DEFAULT_OWNER_ID). Empty: such
+	// a request is refused (MANDATORY_NOT_FOUND at $.assign_to).
+	DefaultOwner string
+	deals        map[string]*zoho.Deal
 }
 
 // JSON is DecodeJSON for one more request of the batch.
@@ -30,15 +34,15 @@ func (d *Decoder) JSON(body []byte) (*zoho.ConvertRequest, error) {
 	if d.deals == nil {
 		d.deals = map[string]*zoho.Deal{}
 	}
-	if req, ok := decodeFast(body, d.APIVersion, d.deals); ok {
+	if req, ok := decodeFast(body, d.APIVersion, d.DefaultOwner, d.deals); ok {
 		return req, nil
 	}
-	return decodeCareful(body, d.APIVersion)
+	return decodeCareful(body, d.APIVersion, d.DefaultOwner)
 }
 
 // decodeFast reads body in place; deals (may be nil) remembers the Deals
 // objects it has read, by their bytes.
-func decodeFast(body []byte, apiVersion string, deals map[string]*zoho.Deal) (*zoho.ConvertRequest, bool) {
+func decodeFast(body []byte, apiVersion, owner string, deals map[string]*zoho.Deal) (*zoho.ConvertRequest, bool) {
 	if len(body) > MaxBodyBytes || !utf8.Valid(body) || !json.Valid(body) {
 		return nil, false
 	}
@@ -72,6 +76,7 @@ func decodeFast(body []byte, apiVersion string, deals map[string]*zoho.Deal) (*z
 	if !ok || s.i != len(body) || len(req.IDs) > MaxIDs {
 		return nil, false
 	}
+	withOwner(req, owner)
 	var c reqChecker
 	c.validate(req, apiVersion)
 	if len(c.errs) > 0 {

@@ -21,7 +21,8 @@ import (
 //	                                   Deals.Amount or any custom field; any Deals. key
 //	                                   asks for a deal, so Deal_Name, Stage and
 //	                                   Closing_Date are then required
-//	assign_to=<user id>                owner of the converted records
+//	assign_to=<user id>                owner of the converted records; required
+//	                                   unless the Decoder has a DefaultOwner
 //	portal_user_type=<id>
 //	related_modules=<module>:<module id>,...    Tasks, Events, Calls; e.g. Tasks:111,Calls:222
 //	carry_over_tags=<module>:<module id>,...    Contacts, Deals, Accounts; e.g. Contacts:333
@@ -42,6 +43,11 @@ import (
 // malformed value is INVALID_DATA at $.<key>; a body that is not form
 // encoding (a bad %-escape, a ';' separator, not UTF-8) is INVALID_REQUEST.
 func DecodeForm(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
+	return (&Decoder{APIVersion: apiVersion}).Form(body)
+}
+
+// Form is DecodeForm with the Decoder's APIVersion and DefaultOwner.
+func (d *Decoder) Form(body []byte) (*zoho.ConvertRequest, error) {
 	var c reqChecker
 	if !c.body(body) {
 		return nil, c.err()
@@ -102,7 +108,8 @@ func DecodeForm(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
 			req.ApplyAssignmentThreshold = &b
 		}
 	}
-	c.validate(req, apiVersion)
+	withOwner(req, d.DefaultOwner)
+	c.validate(req, d.APIVersion)
 	if err := c.err(); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func TestDecodeFormFields(t *testing.T) {
 		"&Deals.Closing_Date=2026-03-31&Deals.Amount=12.50&Deals.Pipeline=&assign_to=11&portal_user_type= 12 " +
 		"&related_modules=Tasks:21, Calls : 23&related_modules=Events:22&carry_over_tags=Contacts:31&move_attachments_to=Deals:32" +
 		"&apply_assignment_threshold=FALSE")
-	req, err := DecodeForm([]byte(body+"\r\n"), "v8")
+	req, err := reqTestForm([]byte(body+"\r\n"), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestDecodeFormAccepts(t *testing.T) {
 			"Deals.Custom_Field__c=x",
 	} {
 		t.Run(name, func(t *testing.T) {
-			req, err := DecodeForm([]byte(body), "v7")
+			req, err := reqTestForm([]byte(body), "v7")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,12 +77,12 @@ func TestDecodeFormAccepts(t *testing.T) {
 // TestDecodeFormMatchesJSON: a form and the JSON it stands for are one
 // request, so they share a mass_convert call.
 func TestDecodeFormMatchesJSON(t *testing.T) {
-	form, err := DecodeForm([]byte(formTestEncode("ids=5, 6&Deals.Deal_Name=D&Deals.Stage=S&Deals.Closing_Date=2026-03-31&Deals.Amount=10"+
+	form, err := reqTestForm([]byte(formTestEncode("ids=5, 6&Deals.Deal_Name=D&Deals.Stage=S&Deals.Closing_Date=2026-03-31&Deals.Amount=10"+
 		"&assign_to=11&related_modules=Calls:23,Tasks:21&apply_assignment_threshold=true")), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := DecodeJSON([]byte(`{"ids":["5","6"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":"10"},
+	js, err := reqTestJSON([]byte(`{"ids":["5","6"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":"10"},
 		"assign_to":{"id":"11"},"related_modules":[{"api_name":"Tasks","id":"21"},{"api_name":"Calls","id":"23"}],"apply_assignment_threshold":true}`), "v8")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestDecodeFormRefuses(t *testing.T) {
 			if version == "" {
 				version = "v8"
 			}
-			req, err := DecodeForm([]byte(tc.body), version)
+			req, err := reqTestForm([]byte(tc.body), version)
 			if req != nil {
 				t.Errorf("got a request with an error")
 			}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,17 +27,17 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"ids":["1"],"Deals":{"X":"\u0000\ud800<>&"}}`,
 		`{"ids":["1"]} x`, `[]`, `null`, ``, `{`, "\xff", `{"":{"":[]}}`,
 		`{"ids":["1"],"Deals":{"X":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}}`,
+		`{"ids":["123","0123","0000000000000000123","0"]}`, `{"ids":[123,0123,0]}`,
+		`{"ids":["1"],"assign_to":{"id":"011"},"related_modules":[{"api_name":"Tasks","id":"0"}]}`,
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Add([]byte(`{"ids":["1"],"apply_assignment_threshold":false}`), false)
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		req, err := DecodeJSON(body, version)
-		reqFuzzCheck(t, req, err, version)
+	f.Add([]byte(`{"ids":["1"],"apply_assignment_threshold":false}`), false, true)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		req, err := d.JSON(body)
+		reqFuzzCheck(t, req, err, d)
 	})
 }
 
@@ -53,19 +55,20 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"ids":["1"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31"},"Deals":null}`,
 		`{"ids":["1"],"assign_to":null,"move_attachments_to":null,"related_modules":null}`,
 		"{\"ids\":[\"1\"],\"Deals\":{\"X\":\"\xff\"}}", `{"ids":["1"]} `, `{"ids":["1"]}}`,
+		`{"ids":["123","0123"]}`, `{"ids":["0"]}`, `{"ids":["1"],"assign_to":{"id":"01"}}`,
+		`{"ids":["1"],"move_attachments_to":{"api_name":"Deals","id":"032"}}`,
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		fast, ok := decodeFast(body, version, nil)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		version := d.APIVersion
+		fast, ok := decodeFast(body, version, d.DefaultOwner, nil)
 		if !ok {
 			return
 		}
-		careful, err := decodeCareful(body, version)
+		careful, err := decodeCareful(body, version, d.DefaultOwner)
 		if err != nil {
 			t.Fatalf("the fast path accepted what the careful path refuses: %v", err)
 		}
@@ -73,7 +76,6 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("fast %+v\ncareful %+v", fast, careful)
 		}
 		// A batch's Decoder shares what it has read before: same answer.
-		d := Decoder{APIVersion: version}
 		for range 2 {
 			again, err := d.JSON(body)
 			if err != nil || !reflect.DeepEqual(again, careful) {
@@ -92,21 +94,34 @@ func FuzzDecodeForm(f *testing.F) {
 		"ids=1&related_modules=Tasks,:1,Tasks:&move_attachments_to=Deals:1,Deals:2&apply_assignment_threshold=yes",
 		"ids=%zz", "ids=1;2", "ids=%ff", "&&=&", "ids=1%2C2%2C%202",
 		"ids=1&Deals.Deal_Name=%3Cb%3E%00&Deals.Stage=S&Deals.Closing_Date=2026-03-31",
+		"ids=123,0123&id=0000000000000000123", "id=0", "ids=1&assign_to=011&carry_over_tags=Deals:0",
 	} {
-		f.Add([]byte(seed), true)
+		f.Add([]byte(seed), true, true)
+		f.Add([]byte(seed), true, false)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, v8 bool) {
-		version := "v7"
-		if v8 {
-			version = "v8"
-		}
-		req, err := DecodeForm(body, version)
-		reqFuzzCheck(t, req, err, version)
+	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
+		d := reqFuzzDecoder(v8, owner)
+		req, err := d.Form(body)
+		reqFuzzCheck(t, req, err, d)
 	})
 }
 
-// reqFuzzCheck holds what every decoded body must satisfy.
-func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version string) {
+// reqFuzzDecoder is a Decoder for the API version, with or without a
+// default owner.
+func reqFuzzDecoder(v8, owner bool) *Decoder {
+	d := &Decoder{APIVersion: "v7"}
+	if v8 {
+		d.APIVersion = "v8"
+	}
+	if owner {
+		d.DefaultOwner = reqTestOwner
+	}
+	return d
+}
+
+// reqFuzzCheck holds what every body decoded by d must satisfy.
+func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, d *Decoder) {
+	version := d.APIVersion
 	if err != nil {
 		if req != nil {
 			t.Fatal("a request and an error")
@@ -135,15 +150,26 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 	if err := validateRequest(req, version); err != nil {
 		t.Fatalf("decoded request does not validate: %v", err)
 	}
+	if req.AssignTo == nil {
+		t.Fatal("no owner: Zoho's Mass Convert requires assign_to")
+	}
 	if len(req.IDs) == 0 || len(req.IDs) > MaxIDs {
 		t.Fatalf("%d ids", len(req.IDs))
 	}
-	seen := map[string]bool{}
+	// Each lead once: no two ids may name the same number, however written
+	// ("0123" is "123"), and none may be 0.
+	seen := map[uint64]bool{}
 	for _, id := range req.IDs {
-		if !reqIsID(id) || seen[id] {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if !reqIsID(id) || err != nil || n == 0 || seen[n] || strconv.FormatUint(n, 10) != id {
 			t.Fatalf("bad or repeated id %q", id)
 		}
-		seen[id] = true
+		seen[n] = true
+	}
+	for _, id := range reqFuzzOtherIDs(req) {
+		if id == "" || id[0] == '0' {
+			t.Fatalf("bad id %q", id)
+		}
 	}
 	// What the service sends to Zoho is itself a valid request with the same
 	// options.
@@ -154,13 +180,30 @@ func reqFuzzCheck(t *testing.T, req *zoho.ConvertRequest, err error, version str
 	if len(out) > MaxBodyBytes {
 		return // escaping can grow a body past the cap
 	}
-	again, err := DecodeJSON(out, version)
+	again, err := DecodeJSON(out, version) // without a default: the owner travels in the body
 	if err != nil {
 		t.Fatalf("re-encoded request refused: %v\n%s", err, out)
 	}
 	if Fingerprint(again) != Fingerprint(req) {
 		t.Fatalf("fingerprint changed on re-encoding:\n%s\n%s", Options(req), Options(again))
 	}
+}
+
+// reqFuzzOtherIDs lists the ids of req other than its lead ids.
+func reqFuzzOtherIDs(req *zoho.ConvertRequest) []string {
+	var ids []string
+	for _, r := range []*zoho.Ref{req.AssignTo, req.PortalUserType} {
+		if r != nil {
+			ids = append(ids, r.ID)
+		}
+	}
+	for _, m := range slices.Concat(req.RelatedModules, req.CarryOverTags) {
+		ids = append(ids, m.ID)
+	}
+	if m := req.MoveAttachmentsTo; m != nil {
+		ids = append(ids, m.ID)
+	}
+	return ids
 }
 
 // FuzzIsDate: isDate accepts exactly what time.Parse(time.DateOnly) does.

@@ -49,7 +49,9 @@ const (
 	reqActivityModules = "Tasks, Events, Calls"
 	reqRecordModules   = "Contacts, Deals, Accounts"
 
-	reqIDRule = "expected a string of 1 to 19 digits (a Zoho record id)"
+	reqIDRule    = "expected a Zoho record id: a string of 1 to 19 digits with no leading zero"
+	reqOwnerRule = "assign_to is required: Zoho's Mass Convert needs the owner of the converted records; send {\"id\": \"<Zoho user id>\"} " +
+		"(a form: assign_to=<Zoho user id>), or give the deployment a default owner (DEFAULT_OWNER_ID)"
 	reqNumber = "ids must be JSON strings: a 19-digit Zoho id does not survive a float64, so quote it, as in \"3652397000009835021\""
 )
 
@@ -108,14 +110,26 @@ func (e *ValidationError) Body() []byte {
 
 // DecodeJSON decodes and validates a request in Zoho's mass_convert shape,
 // with up to MaxIDs ids. apiVersion is the Zoho API version the service
-// calls, "v7" or "v8". Every error is a *ValidationError.
+// calls, "v7" or "v8". assign_to is required, as Zoho's Mass Convert
+// requires it; a Decoder with a DefaultOwner supplies it instead. Every
+// error is a *ValidationError.
 func DecodeJSON(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
 	return (&Decoder{APIVersion: apiVersion}).JSON(body)
 }
 
+// withOwner gives a request that names no owner the default one (owner may
+// be empty: none). It runs before validation and before any fingerprint,
+// so a request that relies on the default and one that names the same
+// owner have the same options and share calls.
+func withOwner(req *zoho.ConvertRequest, owner string) {
+	if req.AssignTo == nil && owner != "" {
+		req.AssignTo = &zoho.Ref{ID: owner}
+	}
+}
+
 // decodeCareful decodes key by key and value by value, so that every
 // problem gets its own path and message instead of encoding/json's.
-func decodeCareful(body []byte, apiVersion string) (*zoho.ConvertRequest, error) {
+func decodeCareful(body []byte, apiVersion, owner string) (*zoho.ConvertRequest, error) {
 	var c reqChecker
 	if !c.body(body) {
 		return nil, c.err()
@@ -140,6 +154,7 @@ func decodeCareful(body []byte, apiVersion string) (*zoho.ConvertRequest, error)
 			c.add(reqInvalid, "$."+reqFragment(k), "unknown key; allowed: %s", reqTopKeys)
 		}
 	}
+	withOwner(req, owner)
 	c.validate(req, apiVersion)
 	if err := c.err(); err != nil {
 		return nil, err
@@ -552,6 +567,11 @@ func (c *reqChecker) validate(req *zoho.ConvertRequest, apiVersion string) {
 	if req.Deals != nil {
 		c.deal(*req.Deals)
 	}
+	if req.AssignTo == nil {
+		// Zoho's Mass Convert page marks assign_to mandatory: refused here,
+		// no call is spent on a request Zoho may refuse as a whole.
+		c.add(reqMandatory, "$.assign_to", "%s", reqOwnerRule)
+	}
 	c.ref("$.assign_to", req.AssignTo)
 	c.ref("$.portal_user_type", req.PortalUserType)
 	c.modules("$.related_modules", req.RelatedModules, reqActivityModules)
@@ -580,7 +600,7 @@ func (c *reqChecker) ids(ids []string) {
 			return
 		}
 		if !reqIsID(id) {
-			c.add(reqInvalid, reqIndex("$.ids", k), "%s is not a lead id; %s", reqQuote(id), reqIDRule)
+			c.add(reqInvalid, reqIndex("$.ids", k), "%s is not a lead id; %s%s", reqQuote(id), reqIDRule, reqZeroHint(id))
 		} else if j, dup := seen[id]; dup {
 			c.add(reqDuplicate, reqIndex("$.ids", k), "%s is a duplicate of $.ids[%d]", reqQuote(id), j)
 		} else {
@@ -661,7 +681,7 @@ func (c *reqChecker) ref(path string, r *zoho.Ref) {
 	case r.ID == "":
 		c.add(reqMandatory, path+".id", "an id is required")
 	case !reqIsID(r.ID):
-		c.add(reqInvalid, path+".id", "%s is not an id; %s", reqQuote(r.ID), reqIDRule)
+		c.add(reqInvalid, path+".id", "%s is not an id; %s%s", reqQuote(r.ID), reqIDRule, reqZeroHint(r.ID))
 	}
 }
 
@@ -704,24 +724,26 @@ func (c *reqChecker) module(path string, m zoho.ModuleRef, allowed string) bool 
 	case m.ID == "":
 		c.add(reqExpected, path+".id", "id is required: the module's id from Zoho's Modules API, not a record id")
 	case !reqIsID(m.ID):
-		c.add(reqInvalid, path+".id", "%s is not a module id; %s", reqQuote(m.ID), reqIDRule)
+		c.add(reqInvalid, path+".id", "%s is not a module id; %s%s", reqQuote(m.ID), reqIDRule, reqZeroHint(m.ID))
 	}
 	return nameOK
 }
 
-// reqIsID reports whether s is a Zoho record id: 1 to 19 ASCII digits that
-// fit Zoho's long.
-func reqIsID(s string) bool {
-	if len(s) == 0 || len(s) > 19 {
-		return false
+// reqIsID reports whether s is a Zoho record id. A lead id with a leading
+// zero would otherwise slip past the de-duplication, which compares
+// strings: "0123" is a second copy of "123", claimed and sent twice.
+func reqIsID(s string) bool { return zoho.IsRecordID(s) }
+
+// reqZeroHint explains a refused id that is digits with a leading zero,
+// naming the id it was probably meant to be.
+func reqZeroHint(s string) string {
+	if len(s) == 0 || s[0] != '0' || strings.TrimLeft(s, "0123456789") != "" {
+		return ""
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		return fmt.Sprintf(" (Zoho writes no leading zeros: %s?)", reqQuote(t))
 	}
-	_, err := strconv.ParseInt(s, 10, 64)
-	return err == nil
+	return " (0 names no record)"
 }
 
 // reqInList reports whether name is in a ", "-separated list.

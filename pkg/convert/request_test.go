@@ -14,6 +14,19 @@ import (
 
 const reqTestDeal = `"Deals":{"Deal_Name":"Big deal","Stage":"Qualification","Closing_Date":"2026-03-31"}`
 
+// reqTestOwner is the default owner of the tests' decoders: most tests are
+// about something other than assign_to, which every request needs.
+const reqTestOwner = "3652397000000186017"
+
+// reqTestJSON and reqTestForm decode with reqTestOwner as the default owner.
+func reqTestJSON(body []byte, version string) (*zoho.ConvertRequest, error) {
+	return (&Decoder{APIVersion: version, DefaultOwner: reqTestOwner}).JSON(body)
+}
+
+func reqTestForm(body []byte, version string) (*zoho.ConvertRequest, error) {
+	return (&Decoder{APIVersion: version, DefaultOwner: reqTestOwner}).Form(body)
+}
+
 // reqTestErrors returns the problems of err, failing unless it is a
 // *ValidationError.
 func reqTestErrors(t *testing.T, err error) []FieldError {
@@ -76,7 +89,7 @@ func TestDecodeJSONAccepts(t *testing.T) {
 		"max size":   `{"ids":["1"]}` + strings.Repeat(" ", MaxBodyBytes-len(`{"ids":["1"]}`)),
 	} {
 		t.Run(name, func(t *testing.T) {
-			req, err := DecodeJSON([]byte(body), "v8")
+			req, err := reqTestJSON([]byte(body), "v8")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +104,7 @@ func TestDecodeJSONFields(t *testing.T) {
 	body := `{"ids":["3652397000009835021","42"],` + reqTestDeal + `,"assign_to":{"id":"11","name":"Ann"},"portal_user_type":{"id":"12"},
 		"related_modules":[{"api_name":"Tasks","id":"21"}],"carry_over_tags":[{"api_name":"Deals","id":"32"}],
 		"move_attachments_to":{"api_name":"Deals","id":"32"},"apply_assignment_threshold":true}`
-	req, err := DecodeJSON([]byte(body), "v8")
+	req, err := reqTestJSON([]byte(body), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +238,7 @@ func TestDecodeJSONRefuses(t *testing.T) {
 			if version == "" {
 				version = "v8"
 			}
-			req, err := DecodeJSON([]byte(tc.body), version)
+			req, err := reqTestJSON([]byte(tc.body), version)
 			if req != nil {
 				t.Errorf("got a request with an error")
 			}
@@ -260,7 +273,7 @@ func TestDecodeJSONMessages(t *testing.T) {
 func reqTestDecodeErr(body string) error { return reqTestDecodeErrV(body, "v8") }
 
 func reqTestDecodeErrV(body, version string) error {
-	_, err := DecodeJSON([]byte(body), version)
+	_, err := reqTestJSON([]byte(body), version)
 	return err
 }
 
@@ -303,7 +316,7 @@ func TestDecodeJSONDeepNesting(t *testing.T) {
 		return `{"ids":["1"],` + reqTestDeal[:len(reqTestDeal)-1] + `,"X":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}}`
 	}
 	reqTestWant(t, reqTestDecodeErr(nest(100_000)), reqBadRequest, "$")
-	req, err := DecodeJSON([]byte(nest(5000)), "v8")
+	req, err := reqTestJSON([]byte(nest(5000)), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,18 +327,18 @@ func TestDecodeJSONDeepNesting(t *testing.T) {
 
 func TestIDSurvivesRoundTrip(t *testing.T) {
 	const id = "3652397000009835021"
-	req, err := DecodeJSON([]byte(`{"ids":["`+id+`"]}`), "v8")
+	req, err := DecodeJSON([]byte(`{"ids":["`+id+`"],"assign_to":{"id":"`+id+`"}}`), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.IDs[0] != id {
+	if req.IDs[0] != id || req.AssignTo.ID != id {
 		t.Fatalf("id %q, want %q", req.IDs[0], id)
 	}
 	out, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"ids":["` + id + `"]}`; string(out) != want {
+	if want := `{"ids":["` + id + `"],"assign_to":{"id":"` + id + `"}}`; string(out) != want {
 		t.Fatalf("marshalled %s, want %s", out, want)
 	}
 }
@@ -334,7 +347,7 @@ func TestDealFieldsKeepTypes(t *testing.T) {
 	body := `{"ids":["1"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Pipeline":"Standard",
 		"Amount": 12345678901234567890, "Rate": 1.50, "Big": 1e400, "Flag": true, "Nothing": null,
 		"Account_Name": {"id": "3652397000009835021", "name": "Acme"}, "Tags": [1, "two", {"three": 3}]}}`
-	req, err := DecodeJSON([]byte(body), "v8")
+	req, err := reqTestJSON([]byte(body), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +375,7 @@ func TestFingerprint(t *testing.T) {
 		"carry_over_tags":[{"api_name":"Deals","id":"32"}],"move_attachments_to":{"api_name":"Deals","id":"32"},"apply_assignment_threshold":true}`
 	fp := func(body string) string {
 		t.Helper()
-		req, err := DecodeJSON([]byte(body), "v8")
+		req, err := reqTestJSON([]byte(body), "v8")
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}
@@ -416,7 +429,7 @@ func TestFingerprint(t *testing.T) {
 
 func reqTestMust(t *testing.T, body string) *zoho.ConvertRequest {
 	t.Helper()
-	req, err := DecodeJSON([]byte(body), "v8")
+	req, err := reqTestJSON([]byte(body), "v8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +467,7 @@ func TestValidate(t *testing.T) {
 		d.SetString(zoho.DealName, "D")
 		d.SetString(zoho.DealStage, "S")
 		d.SetString(zoho.DealClosingDate, "2026-03-31")
-		return &zoho.ConvertRequest{IDs: []string{"1"}, Deals: &d}
+		return &zoho.ConvertRequest{IDs: []string{"1"}, Deals: &d, AssignTo: &zoho.Ref{ID: reqTestOwner}}
 	}
 	if err := validateRequest(good(), "v7"); err != nil {
 		t.Fatal(err)
@@ -472,6 +485,10 @@ func TestValidate(t *testing.T) {
 	req = good()
 	req.Deals = &zoho.Deal{}
 	reqTestWant(t, validateRequest(req, "v8"), reqMandatory, "$.Deals.Stage")
+
+	req = good()
+	req.AssignTo = nil
+	reqTestWant(t, validateRequest(req, "v8"), reqMandatory, "$.assign_to")
 
 	req = good()
 	req.IDs = []string{"1", "1"}
@@ -550,12 +567,12 @@ func TestMessagesEchoLittle(t *testing.T) {
 			`{"ids":["1"]}` + js,
 		}
 		for _, b := range bodies {
-			_, err := DecodeJSON([]byte(b), "v8")
+			_, err := reqTestJSON([]byte(b), "v8")
 			reqTestEchoesLittle(t, err)
 		}
 		for _, f := range []string{"ids=" + s, s + "=1", "ids=1&Deals.Closing_Date=" + s, "ids=1&related_modules=" + s,
 			"ids=1&move_attachments_to=" + s, "ids=1&apply_assignment_threshold=" + s, "ids=1&Deals." + s + "=1&Deals." + s + "=2"} {
-			_, err := DecodeForm([]byte(formTestEncode(f)), "v8")
+			_, err := reqTestForm([]byte(formTestEncode(f)), "v8")
 			reqTestEchoesLittle(t, err)
 		}
 	}
@@ -595,4 +612,106 @@ func TestFragment(t *testing.T) {
 			t.Errorf("reqFragment(%.50q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestLeadingZerosAreRefused: Zoho writes ids without leading zeros, and
+// de-duplication compares strings, so "0123" beside "123" would be a second
+// copy of one lead, claimed and sent twice. Every encoding refuses it, at
+// its own index, and names the id it probably meant.
+func TestLeadingZerosAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, json, form, path, hint string
+	}{
+		{"leading zero", `{"ids":["123","0123"]}`, "ids=123,0123", "$.ids[1]", `"123"`},
+		{"many zeros", `{"ids":["123","5","0000000000000000123"]}`, "ids=123&ids=5&id=0000000000000000123", "$.ids[2]", `"123"`},
+		{"zero", `{"ids":["0"]}`, "id=0", "$.ids[0]", "0 names no record"},
+		{"zeros", `{"ids":["1","00"]}`, "ids=1,00", "$.ids[1]", "0 names no record"},
+		{"owner", `{"ids":["1"],"assign_to":{"id":"011"}}`, "ids=1&assign_to=011", "$.assign_to.id", `"11"`},
+		{"portal user type", `{"ids":["1"],"portal_user_type":{"id":"0"}}`, "ids=1&portal_user_type=0", "$.portal_user_type.id", "0 names no record"},
+		{"module", `{"ids":["1"],"related_modules":[{"api_name":"Calls","id":"023"}]}`, "ids=1&related_modules=Calls:023", "$.related_modules[0].id", `"23"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decoder{APIVersion: "v8", DefaultOwner: reqTestOwner}
+			for enc, decode := range map[string]func() (*zoho.ConvertRequest, error){
+				"json":    func() (*zoho.ConvertRequest, error) { return DecodeJSON([]byte(tc.json), "v8") },
+				"decoder": func() (*zoho.ConvertRequest, error) { return d.JSON([]byte(tc.json)) },
+				"careful": func() (*zoho.ConvertRequest, error) { return decodeCareful([]byte(tc.json), "v8", reqTestOwner) },
+				"form":    func() (*zoho.ConvertRequest, error) { return DecodeForm([]byte(tc.form), "v8") },
+			} {
+				req, err := decode()
+				if req != nil {
+					t.Fatalf("%s: accepted %v", enc, req.IDs)
+				}
+				fe := reqTestWant(t, err, reqInvalid, tc.path)
+				if !strings.Contains(fe.Message, "leading zero") || !strings.Contains(fe.Message, tc.hint) {
+					t.Errorf("%s: message %q does not explain the leading zero (want %s)", enc, fe.Message, tc.hint)
+				}
+				if !strings.Contains(err.Error(), tc.path+": ") {
+					t.Errorf("%s: error %q does not name %s", enc, err, tc.path)
+				}
+			}
+			if _, ok := decodeFast([]byte(tc.json), "v8", reqTestOwner, nil); ok {
+				t.Error("the fast path accepted it")
+			}
+		})
+	}
+}
+
+// TestOwnerRequiredOrDefault: Zoho's Mass Convert requires assign_to. A
+// request without one gets the deployment's default owner, or is refused
+// at $.assign_to before any call; with the default applied, it has the same
+// options (fingerprint) as a request that names that owner itself.
+func TestOwnerRequiredOrDefault(t *testing.T) {
+	const other = "3652397000000186099"
+	for _, tc := range []struct {
+		name, json, form string
+		owner, want      string // want "": refused at $.assign_to
+	}{
+		{"absent, no default", `{"ids":["1"]}`, "ids=1", "", ""},
+		{"null, no default", `{"ids":["1"],"assign_to":null}`, "ids=1&assign_to=", "", ""},
+		{"absent, default", `{"ids":["1"]}`, "ids=1", reqTestOwner, reqTestOwner},
+		{"null, default", `{"ids":["1"],"assign_to":null}`, "ids=1&assign_to=", reqTestOwner, reqTestOwner},
+		{"named, no default", `{"ids":["1"],"assign_to":{"id":"` + other + `"}}`, "ids=1&assign_to=" + other, "", other},
+		{"named, default", `{"ids":["1"],"assign_to":{"id":"` + other + `"}}`, "ids=1&assign_to=" + other, reqTestOwner, other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decoder{APIVersion: "v8", DefaultOwner: tc.owner}
+			for enc, decode := range map[string]func() (*zoho.ConvertRequest, error){
+				"decoder": func() (*zoho.ConvertRequest, error) { return d.JSON([]byte(tc.json)) },
+				"careful": func() (*zoho.ConvertRequest, error) { return decodeCareful([]byte(tc.json), "v8", tc.owner) },
+				"form":    func() (*zoho.ConvertRequest, error) { return d.Form([]byte(tc.form)) },
+			} {
+				req, err := decode()
+				if tc.want == "" {
+					fe := reqTestWant(t, err, reqMandatory, "$.assign_to")
+					if !strings.Contains(fe.Message, "DEFAULT_OWNER_ID") {
+						t.Errorf("%s: message %q does not say how to set a default", enc, fe.Message)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", enc, err)
+				}
+				if req.AssignTo == nil || *req.AssignTo != (zoho.Ref{ID: tc.want}) {
+					t.Fatalf("%s: assign_to %+v, want %s", enc, req.AssignTo, tc.want)
+				}
+				named, err := DecodeJSON([]byte(`{"ids":["2"],"assign_to":{"id":"`+tc.want+`"}}`), "v8")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if Fingerprint(req) != Fingerprint(named) {
+					t.Errorf("%s: fingerprint differs from a request naming %s itself:\n%s\n%s", enc, tc.want, Options(req), Options(named))
+				}
+			}
+			if _, ok := decodeFast([]byte(tc.json), "v8", tc.owner, nil); ok != (tc.want != "") {
+				t.Errorf("fast path ok=%v", ok)
+			}
+		})
+	}
+	// A broken owner is refused, not replaced by the default.
+	d := Decoder{APIVersion: "v8", DefaultOwner: reqTestOwner}
+	_, err := d.JSON([]byte(`{"ids":["1"],"assign_to":{}}`))
+	reqTestWant(t, err, reqMandatory, "$.assign_to.id")
+	_, err = d.JSON([]byte(`{"ids":["1"],"assign_to":{"id":"ann"}}`))
+	reqTestWant(t, err, reqInvalid, "$.assign_to.id")
 }

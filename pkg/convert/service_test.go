@@ -48,7 +48,7 @@ func (r *rig) calls() int { return r.sim.Stats().Calls[zohosim.EndpointMassConve
 func singles(ids []string, opts func(*zoho.ConvertRequest)) []convert.Submission {
 	subs := make([]convert.Submission, len(ids))
 	for i, id := range ids {
-		req := &zoho.ConvertRequest{IDs: []string{id}}
+		req := zohotest.Request(id)
 		if opts != nil {
 			opts(req)
 		}
@@ -119,7 +119,7 @@ func TestInvalidIDsAreDroppedAndRecorded(t *testing.T) {
 		unknown := []string{"3652397000099999001", "3652397000099999002", "3652397000099999003"}
 		chunk := append(append(append([]string{}, ids[:10]...), unknown[0]), ids[10:]...)
 		chunk = append(chunk, unknown[1:]...)
-		results := r.convert([]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: chunk}}})
+		results := r.convert([]convert.Submission{{Source: "req-1", Request: zohotest.Request(chunk...)}})
 		if got := r.calls(); got != 4 {
 			t.Fatalf("%d calls, want 4 (3 rejections, then the schedule)", got)
 		}
@@ -128,7 +128,7 @@ func TestInvalidIDsAreDroppedAndRecorded(t *testing.T) {
 			t.Fatalf("result %+v", res)
 		}
 		// A redelivery asks Zoho nothing: the rejections are remembered.
-		again := r.convert([]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: chunk}}})
+		again := r.convert([]convert.Submission{{Source: "req-1", Request: zohotest.Request(chunk...)}})
 		if r.calls() != 4 || len(again[0].Rejected) != 3 || !again[0].Jobs[0].Earlier {
 			t.Fatalf("redelivery: %d calls, result %+v", r.calls(), again[0])
 		}
@@ -247,7 +247,7 @@ func TestLeadBusyElsewhereIsRetried(t *testing.T) {
 	if _, _, err := store.Claim(context.Background(), "other-invocation", ids[:1], r.sim.Clock().Now(), r.sim.Clock().Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	res := r.convert([]convert.Submission{{Source: "m", Request: &zoho.ConvertRequest{IDs: ids}}})
+	res := r.convert([]convert.Submission{{Source: "m", Request: zohotest.Request(ids...)}})
 	if res[0].Verdict != convert.Retry || res[0].Code != "LEAD_BUSY" || len(res[0].Jobs) != 1 || len(res[0].Jobs[0].LeadIDs) != 2 {
 		t.Fatalf("result %+v", res[0])
 	}
@@ -273,7 +273,7 @@ func TestUnrecordedJobIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := obs.NewMetrics("convert")
-	res := svc.Convert(obs.WithMetrics(context.Background(), m), []convert.Submission{{Source: "m1", Request: &zoho.ConvertRequest{IDs: ids}}})
+	res := svc.Convert(obs.WithMetrics(context.Background(), m), []convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}})
 	if res[0].Verdict != convert.Done || len(res[0].Jobs) != 1 {
 		t.Fatalf("result %+v", res[0])
 	}
@@ -300,14 +300,14 @@ func TestConvertedLeadIsNotRejected(t *testing.T) {
 			}
 			ids := z.Sim.SeedLeadRange(3)
 			// ids[0] converted by a job the bridge never heard of.
-			if _, err := z.Client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids[:1]}); err != nil {
+			if _, err := z.Client.MassConvert(context.Background(), zohotest.Request(ids[:1]...)); err != nil {
 				t.Fatal(err)
 			}
 			z.Clock.Advance(time.Hour)
 			const unknown = "3652397000099999001"
 			m := obs.NewMetrics("convert")
 			res := svc.Convert(obs.WithMetrics(context.Background(), m),
-				[]convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: append(ids, unknown)}}})[0]
+				[]convert.Submission{{Source: "req-1", Request: zohotest.Request(append(ids, unknown)...)}})[0]
 			wantConverted, wantRejected := []string{ids[0]}, []string{ids[0], unknown}
 			if read {
 				wantRejected = wantRejected[1:]
@@ -324,7 +324,7 @@ func TestConvertedLeadIsNotRejected(t *testing.T) {
 			}
 			// A redelivery remembers the verdict without asking Zoho.
 			calls := z.Sim.Stats().Calls
-			again := svc.Convert(context.Background(), []convert.Submission{{Source: "req-1", Request: &zoho.ConvertRequest{IDs: append(ids, unknown)}}})[0]
+			again := svc.Convert(context.Background(), []convert.Submission{{Source: "req-1", Request: zohotest.Request(append(ids, unknown)...)}})[0]
 			if !slices.Equal(again.AlreadyConverted, wantConverted) || len(again.Rejected) != len(wantRejected) {
 				t.Errorf("redelivery %+v", again)
 			}

@@ -58,10 +58,13 @@ type Config struct {
 	// request is converted synchronously.
 	Queue      Queue
 	WebhookKey KeyFunc
-	APIVersion string        // requests are validated for it
-	Retention  time.Duration // how long GET /requests/{id} can follow a request; default 30 days
-	Now        func() time.Time
-	Logger     *slog.Logger
+	APIVersion string // requests are validated for it
+	// DefaultOwner is the assign_to of a request that names no owner
+	// (DEFAULT_OWNER_ID); empty: such a request gets 400 at $.assign_to.
+	DefaultOwner string
+	Retention    time.Duration // how long GET /requests/{id} can follow a request; default 30 days
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // New returns the API handler.
@@ -189,11 +192,12 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req *zoho.ConvertRequest
+	dec := convert.Decoder{APIVersion: a.cfg.APIVersion, DefaultOwner: a.cfg.DefaultOwner}
 	switch mediaType(r) {
 	case "application/json", "":
-		req, err = convert.DecodeJSON(body, a.cfg.APIVersion)
+		req, err = dec.JSON(body)
 	case "application/x-www-form-urlencoded":
-		req, err = convert.DecodeForm(body, a.cfg.APIVersion)
+		req, err = dec.Form(body)
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, "INVALID_REQUEST", "send application/json or application/x-www-form-urlencoded", nil)
 		return

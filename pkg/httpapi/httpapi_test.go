@@ -27,7 +27,8 @@ type rig struct {
 	srv   *httptest.Server
 }
 
-func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
+// newRig serves the API with no default owner; opts change its Config.
+func newRig(t *testing.T, webhookKey string, keyErr error, opts ...func(*httpapi.Config)) *rig {
 	t.Helper()
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	store := jobs.NewMemoryStore()
@@ -35,8 +36,12 @@ func newRig(t *testing.T, webhookKey string, keyErr error) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Config{Converter: svc, Jobs: store, APIVersion: "v7",
-		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }})
+	cfg := httpapi.Config{Converter: svc, Jobs: store, APIVersion: "v7",
+		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := httpapi.New(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &rig{sim: z.Sim, z: z, store: store, srv: srv}
@@ -118,7 +123,7 @@ func TestNoKeyConfiguredRefusesEverything(t *testing.T) {
 func TestPostConversions(t *testing.T) {
 	r := newRig(t, key, nil)
 	ids := r.sim.SeedLeadRange(60)
-	jsonBody := `{"ids":["` + strings.Join(ids[:55], `","`) + `","3652397000099999999"]}`
+	jsonBody := zohotest.Body(append(ids[:55:55], "3652397000099999999")...)
 	res, body := r.do(t, "POST", "/conversions", "application/json; charset=utf-8", jsonBody, bearer)
 	if res.StatusCode != 202 {
 		t.Fatalf("status %d: %v", res.StatusCode, body)
@@ -134,7 +139,7 @@ func TestPostConversions(t *testing.T) {
 		t.Fatalf("GET job: %d %v", res.StatusCode, job)
 	}
 	// A Zoho workflow webhook: form-encoded, sent twice.
-	form := url.Values{"ids": {ids[55] + ", " + ids[56]}, "Deals.Deal_Name": {"Webhook deal"},
+	form := url.Values{"ids": {ids[55] + ", " + ids[56]}, "assign_to": {zohotest.Owner}, "Deals.Deal_Name": {"Webhook deal"},
 		"Deals.Stage": {"Qualification"}, "Deals.Closing_Date": {"2026-06-30"}}.Encode()
 	for attempt := range 2 {
 		res, body = r.do(t, "POST", "/conversions", "application/x-www-form-urlencoded", form, bearer)
@@ -156,13 +161,16 @@ func TestPostRefusals(t *testing.T) {
 	}{
 		{"invalid JSON", "application/json", `{"ids":`, 400, "INVALID_REQUEST"},
 		{"numeric id", "application/json", `{"ids":[3652397000009835021]}`, 400, "INVALID_DATA"},
-		{"unknown key", "application/json", `{"ids":["1"],"foo":1}`, 400, "INVALID_DATA"},
+		{"unknown key", "application/json", `{"ids":["1"],"assign_to":{"id":"1"},"foo":1}`, 400, "INVALID_DATA"},
+		{"no owner", "application/json", `{"ids":["1"]}`, 400, "MANDATORY_NOT_FOUND"},
+		{"form without owner", "application/x-www-form-urlencoded", `ids=1&assign_to=`, 400, "MANDATORY_NOT_FOUND"},
+		{"leading zero", "application/json", `{"ids":["1","01"],"assign_to":{"id":"1"}}`, 400, "INVALID_DATA"},
 		{"non-UTF-8", "application/json", "{\"ids\":[\"\xff\"]}", 400, "INVALID_REQUEST"},
 		{"deep nesting", "application/json", `{"ids":["1"],"Deals":` + strings.Repeat(`{"a":`, 10000) + `1` + strings.Repeat(`}`, 10000) + `}`, 400, ""},
 		{"10,000 ids", "application/json", `{"ids":["` + strings.Repeat(`1","`, 9999) + `1"]}`, 400, "LIMIT_EXCEEDED"},
 		{"too big", "application/json", `{"ids":["` + strings.Repeat("1", 300<<10) + `"]}`, 413, "LIMIT_EXCEEDED"},
 		{"xml", "application/xml", `<ids/>`, 415, "INVALID_REQUEST"},
-		{"form with unknown key", "application/x-www-form-urlencoded", `ids=1&x=2`, 400, "INVALID_DATA"},
+		{"form with unknown key", "application/x-www-form-urlencoded", `ids=1&assign_to=1&x=2`, 400, "INVALID_DATA"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,16 +185,52 @@ func TestPostRefusals(t *testing.T) {
 	}
 }
 
+// TestOwnerRequiredOrDefault: without assign_to a request gets 400 naming
+// $.assign_to and reaches no Zoho call, unless the deployment has a default
+// owner, which Zoho then receives.
+func TestOwnerRequiredOrDefault(t *testing.T) {
+	r := newRig(t, key, nil)
+	ids := r.sim.SeedLeadRange(3)
+	for _, b := range []struct{ contentType, body string }{
+		{"application/json", `{"ids":["` + ids[0] + `"]}`},
+		{"application/x-www-form-urlencoded", "ids=" + ids[0]},
+	} {
+		res, body := r.do(t, "POST", "/conversions", b.contentType, b.body, bearer)
+		if res.StatusCode != 400 || body["code"] != "MANDATORY_NOT_FOUND" || body["details"].(map[string]any)["json_path"] != "$.assign_to" {
+			t.Fatalf("%s without an owner: %d %v", b.contentType, res.StatusCode, body)
+		}
+	}
+	if n := r.sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 0 {
+		t.Fatalf("%d calls reached Zoho without an owner", n)
+	}
+
+	r = newRig(t, key, nil, func(c *httpapi.Config) { c.DefaultOwner = zohotest.Owner })
+	ids = r.sim.SeedLeadRange(2)
+	for _, b := range []struct{ contentType, body string }{
+		{"application/json", `{"ids":["` + ids[0] + `"]}`},
+		{"application/x-www-form-urlencoded", "ids=" + ids[1] + "&assign_to="},
+	} {
+		if res, body := r.do(t, "POST", "/conversions", b.contentType, b.body, bearer); res.StatusCode != 202 {
+			t.Fatalf("%s with a default owner: %d %v", b.contentType, res.StatusCode, body)
+		}
+	}
+	for _, j := range r.sim.Jobs() {
+		if want := `"assign_to":{"id":"` + zohotest.Owner + `"}`; !strings.Contains(string(j.Body), want) {
+			t.Errorf("Zoho received %s; want %s", j.Body, want)
+		}
+	}
+}
+
 func TestThrottledAnswer503(t *testing.T) {
 	r := newRig(t, key, nil)
 	ids := r.sim.SeedLeadRange(1)
 	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequests})
-	res, body := r.do(t, "POST", "/conversions", "application/json", `{"ids":["`+ids[0]+`"]}`, bearer)
+	res, body := r.do(t, "POST", "/conversions", "application/json", zohotest.Body(ids[0]), bearer)
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || body["code"] != "TOO_MANY_REQUESTS" {
 		t.Fatalf("%d %v", res.StatusCode, body)
 	}
 	// The lead was handed back: the retry schedules it.
-	if res, _ := r.do(t, "POST", "/conversions", "application/json", `{"ids":["`+ids[0]+`"]}`, bearer); res.StatusCode != 202 {
+	if res, _ := r.do(t, "POST", "/conversions", "application/json", zohotest.Body(ids[0]), bearer); res.StatusCode != 202 {
 		t.Fatalf("retry: %d", res.StatusCode)
 	}
 }

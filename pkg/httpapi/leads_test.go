@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 )
 
@@ -16,7 +17,7 @@ func TestLeadOutcomes(t *testing.T) {
 	r := newRig(t, key, nil)
 	ids := r.sim.SeedLeadRange(3)
 	r.sim.FailLeads(ids[0])
-	res, body := r.do(t, "POST", "/conversions", "application/json", `{"ids":["`+strings.Join(ids, `","`)+`"]}`, bearer)
+	res, body := r.do(t, "POST", "/conversions", "application/json", zohotest.Body(ids...), bearer)
 	if res.StatusCode != 202 || len(body["jobs"].([]any)) != 1 {
 		t.Fatalf("POST: %d %v", res.StatusCode, body)
 	}

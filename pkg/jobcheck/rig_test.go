@@ -59,7 +59,7 @@ func (r *rig) schedule(t testing.TB, n, leadsEach int, fail func(k int) int) []j
 		if fail != nil {
 			r.sim.FailLeads(ids[:fail(k)]...)
 		}
-		id, err := r.client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids})
+		id, err := r.client.MassConvert(context.Background(), zohotest.Request(ids...))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,10 @@ type Config struct {
 	DeadLetter DeadLetter
 	Requests   RequestFailer // nil: nothing to record
 	APIVersion string        // the Zoho API version requests are validated for
-	Logger     *slog.Logger
+	// DefaultOwner is the assign_to of a request that names no owner
+	// (DEFAULT_OWNER_ID); empty: such a request is dead-lettered.
+	DefaultOwner string
+	Logger       *slog.Logger
 }
 
 // Consumer handles SQS batches for the convert function.
@@ -99,7 +102,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp
 	m.Count("RequestsReceived", len(msgs))
 	subs := make([]convert.Submission, 0, len(msgs))
 	from := make([]int, 0, len(msgs)) // the message of each submission
-	dec := convert.Decoder{APIVersion: c.cfg.APIVersion}
+	dec := convert.Decoder{APIVersion: c.cfg.APIVersion, DefaultOwner: c.cfg.DefaultOwner}
 	var wakes []convert.Wakeup
 	var wakeIDs []string
 	for i, rec := range msgs {

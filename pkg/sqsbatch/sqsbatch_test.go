@@ -27,11 +27,14 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 type rig struct {
 	sim      *zohosim.Server
-	consumer *sqsbatch.Consumer
+	consumer *sqsbatch.Consumer // with zohotest.Owner as the default owner
 	sqs      *sqs.Client
 	dlqURL   string
+	cfg      sqsbatch.Config
 }
 
+// newRig returns a consumer whose default owner is zohotest.Owner; r.cfg
+// builds others.
 func newRig(t *testing.T, dlqURL string) *rig {
 	t.Helper()
 	cfg := awstest.Require(t)
@@ -44,8 +47,8 @@ func newRig(t *testing.T, dlqURL string) *rig {
 	if dlqURL == "" {
 		dlqURL = awstest.CreateQueue(t, cfg)
 	}
-	return &rig{sim: z.Sim, sqs: sqsClient, dlqURL: dlqURL,
-		consumer: sqsbatch.NewConsumer(sqsbatch.Config{Converter: svc, DeadLetter: sqsqueue.NewDeadLetter(sqsClient, dlqURL), APIVersion: "v7"})}
+	c := sqsbatch.Config{Converter: svc, DeadLetter: sqsqueue.NewDeadLetter(sqsClient, dlqURL), APIVersion: "v7", DefaultOwner: zohotest.Owner}
+	return &rig{sim: z.Sim, sqs: sqsClient, dlqURL: dlqURL, cfg: c, consumer: sqsbatch.NewConsumer(c)}
 }
 
 func batch(bodies ...string) []lambdaio.SQSMessage {
@@ -150,6 +153,41 @@ func TestZohoRefusalIsDeadLettered(t *testing.T) {
 	}
 	if got := r.deadLetters(t); got[body] != "INVALID_DATA" {
 		t.Fatalf("dead letters %v", got)
+	}
+}
+
+// TestDefaultOwner: a message without assign_to gets the deployment's
+// default owner before its options are fingerprinted, so it shares its call
+// with a message naming that owner itself; without a default it is
+// dead-lettered at once, and Zoho is never asked.
+func TestDefaultOwner(t *testing.T) {
+	r := newRig(t, "")
+	ids := r.sim.SeedLeadRange(4)
+	named := zohotest.Body(ids[1])
+	resp := r.consumer.Handle(context.Background(), batch(`{"ids":["`+ids[0]+`"]}`, named, `{"ids":["`+ids[2]+`"],"assign_to":null}`))
+	if len(resp.BatchItemFailures) != 0 || len(r.deadLetters(t)) != 0 {
+		t.Fatalf("failures %v", failures(resp))
+	}
+	jobs := r.sim.Jobs()
+	if len(jobs) != 1 || len(jobs[0].IDs) != 3 {
+		t.Fatalf("jobs %+v; want the three leads in one call", jobs)
+	}
+	if want := `"assign_to":{"id":"` + zohotest.Owner + `"}`; !strings.Contains(string(jobs[0].Body), want) {
+		t.Errorf("Zoho received %s; want %s", jobs[0].Body, want)
+	}
+
+	strict := r.cfg
+	strict.DefaultOwner = ""
+	body := `{"ids":["` + ids[3] + `"]}`
+	resp = sqsbatch.NewConsumer(strict).Handle(context.Background(), batch(body))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v; a request without an owner cannot succeed later", failures(resp))
+	}
+	if got := r.deadLetters(t); got[body] != "MANDATORY_NOT_FOUND" {
+		t.Fatalf("dead letters %v; want the request without an owner as MANDATORY_NOT_FOUND", got)
+	}
+	if n := r.sim.Stats().Calls[zohosim.EndpointMassConvert]; n != 1 {
+		t.Errorf("%d mass_convert calls; the request without an owner must not reach Zoho", n)
 	}
 }
 

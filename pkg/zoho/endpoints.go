@@ -58,6 +58,11 @@ var envPrefix = map[Environment]string{
 func ParseDataCenter(s string) (DataCenter, error) {
 	dc := DataCenter(strings.ToLower(strings.TrimSpace(s)))
 	if _, ok := dcHosts[dc]; !ok {
+		if dc == "uk" {
+			// Zoho Accounts lists accounts.zoho.uk, but the CRM API host of
+			// that data centre is undocumented: no token goes to a guess.
+			return "", fmt.Errorf("the Zoho data centre %q is not supported yet: its CRM API host is not documented", s)
+		}
 		return "", fmt.Errorf("unknown Zoho data centre %q (want one of us, eu, in, au, jp, ca, sa, cn)", s)
 	}
 	return dc, nil

@@ -1,6 +1,7 @@
 package zoho_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -42,6 +43,9 @@ func TestDataCenterTable(t *testing.T) {
 			t.Errorf("ParseDataCenter(%q) accepted", bad)
 		}
 	}
+	if _, err := zoho.ParseDataCenter("UK"); err == nil || !strings.Contains(err.Error(), "not supported yet") {
+		t.Errorf("ParseDataCenter(UK): %v; want it named unsupported", err)
+	}
 	if env, err := zoho.ParseEnvironment("Sandbox"); err != nil || env != zoho.Sandbox {
 		t.Errorf("ParseEnvironment(Sandbox) = %v, %v", env, err)
 	}
@@ -62,6 +66,8 @@ func TestLookupAPIDomainRefusesLookalikes(t *testing.T) {
 		"https://accounts.zoho.com",           // not an API host
 		"https://www.zohoapis.ca.attacker.io", // lookalike
 		"www.zohoapis.com",                    // no scheme
+		"https://www.zohoapis.uk",             // the UK's CRM host: undocumented, not trusted
+		"https://sandbox.zohoapis.uk",
 		"",
 	} {
 		if _, _, ok := zoho.LookupAPIDomain(domain); ok {

@@ -102,7 +102,7 @@ func TestGetLeadsAfterConversion(t *testing.T) {
 	ctx := context.Background()
 	ids := z.Sim.SeedLeadRange(3)
 	z.Sim.FailLeads(ids[1])
-	if _, err := z.Client.MassConvert(ctx, &zoho.ConvertRequest{IDs: ids}); err != nil {
+	if _, err := z.Client.MassConvert(ctx, zohotest.Request(ids...)); err != nil {
 		t.Fatal(err)
 	}
 	z.Clock.Advance(time.Hour)

@@ -26,6 +26,23 @@ type ConvertRequest struct {
 	ApplyAssignmentThreshold *bool `json:"apply_assignment_threshold,omitempty"`
 }
 
+// IsRecordID reports whether s is a record id as Zoho writes one: 1 to 19
+// ASCII digits that fit Zoho's long, with no leading zero. Zoho never
+// writes one with a leading zero, and 0 names no record; refusing both
+// gives every record exactly one spelling, so ids compare as strings.
+func IsRecordID(s string) bool {
+	if len(s) == 0 || len(s) > 19 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
+}
+
 // Ref points at a record by id; Zoho's examples sometimes add a name.
 type Ref struct {
 	ID   string `json:"id"`

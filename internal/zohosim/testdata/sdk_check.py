@@ -35,6 +35,7 @@ from zohocrmsdk.src.com.zoho.crm.api import record
 CLIENT_ID = "1000.SIMCLIENT"  # zohosim.DefaultClientID
 CLIENT_SECRET = "simsecret"  # zohosim.DefaultClientSecret
 REFRESH_TOKEN = "1000.simrefresh"  # zohosim.DefaultRefreshToken
+OWNER_ID = 3652397000000186017  # zohosim.DefaultUserID: Zoho requires assign_to
 
 
 class CheckError(Exception):
@@ -95,6 +96,9 @@ def convert(ids):
     body = mass_convert.BodyWrapper()
     body.set_ids(ids)
     body.set_deals(deals)
+    owner = mass_convert.AssignTo()
+    owner.set_id(OWNER_ID)
+    body.set_assign_to(owner)
     resp = mass_convert.MassConvertOperations().mass_convert(body)
     if resp is None:
         fail("mass_convert: no response")
