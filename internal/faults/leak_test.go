@@ -174,7 +174,7 @@ func newLeakRig(t *testing.T, tokensProxied bool) *leakRig {
 	}
 	r.fn, err = app.NewConvert(cc, app.ConvertDeps{
 		Shared: app.Shared{
-			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(cfg), arn), 5*time.Minute),
+			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(cfg), arn), secret.CacheConfig{}),
 			Tokens: table.NewTokenStore(tokensAPI, tableName), Now: clock.Now, Out: r.out,
 		},
 		Jobs:       table.NewJobStore(jobsAPI, tableName),
