@@ -100,18 +100,27 @@ func newWorld(ctx context.Context, m *motoServer) (*world, error) {
 		return nil, err
 	}
 	w.url, w.stopSim = w.sim.Start()
-	// The shared token, stored under the key the functions look for (it
-	// names the accounts URL they are configured with).
-	tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(simSecret), Store: table.NewTokenStore(m.dynamo(), w.table),
-		HTTPClient: simHTTPClient(w.sim), AccountsURL: w.url, Now: w.clock.Now})
-	if err == nil {
-		_, err = tokens.Token(ctx)
-	}
-	if err != nil {
+	if err := w.shareToken(ctx); err != nil {
 		w.close()
 		return nil, err
 	}
 	return w, nil
+}
+
+// shareToken stores the shared token, sealed, under the key the functions
+// look for (it names the accounts URL they are configured with).
+func (w *world) shareToken(ctx context.Context) error {
+	store, err := w.m.tokenStore(ctx, w.m.dynamo(), w.table)
+	if err != nil {
+		return err
+	}
+	tokens, err := oauth.NewSource(oauth.Config{Secret: secret.Static(simSecret), Store: store,
+		HTTPClient: simHTTPClient(w.sim), AccountsURL: w.url, Now: w.clock.Now})
+	if err != nil {
+		return err
+	}
+	_, err = tokens.Token(ctx)
+	return err
 }
 
 func (w *world) close() {
@@ -128,7 +137,11 @@ func (w *world) env(ctx context.Context, timeout time.Duration) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	return append(w.m.functionEnv(), "JOBS_TABLE="+w.table, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+queueURL,
+	key, err := w.m.tokenKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(w.m.functionEnv(), "JOBS_TABLE="+w.table, "TOKEN_KEY_ID="+key, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+queueURL,
 		"ZOHO_ACCOUNTS_URL="+w.url, "ZOHO_API_URL="+w.url,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(timeout/time.Second))), nil
 }

@@ -169,7 +169,7 @@ func (r fleetResult) problem(leads int) string {
 // fleetConfig is the convert function's configuration with the template's
 // defaults for fleet-wide batching and the concurrency budget.
 func fleetConfig(s settings, maxWait time.Duration) (config.Convert, error) {
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 		"ZOHO_ACCOUNTS_URL": simURL, "ZOHO_API_URL": simURL,
 		"MAX_ZOHO_CONCURRENCY": strconv.Itoa(s.concurrency), "ZOHO_CONCURRENCY_BUDGET": strconv.Itoa(templateBudget),
 		"MAX_WAIT_SECONDS":        strconv.Itoa(int(maxWait.Seconds())),

@@ -55,7 +55,7 @@ func runBudget(ctx context.Context, s settings, budget int) (budgetRun, error) {
 	var r budgetRun
 	clock := newClock()
 	sim := zohosim.New(zohosim.Options{Clock: clock, Latency: s.latency})
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 		"ZOHO_ACCOUNTS_URL": simURL, "ZOHO_API_URL": simURL,
 		"MAX_ZOHO_CONCURRENCY": strconv.Itoa(s.concurrency), "ZOHO_CONCURRENCY_BUDGET": strconv.Itoa(budget),
 		"BATCHING_WINDOW_SECONDS": strconv.Itoa(int(batchingWindow.Seconds()))}

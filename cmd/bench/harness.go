@@ -48,7 +48,7 @@ func newClock() *zohosim.ManualClock {
 // load it, with Zoho pointed at the simulator and MAX_ZOHO_CONCURRENCY set
 // when concurrency > 0.
 func convertConfig(concurrency int) (config.Convert, error) {
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 		"ZOHO_ACCOUNTS_URL": simURL, "ZOHO_API_URL": simURL}
 	if concurrency > 0 {
 		env["MAX_ZOHO_CONCURRENCY"] = strconv.Itoa(concurrency)

@@ -16,9 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
@@ -46,6 +48,10 @@ type motoServer struct {
 	secretARN  string
 	queueURL   string
 	secretErr  error
+
+	keyOnce sync.Once
+	keyARN  string
+	keyErr  error
 }
 
 // shared is the bench's moto, started by the first row that needs it.
@@ -148,6 +154,30 @@ func (m *motoServer) deleteTable(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _ = m.dynamo().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+}
+
+// tokenKey creates, once, the KMS key that seals the shared token, and
+// returns its ARN.
+func (m *motoServer) tokenKey(ctx context.Context) (string, error) {
+	m.keyOnce.Do(func() {
+		out, err := kms.NewFromConfig(m.config()).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("bench token key")})
+		if err != nil {
+			m.keyErr = fmt.Errorf("creating the token key: %w", err)
+			return
+		}
+		m.keyARN = aws.ToString(out.KeyMetadata.Arn)
+	})
+	return m.keyARN, m.keyErr
+}
+
+// tokenStore is the shared token on tableName through api, sealed as the
+// functions seal it.
+func (m *motoServer) tokenStore(ctx context.Context, api table.API, tableName string) (*table.TokenStore, error) {
+	key, err := m.tokenKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return table.NewTokenStore(api, tableName, kmsseal.New(kms.NewFromConfig(m.config()), key)), nil
 }
 
 // secretAndQueue creates, once, the Zoho secret (the simulator's

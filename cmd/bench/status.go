@@ -35,7 +35,7 @@ func statusBudget() time.Duration {
 // statusConfig is the status function's configuration as Lambda would
 // load it (template.yaml's defaults), with Zoho pointed at the simulator.
 func statusConfig(table string) (config.Status, error) {
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": table,
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": table, "TOKEN_KEY_ID": "embedded",
 		"ZOHO_ACCOUNTS_URL": simURL, "ZOHO_API_URL": simURL}
 	return config.LoadStatus(func(k string) string { return env[k] })
 }

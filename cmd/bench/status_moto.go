@@ -55,12 +55,20 @@ func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, e
 	if err := batchWrite(ctx, ddb, tableName, o.items); err != nil {
 		return moto, estimate, err
 	}
-	if err := warmTokens(ctx, o.sim, o.clock, table.NewTokenStore(ddb, tableName)); err != nil {
+	warm, err := m.tokenStore(ctx, ddb, tableName)
+	if err != nil {
+		return moto, estimate, err
+	}
+	if err := warmTokens(ctx, o.sim, o.clock, warm); err != nil {
 		return moto, estimate, err
 	}
 	meter := &meteredDDB{api: ddb, sizes: o.sizes}
+	motoTokens, err := m.tokenStore(ctx, meter, tableName)
+	if err != nil {
+		return moto, estimate, err
+	}
 	moto, err = invokeStatus(ctx, o, cfg, app.StatusDeps{Shared: app.Shared{Secret: secret.Static(simSecret),
-		Tokens: table.NewTokenStore(meter, tableName), Now: o.clock.Now, Out: io.Discard}, Jobs: table.NewJobStore(meter, tableName)})
+		Tokens: motoTokens, Now: o.clock.Now, Out: io.Discard}, Jobs: table.NewJobStore(meter, tableName)})
 	if err != nil {
 		return moto, estimate, fmt.Errorf("on moto: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
@@ -23,7 +24,7 @@ import (
 
 // runEmulated is runLocal on the Lambda runtime path: the built bootstrap
 // binaries under the Runtime Interface Emulator, with DynamoDB, Secrets
-// Manager and SQS from moto on 127.0.0.1, and the Zoho simulator.
+// Manager, SQS and KMS from moto on 127.0.0.1, and the Zoho simulator.
 func runEmulated(w io.Writer, eventsDir string) error {
 	ctx := context.Background()
 	endpoint, stopMoto, err := awstest.StartMoto()
@@ -46,6 +47,10 @@ func runEmulated(w io.Writer, eventsDir string) error {
 	if err != nil {
 		return err
 	}
+	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("leadconvert-local-token")})
+	if err != nil {
+		return err
+	}
 	dlq, err := sqs.NewFromConfig(awsCfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("leadconvert-local-dlq")})
 	if err != nil {
 		return err
@@ -64,6 +69,7 @@ func runEmulated(w io.Writer, eventsDir string) error {
 	defer os.RemoveAll(dir)
 	env := []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing",
 		"AWS_SECRET_ACCESS_KEY=testing", "JOBS_TABLE=" + tableName, "ZOHO_SECRET_ID=" + aws.ToString(sec.ARN),
+		"TOKEN_KEY_ID=" + aws.ToString(key.KeyMetadata.Arn),
 		"DEAD_LETTER_QUEUE_URL=" + aws.ToString(dlq.QueueUrl), "ZOHO_ACCOUNTS_URL=" + url, "ZOHO_API_URL=" + url,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60"}
 	fns := map[string]*rie.Function{}

@@ -46,7 +46,7 @@ func runLocal(w io.Writer, eventsDir string, extra int, verbose bool) error {
 	if verbose {
 		logs = os.Stderr
 	}
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
 		"MAX_WAIT_SECONDS": strconv.Itoa(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": strconv.Itoa(int(window.Seconds())),
 		// The streamed single-lead requests name no owner: they get the

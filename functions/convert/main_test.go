@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
@@ -34,7 +36,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	url, stop := sim.Start()
 	t.Cleanup(stop)
 
-	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "TOKEN_KEY_ID="+awstest.CreateKey(t, cfg), "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 
 	var sqsAnswer struct {
@@ -88,6 +90,36 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	if out := fn.Invoke(t, []byte(`{"detail-type":"Object Created","source":"aws.s3"}`)); !strings.Contains(string(out), "errorMessage") {
 		t.Fatalf("an S3 event was not refused: %s", out)
 	}
+	checkTokenSealed(t, cfg, tableName, sim.IssuedTokens())
+}
+
+// checkTokenSealed: the table holds one shared token, sealed with the key
+// of TOKEN_KEY_ID, and none of the tokens Zoho issued in clear.
+func checkTokenSealed(t *testing.T, cfg aws.Config, tableName string, issued []string) {
+	t.Helper()
+	out, err := table.NewClient(cfg).Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(tableName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := 0
+	for _, it := range out.Items {
+		if pk, _ := it["pk"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, "TOKEN#") {
+			tokens++
+			if _, ok := it["sealed_token"].(*types.AttributeValueMemberB); !ok {
+				t.Errorf("%s has no sealed_token", pk.Value)
+			}
+		}
+		for name, v := range it {
+			for _, tok := range issued {
+				if s, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(s.Value, tok) {
+					t.Errorf("attribute %s holds a Zoho token in clear", name)
+				}
+			}
+		}
+	}
+	if tokens != 1 || len(issued) == 0 {
+		t.Fatalf("%d token items, %d tokens issued; want 1 item", tokens, len(issued))
+	}
 }
 
 // TestFleetBatchingThroughRIE: the deployed shape of fleet-wide batching,
@@ -104,7 +136,7 @@ func TestFleetBatchingThroughRIE(t *testing.T) {
 	ids := sim.SeedLeadRange(4)
 	url, stop := sim.Start()
 	t.Cleanup(stop)
-	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "TOKEN_KEY_ID="+awstest.CreateKey(t, cfg), "ZOHO_SECRET_ID="+secretARN, "DEAD_LETTER_QUEUE_URL="+dlq,
 		"CONVERSION_QUEUE_URL="+queue, "MAX_WAIT_SECONDS=2", "BATCHING_WINDOW_SECONDS=0", "DEFAULT_OWNER_ID="+zohotest.Owner,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 

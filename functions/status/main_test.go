@@ -61,7 +61,7 @@ func TestBootstrapThroughRIE(t *testing.T) {
 	}
 	clock.Advance(10 * time.Minute) // Zoho has finished them
 
-	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "ZOHO_SECRET_ID="+secretARN,
+	fn := rie.Start(t, bin, "JOBS_TABLE="+tableName, "TOKEN_KEY_ID="+awstest.CreateKey(t, cfg), "ZOHO_SECRET_ID="+secretARN,
 		"ZOHO_ACCOUNTS_URL="+url, "ZOHO_API_URL="+url, "AWS_LAMBDA_FUNCTION_TIMEOUT=60")
 	for _, tc := range []struct {
 		event string

@@ -1,5 +1,5 @@
-// Package awstest is test support for code that talks to DynamoDB, Secrets Manager, SQS and
-// EventBridge: it points the AWS SDK at a local moto server (never at real AWS) and creates
+// Package awstest is test support for code that talks to DynamoDB, Secrets Manager, SQS,
+// EventBridge and KMS: it points the AWS SDK at a local moto server (never at real AWS) and creates
 // throwaway resources that are removed when the test ends.
 //
 // Import it only from _test.go files. A package whose tests need AWS declares

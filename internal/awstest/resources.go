@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -80,4 +81,27 @@ func CreateQueue(t testing.TB, cfg aws.Config) string {
 		}
 	})
 	return queueURL
+}
+
+// CreateKey creates a symmetric KMS key and returns its ARN. Its deletion is scheduled (7 days,
+// the shortest KMS allows) when the test ends.
+func CreateKey(t testing.TB, cfg aws.Config) string {
+	t.Helper()
+	client := kms.NewFromConfig(cfg)
+	out, err := client.CreateKey(t.Context(), &kms.CreateKeyInput{Description: aws.String(UniqueName(t, "key"))})
+	if err != nil {
+		t.Fatalf("awstest: create key: %v", err)
+	}
+	arn, id := aws.ToString(out.KeyMetadata.Arn), out.KeyMetadata.KeyId
+	t.Cleanup(func() {
+		ctx, cancel := cleanupContext()
+		defer cancel()
+		// By id: moto's ScheduleKeyDeletion does not take an ARN.
+		if _, err := client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{
+			KeyId: id, PendingWindowInDays: aws.Int32(7),
+		}); err != nil {
+			t.Errorf("awstest: schedule deletion of key %s: %v", arn, err)
+		}
+	})
+	return arn
 }

@@ -262,7 +262,7 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	queue := sqsbatch.NewMemoryQueue(clock.Now)
 	table := jobs.NewMemoryStore()
 	tokens := oauth.NewMemoryStore()
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
 		"MAX_WAIT_SECONDS": fmt.Sprint(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": "10"}
 	cfg, err := config.LoadConvert(func(k string) string { return env[k] })
 	if err != nil {

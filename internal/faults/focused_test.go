@@ -38,7 +38,7 @@ func newSmallRig(t *testing.T, tokens oauth.Store) *smallRig {
 	srv := httptest.NewServer(r.sim)
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "ZOHO_ACCOUNTS_URL": srv.URL, "ZOHO_API_URL": srv.URL}
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded", "ZOHO_ACCOUNTS_URL": srv.URL, "ZOHO_API_URL": srv.URL}
 	cfg, err := config.LoadConvert(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -13,12 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
@@ -166,8 +169,9 @@ func newLeakRig(t *testing.T, tokensProxied bool) *leakRig {
 	r.leads = sim.SeedLeadRange(3)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
+	key := awstest.CreateKey(t, cfg)
 	env := map[string]string{"ZOHO_SECRET_ID": arn, "JOBS_TABLE": tableName, "DEAD_LETTER_QUEUE_URL": r.dlqURL,
-		"ZOHO_ACCOUNTS_URL": srv.URL, "ZOHO_API_URL": srv.URL}
+		"ZOHO_ACCOUNTS_URL": srv.URL, "ZOHO_API_URL": srv.URL, "TOKEN_KEY_ID": key, "DEFAULT_OWNER_ID": zohotest.Owner}
 	cc, err := config.LoadConvert(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +179,7 @@ func newLeakRig(t *testing.T, tokensProxied bool) *leakRig {
 	r.fn, err = app.NewConvert(cc, app.ConvertDeps{
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(cfg), arn), secret.CacheConfig{}),
-			Tokens: table.NewTokenStore(tokensAPI, tableName), Now: clock.Now, Out: r.out,
+			Tokens: table.NewTokenStore(tokensAPI, tableName, kmsseal.New(kms.NewFromConfig(cfg), key)), Now: clock.Now, Out: r.out,
 		},
 		Jobs:       table.NewJobStore(jobsAPI, tableName),
 		DeadLetter: sqsqueue.NewDeadLetter(r.sqs, r.dlqURL),

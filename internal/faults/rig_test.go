@@ -16,12 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
@@ -151,7 +153,7 @@ func (r *rig) loadConfigs(env map[string]string) (config.Convert, config.Status)
 // wireEmbedded builds the functions on the in-memory stores: one store
 // stands for the table all instances share.
 func (r *rig) wireEmbedded(env map[string]string) {
-	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"] = "embedded", "embedded"
+	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["TOKEN_KEY_ID"] = "embedded", "embedded", "embedded"
 	cc, sc := r.loadConfigs(env)
 	mem := jobs.NewMemoryStore()
 	r.store = mem
@@ -168,6 +170,7 @@ func (r *rig) wireMoto(env map[string]string) {
 	tableName := awstest.CreateTableFromTemplate(r.t, cfg, "JobsTable")
 	r.dlqURL = awstest.CreateQueue(r.t, cfg)
 	arn := awstest.CreateSecret(r.t, cfg, simSecret())
+	key := awstest.CreateKey(r.t, cfg)
 	r.store = table.NewJobStore(table.NewClient(cfg), tableName)
 	r.sqsDirect = sqs.NewFromConfig(cfg)
 
@@ -192,7 +195,7 @@ func (r *rig) wireMoto(env map[string]string) {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["DEAD_LETTER_QUEUE_URL"] = arn, tableName, r.dlqURL
+	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["DEAD_LETTER_QUEUE_URL"], env["TOKEN_KEY_ID"] = arn, tableName, r.dlqURL, key
 	cc, sc := r.loadConfigs(env)
 	r.dlq = &dlqRecorder{next: sqsqueue.NewDeadLetter(sqs.NewFromConfig(pcfg), r.dlqURL)}
 	// As functions/*/main.go wires them, on the proxy, one set per instance.
@@ -200,7 +203,7 @@ func (r *rig) wireMoto(env map[string]string) {
 		ddb := table.NewClient(pcfg)
 		return app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(pcfg), arn), secret.CacheConfig{}),
-			Tokens: table.NewTokenStore(ddb, tableName), Now: r.clock.Now, Out: r.out,
+			Tokens: table.NewTokenStore(ddb, tableName, kmsseal.New(kms.NewFromConfig(pcfg), key)), Now: r.clock.Now, Out: r.out,
 		}
 	}
 	r.build(cc, sc,

@@ -49,7 +49,7 @@ func newConvertWithSecret(t *testing.T, secretJSON string) *convertRig {
 	url, stop := sim.Start()
 	t.Cleanup(stop)
 	cfg, err := config.LoadConvert(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "MAX_WAIT_SECONDS": "60", "BATCHING_WINDOW_SECONDS": "20",
 			// Requests without assign_to (the webhooks below) get the simulator's user.
 			"DEFAULT_OWNER_ID": zohotest.Owner}[k]
@@ -231,7 +231,7 @@ func TestOneBudgetForTheDeployment(t *testing.T) {
 	ids := sim.SeedLeadRange(1000)
 	url, stop := sim.Start()
 	t.Cleanup(stop)
-	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
 		"ZOHO_CONCURRENCY_BUDGET": "3", "MAX_ZOHO_CONCURRENCY": "4", "STATUS_CONCURRENCY": "5"}
 	convertCfg, err := config.LoadConvert(func(k string) string { return env[k] })
 	if err != nil {

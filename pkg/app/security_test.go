@@ -44,7 +44,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	url, stop := sim.Start()
 	t.Cleanup(stop)
 	cfg, err := config.LoadConvert(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "LOG_LEVEL": "DEBUG"}[k]
 	})
 	if err != nil {
@@ -162,7 +162,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	// The status function, on the same stores and log: a revoked token
 	// mid-run and a refused refresh.
 	statusCfg, err := config.LoadStatus(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "LOG_LEVEL": "DEBUG"}[k]
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -165,9 +166,9 @@ func TestTemplateMatchesCode(t *testing.T) {
 	}
 }
 
-// TestTemplateSecurity: no IAM statement grants an action on every resource,
-// and the queues and the table are encrypted at rest (a Secrets Manager
-// secret always is).
+// TestTemplateSecurity: no IAM statement grants an action on every resource
+// (in a key policy "*" is the key itself), and the queues and the table are
+// encrypted at rest (a Secrets Manager secret always is).
 func TestTemplateSecurity(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
 	if err != nil {
@@ -183,6 +184,9 @@ func TestTemplateSecurity(t *testing.T) {
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i].Value, n.Content[i+1]
+				if k == "KeyPolicy" {
+					continue // TestTokenKeyPolicy
+				}
 				if k == "Resource" {
 					statements++
 					for _, r := range append([]*yaml.Node{v}, v.Content...) {
@@ -224,6 +228,57 @@ func TestTemplateSecurity(t *testing.T) {
 				t.Errorf("topic %s is not encrypted", id)
 			}
 		}
+	}
+}
+
+// TestTokenKeyPolicy: the key that seals the shared token rotates, and
+// every statement of its policy that lets a principal encrypt, decrypt or
+// grant those (kms:*, kms:Create* included) names the functions' roles and
+// the table's token items in its conditions.
+func TestTokenKeyPolicy(t *testing.T) {
+	var key struct {
+		EnableKeyRotation bool `yaml:"EnableKeyRotation"`
+		KeyPolicy         struct {
+			Statement []struct {
+				Action    []string                        `yaml:"Action"`
+				Condition map[string]map[string]yaml.Node `yaml:"Condition"`
+			} `yaml:"Statement"`
+		} `yaml:"KeyPolicy"`
+	}
+	res := loadTemplate(t).Resources["TokenKey"]
+	if res.Type != "AWS::KMS::Key" {
+		t.Fatalf("TokenKey is %q, want AWS::KMS::Key", res.Type)
+	}
+	if err := res.Properties.Decode(&key); err != nil {
+		t.Fatal(err)
+	}
+	if !key.EnableKeyRotation {
+		t.Error("TokenKey does not rotate")
+	}
+	uses := []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:CreateGrant", "kms:GenerateDataKey"}
+	granting := 0
+	for i, st := range key.KeyPolicy.Statement {
+		lets := false
+		for _, a := range st.Action {
+			for _, u := range uses {
+				if ok, _ := path.Match(a, u); ok {
+					lets = true
+				}
+			}
+		}
+		if !lets {
+			continue
+		}
+		granting++
+		_, roles := st.Condition["ArnEquals"]["aws:PrincipalArn"]
+		_, table := st.Condition["StringEquals"]["kms:EncryptionContext:table"]
+		item := st.Condition["StringLike"]["kms:EncryptionContext:item"]
+		if !roles || !table || item.Value != "TOKEN#*" {
+			t.Errorf("statement %d lets %v without naming the roles, the table and TOKEN#* items", i, st.Action)
+		}
+	}
+	if granting == 0 {
+		t.Error("no statement lets the functions use the key")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 type Shared struct {
 	SecretID    string // ZOHO_SECRET_ID: name or ARN of the secret
 	JobsTable   string // JOBS_TABLE
+	TokenKeyID  string // TOKEN_KEY_ID: the KMS key that seals the shared token in the table
 	DataCenter  zoho.DataCenter
 	Environment zoho.Environment
 	APIVersion  string // v7 or v8
@@ -119,6 +120,7 @@ func (p *parser) zoho() Shared {
 	z := Shared{
 		SecretID:    p.str("ZOHO_SECRET_ID", "", true),
 		JobsTable:   p.str("JOBS_TABLE", "", true),
+		TokenKeyID:  p.str("TOKEN_KEY_ID", "", true),
 		AccountsURL: p.url("ZOHO_ACCOUNTS_URL"),
 		APIURL:      p.url("ZOHO_API_URL"),
 	}

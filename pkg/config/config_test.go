@@ -13,7 +13,7 @@ func env(kv map[string]string) func(string) string {
 }
 
 func TestLoadConvertDefaults(t *testing.T) {
-	c, err := LoadConvert(env(map[string]string{"ZOHO_SECRET_ID": "zoho", "JOBS_TABLE": "jobs"}))
+	c, err := LoadConvert(env(map[string]string{"ZOHO_SECRET_ID": "zoho", "JOBS_TABLE": "jobs", "TOKEN_KEY_ID": "alias/token"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +26,7 @@ func TestLoadConvertDefaults(t *testing.T) {
 func TestLoadConvertValues(t *testing.T) {
 	c, err := LoadConvert(env(map[string]string{
 		"ZOHO_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:zoho-AbCdEf", "JOBS_TABLE": "jobs",
+		"TOKEN_KEY_ID":     "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		"ZOHO_DATA_CENTER": "CA", "ZOHO_ENVIRONMENT": "sandbox", "ZOHO_API_VERSION": "V8",
 		"ZOHO_API_URL": "http://127.0.0.1:8089/", "ZOHO_ACCOUNTS_URL": "https://accounts.example.test",
 		"DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq", "MAX_ZOHO_CONCURRENCY": "8",
@@ -34,7 +35,8 @@ func TestLoadConvertValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataCenter != zoho.CA || c.Environment != zoho.Sandbox || c.APIVersion != "v8" || c.APIURL != "http://127.0.0.1:8089" ||
+	if c.TokenKeyID != "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" ||
+		c.DataCenter != zoho.CA || c.Environment != zoho.Sandbox || c.APIVersion != "v8" || c.APIURL != "http://127.0.0.1:8089" ||
 		c.MaxZohoConcurrency != 8 || c.JobRetention != 7*24*time.Hour || c.LogLevel.String() != "DEBUG" {
 		t.Fatalf("values: %+v", c)
 	}
@@ -45,7 +47,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"ZOHO_DATA_CENTER": "uk", "ZOHO_ENVIRONMENT": "staging", "ZOHO_API_VERSION": "v6",
 		"ZOHO_API_URL": "http://zoho.example.test", "MAX_ZOHO_CONCURRENCY": "0", "JOB_RETENTION_DAYS": "x", "LOG_LEVEL": "loud",
 	}))
-	for _, name := range []string{"ZOHO_SECRET_ID", "JOBS_TABLE", "ZOHO_DATA_CENTER", "ZOHO_ENVIRONMENT", "ZOHO_API_VERSION",
+	for _, name := range []string{"ZOHO_SECRET_ID", "JOBS_TABLE", "TOKEN_KEY_ID", "ZOHO_DATA_CENTER", "ZOHO_ENVIRONMENT", "ZOHO_API_VERSION",
 		"ZOHO_API_URL", "MAX_ZOHO_CONCURRENCY", "JOB_RETENTION_DAYS", "LOG_LEVEL"} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s: %v", name, err)
@@ -54,11 +56,11 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 }
 
 func TestLoadStatus(t *testing.T) {
-	s, err := LoadStatus(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "EVENT_BUS_NAME": "bus", "STALE_AFTER_HOURS": "48"}))
+	s, err := LoadStatus(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "TOKEN_KEY_ID": "k", "EVENT_BUS_NAME": "bus", "STALE_AFTER_HOURS": "48"}))
 	if err != nil || s.Concurrency != 5 || s.StaleAfter != 48*time.Hour || s.EventBusName != "bus" {
 		t.Fatalf("%+v, %v", s, err)
 	}
-	if _, err := LoadStatus(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "STATUS_CONCURRENCY": "99"})); err == nil ||
+	if _, err := LoadStatus(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "TOKEN_KEY_ID": "k", "STATUS_CONCURRENCY": "99"})); err == nil ||
 		!strings.Contains(err.Error(), "STATUS_CONCURRENCY") {
 		t.Fatalf("err = %v", err)
 	}

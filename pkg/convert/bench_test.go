@@ -179,7 +179,7 @@ func benchSecret() string {
 // MAX_ZOHO_CONCURRENCY 4) and the simulator served in process.
 func newBenchFunction(b *testing.B, sim *zohosim.Server, clock *zohosim.ManualClock) *app.Convert {
 	cfg, err := config.LoadConvert(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded",
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
 			"ZOHO_ACCOUNTS_URL": benchURL, "ZOHO_API_URL": benchURL}[k]
 	})
 	if err != nil {

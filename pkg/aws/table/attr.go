@@ -34,6 +34,14 @@ func str(v types.AttributeValue) string {
 	return ""
 }
 
+// bin reads a binary attribute.
+func bin(v types.AttributeValue) []byte {
+	if a, ok := v.(*types.AttributeValueMemberB); ok {
+		return a.Value
+	}
+	return nil
+}
+
 // num reads a number attribute.
 func num(v types.AttributeValue) int64 {
 	if a, ok := v.(*types.AttributeValueMemberN); ok {

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -74,13 +76,14 @@ func (f *fixture) source(t *testing.T, store oauth.Store, mutate ...func(*oauth.
 }
 
 // stores yields a fresh in-memory store and, when moto is available, a
-// DynamoDB store on a table made from template.yaml.
+// DynamoDB store on a table made from template.yaml, sealing with a KMS key.
 func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
 	return map[string]func(t *testing.T) oauth.Store{
 		"memory": func(*testing.T) oauth.Store { return oauth.NewMemoryStore() },
 		"dynamodb": func(t *testing.T) oauth.Store {
 			cfg := awstest.Require(t)
-			return table.NewTokenStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
+			return table.NewTokenStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"),
+				kmsseal.New(kms.NewFromConfig(cfg), awstest.CreateKey(t, cfg)))
 		},
 	}
 }
