@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,5 +257,134 @@ func TestWakeupsDueOnTime(t *testing.T) {
 	}
 	if *wake != 0 {
 		t.Errorf("the wake-up queue's event waits %d s to gather; wake-ups would be late", *wake)
+	}
+}
+
+// TestTemplateLogsAndRedrive: every function and the HTTP API log to a
+// group of the template whose retention is the LogRetentionDays parameter
+// (default 30 days); the access log format is JSON and carries no header,
+// query string or body; and the dead-letter queue lets exactly the queues
+// that redrive into it do so.
+func TestTemplateLogsAndRedrive(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var doc struct {
+		Parameters map[string]struct {
+			Default any `yaml:"Default"`
+		} `yaml:"Parameters"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Parameters["LogRetentionDays"].Default; got != 30 {
+		t.Errorf("LogRetentionDays defaults to %v, want 30", got)
+	}
+	// retained checks that ref names a log group kept LogRetentionDays.
+	retained := func(what string, ref yaml.Node) {
+		t.Helper()
+		name := strings.TrimSuffix(ref.Value, ".Arn")
+		if ref.Tag != "!Ref" && ref.Tag != "!GetAtt" {
+			t.Errorf("%s logs to %q, not a log group of the template", what, ref.Value)
+			return
+		}
+		res, ok := tmpl.Resources[name]
+		var props struct {
+			RetentionInDays yaml.Node `yaml:"RetentionInDays"`
+		}
+		if !ok || res.Type != "AWS::Logs::LogGroup" || res.Properties.Decode(&props) != nil {
+			t.Errorf("%s logs to %s, not a log group of the template", what, name)
+			return
+		}
+		if props.RetentionInDays.Tag != "!Ref" || props.RetentionInDays.Value != "LogRetentionDays" {
+			t.Errorf("log group %s: RetentionInDays is not !Ref LogRetentionDays", name)
+		}
+	}
+	for id, res := range tmpl.Resources {
+		if res.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		var props struct {
+			LoggingConfig struct {
+				LogGroup yaml.Node `yaml:"LogGroup"`
+			} `yaml:"LoggingConfig"`
+		}
+		if err := res.Properties.Decode(&props); err != nil {
+			t.Fatal(err)
+		}
+		retained(id, props.LoggingConfig.LogGroup)
+	}
+	var api struct {
+		AccessLogSettings struct {
+			DestinationArn yaml.Node `yaml:"DestinationArn"`
+			Format         string    `yaml:"Format"`
+		} `yaml:"AccessLogSettings"`
+	}
+	apiRes := tmpl.Resources["ConversionApi"]
+	if err := apiRes.Properties.Decode(&api); err != nil {
+		t.Fatal(err)
+	}
+	retained("ConversionApi's access log", api.AccessLogSettings.DestinationArn)
+	format := api.AccessLogSettings.Format
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(format), &fields); err != nil || len(fields) == 0 {
+		t.Errorf("the access log format is not a JSON object: %v\n%s", err, format)
+	}
+	for _, leak := range []string{"$request.", "$input.", "header", "querystring", "body", "$context.path", "authorizer.webhook"} {
+		if strings.Contains(strings.ToLower(format), strings.ToLower(leak)) {
+			t.Errorf("the access log format has %q: it could log the key or a body", leak)
+		}
+	}
+
+	// The queues whose RedrivePolicy targets the DLQ, by name.
+	var sources []string
+	var allowed struct {
+		RedriveAllowPolicy struct {
+			RedrivePermission string      `yaml:"redrivePermission"`
+			SourceQueueArns   []yaml.Node `yaml:"sourceQueueArns"`
+		} `yaml:"RedriveAllowPolicy"`
+	}
+	for id, res := range tmpl.Resources {
+		if res.Type != "AWS::SQS::Queue" {
+			continue
+		}
+		var q struct {
+			QueueName     yaml.Node `yaml:"QueueName"`
+			RedrivePolicy struct {
+				DeadLetterTargetArn yaml.Node `yaml:"deadLetterTargetArn"`
+			} `yaml:"RedrivePolicy"`
+		}
+		if err := res.Properties.Decode(&q); err != nil {
+			t.Fatal(err)
+		}
+		if q.RedrivePolicy.DeadLetterTargetArn.Value == "ConversionDeadLetterQueue.Arn" {
+			if q.QueueName.Tag != "!Sub" {
+				t.Errorf("queue %s redrives into the DLQ but has no name its RedriveAllowPolicy can use", id)
+			}
+			sources = append(sources, q.QueueName.Value)
+		}
+		if id == "ConversionDeadLetterQueue" {
+			if err := res.Properties.Decode(&allowed); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if allowed.RedriveAllowPolicy.RedrivePermission != "byQueue" {
+		t.Errorf("the DLQ's redrivePermission is %q, want byQueue", allowed.RedriveAllowPolicy.RedrivePermission)
+	}
+	var arns []string
+	for _, a := range allowed.RedriveAllowPolicy.SourceQueueArns {
+		arns = append(arns, a.Value)
+	}
+	var want []string
+	for _, name := range sources {
+		want = append(want, "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"+name)
+	}
+	sort.Strings(arns)
+	sort.Strings(want)
+	if len(want) < 2 || !slices.Equal(arns, want) {
+		t.Errorf("the DLQ allows %v; the queues that redrive into it are %v", arns, want)
 	}
 }
