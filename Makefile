@@ -14,7 +14,7 @@ PYTHON      ?= python3
 ARCH        ?= arm64
 GOTESTFLAGS ?= -race -count=1
 
-FUNCTIONS   := convert status
+FUNCTIONS   := convert status authorizer
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.stamp
 SAM         := $(CURDIR)/$(VENV)/bin/sam
@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test test-faults cover lint build build-ConvertFunction build-StatusFunction run run-emulated bench sam-build deploy clean distclean
+.PHONY: FORCE help venv tools test test-faults cover lint build build-ConvertFunction build-StatusFunction build-AuthorizerFunction run run-emulated bench sam-build deploy clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -102,7 +102,7 @@ lint: $(VENV_STAMP) $(STATICCHECK_STAMP) ## gofmt, go vet, staticcheck; cfn-lint
 
 # ---- build and run ------------------------------------------------------------------
 
-build: ## build functions/{convert,status} into bin/<name>/bootstrap for linux/$(ARCH) (ARCH ?= arm64)
+build: ## build functions/{convert,status,authorizer} into bin/<name>/bootstrap for linux/$(ARCH) (ARCH ?= arm64)
 	@for f in $(FUNCTIONS); do \
 	   echo ">> bin/$$f/bootstrap (linux/$(ARCH))"; \
 	   $(call GO_BUILD_LAMBDA,$(ARCH)) -o bin/$$f/bootstrap ./functions/$$f; \
@@ -115,6 +115,9 @@ build-ConvertFunction: ## (sam build) functions/convert -> $(ARTIFACTS_DIR)/boot
 
 build-StatusFunction: ## (sam build) functions/status -> $(ARTIFACTS_DIR)/bootstrap, linux/arm64
 	$(call GO_BUILD_LAMBDA,arm64) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
+
+build-AuthorizerFunction: ## (sam build) functions/authorizer -> $(ARTIFACTS_DIR)/bootstrap, linux/arm64
+	$(call GO_BUILD_LAMBDA,arm64) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
 
 run: ## the whole flow on embedded defaults: Zoho simulator, in-memory stores, the sample events
 	$(GO) run ./cmd/leadconvert run

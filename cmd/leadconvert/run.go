@@ -204,7 +204,7 @@ func (l *localRun) firstJob() string {
 // get is a GET of the API, as API Gateway would hand it over.
 func (l *localRun) get(path string) any {
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "GET " + path, RawPath: path,
-		Headers: map[string]string{"authorization": "Bearer " + sampleWebhookKey},
+		Headers: map[string]string{"x-webhook-key": sampleWebhookKey},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "local-get", Stage: "$default",
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: path}}}
 	raw, _ := json.Marshal(ev)
@@ -230,7 +230,7 @@ func (l *localRun) stream(ids []string) error {
 		if i%2 == 0 {
 			hookID = fmt.Sprintf("hook-%04d", i)
 			ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "POST /conversions", RawPath: "/conversions",
-				Headers: map[string]string{"authorization": "Bearer " + sampleWebhookKey, "content-type": "application/json"}, Body: body,
+				Headers: map[string]string{"x-webhook-key": sampleWebhookKey, "content-type": "application/json"}, Body: body,
 				RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: hookID, Stage: "$default",
 					HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/conversions"}}}
 			raw, _ := json.Marshal(ev)

@@ -66,7 +66,8 @@ func TestShippedCodeImportsNoRigs(t *testing.T) {
 }
 
 // TestFunctionsLinkOnlyWhatTheyUse: the convert function sends to SQS and
-// never announces; the status function announces and never sends to SQS.
+// never announces; the status function announces and never sends to SQS;
+// the authorizer reads the secret and nothing else.
 // (Both link pkg/app, which builds either; that costs a few hundred
 // kilobytes of core code, not an AWS client.)
 func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
@@ -76,6 +77,10 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 	}{
 		{"functions/convert", []string{"github.com/aws/aws-sdk-go-v2/service/eventbridge", module + "pkg/aws/eventbus"}},
 		{"functions/status", []string{"github.com/aws/aws-sdk-go-v2/service/sqs", module + "pkg/aws/sqsqueue"}},
+		{"functions/authorizer", []string{
+			"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/service/sqs",
+			"github.com/aws/aws-sdk-go-v2/service/eventbridge", module + "pkg/aws/table",
+		}},
 	}
 	all := deps(t, "./functions/...")
 	for _, tt := range tests {

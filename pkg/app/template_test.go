@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	awstable "github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"gopkg.in/yaml.v3"
 )
 
@@ -106,6 +108,9 @@ func TestTemplateMatchesCode(t *testing.T) {
 	}{
 		"ConvertFunction": {"convert", variablesRead(func(g func(string) string) { _, _ = config.LoadConvert(g) })},
 		"StatusFunction":  {"status", variablesRead(func(g func(string) string) { _, _ = config.LoadStatus(g) })},
+		"AuthorizerFunction": {"authorizer", variablesRead(func(g func(string) string) {
+			_, _ = config.LoadAuthorizer(g)
+		})},
 	}
 	for id, fn := range functions {
 		res, ok := tmpl.Resources[id]
@@ -311,5 +316,252 @@ func TestWakeupsDueOnTime(t *testing.T) {
 	}
 	if *wake != 0 {
 		t.Errorf("the wake-up queue's event waits %d s to gather; wake-ups would be late", *wake)
+	}
+}
+
+// TestTemplateLogsAndRedrive: every function and the HTTP API log to a
+// group of the template whose retention is the LogRetentionDays parameter
+// (default 30 days); the access log format is JSON and carries no header,
+// query string or body; and the dead-letter queue lets exactly the queues
+// that redrive into it do so.
+func TestTemplateLogsAndRedrive(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var doc struct {
+		Parameters map[string]struct {
+			Default any `yaml:"Default"`
+		} `yaml:"Parameters"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Parameters["LogRetentionDays"].Default; got != 30 {
+		t.Errorf("LogRetentionDays defaults to %v, want 30", got)
+	}
+	// retained checks that ref names a log group kept LogRetentionDays.
+	retained := func(what string, ref yaml.Node) {
+		t.Helper()
+		name := strings.TrimSuffix(ref.Value, ".Arn")
+		if ref.Tag != "!Ref" && ref.Tag != "!GetAtt" {
+			t.Errorf("%s logs to %q, not a log group of the template", what, ref.Value)
+			return
+		}
+		res, ok := tmpl.Resources[name]
+		var props struct {
+			RetentionInDays yaml.Node `yaml:"RetentionInDays"`
+		}
+		if !ok || res.Type != "AWS::Logs::LogGroup" || res.Properties.Decode(&props) != nil {
+			t.Errorf("%s logs to %s, not a log group of the template", what, name)
+			return
+		}
+		if props.RetentionInDays.Tag != "!Ref" || props.RetentionInDays.Value != "LogRetentionDays" {
+			t.Errorf("log group %s: RetentionInDays is not !Ref LogRetentionDays", name)
+		}
+	}
+	for id, res := range tmpl.Resources {
+		if res.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		var props struct {
+			LoggingConfig struct {
+				LogGroup yaml.Node `yaml:"LogGroup"`
+			} `yaml:"LoggingConfig"`
+		}
+		if err := res.Properties.Decode(&props); err != nil {
+			t.Fatal(err)
+		}
+		retained(id, props.LoggingConfig.LogGroup)
+	}
+	var api struct {
+		AccessLogSettings struct {
+			DestinationArn yaml.Node `yaml:"DestinationArn"`
+			Format         string    `yaml:"Format"`
+		} `yaml:"AccessLogSettings"`
+	}
+	apiRes := tmpl.Resources["ConversionApi"]
+	if err := apiRes.Properties.Decode(&api); err != nil {
+		t.Fatal(err)
+	}
+	retained("ConversionApi's access log", api.AccessLogSettings.DestinationArn)
+	format := api.AccessLogSettings.Format
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(format), &fields); err != nil || len(fields) == 0 {
+		t.Errorf("the access log format is not a JSON object: %v\n%s", err, format)
+	}
+	for _, leak := range []string{"$request.", "$input.", "header", "querystring", "body", "$context.path", "authorizer.webhook"} {
+		if strings.Contains(strings.ToLower(format), strings.ToLower(leak)) {
+			t.Errorf("the access log format has %q: it could log the key or a body", leak)
+		}
+	}
+
+	// The queues whose RedrivePolicy targets the DLQ, by name.
+	var sources []string
+	var allowed struct {
+		RedriveAllowPolicy struct {
+			RedrivePermission string      `yaml:"redrivePermission"`
+			SourceQueueArns   []yaml.Node `yaml:"sourceQueueArns"`
+		} `yaml:"RedriveAllowPolicy"`
+	}
+	for id, res := range tmpl.Resources {
+		if res.Type != "AWS::SQS::Queue" {
+			continue
+		}
+		var q struct {
+			QueueName     yaml.Node `yaml:"QueueName"`
+			RedrivePolicy struct {
+				DeadLetterTargetArn yaml.Node `yaml:"deadLetterTargetArn"`
+			} `yaml:"RedrivePolicy"`
+		}
+		if err := res.Properties.Decode(&q); err != nil {
+			t.Fatal(err)
+		}
+		if q.RedrivePolicy.DeadLetterTargetArn.Value == "ConversionDeadLetterQueue.Arn" {
+			if q.QueueName.Tag != "!Sub" {
+				t.Errorf("queue %s redrives into the DLQ but has no name its RedriveAllowPolicy can use", id)
+			}
+			sources = append(sources, q.QueueName.Value)
+		}
+		if id == "ConversionDeadLetterQueue" {
+			if err := res.Properties.Decode(&allowed); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if allowed.RedriveAllowPolicy.RedrivePermission != "byQueue" {
+		t.Errorf("the DLQ's redrivePermission is %q, want byQueue", allowed.RedriveAllowPolicy.RedrivePermission)
+	}
+	var arns []string
+	for _, a := range allowed.RedriveAllowPolicy.SourceQueueArns {
+		arns = append(arns, a.Value)
+	}
+	var want []string
+	for _, name := range sources {
+		want = append(want, "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"+name)
+	}
+	sort.Strings(arns)
+	sort.Strings(want)
+	if len(want) < 2 || !slices.Equal(arns, want) {
+		t.Errorf("the DLQ allows %v; the queues that redrive into it are %v", arns, want)
+	}
+}
+
+// TestTemplateGate: every route of the HTTP API is behind the authorizer
+// function, whose identity source (and cache key) is the header the code
+// reads the key from; and the convert function's reserved concurrency
+// leaves room for the API beside everything its queues may run at once.
+func TestTemplateGate(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var api struct {
+		Auth struct {
+			DefaultAuthorizer string `yaml:"DefaultAuthorizer"`
+			Authorizers       map[string]struct {
+				FunctionArn                    yaml.Node `yaml:"FunctionArn"`
+				AuthorizerPayloadFormatVersion string    `yaml:"AuthorizerPayloadFormatVersion"`
+				EnableSimpleResponses          bool      `yaml:"EnableSimpleResponses"`
+				Identity                       struct {
+					Headers          []string `yaml:"Headers"`
+					QueryStrings     []string `yaml:"QueryStrings"`
+					ReauthorizeEvery int      `yaml:"ReauthorizeEvery"`
+				} `yaml:"Identity"`
+			} `yaml:"Authorizers"`
+		} `yaml:"Auth"`
+	}
+	apiRes := tmpl.Resources["ConversionApi"]
+	if err := apiRes.Properties.Decode(&api); err != nil {
+		t.Fatal(err)
+	}
+	auth, ok := api.Auth.Authorizers[api.Auth.DefaultAuthorizer]
+	if !ok {
+		t.Fatalf("ConversionApi has no default authorizer")
+	}
+	if auth.FunctionArn.Value != "AuthorizerFunction.Arn" || auth.AuthorizerPayloadFormatVersion != "2.0" || !auth.EnableSimpleResponses {
+		t.Errorf("the authorizer is %+v; want AuthorizerFunction, payload 2.0, simple responses (what app.Authorizer speaks)", auth)
+	}
+	if !slices.Equal(auth.Identity.Headers, []string{httpapi.KeyHeader}) || len(auth.Identity.QueryStrings) > 0 {
+		t.Errorf("identity source %v %v; the authorizer decides on %s alone, so it must be the cache key", auth.Identity.Headers, auth.Identity.QueryStrings, httpapi.KeyHeader)
+	}
+	if auth.Identity.ReauthorizeEvery <= 0 || auth.Identity.ReauthorizeEvery > 300 {
+		t.Errorf("results cached %d s; want caching, and a changed key honoured within 5 minutes", auth.Identity.ReauthorizeEvery)
+	}
+	for id, res := range tmpl.Resources {
+		var fn struct {
+			Events map[string]struct {
+				Type       string `yaml:"Type"`
+				Properties struct {
+					Auth struct {
+						Authorizer string `yaml:"Authorizer"`
+					} `yaml:"Auth"`
+				} `yaml:"Properties"`
+			} `yaml:"Events"`
+		}
+		if res.Type != "AWS::Serverless::Function" || res.Properties.Decode(&fn) != nil {
+			continue
+		}
+		for name, ev := range fn.Events {
+			if ev.Type == "HttpApi" && ev.Properties.Auth.Authorizer != "" && ev.Properties.Auth.Authorizer != api.Auth.DefaultAuthorizer {
+				t.Errorf("%s.%s: route authorizer %q overrides the gate", id, name, ev.Properties.Auth.Authorizer)
+			}
+		}
+	}
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Parameters map[string]struct {
+			Default any `yaml:"Default"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	defaultOf := func(name string) int {
+		n, ok := doc.Parameters[name].Default.(int)
+		if !ok {
+			t.Fatalf("parameter %s has no number default", name)
+		}
+		return n
+	}
+	var convert struct {
+		ReservedConcurrentExecutions yaml.Node `yaml:"ReservedConcurrentExecutions"`
+		Events                       map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				ScalingConfig struct {
+					MaximumConcurrency yaml.Node `yaml:"MaximumConcurrency"`
+				} `yaml:"ScalingConfig"`
+			} `yaml:"Properties"`
+		} `yaml:"Events"`
+	}
+	convertRes := tmpl.Resources["ConvertFunction"]
+	if err := convertRes.Properties.Decode(&convert); err != nil {
+		t.Fatal(err)
+	}
+	// !If [ReservesConcurrency, !Ref ConvertReservedConcurrency, !Ref AWS::NoValue]
+	rc := convert.ReservedConcurrentExecutions
+	if len(rc.Content) != 3 || rc.Content[1].Value != "ConvertReservedConcurrency" {
+		t.Fatalf("the convert function does not reserve ConvertReservedConcurrency")
+	}
+	queues := 0 // the most instances the SQS event sources may run, by default
+	for name, ev := range convert.Events {
+		if ev.Type != "SQS" {
+			continue
+		}
+		mc := ev.Properties.ScalingConfig.MaximumConcurrency
+		n, err := strconv.Atoi(mc.Value)
+		if mc.Tag == "!Ref" {
+			n, err = defaultOf(mc.Value), nil
+		}
+		if err != nil || n < 2 {
+			t.Fatalf("event %s: MaximumConcurrency %q", name, mc.Value)
+		}
+		queues += n
+	}
+	if reserved := defaultOf("ConvertReservedConcurrency"); reserved < queues+1 {
+		t.Errorf("ConvertReservedConcurrency defaults to %d; the queues alone may run %d instances, and the API needs one", reserved, queues)
 	}
 }

@@ -70,6 +70,13 @@ type Status struct {
 	EventBusName string        // EVENT_BUS_NAME; empty: no events
 }
 
+// Authorizer is the authorizer function's configuration: it reads only
+// the webhook key from the secret.
+type Authorizer struct {
+	SecretID string // ZOHO_SECRET_ID
+	LogLevel slog.Level
+}
+
 // parser collects every problem, so one start reports all of them.
 type parser struct {
 	getenv func(string) string
@@ -181,4 +188,14 @@ func LoadStatus(getenv func(string) string) (Status, error) {
 		EventBusName: p.str("EVENT_BUS_NAME", "", false),
 	}
 	return s, p.err()
+}
+
+// LoadAuthorizer reads the authorizer function's configuration.
+func LoadAuthorizer(getenv func(string) string) (Authorizer, error) {
+	p := &parser{getenv: getenv}
+	a := Authorizer{SecretID: p.str("ZOHO_SECRET_ID", "", true)}
+	if err := a.LogLevel.UnmarshalText([]byte(p.str("LOG_LEVEL", "INFO", false))); err != nil {
+		p.fail("LOG_LEVEL", "want DEBUG, INFO, WARN or ERROR")
+	}
+	return a, p.err()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,36 @@ func TestLoadConvertDefaultOwner(t *testing.T) {
 			}
 			if err != nil || c.DefaultOwner != tc.want {
 				t.Fatalf("DefaultOwner %q, %v; want %q", c.DefaultOwner, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadAuthorizer: the authorizer needs the secret and nothing else (no
+// table), and names a bad variable.
+func TestLoadAuthorizer(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "" for none
+		level   slog.Level
+	}{
+		{"the secret alone", map[string]string{"ZOHO_SECRET_ID": "zoho"}, "", slog.LevelInfo},
+		{"a log level", map[string]string{"ZOHO_SECRET_ID": "zoho", "LOG_LEVEL": "debug"}, "", slog.LevelDebug},
+		{"no secret", map[string]string{"JOBS_TABLE": "jobs"}, "ZOHO_SECRET_ID", 0},
+		{"a bad log level", map[string]string{"ZOHO_SECRET_ID": "zoho", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := LoadAuthorizer(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || a.SecretID != "zoho" || a.LogLevel != tt.level {
+				t.Fatalf("%+v, %v", a, err)
 			}
 		})
 	}

@@ -134,9 +134,22 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// KeyHeader is the header that carries the webhook key. In front of a
+// deployment, API Gateway's authorizer reads this header alone: it is the
+// authorizer's identity source and the key of its result cache.
+const KeyHeader = "X-Webhook-Key"
+
+// KeyMatches reports whether got is the configured key want. It compares
+// in constant time; an empty want (no key configured) matches nothing.
+func KeyMatches(got, want string) bool {
+	return want != "" && got != "" && equalKeys(got, want)
+}
+
 // authenticate admits a request that presents the webhook key as
-// "Authorization: Bearer <key>" or "X-Webhook-Key: <key>". Keys in the
-// query string are ignored: they end up in access logs.
+// "X-Webhook-Key: <key>" or "Authorization: Bearer <key>" (the authorizer
+// in front of a deployment admits only the first). Keys in the query
+// string are ignored: they end up in access logs. It stays behind the
+// authorizer too, so that a route left without one is still guarded.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want, err := a.cfg.WebhookKey(r.Context())
@@ -145,11 +158,11 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "credentials are unavailable; try again", nil)
 			return
 		}
-		got := r.Header.Get("X-Webhook-Key")
+		got := r.Header.Get(KeyHeader)
 		if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
 			got = strings.TrimSpace(auth[7:])
 		}
-		if want == "" || got == "" || !equalKeys(got, want) {
+		if !KeyMatches(got, want) {
 			obs.MetricsFrom(r.Context()).Count("RequestsUnauthorized", 1)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conversions"`)
 			writeError(w, http.StatusUnauthorized, "AUTHENTICATION_FAILURE", "a valid webhook key is required (Authorization: Bearer <key> or X-Webhook-Key)", nil)
