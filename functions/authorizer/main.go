@@ -30,7 +30,7 @@ func main() {
 	fn, err := app.NewAuthorizer(cfg, app.AuthorizerDeps{
 		Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
 			secret.CacheConfig{Logger: obs.NewLogger(os.Stdout, cfg.LogLevel)}),
-		Out:    os.Stdout,
+		Out: os.Stdout,
 	})
 	if err != nil {
 		fail(err)

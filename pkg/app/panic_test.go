@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -85,7 +86,9 @@ func TestPanicIsContained(t *testing.T) {
 			event: func(poison, good1, good2 string) json.RawMessage {
 				return testkit.SQSEvent(
 					testkit.SQSMessage{ID: "good", Body: `{"ids":["` + good1 + `"]}`},
-					testkit.SQSMessage{ID: "poison", Body: `{"ids":["` + poison + `"],"assign_to":{"id":"` + zohosim.DefaultUserID + `"}}`},
+					// Options of its own, so that its call is not the good leads' call.
+					testkit.SQSMessage{ID: "poison", Body: `{"ids":["` + poison + `"],"assign_to":{"id":"` + zohosim.DefaultUserID + `"},` +
+						`"Deals":{"Deal_Name":"Poison","Stage":"Qualification","Closing_Date":"2026-12-31"}}`},
 					testkit.SQSMessage{ID: "good-too", Body: `{"ids":["` + good2 + `"]}`})
 			},
 			check: func(t *testing.T, res any) int {
@@ -144,7 +147,8 @@ func TestPanicIsContained(t *testing.T) {
 			url, stop := sim.Start()
 			t.Cleanup(stop)
 			cfg, err := config.LoadConvert(func(k string) string {
-				return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url}[k]
+				return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+					"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner}[k]
 			})
 			if err != nil {
 				t.Fatal(err)

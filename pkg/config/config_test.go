@@ -85,7 +85,7 @@ func TestLoadConvertDefaultOwner(t *testing.T) {
 		{"ann@example.com", "", false},
 	} {
 		t.Run(tc.value, func(t *testing.T) {
-			c, err := LoadConvert(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "DEFAULT_OWNER_ID": tc.value}))
+			c, err := LoadConvert(env(map[string]string{"ZOHO_SECRET_ID": "z", "JOBS_TABLE": "j", "TOKEN_KEY_ID": "k", "DEFAULT_OWNER_ID": tc.value}))
 			if !tc.ok {
 				if err == nil || !strings.Contains(err.Error(), "DEFAULT_OWNER_ID:") {
 					t.Fatalf("accepted %q (got %q): %v", tc.value, c.DefaultOwner, err)

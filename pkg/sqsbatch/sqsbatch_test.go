@@ -231,7 +231,7 @@ func (c stepConverter) Wake(context.Context, []convert.Wakeup) []convert.Verdict
 // is handed back; the panic is logged with its stack.
 func TestPanicHandsBackUnansweredMessages(t *testing.T) {
 	wake := convert.WakeBody(convert.Wakeup{Key: jobs.BatchKey{Fingerprint: "f", Gen: 1}})
-	msgs := batch(`{"ids":"oops"}`, `{"ids":["1"]}`, `{"ids":["2"]}`, wake, `{"ids":["3"]}`, wake)
+	msgs := batch(`{"ids":"oops"}`, zohotest.Body("1"), zohotest.Body("2"), wake, zohotest.Body("3"), wake)
 	for _, tc := range []struct {
 		panicIn string
 		want    []string
