@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -691,9 +693,30 @@ func (c *putCapture) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...
 
 func (c *putCapture) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	for _, it := range in.TransactItems {
-		if it.Put != nil {
+		switch {
+		case it.Put != nil:
 			c.last = it.Put.Item
+		case it.Update != nil && strings.HasPrefix(it.Update.Key["pk"].(*types.AttributeValueMemberS).Value, "LEAD#"):
+			c.last = updatedItem(it.Update)
 		}
 	}
 	return &dynamodb.TransactWriteItemsOutput{}, nil
+}
+
+// updatedItem is the item a claim's update makes of no item: its key and
+// the plain "name = :value" assignments of its SET clause.
+func updatedItem(u *types.Update) map[string]types.AttributeValue {
+	it := maps.Clone(u.Key)
+	set, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(u.UpdateExpression), "SET "), " REMOVE ")
+	for _, a := range strings.Split(set, ", ") {
+		name, value, ok := strings.Cut(a, " = ")
+		if !ok || !strings.HasPrefix(value, ":") {
+			continue
+		}
+		if n, ok := u.ExpressionAttributeNames[name]; ok {
+			name = n
+		}
+		it[name] = u.ExpressionAttributeValues[value]
+	}
+	return it
 }

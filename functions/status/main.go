@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/eventbus"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
@@ -41,6 +43,9 @@ func main() {
 			Out:    os.Stdout,
 		},
 		Jobs: table.NewJobStore(ddb, cfg.JobsTable),
+	}
+	if cfg.ConversionQueueURL != "" {
+		deps.Resend = sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)
 	}
 	if cfg.EventBusName != "" {
 		deps.Events = eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)

@@ -68,8 +68,8 @@ func TestBootstrapThroughRIE(t *testing.T) {
 		want  jobcheck.Report
 		done  []string
 	}{
-		{"schedule.json", jobcheck.Report{Checked: 1, Changed: 1, Finished: 1}, ids[2:]},
-		{"status-job-ids.json", jobcheck.Report{Checked: 2, Changed: 2, Finished: 2}, ids},
+		{"schedule.json", jobcheck.Report{Checked: 1, Changed: 1, Finished: 1, ReadBack: 1, ReadBackCalls: 1, LeadsConverted: 1}, ids[2:]},
+		{"status-job-ids.json", jobcheck.Report{Checked: 2, Changed: 2, Finished: 2, ReadBack: 2, ReadBackCalls: 2, LeadsConverted: 2}, ids},
 	} {
 		var rep jobcheck.Report
 		if out := fn.Invoke(t, testkit.SampleEvent(t, tc.event)); json.Unmarshal(out, &rep) != nil {

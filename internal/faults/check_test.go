@@ -194,7 +194,13 @@ func (r *rig) check(ctx context.Context) outcome {
 		switch {
 		case !hasClaim:
 		case c.State == jobs.Rejected:
-			if invalidData[id] == 0 || c.Reason == "" {
+			// Zoho refused it by name; or, read back after Zoho refused
+			// another lead of its call, Zoho has no such lead; or every job
+			// that held it failed it, until it had no attempts left.
+			failedEverywhere := len(js) > 0 && !slices.ContainsFunc(js, func(j zohosim.JobInfo) bool { return !slices.Contains(j.FailedIDs, id) })
+			legit := invalidData[id] > 0 || !r.seeded[id] && (strings.HasPrefix(c.Reason, "Zoho has no lead") || strings.HasPrefix(c.Reason, "not found in Zoho")) ||
+				failedEverywhere && strings.HasPrefix(c.Reason, "not converted by Zoho")
+			if !legit || c.Reason == "" {
 				fail("lead %s is recorded as rejected (%q) but Zoho never refused it", id, c.Reason)
 			}
 		case c.State == jobs.ClaimScheduled:
@@ -225,7 +231,7 @@ func (r *rig) check(ctx context.Context) outcome {
 			o.scheduledAgain++
 		case len(js) == 1:
 			o.scheduledOnce++
-		case invalidData[id] > 0:
+		case invalidData[id] > 0 || !r.seeded[id] && hasClaim && c.State == jobs.Rejected:
 			o.rejected++
 			if r.seeded[id] {
 				fail("lead %s was seeded and never scheduled, yet Zoho refused it", id)

@@ -75,18 +75,18 @@ func (r *rig) report(o outcome) {
 		byStatus[string(k)] = v
 	}
 	row("jobs", "%d scheduled by Zoho, %d recorded: %s", o.jobs, o.jobs-o.untracked, counts(byStatus))
-	var checked, conflicts, errs, released, stopped int
+	var checked, conflicts, errs, resent, stopped int
 	for _, s := range r.statusRuns {
 		checked += s.Checked
 		conflicts += s.Conflicts
 		errs += s.Errors
-		released += s.Released
+		resent += s.LeadsResent
 		if s.Stopped != "" {
 			stopped++
 		}
 	}
-	row("status runs", "%d (in overlapping pairs): %d checks, %d conflicts, %d errors, %d stopped early, %d jobs' claims released",
-		len(r.statusRuns), checked, conflicts, errs, stopped, released)
+	row("status runs", "%d (in overlapping pairs): %d checks, %d conflicts, %d errors, %d stopped early, %d leads sent again",
+		len(r.statusRuns), checked, conflicts, errs, stopped, resent)
 	row("ERROR log lines", "%s", counts(r.out.errorLines()))
 	for _, e := range r.out.samples {
 		debugf("  ERROR %s", e)

@@ -64,6 +64,7 @@ type StatusDeps struct {
 	Shared
 	Jobs   jobs.CheckStore
 	Events jobcheck.Publisher // nil: finished jobs are not announced
+	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
 }
 
 // zohoClient builds the Zoho client of a function, with its token source.
@@ -166,7 +167,7 @@ func (e *Embedded) Convert() ConvertDeps {
 
 // Status returns the status function's share; it announces nothing.
 func (e *Embedded) Status() StatusDeps {
-	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs}
+	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs, Resend: e.Queue}
 }
 
 // Deliver hands both queues' visible messages to fn, wake-ups last, at

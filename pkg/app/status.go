@@ -28,7 +28,7 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 		return nil, err
 	}
 	checker, err := jobcheck.New(jobcheck.Config{
-		Zoho: client, Store: d.Jobs, Events: d.Events, Concurrency: cfg.Concurrency,
+		Zoho: client, Store: d.Jobs, Events: d.Events, Resend: d.Resend, MaxLeadAttempts: cfg.MaxLeadAttempts, Concurrency: cfg.Concurrency,
 		StaleAfter: cfg.StaleAfter, Retention: cfg.JobRetention, Now: d.Now, Logger: log,
 	})
 	if err != nil {

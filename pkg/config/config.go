@@ -68,6 +68,12 @@ type Status struct {
 	Concurrency  int           // STATUS_CONCURRENCY
 	StaleAfter   time.Duration // STALE_AFTER_HOURS
 	EventBusName string        // EVENT_BUS_NAME; empty: no events
+	// ConversionQueueURL (CONVERSION_QUEUE_URL): leads Zoho did not convert
+	// are sent back there; empty: they are released, not sent again.
+	ConversionQueueURL string
+	// MaxLeadAttempts (MAX_LEAD_ATTEMPTS, 1 to 10, default 2): calls that
+	// may carry a lead before one Zoho did not convert is rejected.
+	MaxLeadAttempts int
 }
 
 // Authorizer is the authorizer function's configuration: it reads only
@@ -182,10 +188,12 @@ func LoadConvert(getenv func(string) string) (Convert, error) {
 func LoadStatus(getenv func(string) string) (Status, error) {
 	p := &parser{getenv: getenv}
 	s := Status{
-		Shared:       p.zoho(),
-		Concurrency:  p.integer("STATUS_CONCURRENCY", 5, 1, 25),
-		StaleAfter:   time.Duration(p.integer("STALE_AFTER_HOURS", 24, 1, 24*90)) * time.Hour,
-		EventBusName: p.str("EVENT_BUS_NAME", "", false),
+		Shared:             p.zoho(),
+		Concurrency:        p.integer("STATUS_CONCURRENCY", 5, 1, 25),
+		StaleAfter:         time.Duration(p.integer("STALE_AFTER_HOURS", 24, 1, 24*90)) * time.Hour,
+		EventBusName:       p.str("EVENT_BUS_NAME", "", false),
+		ConversionQueueURL: p.str("CONVERSION_QUEUE_URL", "", false),
+		MaxLeadAttempts:    p.integer("MAX_LEAD_ATTEMPTS", 2, 1, 10),
 	}
 	return s, p.err()
 }

@@ -65,6 +65,9 @@ type Config struct {
 	JobRetention time.Duration // default 30 days
 	// FirstCheck is when the status function first looks at a new job.
 	FirstCheck time.Duration // default 1m
+	// DoubtSettle is when the status function first reads back the leads
+	// of a call in doubt: long enough for a job Zoho did schedule to end.
+	DoubtSettle time.Duration // default 3m
 	// Unrecorded, when set, receives a job Zoho scheduled that could not be
 	// stored, so that it is kept somewhere an operator will see it (the
 	// dead-letter queue) and not only in a log line. The store's error is in
@@ -116,6 +119,7 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.StopMargin, 5*time.Second)
 	def(&cfg.ClaimFor, 15*time.Minute)
 	def(&cfg.RejectionMemory, 24*time.Hour)
+	def(&cfg.DoubtSettle, 3*time.Minute)
 	def(&cfg.JobRetention, 30*24*time.Hour)
 	def(&cfg.FirstCheck, time.Minute)
 	def(&cfg.MaxWait, time.Minute)
@@ -403,6 +407,9 @@ func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
 		case c.State == jobs.ClaimScheduled:
 			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
 			r.metrics.Count("DuplicatesPrevented", 1)
+		case c.State == jobs.ClaimInDoubt:
+			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
+			r.metrics.Count("DuplicatesPrevented", 1)
 		case c.State == jobs.Rejected:
 			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, code: "REJECTED", reason: c.Reason})
 			r.metrics.Count("DuplicatesPrevented", 1)
@@ -414,11 +421,28 @@ func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
 	r.settleParked(ctx, parked)
 }
 
-// send schedules one chunk, dropping ids Zoho reports invalid one by one
-// until the rest is scheduled or nothing is left.
+// maxCallsPerChunk bounds the mass_convert calls one chunk may cost when
+// Zoho keeps refusing its leads: Zoho names one bad id per answer.
+const maxCallsPerChunk = 3
+
+// send schedules one chunk. Zoho names one refused id per answer; the first
+// refusal reads the whole chunk back, so that every unknown or converted id
+// goes at once and a chunk costs at most maxCallsPerChunk calls whatever
+// number of its ids are bad. Leads Zoho has, did not convert and still
+// refuses (another job may hold them), and the leads of a call whose answer
+// was lost, are held in doubt until the status function reads them back.
 func (r *run) send(ctx context.Context, g *group, ids []string) {
 	log := r.s.cfg.Logger
-	for len(ids) > 0 {
+	var doubtful []string
+	why := "Zoho refused leads it has and has not converted; another job may hold them"
+	ended := false // no lead of the chunk is handed back: a batch it came from is done with
+	defer func() {
+		if len(doubtful) > 0 {
+			r.hold(ctx, g, doubtful, why, ended)
+		}
+	}()
+	read, sorted := false, false // the chunk was read back once; that read succeeded
+	for calls := 0; len(ids) > 0; calls++ {
 		if out := g.failure(); out != nil {
 			r.giveBack(ctx, g, ids, *out)
 			return
@@ -427,12 +451,18 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			r.handBack(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return
 		}
+		if sorted && calls == maxCallsPerChunk {
+			r.metrics.Count("ChunksRefusedTooOften", 1)
+			doubtful, ended = append(doubtful, ids...), true
+			return
+		}
 		req := *g.options
 		req.IDs = ids
 		r.metrics.Count("ZohoCalls", 1)
 		jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
 		if err == nil {
 			r.record(ctx, g, ids, jobID)
+			ended = true
 			return
 		}
 		var apiErr *zoho.APIError
@@ -445,19 +475,29 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		reason := apiErr.Public()
 		switch apiErr.Class {
 		case zoho.InvalidID:
-			code := apiErr.Code
-			if code == "INVALID_DATA" && r.convertedInZoho(ctx, apiErr.ID) {
-				code, reason = "ALREADY_CONVERTED", ConvertedElsewhere+reason
-				r.metrics.Count("LeadsFoundConverted", 1)
-			} else {
-				r.metrics.Count("LeadsRejected", 1)
-			}
-			log.InfoContext(ctx, "zoho rejected a lead", "lead_id", apiErr.ID, "code", code, "holder", r.holder(g), "run", r.owner)
-			if err := r.s.cfg.Store.Reject(ctx, r.holder(g), apiErr.ID, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
-				log.WarnContext(ctx, "recording a rejection failed", "lead_id", apiErr.ID, "error", err)
-			}
-			r.settle([]string{apiErr.ID}, leadOutcome{verdict: Done, code: code, reason: reason})
+			refused := apiErr.ID
 			ids = slices.Delete(slices.Clone(ids), apiErr.IDIndex, apiErr.IDIndex+1)
+			switch {
+			case apiErr.Code != "INVALID_DATA":
+				r.reject(ctx, g, refused, apiErr.Code, reason)
+			case !read:
+				read = true
+				keep, doubt, ok := r.sortRefused(ctx, g, refused, ids, reason)
+				if !ok {
+					// Unreadable (no leads.READ scope, Zoho busy): Zoho's
+					// refusal is all there is; the rest goes again, one
+					// refused id a call, as nothing can tell them apart.
+					r.reject(ctx, g, refused, apiErr.Code, reason)
+					break
+				}
+				ids, sorted, doubtful = keep, true, append(doubtful, doubt...)
+			case sorted:
+				// Read a moment ago as a lead Zoho has and has not converted.
+				doubtful = append(doubtful, refused)
+			default:
+				r.reject(ctx, g, refused, apiErr.Code, reason)
+			}
+			ended = len(ids) == 0
 		case zoho.Permanent:
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 			g.fail(out)
@@ -466,30 +506,99 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			return
 		default:
 			if apiErr.Ambiguous {
+				// Zoho may have scheduled them: sending them again now would
+				// be refused, or convert them twice over in the counts.
 				r.metrics.Count("AmbiguousCalls", 1)
+				log.WarnContext(ctx, "mass_convert answer lost; leads held until they are read back",
+					"status", apiErr.HTTPStatus, "leads", len(ids), "error", err)
+				doubtful, ended = append(doubtful, ids...), true
+				why = "the answer to the call was lost: " + reason
+				return
 			}
 			log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
-				"code", apiErr.Code, "status", apiErr.HTTPStatus, "ambiguous", apiErr.Ambiguous, "leads", len(ids), "error", err)
+				"code", apiErr.Code, "status", apiErr.HTTPStatus, "leads", len(ids), "error", err)
 			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
 			return
 		}
 	}
 }
 
-// convertedInZoho reads a refused lead back. Any failure to read (no
-// Leads, the grant lacks ZohoCRM.modules.leads.READ, Zoho busy) leaves the
-// refusal as it was: rejected.
-func (r *run) convertedInZoho(ctx context.Context, id string) bool {
-	if r.s.cfg.Leads == nil {
-		return false
+// reject records that Zoho refused lead id for good.
+func (r *run) reject(ctx context.Context, g *group, id, code, reason string) {
+	if code != "ALREADY_CONVERTED" {
+		r.metrics.Count("LeadsRejected", 1)
 	}
-	leads, err := r.s.cfg.Leads.GetLeads(ctx, []string{id})
+	r.s.cfg.Logger.InfoContext(ctx, "zoho rejected a lead", "lead_id", id, "code", code, "holder", r.holder(g), "run", r.owner)
+	if err := r.s.cfg.Store.Reject(ctx, r.holder(g), id, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
+		r.s.cfg.Logger.WarnContext(ctx, "recording a rejection failed", "lead_id", id, "error", err)
+	}
+	r.settle([]string{id}, leadOutcome{verdict: Done, code: code, reason: reason})
+}
+
+// sortRefused reads back the refused lead and the rest of its chunk in one
+// Get Records call (Zoho refuses a converted lead exactly as an unknown
+// one): converted leads are done, leads Zoho does not have are rejected, and
+// the refused lead, which Zoho has and has not converted, is held in doubt.
+// It returns the leads to send again and those to hold; ok is false when
+// the read failed.
+func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []string, reason string) (keep, doubt []string, ok bool) {
+	if r.s.cfg.Leads == nil {
+		return nil, nil, false
+	}
+	chunk := append([]string{refused}, rest...)
+	leads, err := r.s.cfg.Leads.GetLeads(ctx, chunk)
 	if err != nil {
 		r.metrics.CountBy("ReadBackErrors", "Code", readErrorCode(err), 1)
-		r.s.cfg.Logger.DebugContext(ctx, "reading a refused lead back failed", "lead_id", id, "error", err)
-		return false
+		r.s.cfg.Logger.DebugContext(ctx, "reading refused leads back failed", "leads", len(chunk), "error", err)
+		return nil, nil, false
 	}
-	return len(leads) == 1 && leads[0].Found && leads[0].Known && leads[0].Converted
+	r.metrics.Count("RefusalReadBacks", 1)
+	for _, l := range leads {
+		switch {
+		case l.Found && l.Known && l.Converted:
+			r.metrics.Count("LeadsFoundConverted", 1)
+			r.reject(ctx, g, l.ID, "ALREADY_CONVERTED", ConvertedElsewhere+reason)
+		case !l.Found:
+			why := reason
+			if l.ID != refused {
+				why = "Zoho has no lead " + l.ID + " (read back after it refused another lead of the call)"
+			}
+			r.reject(ctx, g, l.ID, "INVALID_DATA", why)
+		case l.ID == refused:
+			doubt = append(doubt, l.ID)
+		default:
+			keep = append(keep, l.ID)
+		}
+	}
+	return keep, doubt, true
+}
+
+// hold records leads whose outcome is in doubt as a call in doubt: their
+// claims hold them, so no request sends them again, until the status
+// function reads them back and settles them (converted, or sent again).
+// If even that cannot be recorded, they are handed back as before. ended
+// says no other lead of the chunk is handed back, so the batch it came
+// from, if any, is done with.
+func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended bool) {
+	now := r.s.cfg.Now()
+	job := jobs.Job{
+		ID: jobs.DoubtPrefix + newOwner(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
+		Options: g.optJSON, Sources: r.sources(g, ids), APIVersion: r.s.cfg.APIVersion,
+		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.DoubtSettle), Reason: reason,
+	}
+	if ended {
+		job.Batch = g.batch
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.s.cfg.Store.RecordJob(bg, job, now.Add(r.s.cfg.JobRetention+48*time.Hour)); err != nil {
+		r.s.cfg.Logger.WarnContext(ctx, "recording a call in doubt failed; its leads are handed back", "leads", len(ids), "error", err)
+		r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "IN_DOUBT", reason: reason})
+		return
+	}
+	r.metrics.Count("LeadsInDoubt", len(ids))
+	r.s.cfg.Logger.InfoContext(ctx, "leads held in doubt", "doubt_id", job.ID, "leads", len(ids), "reason", reason)
+	r.settle(ids, leadOutcome{verdict: Done, jobID: job.ID})
 }
 
 func readErrorCode(err error) string {
@@ -527,7 +636,11 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 	defer cancel()
 	var err error
 	for attempt := range 3 {
-		if err = r.s.cfg.Store.RecordJob(bg, job, claimsExpire); err == nil {
+		err = r.s.cfg.Store.RecordJob(bg, job, claimsExpire)
+		if err == nil || attempt > 0 && errors.Is(err, jobs.ErrJobExists) {
+			// A write that committed but answered an error finds its own
+			// job on the next try: recorded, not a failure.
+			err = nil
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)

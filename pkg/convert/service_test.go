@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,19 +218,31 @@ func TestDeadlineHandsLeadsBack(t *testing.T) {
 	}
 }
 
-// TestAmbiguousCallIsRetriedNotLost: Zoho scheduled the job but the answer
-// was lost. The leads go back for a retry, where Zoho names them converted.
-func TestAmbiguousCallIsRetriedNotLost(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
-	subs := singles(r.sim.SeedLeadRange(2), nil)
-	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.DropAfterAccept})
-	if v := verdicts(r.convert(subs)); v[convert.Retry] != 2 {
-		t.Fatalf("verdicts %v", v)
-	}
-	res := r.convert(subs)
-	if v := verdicts(res); v[convert.Done] != 2 || len(res[0].Rejected) != 1 {
-		t.Fatalf("retry: %v %+v", v, res[0])
-	}
+// TestAmbiguousCallIsHeld: Zoho scheduled the job but the answer was lost.
+// The leads are held in doubt, recorded for the status function to read
+// back, and not sent again: a redelivery finds them held.
+func TestAmbiguousCallIsHeld(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		r := newRig(t, s.New(), zohosim.Options{}, 4)
+		ids := r.sim.SeedLeadRange(2)
+		subs := singles(ids, nil)
+		r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.DropAfterAccept})
+		res := r.convert(subs)
+		if v := verdicts(res); v[convert.Done] != 2 || !strings.HasPrefix(res[0].Jobs[0].JobID, jobs.DoubtPrefix) {
+			t.Fatalf("verdicts %v, %+v", v, res[0])
+		}
+		doubt, err := r.store.Job(context.Background(), res[0].Jobs[0].JobID)
+		if err != nil || doubt.State != jobs.InDoubt || !slices.Equal(doubt.LeadIDs, ids) || doubt.NextCheckAt.IsZero() {
+			t.Fatalf("call in doubt %+v, %v", doubt, err)
+		}
+		again := r.convert(subs)
+		if v := verdicts(again); v[convert.Done] != 2 || !again[0].Jobs[0].Earlier || r.calls() != 1 {
+			t.Fatalf("redelivery: %v, %+v, %d calls", v, again[0], r.calls())
+		}
+		if st := r.sim.Stats(); st.DuplicateSubmissions != 0 {
+			t.Fatalf("%d leads sent twice", st.DuplicateSubmissions)
+		}
+	})
 }
 
 func TestConcurrencyIsBounded(t *testing.T) {

@@ -309,6 +309,12 @@ type leadView struct {
 	State  string `json:"state"` // see leadState
 	JobID  string `json:"job_id,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Attempts counts the calls that carried the lead so far.
+	Attempts int `json:"attempts,omitempty"`
+	// The records Zoho made, when it said (read back after the job).
+	ContactID string `json:"contact_id,omitempty"`
+	AccountID string `json:"account_id,omitempty"`
+	DealID    string `json:"deal_id,omitempty"`
 }
 
 // deadLettered prefixes the reason of a lead whose accumulated call's

@@ -10,30 +10,40 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
-// Lead states as the API shows them. A lead keeps its claim on the job
-// that converted it: the status function releases the claims of the leads
-// Zoho did not convert, after reading them back. So a claim on a job that
-// has ended means converted, and no claim means free to be sent (again).
+// Lead states as the API shows them, from the lead's claim and the job (or
+// call in doubt) it points at. The status function reads the leads of an
+// ended job back and stores the results with the job; it sends those Zoho
+// did not convert again (their claims become RETRY) or rejects them.
 const (
 	stateQueued       = "QUEUED"        // waiting to fill a call, or not yet seen
 	stateScheduled    = "SCHEDULED"     // in a job Zoho has not finished
-	stateConverted    = "CONVERTED"     // its job ended and Zoho converted it, or Zoho had converted it already
-	stateNotConverted = "NOT_CONVERTED" // its job ended without converting it; it may be sent again
+	stateInDoubt      = "IN_DOUBT"      // its call's answer was lost, or Zoho refused it while holding it: to be read back
+	stateConverted    = "CONVERTED"     // Zoho converted it (read back), or had converted it already
+	stateNotConverted = "NOT_CONVERTED" // its job ended without converting it
+	stateRetrying     = "RETRYING"      // not converted in its job, sent again
 	stateStale        = "STALE"         // its job was given up on; an operator should look
-	stateRejected     = "REJECTED"      // Zoho refused it (reason)
+	stateRejected     = "REJECTED"      // Zoho refused it, or did not convert it in its last attempt (reason)
 	stateDeadLettered = "DEAD_LETTERED" // its request could not be converted (reason)
 )
 
 // leadState tells where a lead stands from its claim and the claim's job.
 func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Job) leadView {
 	v := leadView{ID: lead, State: stateQueued}
+	if !claimed {
+		return v
+	}
+	v.Attempts = c.Attempts
 	switch {
-	case !claimed:
-	case c.State == jobs.ClaimScheduled:
+	case c.State == jobs.ClaimScheduled || c.State == jobs.ClaimInDoubt:
 		v.JobID, v.State = c.JobID, stateScheduled
-		if j, ok := byJob[c.JobID]; ok {
-			v.State, v.Reason = heldBy(j)
+		if c.State == jobs.ClaimInDoubt {
+			v.State = stateInDoubt
 		}
+		if j, ok := byJob[c.JobID]; ok {
+			v = withResult(v, j)
+		}
+	case c.State == jobs.Retry:
+		v.JobID, v.State, v.Reason = c.JobID, stateRetrying, "not converted by Zoho in "+c.JobID+"; sent again"
 	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere):
 		v.State, v.Reason = stateConverted, strings.TrimPrefix(c.Reason, convert.ConvertedElsewhere)
 	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, deadLettered):
@@ -44,22 +54,35 @@ func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Jo
 	return v
 }
 
-// heldBy is the state of a lead whose claim points at j.
-func heldBy(j jobs.Job) (state, reason string) {
+// withResult fills in what j says of lead v, whose claim points at j.
+func withResult(v leadView, j jobs.Job) leadView {
 	switch {
 	case j.State.Open():
-		return stateScheduled, ""
+		return v
 	case j.State == jobs.Stale:
-		return stateStale, j.Reason
+		v.State, v.Reason = stateStale, j.Reason
+		return v
 	}
-	return stateConverted, ""
+	r, ok := j.Result(v.ID)
+	switch {
+	case ok && r.Outcome == jobs.Converted:
+		v.State, v.ContactID, v.AccountID, v.DealID = stateConverted, r.ContactID, r.AccountID, r.DealID
+	case ok:
+		v.State = stateNotConverted
+	case j.State == jobs.Completed && j.FailedCount == 0:
+		// Ended cleanly, not (yet) read back: Zoho's counts say converted.
+		v.State = stateConverted
+	default:
+		v.State = stateNotConverted
+	}
+	return v
 }
 
-// jobsOf reads the jobs the scheduled claims point at, once each.
+// jobsOf reads the jobs the claims point at, once each.
 func (a *api) jobsOf(ctx context.Context, claims []jobs.Claim) (map[string]jobs.Job, error) {
 	byJob := map[string]jobs.Job{}
 	for _, c := range claims {
-		if c.State != jobs.ClaimScheduled || c.JobID == "" {
+		if c.State != jobs.ClaimScheduled && c.State != jobs.ClaimInDoubt || c.JobID == "" {
 			continue
 		}
 		if _, done := byJob[c.JobID]; done {
@@ -78,21 +101,28 @@ func (a *api) jobsOf(ctx context.Context, claims []jobs.Claim) (map[string]jobs.
 	return byJob, nil
 }
 
-// jobLeads shows each lead of job: converted while its claim still points
-// at the ended job, not converted once the claim was released (or taken by
-// a newer job).
+// jobLeads shows each lead of job with its result, and where it went since
+// when its claim no longer points here (sent again, rejected, or taken by a
+// newer job).
 func jobLeads(j jobs.Job, claims []jobs.Claim) []leadView {
-	pointsHere := map[string]bool{}
+	byLead := map[string]jobs.Claim{}
 	for _, c := range claims {
-		if c.State == jobs.ClaimScheduled && c.JobID == j.ID {
-			pointsHere[c.LeadID] = true
-		}
+		byLead[c.LeadID] = c
 	}
 	out := make([]leadView, 0, len(j.LeadIDs))
 	for _, lead := range jobs.Uniq(j.LeadIDs) {
-		v := leadView{ID: lead, JobID: j.ID, State: stateNotConverted}
-		if pointsHere[lead] || j.State.Open() || j.State == jobs.Stale {
-			v.State, v.Reason = heldBy(j)
+		v := withResult(leadView{ID: lead, JobID: j.ID, State: stateScheduled}, j)
+		if j.State == jobs.InDoubt {
+			v.State = stateInDoubt
+		}
+		c, ok := byLead[lead]
+		v.Attempts = c.Attempts
+		switch {
+		case !ok || c.JobID == j.ID && (c.State == jobs.ClaimScheduled || c.State == jobs.ClaimInDoubt):
+		case c.State == jobs.Retry && c.JobID == j.ID:
+			v.State, v.Reason = stateRetrying, "sent again"
+		case c.State == jobs.Rejected && v.State != stateConverted:
+			v.State, v.Reason = stateRejected, c.Reason
 		}
 		out = append(out, v)
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // TestLeadOutcomes: a job's leads read SCHEDULED until it ends, then
-// CONVERTED or NOT_CONVERTED as Zoho read them back, by job and by lead.
+// CONVERTED, or RETRYING when Zoho did not convert them and they were sent
+// again, as read back, by job and by lead.
 func TestLeadOutcomes(t *testing.T) {
 	r := newRig(t, key, nil)
 	ids := r.sim.SeedLeadRange(3)
@@ -54,7 +55,7 @@ func TestLeadOutcomes(t *testing.T) {
 	if rep := checker.Run(context.Background(), jobcheck.Request{}); rep.Finished != 1 || rep.LeadsConverted != 2 {
 		t.Fatalf("status run %+v", rep)
 	}
-	if got := states("/conversions/" + jobID); !slices.Equal(got, []string{"NOT_CONVERTED", "CONVERTED", "CONVERTED"}) {
+	if got := states("/conversions/" + jobID); !slices.Equal(got, []string{"RETRYING", "CONVERTED", "CONVERTED"}) {
 		t.Errorf("after the job: %v", got)
 	}
 	res, v := r.do(t, "GET", "/leads/"+ids[1], "", "", bearer)
@@ -62,9 +63,10 @@ func TestLeadOutcomes(t *testing.T) {
 	if res.StatusCode != 200 || v["state"] != "CONVERTED" || v["job_id"] != jobID || job["status"] != "COMPLETED" {
 		t.Errorf("GET converted lead: %d %v", res.StatusCode, v)
 	}
-	// The lead Zoho did not convert is free to be sent again: no record.
-	if res, v := r.do(t, "GET", "/leads/"+ids[0], "", "", bearer); res.StatusCode != 404 || v["code"] != "INVALID_DATA" {
-		t.Errorf("GET released lead: %d %v", res.StatusCode, v)
+	// The lead Zoho did not convert is sent again, its attempt counted.
+	if res, v := r.do(t, "GET", "/leads/"+ids[0], "", "", bearer); res.StatusCode != 200 || v["state"] != "RETRYING" ||
+		v["attempts"] != float64(1) || v["job_id"] != jobID {
+		t.Errorf("GET lead sent again: %d %v", res.StatusCode, v)
 	}
 	for _, path := range []string{"/leads/abc", "/leads/" + strings.Repeat("1", 20)} {
 		if res, v := r.do(t, "GET", path, "", "", bearer); res.StatusCode != 400 {

@@ -73,6 +73,6 @@ func BenchmarkRunThousandDue(b *testing.B) {
 
 func logRun(b *testing.B, run, due int, rep jobcheck.Report, calls int, c ddbCounts) {
 	b.Helper()
-	b.Logf("run %d: %4d due, %4d status calls, %2d Query pages, %2d BatchGetItem, %4d items read, %4d UpdateItem, %3d DeleteItem; checked %d, finished %d (failed %d), released %d",
-		run, due, calls, c.queries, c.batchGets, c.itemsRead, c.updates, c.deletes, rep.Checked, rep.Finished, rep.Failed, rep.Released)
+	b.Logf("run %d: %4d due, %4d status calls, %2d Query pages, %2d BatchGetItem, %4d items read, %4d UpdateItem, %3d DeleteItem; checked %d, finished %d (failed %d), resent %d",
+		run, due, calls, c.queries, c.batchGets, c.itemsRead, c.updates, c.deletes, rep.Checked, rep.Finished, rep.Failed, rep.LeadsResent)
 }

@@ -6,16 +6,18 @@
 // twice. Open jobs are looked at again later (1, 2, 5, 10, then every 15
 // minutes); terminal ones leave the index and expire after the retention.
 //
-// Zoho's status reports counts, never per-lead results. So when a job
-// fails, completes with Failed_Count > 0, or is no longer known to Zoho
-// (UNKNOWN), the checker reads its leads back with Get Records, at most 50
-// a call: the claims of the leads Zoho converted stand, so they are never
-// sent again, and the others are released to be submitted again. When the
-// grant lacks ZohoCRM.modules.leads.READ every claim of such a job is
-// released, and Zoho refuses the converted ones on resubmission with
-// INVALID_DATA, which the convert function records as rejected. A STALE job
-// keeps its claims: Zoho may still be working on it, and an operator should
-// look.
+// Zoho's status reports counts, never per-lead results. So when a job ends
+// (completed, failed, unknown to Zoho, stale) the checker reads its leads
+// back with Get Records, at most 50 a call, stores each lead's result with
+// the job, and settles the claims: a converted lead is never sent again; a
+// lead Zoho has and did not convert goes back on the conversion queue with
+// its job's options until it has had MaxLeadAttempts calls, then is
+// rejected with the job named; a lead Zoho no longer has is rejected. A
+// call in doubt (IN_DOUBT: its answer was lost, or Zoho refused leads it
+// has) is read back the same way once its leads had time to settle. When
+// the grant lacks ZohoCRM.modules.leads.READ, the leads of a job that failed
+// some are released for a request sent again by hand, as Zoho's counts
+// cannot say which to send.
 package jobcheck
 
 import (
@@ -40,6 +42,15 @@ type Zoho interface {
 
 var _ Zoho = (*zoho.Client)(nil)
 
+// Resender puts a conversion request on the conversion queue.
+type Resender interface {
+	Enqueue(ctx context.Context, body, requestID string) error
+}
+
+// retryClaimFor bounds a retry claim: a lead whose resent request never
+// arrives can be claimed by any request after that anyway.
+const retryClaimFor = 7 * 24 * time.Hour
+
 // Publisher announces jobs that reached a terminal state.
 type Publisher interface {
 	Publish(ctx context.Context, ev Event) error
@@ -59,6 +70,19 @@ type Config struct {
 	// StopMargin: no job is taken when less than this, or a tenth of the
 	// time the run started with, remains before the context's deadline.
 	StopMargin time.Duration // default 10s
+	// Resend puts leads Zoho did not convert back on the conversion queue;
+	// nil: they are released for a request sent again by hand.
+	Resend Resender
+	// MaxLeadAttempts is how many calls may carry a lead before one Zoho
+	// did not convert is rejected instead of sent again.
+	MaxLeadAttempts int // default 2
+	// RejectionMemory is how long such a rejection is remembered, as the
+	// convert function remembers Zoho's refusals.
+	RejectionMemory time.Duration // default 24h
+	// DoubtWindow is how long the leads of a call in doubt may read as not
+	// converted before they are taken as such: Zoho may still be running
+	// an untracked job with them.
+	DoubtWindow time.Duration // default 10m
 	// MaxZohoErrors consecutive retryable errors (429, 5xx, no answer) end
 	// the run's intake: Zoho is throttling or down, and more calls prolong it.
 	MaxZohoErrors int // default 5
@@ -84,6 +108,11 @@ func New(cfg Config) (*Checker, error) {
 	def(&cfg.StaleAfter, 24*time.Hour)
 	def(&cfg.Retention, 30*24*time.Hour)
 	def(&cfg.StopMargin, 10*time.Second)
+	def(&cfg.RejectionMemory, 24*time.Hour)
+	def(&cfg.DoubtWindow, 10*time.Minute)
+	if cfg.MaxLeadAttempts <= 0 {
+		cfg.MaxLeadAttempts = 2
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 5
 	}
@@ -110,16 +139,20 @@ type Report struct {
 	Failed   int `json:"failed"`   // of those, FAILED by Zoho
 	Unknown  int `json:"unknown"`  // of those, unknown to Zoho
 	Stale    int `json:"stale"`    // of those, given up after StaleAfter
-	Released int `json:"released"` // jobs whose lead claims were released
-	// Jobs whose leads were read back, the Get Records calls that took, and
-	// the leads found converted (their claims stand: never sent again).
-	ReadBack       int `json:"read_back"`
-	ReadBackCalls  int `json:"read_back_calls"`
-	LeadsConverted int `json:"leads_converted"`
-	Conflicts      int `json:"conflicts"`         // checks another run stored first
-	Errors         int `json:"errors"`            // jobs left due after an error, events not published
-	LeftDue        int `json:"left_due"`          // due jobs this run did not reach
-	Skipped        int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
+	Doubts   int `json:"doubts"`   // of those, calls in doubt settled by reading their leads back
+	// Ended jobs whose leads were read back, the Get Records calls that
+	// took, the leads found converted (never sent again) and not, and of
+	// those the leads sent again (the rest had used up their attempts, or
+	// Zoho has no such lead).
+	ReadBack          int `json:"read_back"`
+	ReadBackCalls     int `json:"read_back_calls"`
+	LeadsConverted    int `json:"leads_converted"`
+	LeadsNotConverted int `json:"leads_not_converted"`
+	LeadsResent       int `json:"leads_resent"`
+	Conflicts         int `json:"conflicts"`         // checks another run stored first
+	Errors            int `json:"errors"`            // jobs left due after an error, events not published
+	LeftDue           int `json:"left_due"`          // due jobs this run did not reach
+	Skipped           int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
 	// Stopped says why the run stopped taking jobs early: "deadline" or
 	// "zoho_errors"; empty when it reached every due job.
 	Stopped    string `json:"stopped,omitempty"`
@@ -318,6 +351,10 @@ func (r *run) checkSurviving(ctx context.Context, j jobs.Job) {
 // check asks Zoho about one job and stores the answer.
 func (r *run) check(ctx context.Context, j jobs.Job) {
 	log := r.c.cfg.Logger.With("job_id", j.ID)
+	if j.State == jobs.InDoubt {
+		r.checkDoubt(ctx, log, j)
+		return
+	}
 	before := j
 	st, err := r.c.cfg.Zoho.ConvertStatus(ctx, j.ID)
 	now := r.c.cfg.Now()
@@ -359,6 +396,43 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 	r.save(ctx, log, before, j)
 }
 
+// checkDoubt reads back the leads of a call whose outcome was in doubt. It
+// settles them once all are converted or the call is older than
+// DoubtWindow; until then a lead that reads as not converted may still be
+// in a job Zoho is running, and sending it again would only be refused.
+func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
+	before := j
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	out, err := r.readBack(wctx, log, j)
+	if err != nil {
+		r.count(func(rep *Report) { rep.Errors++ })
+		log.WarnContext(ctx, "status: reading the leads of a call in doubt back; it stays due", "error", err)
+		return
+	}
+	now := r.c.cfg.Now()
+	j.Checks, j.CheckedAt, j.UpdatedAt = j.Checks+1, now, now
+	notConverted := len(out.notConverted())
+	if !out.unread && notConverted > 0 && now.Sub(j.CreatedAt) < r.c.cfg.DoubtWindow {
+		j.NextCheckAt = now.Add(NextCheckAfter(j.Checks))
+		r.store(ctx, wctx, log, before, j, outcome{}, 0)
+		return
+	}
+	j.State, j.NextCheckAt, j.ExpiresAt = jobs.Settled, time.Time{}, now.Add(r.c.cfg.Retention)
+	j.Total, j.Converted, j.NotConverted = len(out.results), len(out.results)-notConverted, notConverted
+	j.Reason = "read back after the call was in doubt"
+	if out.unread {
+		j.Reason = "the call was in doubt and its leads could not be read back"
+	}
+	resent, err := r.settle(wctx, j, out)
+	if err != nil {
+		r.count(func(rep *Report) { rep.Errors++ })
+		log.ErrorContext(ctx, "status: settling the leads of a call in doubt; it stays due", "error", err)
+		return
+	}
+	r.store(ctx, wctx, log, before, j, out, resent)
+}
+
 // apply takes Zoho's answer into j.
 func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.JobStatus, now time.Time) {
 	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.NotConverted, st.Failed
@@ -386,32 +460,35 @@ func (r *run) stale(j jobs.Job, now time.Time) bool {
 	return !j.CreatedAt.IsZero() && now.Sub(j.CreatedAt) >= r.c.cfg.StaleAfter
 }
 
-// save releases the claims of a job that failed leads, stores the check,
-// and announces a terminal job. Claims go first: releasing is idempotent,
-// so a failure here leaves the job due and the next run does it again,
-// while the reverse order could end the job with its leads still blocked.
+// save stores a check. When the job has ended, its leads are read back
+// and settled first: settling repeats harmlessly, so a failure leaves the
+// job due and the next run does it again, while the reverse order could end
+// the job with its leads neither converted nor sent again.
 func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	// The answer is in hand: store it even if the deadline passes meanwhile.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	// A job Zoho no longer knows cannot be followed either: its leads are
-	// read back like those of a failed job.
-	release := j.State == jobs.Failed || j.State == jobs.UnknownToZoho || j.State == jobs.Completed && j.FailedCount > 0
+	terminal := !j.State.Open()
 	var out outcome
-	released := 0
-	if release {
+	resent := 0
+	if terminal {
 		var err error
 		if out, err = r.readBack(wctx, log, j); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
 			log.WarnContext(ctx, "status: reading the leads of an ended job back; it stays due", "error", err)
 			return
 		}
-		if released, err = r.c.cfg.Store.ReleaseJobClaims(wctx, j, out.notConverted); err != nil {
+		if resent, err = r.settle(wctx, j, out); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
-			log.ErrorContext(ctx, "status: releasing the claims of a job; it stays due", "error", err)
+			log.ErrorContext(ctx, "status: settling the leads of an ended job; it stays due", "error", err)
 			return
 		}
 	}
+	r.store(ctx, wctx, log, before, j, out, resent)
+}
+
+// store writes the check and announces a job that ended.
+func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.Job, out outcome, resent int) {
 	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })
@@ -427,21 +504,21 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	changed := j.State != before.State || j.Total != before.Total || j.Converted != before.Converted ||
 		j.NotConverted != before.NotConverted || j.FailedCount != before.FailedCount
 	terminal := !j.State.Open()
+	converted, notConverted := out.converted(), out.notConverted()
 	r.count(func(rep *Report) {
 		rep.Checked++
 		if changed {
 			rep.Changed++
 		}
-		if release {
-			rep.Released++
-			if !out.skipped {
-				rep.ReadBack++
-				rep.LeadsConverted += len(out.converted)
-			}
-		}
 		if !terminal {
 			return
 		}
+		if !out.unread {
+			rep.ReadBack++
+			rep.LeadsConverted += len(converted)
+			rep.LeadsNotConverted += len(notConverted)
+		}
+		rep.LeadsResent += resent
 		rep.Finished++
 		switch j.State {
 		case jobs.Failed:
@@ -450,6 +527,8 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 			rep.Unknown++
 		case jobs.Stale:
 			rep.Stale++
+		case jobs.Settled:
+			rep.Doubts++
 		}
 	})
 	if !terminal {
@@ -461,17 +540,15 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	if j.State == jobs.Stale {
 		r.m.Count("JobsStale", 1)
 	}
+	r.m.Count("LeadsResent", resent)
 	log.InfoContext(ctx, "status: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
 		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
-		"reason", j.Reason, "claims_released", released, "leads_converted", len(out.converted))
+		"reason", j.Reason, "leads_converted", len(converted), "leads_not_converted", len(notConverted), "leads_resent", resent)
 	if r.c.cfg.Events == nil {
 		return
 	}
 	// Only the run whose save succeeded gets here, so each job is announced once.
-	ev := NewEvent(j, release, out.converted, out.notConverted)
-	if out.skipped {
-		ev.ConvertedIDs, ev.NotConvertedIDs = nil, nil
-	}
+	ev := NewEvent(j, out.unread && failedLeads(j) || resent > 0, converted, notConverted)
 	if err := r.c.cfg.Events.Publish(wctx, ev); err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
 		r.m.Count("EventErrors", 1)

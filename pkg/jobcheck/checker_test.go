@@ -128,10 +128,11 @@ func idsOf(js []jobs.Job) []string {
 	return out
 }
 
-// TestFailedLeadsAreReleased: when a job fails leads, they are read back
-// from Zoho; the claims of the leads it did not convert are released, those
-// of the leads it converted stand, as do those of a clean job.
-func TestFailedLeadsAreReleased(t *testing.T) {
+// TestFailedLeadsAreSentAgain: the leads of every ended job are read back
+// from Zoho and the results stored with the job. The leads Zoho did not
+// convert are sent again with their job's options, once; the claims of the
+// leads it converted stand.
+func TestFailedLeadsAreSentAgain(t *testing.T) {
 	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
 		r := newRig(t, s.New(), zohosim.Options{}, jobcheck.Config{})
 		fails := []int{3, 1, 0}
@@ -139,14 +140,25 @@ func TestFailedLeadsAreReleased(t *testing.T) {
 		r.clock.Advance(5 * time.Minute) // every job has ended
 		m := obs.NewMetrics("status")
 		rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
-		if rep.Finished != 3 || rep.Failed != 1 || rep.Released != 2 || rep.ReadBack != 2 || rep.ReadBackCalls != 2 ||
-			rep.LeadsConverted != 2 {
+		if rep.Finished != 3 || rep.Failed != 1 || rep.ReadBack != 3 || rep.ReadBackCalls != 3 ||
+			rep.LeadsConverted != 5 || rep.LeadsNotConverted != 4 || rep.LeadsResent != 4 {
 			t.Fatalf("report %+v", rep)
 		}
-		if got := r.sim.Stats().Calls[zohosim.EndpointGetLeads]; got != 2 {
-			t.Errorf("%d Get Records calls, want one per job that failed leads", got)
+		if got := r.sim.Stats().Calls[zohosim.EndpointGetLeads]; got != 3 {
+			t.Errorf("%d Get Records calls, want one per job", got)
+		}
+		want := []string{
+			`{"assign_to":{"id":"111"},"ids":["` + strings.Join(js[0].LeadIDs, `","`) + `"]}`,
+			`{"assign_to":{"id":"111"},"ids":["` + js[1].LeadIDs[0] + `"]}`,
+		}
+		if got := r.resent.sent(); !sameElements(got, want) {
+			t.Errorf("sent again:\n%v\nwant\n%v", got, want)
 		}
 		for k, j := range js {
+			stored := r.job(t, j.ID)
+			if len(stored.Results) != 3 {
+				t.Errorf("job %d: results %+v", k, stored.Results)
+			}
 			claimed, held, err := r.store.Claim(context.Background(), "resubmit", j.LeadIDs, r.clock.Now(), r.clock.Now().Add(time.Minute))
 			if err != nil {
 				t.Fatal(err)
@@ -156,10 +168,47 @@ func TestFailedLeadsAreReleased(t *testing.T) {
 				t.Errorf("job %d (%d failed leads): claimed %v, held %d", k, fails[k], claimed, len(held))
 			}
 		}
-		if got := testkit.FlushEMF(t, m); got["LeadsReadBack"] != 6 || got["ReadBackSkipped"] != 0 {
+		if got := testkit.FlushEMF(t, m); got["LeadsReadBack"] != 9 || got["LeadsResent"] != 4 || got["ReadBackSkipped"] != 0 {
 			t.Errorf("metrics %v", got)
 		}
 	})
+}
+
+// TestLeadsOutOfAttemptsAreRejected: a lead Zoho did not convert in its
+// second job is rejected, with the job named, and not sent again.
+func TestLeadsOutOfAttemptsAreRejected(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{MaxLeadAttempts: 2})
+	j := r.schedule(t, 1, 2, func(int) int { return 1 })[0]
+	r.clock.Advance(5 * time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.LeadsResent != 1 {
+		t.Fatalf("first run %+v", rep)
+	}
+	// The convert function sends the lead again, and Zoho fails it again.
+	lead := j.LeadIDs[:1]
+	id, err := r.client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: lead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := r.record(t, id, lead)
+	r.clock.Advance(5 * time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.LeadsNotConverted != 1 || rep.LeadsResent != 0 {
+		t.Fatalf("second run %+v", rep)
+	}
+	if n := len(r.resent.sent()); n != 1 {
+		t.Errorf("%d requests sent again, want the first only", n)
+	}
+	c, err := r.store.Claims(context.Background(), lead)
+	if err != nil || len(c) != 1 || c[0].State != jobs.Rejected ||
+		c[0].Reason != "not converted by Zoho in job "+second.ID+", after 2 attempts" {
+		t.Fatalf("claim %+v, %v", c, err)
+	}
+}
+
+func sameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // TestReadBackWithoutScope: a grant without ZohoCRM.modules.leads.READ
@@ -174,7 +223,7 @@ func TestReadBackWithoutScope(t *testing.T) {
 	r.clock.Advance(5 * time.Minute)
 	m := obs.NewMetrics("status")
 	rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
-	if rep.Finished != 2 || rep.Released != 2 || rep.ReadBack != 0 || rep.LeadsConverted != 0 || rep.Errors != 0 {
+	if rep.Finished != 2 || rep.LeadsResent != 0 || rep.ReadBack != 0 || rep.LeadsConverted != 0 || rep.Errors != 0 || len(r.resent.sent()) != 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for k, j := range js {
@@ -554,5 +603,42 @@ func TestPanicInOneCheck(t *testing.T) {
 				t.Errorf("the panic is not logged with the job and its stack:\n%s", l)
 			}
 		})
+		})
+	}
+}
+
+// TestCallInDoubtIsSettled: a call in doubt is read back, never asked about
+// by job id. Leads Zoho converted (by a job nobody recorded) are settled as
+// converted; a lead that reads as not converted is given the doubt window
+// (another job may hold it), then sent again.
+func TestCallInDoubtIsSettled(t *testing.T) {
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{DoubtWindow: 10 * time.Minute})
+	ids := r.sim.SeedLeadRange(3)
+	if _, err := r.client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids[:2]}); err != nil {
+		t.Fatal(err) // the job whose answer was lost
+	}
+	now := r.clock.Now()
+	doubt := jobs.Job{ID: jobs.DoubtPrefix + "1", State: jobs.InDoubt, LeadIDs: ids, Options: `{}`,
+		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(3 * time.Minute)}
+	if err := r.store.RecordJob(context.Background(), doubt, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(3 * time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Checked != 1 || rep.Finished != 0 || rep.ReadBackCalls != 1 {
+		t.Fatalf("first run %+v", rep)
+	}
+	r.clock.Advance(10 * time.Minute)
+	rep := r.run(context.Background(), jobcheck.Request{})
+	if rep.Finished != 1 || rep.Doubts != 1 || rep.LeadsConverted != 2 || rep.LeadsResent != 1 {
+		t.Fatalf("second run %+v", rep)
+	}
+	if n := r.statusCalls(); n != 0 {
+		t.Errorf("%d status calls for a call in doubt", n)
+	}
+	if got := r.resent.sent(); len(got) != 1 || got[0] != `{"ids":["`+ids[2]+`"]}` {
+		t.Errorf("sent again %v", got)
+	}
+	if j := r.job(t, doubt.ID); j.State != jobs.Settled || len(j.Results) != 3 || j.Converted != 2 {
+		t.Errorf("settled %+v", j)
 	}
 }

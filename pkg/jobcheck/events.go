@@ -16,14 +16,14 @@ const (
 )
 
 // Event is the detail of the event announcing a job that reached a terminal
-// state. Zoho's status gives counts only: LeadIDs are all the leads of the
-// job. When the job failed leads, they were read back from Zoho:
-// ConvertedIDs are never sent again, NotConvertedIDs were released and may
-// be; ClaimsReleased says that happened. A job that completed cleanly
-// converted every lead and has neither list.
+// state. LeadIDs are all the leads of the job; they were read back from Zoho
+// when it ended: ConvertedIDs are never sent again, NotConvertedIDs were
+// sent again while they had attempts left (ClaimsReleased says some were
+// released). A call in doubt that was read back is announced too, with
+// status SETTLED and its own id.
 type Event struct {
 	JobID          string     `json:"job_id"`
-	Status         jobs.State `json:"status"`                // COMPLETED, FAILED, UNKNOWN or STALE
+	Status         jobs.State `json:"status"`                // COMPLETED, FAILED, UNKNOWN, STALE or SETTLED
 	ZohoStatus     string     `json:"zoho_status,omitempty"` // as Zoho spelled it
 	Total          int        `json:"total"`
 	Converted      int        `json:"converted"`
@@ -34,7 +34,7 @@ type Event struct {
 	Reason         string     `json:"reason,omitempty"`  // why UNKNOWN or STALE
 	ClaimsReleased bool       `json:"claims_released"`
 	// Left out when the leads could not be read back (no scope for it):
-	// then every lead was released.
+	// then every lead of a job that failed some was released.
 	ConvertedIDs    []string  `json:"converted_ids,omitempty"`
 	NotConvertedIDs []string  `json:"not_converted_ids,omitempty"`
 	Checks          int       `json:"checks"`

@@ -31,7 +31,7 @@ func TestFinishedJobsAreAnnounced(t *testing.T) {
 
 	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{StatusCasings: []string{"title"}}, jobcheck.Config{})
 	r.checker, _ = jobcheck.New(jobcheck.Config{Zoho: r.zoho, Store: r.statusStore(), Now: r.clock.Now,
-		Events: eventbus.New(eb, bus)})
+		Events: eventbus.New(eb, bus), Resend: r.resent})
 	fails := []int{0, 2, 1}
 	js := r.schedule(t, 3, 2, func(k int) int { return fails[k] })
 	r.clock.Advance(time.Minute)
@@ -57,12 +57,12 @@ func TestFinishedJobsAreAnnounced(t *testing.T) {
 		want := jobcheck.Event{JobID: j.ID, Status: jobs.Completed, ZohoStatus: "Completed", Total: 2,
 			Converted: 2 - fails[k], Failed: fails[k], LeadIDs: j.LeadIDs, Sources: j.Sources,
 			ClaimsReleased: fails[k] > 0, Checks: 2, CreatedAt: t0, FinishedAt: r.clock.Now()}
+		// Read back from Zoho: the failed leads are the first ones.
 		if fails[k] > 0 {
-			// Read back from Zoho: the failed leads are the first ones.
 			want.NotConvertedIDs = j.LeadIDs[:fails[k]]
-			if fails[k] < 2 {
-				want.ConvertedIDs = j.LeadIDs[fails[k]:]
-			}
+		}
+		if fails[k] < 2 {
+			want.ConvertedIDs = j.LeadIDs[fails[k]:]
 		}
 		if fails[k] == 2 {
 			want.Status, want.ZohoStatus = jobs.Failed, "Failed"

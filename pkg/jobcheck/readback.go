@@ -2,7 +2,9 @@ package jobcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -11,18 +13,36 @@ import (
 
 // outcome is what reading a job's leads back from Zoho found.
 type outcome struct {
-	converted, notConverted []string
-	// skipped says the leads could not be read (the grant lacks
-	// ZohoCRM.modules.leads.READ, or Zoho refused for good): every lead
-	// counts as not converted, and Zoho's refusal of a converted lead on
-	// resubmission keeps it from converting twice.
-	skipped bool
+	results []jobs.LeadResult
+	// unread says the leads could not be read (the grant lacks
+	// ZohoCRM.modules.leads.READ, or Zoho refused for good): Zoho's counts
+	// are all there is, as before outcomes were read back.
+	unread bool
 }
 
-// readBack asks Zoho which leads of an ended job it converted, at most
-// zoho.MaxIDsPerRead a call. Only $converted decides (zoho-crm-api.md
-// section 6); a lead Zoho does not find, or does not say, is not converted.
-// A retryable error is returned: the job stays due and is read again.
+func (o outcome) ids(want func(jobs.Outcome) bool) []string {
+	var ids []string
+	for _, r := range o.results {
+		if want(r.Outcome) {
+			ids = append(ids, r.LeadID)
+		}
+	}
+	return ids
+}
+
+func (o outcome) converted() []string {
+	return o.ids(func(x jobs.Outcome) bool { return x == jobs.Converted })
+}
+
+func (o outcome) notConverted() []string {
+	return o.ids(func(x jobs.Outcome) bool { return x != jobs.Converted })
+}
+
+// readBack asks Zoho what became of the leads of an ended job (or a call
+// in doubt), at most zoho.MaxIDsPerRead a call. Only $converted decides
+// (zoho-crm-api.md section 6); a lead Zoho has but does not say about is
+// taken as not converted. A retryable error is returned: the job stays due
+// and is read again.
 func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outcome, error) {
 	var out outcome
 	ids := jobs.Uniq(j.LeadIDs)
@@ -36,18 +56,21 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 				return outcome{}, err
 			}
 			r.readBackRefused(ctx, log, err)
-			return outcome{notConverted: jobs.Uniq(j.LeadIDs), skipped: true}, nil
+			return outcome{unread: true}, nil
 		}
 		r.zohoAnswered()
 		for _, l := range leads {
-			if l.Found && l.Known && l.Converted {
-				out.converted = append(out.converted, l.ID)
-			} else {
-				out.notConverted = append(out.notConverted, l.ID)
+			res := jobs.LeadResult{LeadID: l.ID, Outcome: jobs.NotConverted}
+			switch {
+			case !l.Found:
+				res.Outcome = jobs.NotFound
+			case l.Known && l.Converted:
+				res = jobs.LeadResult{LeadID: l.ID, Outcome: jobs.Converted, ContactID: l.ContactID, AccountID: l.AccountID, DealID: l.DealID}
 			}
+			out.results = append(out.results, res)
 		}
 	}
-	r.m.Count("LeadsReadBack", len(out.converted)+len(out.notConverted))
+	r.m.Count("LeadsReadBack", len(out.results))
 	return out, nil
 }
 
@@ -56,12 +79,78 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 func (r *run) readBackRefused(ctx context.Context, log *slog.Logger, err error) {
 	r.m.Count("ReadBackSkipped", 1)
 	r.warnOnce.Do(func() {
-		msg := "status: Zoho refused to read leads back; every lead of a failed job is released"
+		msg := "status: Zoho refused to read leads back; the leads of a failed job are released, not sent again"
 		var apiErr *zoho.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == "OAUTH_SCOPE_MISMATCH" {
 			msg = "status: the Zoho grant lacks ZohoCRM.modules.leads.READ; leads are not read back, " +
-				"and every lead of a failed job is released"
+				"and the leads of a failed job are released, not sent again"
 		}
 		log.WarnContext(ctx, msg, "error", err)
 	})
+}
+
+// settle stores what became of the leads of an ended job and sends again
+// those Zoho did not convert that have attempts left. Every step repeats
+// harmlessly: on an error the job stays due and the next run does it all
+// again.
+func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, err error) {
+	p := jobs.SettlePolicy{MaxAttempts: r.c.cfg.MaxLeadAttempts, RetryUntil: r.now.Add(retryClaimFor),
+		RejectUntil: r.now.Add(r.c.cfg.RejectionMemory)}
+	results := out.results
+	if out.unread {
+		if !failedLeads(j) {
+			return 0, nil
+		}
+		// Zoho's counts say some leads failed, not which: release them all
+		// for a request sent again by hand, as nothing can tell which to send.
+		p.MaxAttempts = int(^uint(0) >> 1)
+		for _, id := range jobs.Uniq(j.LeadIDs) {
+			results = append(results, jobs.LeadResult{LeadID: id, Outcome: jobs.NotConverted})
+		}
+	}
+	retry, err := r.c.cfg.Store.SettleLeads(ctx, j, results, p)
+	if err != nil || len(retry) == 0 || out.unread {
+		return 0, err
+	}
+	if r.c.cfg.Resend == nil {
+		r.c.cfg.Logger.WarnContext(ctx, "status: leads Zoho did not convert are released but not sent again: no conversion queue",
+			"job_id", j.ID, "leads", len(retry))
+		return 0, nil
+	}
+	full, err := r.c.cfg.Store.Job(ctx, j.ID)
+	if err != nil {
+		return 0, fmt.Errorf("reading the options of job %s: %w", j.ID, err)
+	}
+	body, err := RetryBody(full.Options, retry)
+	if err != nil {
+		return 0, fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	if err := r.c.cfg.Resend.Enqueue(ctx, body, ""); err != nil {
+		return 0, fmt.Errorf("sending %d leads of job %s again: %w", len(retry), j.ID, err)
+	}
+	return len(retry), nil
+}
+
+// failedLeads reports whether Zoho's counts, or the job's end, say that
+// some of its leads may not be converted.
+func failedLeads(j jobs.Job) bool {
+	return j.State != jobs.Completed || j.FailedCount > 0
+}
+
+// RetryBody is the conversion request that sends ids again with the
+// options of their job (the request without its ids, as stored).
+func RetryBody(options string, ids []string) (string, error) {
+	req := map[string]json.RawMessage{}
+	if options != "" {
+		if err := json.Unmarshal([]byte(options), &req); err != nil {
+			return "", fmt.Errorf("the stored options are not a JSON object: %w", err)
+		}
+	}
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return "", err
+	}
+	req["ids"] = raw
+	body, err := json.Marshal(req)
+	return string(body), err
 }

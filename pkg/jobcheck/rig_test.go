@@ -2,6 +2,7 @@ package jobcheck_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,27 @@ type rig struct {
 	client  *zoho.Client
 	store   jobs.Store // and a jobs.CheckStore
 	zoho    *countingZoho
+	resent  *resends
 	checker *jobcheck.Checker
+}
+
+// resends records what the checker puts back on the conversion queue.
+type resends struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (q *resends) Enqueue(_ context.Context, body, _ string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.bodies = append(q.bodies, body)
+	return nil
+}
+
+func (q *resends) sent() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.bodies)
 }
 
 // newRig builds a rig; cfg's Zoho, Store and Now are filled in.
@@ -38,6 +59,10 @@ func newRig(t testing.TB, store jobs.Store, simOpts zohosim.Options, cfg jobchec
 	z := zohotest.Start(t, simOpts, 1)
 	r := &rig{clock: z.Clock, sim: z.Sim, client: z.Client, store: store, zoho: &countingZoho{z: z.Client, calls: map[string]int{}}}
 	cfg.Zoho, cfg.Store, cfg.Now = r.zoho, store.(jobs.CheckStore), z.Clock.Now
+	if cfg.Resend == nil {
+		r.resent = &resends{}
+		cfg.Resend = r.resent
+	}
 	var err error
 	if r.checker, err = jobcheck.New(cfg); err != nil {
 		t.Fatal(err)
@@ -73,6 +98,7 @@ func (r *rig) record(t testing.TB, id string, leads []string) jobs.Job {
 	t.Helper()
 	now := r.clock.Now()
 	j := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: leads, Sources: []string{"msg-" + id}, APIVersion: "v7",
+		Options:   `{"assign_to":{"id":"111"}}`,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(time.Minute)}
 	if err := r.store.RecordJob(context.Background(), j, now.Add(32*24*time.Hour)); err != nil {
 		t.Fatal(err)

@@ -34,10 +34,13 @@ type CheckStore interface {
 	// it is terminal (it leaves the index). The version becomes
 	// prevVersion+1; ErrConflict when it was no longer prevVersion.
 	SaveCheck(ctx context.Context, job Job, prevVersion int64) error
-	// ReleaseJobClaims drops the claims of leadIDs (leads of job) that still
-	// point at job, so that those leads can be submitted again, and returns
-	// how many it dropped.
-	ReleaseJobClaims(ctx context.Context, job Job, leadIDs []string) (int, error)
+	// SettleLeads stores what Zoho made of the leads of an ended job (its
+	// results) and moves the claims that still point at job as Settle
+	// decides. It returns the leads to send again, including those a
+	// previous, interrupted try left to retry, so that it can be repeated.
+	SettleLeads(ctx context.Context, job Job, results []LeadResult, p SettlePolicy) (retry []string, err error)
+	// Job returns a stored job, with its options, or ErrNotFound.
+	Job(ctx context.Context, id string) (Job, error)
 }
 
 var _ CheckStore = (*MemoryStore)(nil)
@@ -115,7 +118,7 @@ func (m *MemoryStore) Jobs(_ context.Context, ids []string) ([]Job, error) {
 	var out []Job
 	for _, id := range Uniq(ids) {
 		if j, ok := m.jobs[id]; ok {
-			j.LeadIDs, j.Sources, j.Options = slices.Clone(j.LeadIDs), slices.Clone(j.Sources), ""
+			j.LeadIDs, j.Sources, j.Options, j.Results = slices.Clone(j.LeadIDs), slices.Clone(j.Sources), "", nil
 			out = append(out, j)
 		}
 	}
@@ -152,17 +155,28 @@ func (m *MemoryStore) SaveCheck(_ context.Context, job Job, prevVersion int64) e
 	return nil
 }
 
-func (m *MemoryStore) ReleaseJobClaims(_ context.Context, job Job, leadIDs []string) (int, error) {
+func (m *MemoryStore) SettleLeads(_ context.Context, job Job, results []LeadResult, p SettlePolicy) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	released := 0
-	for _, id := range Uniq(leadIDs) {
-		if c, ok := m.claims[id]; ok && c.State == ClaimScheduled && c.JobID == job.ID {
-			delete(m.claims, id)
-			released++
+	if j, ok := m.jobs[job.ID]; ok {
+		j.Results = slices.Clone(results)
+		m.jobs[job.ID] = j
+	}
+	var retry []string
+	for _, r := range results {
+		c, ok := m.claims[r.LeadID]
+		if !ok {
+			continue
+		}
+		next, write := Settle(c, job, r, p)
+		if write {
+			m.claims[r.LeadID] = next
+		}
+		if next.State == Retry && next.JobID == job.ID {
+			retry = append(retry, r.LeadID)
 		}
 	}
-	return released, nil
+	return retry, nil
 }
 
 // Uniq returns ids without repeats, in first-seen order.

@@ -23,10 +23,21 @@ const (
 	Failed        State = "FAILED"
 	UnknownToZoho State = "UNKNOWN" // Zoho does not know the job id
 	Stale         State = "STALE"   // still open long after it should have ended
+
+	// InDoubt is a call whose outcome we do not know (Zoho's answer was
+	// lost, or Zoho refused leads that it has and did not convert, as it
+	// does while another job holds them). It has no Zoho job id: the
+	// status function reads its leads back once they had time to settle.
+	InDoubt State = "IN_DOUBT"
+	// Settled is a call in doubt whose leads were read back.
+	Settled State = "SETTLED"
 )
 
 // Open reports whether the status function still follows the job.
-func (s State) Open() bool { return s == Scheduled || s == InProgress }
+func (s State) Open() bool { return s == Scheduled || s == InProgress || s == InDoubt }
+
+// DoubtPrefix starts the id of a call in doubt; Zoho's job ids are digits.
+const DoubtPrefix = "doubt-"
 
 // Job is one mass-convert job Zoho scheduled.
 type Job struct {
@@ -53,6 +64,39 @@ type Job struct {
 	Reason    string    // why a job ended UNKNOWN or STALE
 	ExpiresAt time.Time // set when terminal; DynamoDB's TTL removes the item later
 	Version   int64     // optimistic lock: every update is conditional on it
+
+	// Results are the leads as read back from Zoho once the job ended;
+	// empty until then, and when the grant cannot read leads.
+	Results []LeadResult
+}
+
+// Outcome is what Zoho made of one lead of an ended job.
+type Outcome string
+
+// Outcomes, decided from Get Records' $converted only (zoho-crm-api.md
+// section 6).
+const (
+	Converted    Outcome = "CONVERTED"
+	NotConverted Outcome = "NOT_CONVERTED"
+	NotFound     Outcome = "NOT_FOUND" // deleted, or never a lead
+)
+
+// LeadResult is one lead read back from Zoho. The ids of the records the
+// conversion made are kept when Zoho returned them; Zoho does not promise to.
+type LeadResult struct {
+	LeadID                       string
+	Outcome                      Outcome
+	ContactID, AccountID, DealID string
+}
+
+// Result returns the read-back result of lead id, if the job has one.
+func (j Job) Result(id string) (LeadResult, bool) {
+	for _, r := range j.Results {
+		if r.LeadID == id {
+			return r, true
+		}
+	}
+	return LeadResult{}, false
 }
 
 // ClaimState is where a lead stands.
@@ -60,11 +104,17 @@ type ClaimState string
 
 // Claim states. A pending claim belongs to one invocation until it lapses; a
 // scheduled claim points at the job that converts the lead; a rejected claim
-// remembers Zoho's verdict for a while so redeliveries do not ask again.
+// remembers Zoho's verdict for a while so redeliveries do not ask again. An
+// in-doubt claim points at a call in doubt and holds the lead until the
+// read-back decides. A retry claim holds nothing: Zoho did not convert the
+// lead in its job (JobID), which is being sent again; it keeps the count
+// of attempts so far.
 const (
 	Pending        ClaimState = "PENDING"
 	ClaimScheduled ClaimState = "SCHEDULED"
 	Rejected       ClaimState = "REJECTED"
+	ClaimInDoubt   ClaimState = "IN_DOUBT"
+	Retry          ClaimState = "RETRY"
 )
 
 // Claim is the record of one lead.
@@ -73,9 +123,12 @@ type Claim struct {
 	State     ClaimState
 	Owner     string    // the invocation holding a pending claim; for a parked one, BatchKey.Owner
 	Until     time.Time // a pending claim lapses then
-	JobID     string    // of a scheduled claim
+	JobID     string    // of a scheduled or in-doubt claim; of a retry claim, the job that did not convert it
 	Reason    string    // of a rejected claim
 	ExpiresAt time.Time
+	// Attempts counts the calls that carried the lead since it was last
+	// rejected; it survives claims, so automatic retries stop.
+	Attempts int
 }
 
 // Live reports whether the claim still stands at now.
@@ -85,6 +138,8 @@ func (c Claim) Live(now time.Time) bool {
 		return false
 	case c.State == Pending:
 		return now.Before(c.Until)
+	case c.State == Retry:
+		return false
 	}
 	return true
 }

@@ -42,7 +42,8 @@ func (m *MemoryStore) Claim(_ context.Context, owner string, leadIDs []string, n
 			held = append(held, c)
 			continue
 		}
-		m.claims[id] = Claim{LeadID: id, State: Pending, Owner: owner, Until: until, ExpiresAt: PendingExpiry(until)}
+		m.claims[id] = Claim{LeadID: id, State: Pending, Owner: owner, Until: until, ExpiresAt: PendingExpiry(until),
+			Attempts: m.claims[id].Attempts}
 		claimed = append(claimed, id)
 	}
 	return claimed, held, nil
@@ -81,8 +82,12 @@ func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Ti
 	if job.Batch != (BatchKey{}) {
 		delete(m.batches, job.Batch)
 	}
+	state := ClaimScheduled
+	if job.State == InDoubt {
+		state = ClaimInDoubt
+	}
 	for _, id := range job.LeadIDs {
-		m.claims[id] = Claim{LeadID: id, State: ClaimScheduled, JobID: job.ID, ExpiresAt: claimsExpire}
+		m.claims[id] = Claim{LeadID: id, State: state, JobID: job.ID, ExpiresAt: claimsExpire, Attempts: m.claims[id].Attempts + 1}
 	}
 	return nil
 }
@@ -96,6 +101,7 @@ func (m *MemoryStore) Job(_ context.Context, id string) (Job, error) {
 	}
 	j.LeadIDs = slices.Clone(j.LeadIDs)
 	j.Sources = slices.Clone(j.Sources)
+	j.Results = slices.Clone(j.Results)
 	return j, nil
 }
 

@@ -128,7 +128,7 @@ func (m *MemoryStore) Park(_ context.Context, owner string, acc Acc, leadIDs, so
 			held = append(held, c)
 			continue
 		}
-		m.claims[id] = Claim{LeadID: id, State: Parked, Owner: batch, ExpiresAt: expires}
+		m.claims[id] = Claim{LeadID: id, State: Parked, Owner: batch, ExpiresAt: expires, Attempts: c.Attempts}
 		cur.LeadIDs, cur.Sources = append(cur.LeadIDs, id), append(cur.Sources, sources[i])
 		parked = append(parked, id)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,26 +215,110 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	return nil
 }
 
-// ReleaseJobClaims deletes each claim on the condition that it still points
-// at job: a lead submitted again meanwhile belongs to its new job.
-func (d *JobStore) ReleaseJobClaims(ctx context.Context, job jobs.Job, leadIDs []string) (int, error) {
-	released := 0
-	var errs []error
-	for _, id := range jobs.Uniq(leadIDs) {
-		_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:           aws.String(d.table),
-			Key:                 map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
-			ConditionExpression: aws.String("claim_state = :sched AND job_id = :job"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":sched": sAttr(string(jobs.ClaimScheduled)), ":job": sAttr(job.ID)},
+// SettleLeads writes the job's results, then moves each claim Settle
+// decides to move, on the condition that it is still as read: a lead sent
+// again meanwhile belongs to its new job. Both writes repeat harmlessly, so
+// a run that dies between them is finished by the next.
+func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs.LeadResult, p jobs.SettlePolicy) ([]string, error) {
+	if len(results) > 0 {
+		_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(d.table),
+			Key:                       map[string]types.AttributeValue{"pk": sAttr(jobPrefix + job.ID)},
+			UpdateExpression:          aws.String("SET results = :r"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":r": resultsAttr(results)},
 		})
 		var ccf *types.ConditionalCheckFailedException
-		switch {
-		case err == nil:
-			released++
-		case !errors.As(err, &ccf):
-			errs = append(errs, fmt.Errorf("releasing lead %s of job %s: %w", id, job.ID, err))
+		if err != nil && !errors.As(err, &ccf) {
+			return nil, fmt.Errorf("storing the results of job %s: %w", job.ID, err)
 		}
 	}
-	return released, errors.Join(errs...)
+	ids := make([]string, len(results))
+	for i, r := range results {
+		ids[i] = r.LeadID
+	}
+	claims, err := d.Claims(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]jobs.LeadResult, len(results))
+	for _, r := range results {
+		byID[r.LeadID] = r
+	}
+	var retry []string
+	var errs []error
+	for _, c := range claims {
+		next, write := jobs.Settle(c, job, byID[c.LeadID], p)
+		if write {
+			if err := d.moveClaim(ctx, c, next); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if next.State == jobs.Retry && next.JobID == job.ID {
+			retry = append(retry, c.LeadID)
+		}
+	}
+	return retry, errors.Join(errs...)
+}
+
+// moveClaim writes next over claim c if c is still what was read; a claim
+// that changed meanwhile is left to its new holder.
+func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) error {
+	values := map[string]types.AttributeValue{":seen": sAttr(string(c.State)), ":job": sAttr(c.JobID),
+		":state": sAttr(string(next.State)), ":exp": nAttr(next.ExpiresAt.Unix())}
+	update := "SET claim_state = :state, expires_at = :exp"
+	switch next.State {
+	case jobs.Retry:
+		update += ", job_id = :job"
+	case jobs.Rejected:
+		update += ", reason = :reason REMOVE job_id, attempts"
+		values[":reason"] = sAttr(next.Reason)
+	}
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       leadKey(c.LeadID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("claim_state = :seen AND job_id = :job"),
+		ExpressionAttributeValues: values,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("settling lead %s of job %s: %w", c.LeadID, c.JobID, err)
+	}
+	return nil
+}
+
+// resultsAttr stores results as a map by lead id, each with its outcome
+// ("o") and the ids of the records Zoho made, when it returned them.
+func resultsAttr(results []jobs.LeadResult) types.AttributeValue {
+	m := make(map[string]types.AttributeValue, len(results))
+	for _, r := range results {
+		e := map[string]types.AttributeValue{"o": sAttr(string(r.Outcome))}
+		for k, v := range map[string]string{"contact": r.ContactID, "account": r.AccountID, "deal": r.DealID} {
+			if v != "" {
+				e[k] = sAttr(v)
+			}
+		}
+		m[r.LeadID] = &types.AttributeValueMemberM{Value: e}
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+func resultsFromAttr(v types.AttributeValue) []jobs.LeadResult {
+	m, ok := v.(*types.AttributeValueMemberM)
+	if !ok {
+		return nil
+	}
+	out := make([]jobs.LeadResult, 0, len(m.Value))
+	for id, ev := range m.Value {
+		e, _ := ev.(*types.AttributeValueMemberM)
+		if e == nil {
+			continue
+		}
+		out = append(out, jobs.LeadResult{LeadID: id, Outcome: jobs.Outcome(str(e.Value["o"])),
+			ContactID: str(e.Value["contact"]), AccountID: str(e.Value["account"]), DealID: str(e.Value["deal"])})
+	}
+	slices.SortFunc(out, func(a, b jobs.LeadResult) int { return strings.Compare(a.LeadID, b.LeadID) })
+	return out
 }

@@ -202,27 +202,81 @@ func TestSaveCheck(t *testing.T) {
 	})
 }
 
-func TestReleaseJobClaims(t *testing.T) {
+// TestSettleLeads: what becomes of each lead of an ended job, by its
+// read-back outcome, its attempts so far and whether its claim still
+// points at the job; settling twice does nothing more.
+func TestSettleLeads(t *testing.T) {
 	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
 		ctx := context.Background()
-		j := recordJobs(t, rec, 500, 1, 4)[0]
-		// One lead was submitted again and now belongs to a newer job.
-		newer := jobs.Job{ID: "3652397000009899999", State: jobs.Scheduled, LeadIDs: j.LeadIDs[:1],
+		j := recordJobs(t, rec, 500, 1, 6)[0]
+		ids := j.LeadIDs
+		// ids[0] was submitted again and now belongs to a newer job.
+		newer := jobs.Job{ID: "3652397000009899999", State: jobs.Scheduled, LeadIDs: ids[:1],
 			CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
 		if err := rec.RecordJob(ctx, newer, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		// The last lead converted: its claim stays.
-		n, err := st.ReleaseJobClaims(ctx, j, j.LeadIDs[:3])
-		if err != nil || n != 2 {
-			t.Fatalf("released %d, %v; want 2", n, err)
+		// ids[5] is on its second call: the first job did not convert it.
+		second := jobs.Job{ID: "3652397000009888888", State: jobs.Scheduled, LeadIDs: ids[5:], CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
+		if err := rec.RecordJob(ctx, second, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
 		}
-		got, held := claim(t, rec, "b", j.LeadIDs, t0.Add(time.Minute))
-		if !slices.Equal(got, j.LeadIDs[1:3]) || len(held) != 2 || held[0].JobID != newer.ID || held[1].JobID != j.ID {
-			t.Fatalf("after the release claimed %v, held %+v", got, held)
+		results := []jobs.LeadResult{
+			{LeadID: ids[0], Outcome: jobs.NotConverted},
+			{LeadID: ids[1], Outcome: jobs.Converted, ContactID: "c1", AccountID: "a1"},
 		}
-		if n, err := st.ReleaseJobClaims(ctx, j, j.LeadIDs[:3]); err != nil || n != 0 {
-			t.Fatalf("second release: %d, %v", n, err)
+		policy := jobs.SettlePolicy{MaxAttempts: 2, RetryUntil: t0.Add(time.Hour), RejectUntil: t0.Add(2 * time.Hour)}
+		for try := range 2 {
+			retry, err := st.SettleLeads(ctx, j, results, policy)
+			if err != nil || len(retry) != 0 {
+				t.Fatalf("try %d: retry %v, %v; want none (ids[0] moved on, ids[1] converted)", try, retry, err)
+			}
+			retry, err = st.SettleLeads(ctx, second, []jobs.LeadResult{{LeadID: ids[5], Outcome: jobs.NotConverted}}, policy)
+			if err != nil || len(retry) != 0 {
+				t.Fatalf("try %d: retry %v, %v; want none (ids[5] is out of attempts)", try, retry, err)
+			}
+		}
+		got, err := rec.Claims(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]jobs.Claim{}
+		for _, c := range got {
+			byID[c.LeadID] = c
+		}
+		if c := byID[ids[0]]; c.State != jobs.ClaimScheduled || c.JobID != newer.ID {
+			t.Errorf("a lead of a newer job was moved: %+v", c)
+		}
+		if c := byID[ids[1]]; c.State != jobs.ClaimScheduled || c.JobID != j.ID {
+			t.Errorf("a converted lead's claim changed: %+v", c)
+		}
+		if c := byID[ids[5]]; c.State != jobs.Rejected || c.Reason != "not converted by Zoho in job "+second.ID+", after 2 attempts" {
+			t.Errorf("a lead out of attempts: %+v", c)
+		}
+		stored, err := rec.Job(ctx, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := stored.Result(ids[1]); !ok || r != results[1] || len(stored.Results) != 2 {
+			t.Errorf("stored results %+v", stored.Results)
+		}
+
+		// A lead on its first call that Zoho did not convert is sent again:
+		// claimable at once, and its attempts carry over to the next job.
+		j2 := recordJobs(t, rec, 600, 1, 1)[0]
+		retry, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Outcome: jobs.NotConverted}}, policy)
+		if err != nil || !slices.Equal(retry, j2.LeadIDs) {
+			t.Fatalf("retry %v, %v", retry, err)
+		}
+		if again, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Outcome: jobs.NotConverted}}, policy); err != nil || !slices.Equal(again, j2.LeadIDs) {
+			t.Fatalf("a repeated settle must name the retry again: %v, %v", again, err)
+		}
+		if got, held := claim(t, rec, "b", j2.LeadIDs, t0.Add(time.Minute)); len(got) != 1 || len(held) != 0 {
+			t.Fatalf("a retry claim could not be claimed: %v, %+v", got, held)
+		}
+		c, err := rec.Claims(ctx, j2.LeadIDs)
+		if err != nil || len(c) != 1 || c[0].Attempts != 1 || c[0].State != jobs.Pending {
+			t.Fatalf("claimed again: %+v, %v; want pending with 1 attempt", c, err)
 		}
 	})
 }

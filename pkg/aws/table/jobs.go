@@ -47,7 +47,15 @@ const heldBy = "(claim_state = :pending OR claim_state = :parked) AND #owner = :
 // claimable is the condition under which a lead may be claimed: nobody holds
 // it, a pending claim lapsed, or any claim expired (TTL deletion lags by
 // days, so expiry is compared here and never left to TTL).
-const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim_until_ms < :now_ms) OR expires_at < :now_s"
+const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim_until_ms < :now_ms) OR claim_state = :retry OR expires_at < :now_s"
+
+// pendingClaim makes a claim pending for :owner until :until. It is an
+// update, not a put, so that the lead's count of attempts survives.
+const pendingClaim = "SET kind = :lead, claim_state = :pending, #owner = :owner, claim_until_ms = :until, expires_at = :exp REMOVE job_id, reason"
+
+func leadKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)}
+}
 
 func (d *JobStore) Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	var claimed []string
@@ -77,8 +85,13 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 	}
 	values := map[string]types.AttributeValue{
 		":pending": sAttr(string(jobs.Pending)),
+		":retry":   sAttr(string(jobs.Retry)),
 		":now_ms":  nAttr(now.UnixMilli()),
 		":now_s":   nAttr(now.Unix()),
+		":lead":    sAttr("lead"),
+		":owner":   sAttr(owner),
+		":until":   nAttr(until.UnixMilli()),
+		":exp":     nAttr(jobs.PendingExpiry(until).Unix()),
 	}
 	for round := 0; len(ids) > 0; round++ {
 		if round == 5 {
@@ -91,17 +104,12 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 		}
 		items := make([]types.TransactWriteItem, len(ids))
 		for i, id := range ids {
-			items[i] = types.TransactWriteItem{Put: &types.Put{
-				TableName: aws.String(d.table),
-				Item: map[string]types.AttributeValue{
-					"pk":             sAttr(leadPrefix + id),
-					"kind":           sAttr("lead"),
-					"claim_state":    sAttr(string(jobs.Pending)),
-					"owner":          sAttr(owner),
-					"claim_until_ms": nAttr(until.UnixMilli()),
-					"expires_at":     nAttr(jobs.PendingExpiry(until).Unix()),
-				},
+			items[i] = types.TransactWriteItem{Update: &types.Update{
+				TableName:                           aws.String(d.table),
+				Key:                                 leadKey(id),
+				UpdateExpression:                    aws.String(pendingClaim),
 				ConditionExpression:                 aws.String(claimable),
+				ExpressionAttributeNames:            map[string]string{"#owner": "owner"},
 				ExpressionAttributeValues:           values,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}}
@@ -232,14 +240,18 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 		Item:                jobItem(job),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}}}
+	state := jobs.ClaimScheduled
+	if job.State == jobs.InDoubt {
+		state = jobs.ClaimInDoubt
+	}
 	for _, id := range job.LeadIDs {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(d.table),
-			Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
-			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :sched, job_id = :job, expires_at = :exp REMOVE #owner, claim_until_ms, reason"),
+			Key:                      leadKey(id),
+			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :state, job_id = :job, expires_at = :exp ADD attempts :one REMOVE #owner, claim_until_ms, reason"),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":lead": sAttr("lead"), ":sched": sAttr(string(jobs.ClaimScheduled)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()),
+				":lead": sAttr("lead"), ":state": sAttr(string(state)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()), ":one": nAttr(1),
 			},
 		}})
 	}
@@ -338,6 +350,7 @@ func jobFromItem(it map[string]types.AttributeValue) jobs.Job {
 		Reason:       str(it["reason"]),
 		Version:      num(it["version"]),
 		Batch:        jobs.ParseBatchKey(str(it["batch"])),
+		Results:      resultsFromAttr(it["results"]),
 	}
 	if v := num(it["next_check_at"]); v != 0 {
 		j.NextCheckAt = time.Unix(v, 0)
@@ -350,11 +363,12 @@ func jobFromItem(it map[string]types.AttributeValue) jobs.Job {
 
 func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 	c := jobs.Claim{
-		LeadID: str(it["pk"])[len(leadPrefix):],
-		State:  jobs.ClaimState(str(it["claim_state"])),
-		Owner:  str(it["owner"]),
-		JobID:  str(it["job_id"]),
-		Reason: str(it["reason"]),
+		LeadID:   str(it["pk"])[len(leadPrefix):],
+		State:    jobs.ClaimState(str(it["claim_state"])),
+		Owner:    str(it["owner"]),
+		JobID:    str(it["job_id"]),
+		Reason:   str(it["reason"]),
+		Attempts: int(num(it["attempts"])),
 	}
 	if v := num(it["claim_until_ms"]); v != 0 {
 		c.Until = time.UnixMilli(v)

@@ -107,12 +107,14 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
 		}}}
 		claimValues := map[string]types.AttributeValue{":me": sAttr(owner),
-			":pending": sAttr(string(jobs.Pending)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix())}
+			":pending": sAttr(string(jobs.Pending)), ":retry": sAttr(string(jobs.Retry)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix()),
+			":lead": sAttr("lead"), ":parked": sAttr(string(jobs.Parked)), ":batch": sAttr(batch), ":exp": nAttr(expires.Unix())}
 		for _, id := range ids {
-			items = append(items, types.TransactWriteItem{Put: &types.Put{
-				TableName: aws.String(d.table),
-				Item: map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id), "kind": sAttr("lead"),
-					"claim_state": sAttr(string(jobs.Parked)), "owner": sAttr(batch), "expires_at": nAttr(expires.Unix())},
+			// An update, not a put: the lead's count of attempts survives.
+			items = append(items, types.TransactWriteItem{Update: &types.Update{
+				TableName:                           aws.String(d.table),
+				Key:                                 leadKey(id),
+				UpdateExpression:                    aws.String("SET kind = :lead, claim_state = :parked, #owner = :batch, expires_at = :exp REMOVE claim_until_ms, job_id, reason"),
 				ConditionExpression:                 aws.String(claimable + " OR (claim_state = :pending AND #owner = :me)"),
 				ExpressionAttributeNames:            map[string]string{"#owner": "owner"},
 				ExpressionAttributeValues:           claimValues,
