@@ -603,7 +603,6 @@ func TestPanicInOneCheck(t *testing.T) {
 				t.Errorf("the panic is not logged with the job and its stack:\n%s", l)
 			}
 		})
-		})
 	}
 }
 
