@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -28,6 +29,10 @@ type outcome struct {
 	jobsByStatus                                           map[jobs.State]int
 	untracked, ambiguous, notRecorded                      int
 	claimsHeld, invalidAnswers, resends                    int
+	// Measured for issue 11 (goal 0 each): leads of a Zoho job nobody
+	// recorded whose outcome nobody learns, and leads without a final
+	// outcome once the run has settled.
+	unfollowed, noOutcome int
 	invalidWhy                                             map[string]int // INVALID_DATA answers by why the lead was sent
 	wall                                                   time.Duration
 }
@@ -247,6 +252,59 @@ func (r *rig) check(ctx context.Context) outcome {
 	}
 	// Why Zoho was asked about leads it refused: each answer is one call.
 	o.invalidWhy = map[string]int{}
+	// Followed: a lead of a job nobody recorded is held in doubt (and read
+	// back), or was found converted when Zoho refused it again. Settled:
+	// every claim ends converted (a claim on an ended job or a settled
+	// call in doubt whose results say so), rejected with a reason, or is
+	// absent because its request was dead-lettered.
+	doubts := map[string]jobs.Job{}
+	for _, id := range allLeads {
+		c, ok := claims[id]
+		if !ok || c.JobID == "" || !strings.HasPrefix(c.JobID, jobs.DoubtPrefix) {
+			continue
+		}
+		if _, seen := doubts[c.JobID]; !seen {
+			d, err := r.store.Job(ctx, c.JobID)
+			if err != nil {
+				t.Fatalf("reading call in doubt %s: %v", c.JobID, err)
+			}
+			doubts[c.JobID] = d
+		}
+	}
+	for _, id := range allLeads {
+		c, ok := claims[id]
+		js := byLead[id]
+		if len(js) > 0 {
+			if _, recorded := stored[js[len(js)-1].ID]; !recorded {
+				failedAll := !slices.ContainsFunc(js, func(j zohosim.JobInfo) bool { return !slices.Contains(j.FailedIDs, id) })
+				followed := ok && (c.State == jobs.ClaimInDoubt || c.State == jobs.ClaimScheduled && stored[c.JobID].ID != "" ||
+					c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere) ||
+					c.State == jobs.Rejected && failedAll && strings.HasPrefix(c.Reason, "not converted by Zoho"))
+				if !followed {
+					o.unfollowed++
+					fail("lead %s is in Zoho job %s, which nobody follows (claim %+v)", id, js[len(js)-1].ID, c)
+				}
+			}
+		}
+		final := !ok && slices.ContainsFunc(leadMsgs[id], func(m *message) bool { return m.ended(deadLettered) || m.exhausted })
+		switch {
+		case !ok:
+		case c.State == jobs.Rejected:
+			final = true
+		case c.State == jobs.ClaimScheduled:
+			j, rec := stored[c.JobID]
+			final = rec && !j.State.Open()
+		case c.State == jobs.ClaimInDoubt:
+			d := doubts[c.JobID]
+			res, has := d.Result(id)
+			final = d.State == jobs.Settled && has && res.Outcome == jobs.Converted
+		}
+		if !final {
+			o.noOutcome++
+			fail("lead %s has no final outcome once the run settled (claim %+v)", id, c)
+		}
+	}
+
 	for id, n := range invalidData {
 		why := "other"
 		js := byLead[id]

@@ -70,6 +70,8 @@ func (r *rig) report(o outcome) {
 	row("INVALID_DATA answers (1 call each)", "%d: %s", o.invalidAnswers, counts(o.invalidWhy))
 	row("ambiguous calls", "%d (metric AmbiguousCalls); %d connections dropped", r.out.metric("AmbiguousCalls"), o.hijacked)
 	row("untracked ambiguous jobs", "%d = %d DropAfterAccept hits on a successful schedule (+ %d not recorded)", o.untracked, o.ambiguous, o.notRecorded)
+	row("leads in jobs nobody follows", "%d (held in doubt and read back, or found converted, otherwise)", o.unfollowed)
+	row("leads without a final outcome", "%d once the run settled", o.noOutcome)
 	byStatus := map[string]int{}
 	for k, v := range o.jobsByStatus {
 		byStatus[string(k)] = v

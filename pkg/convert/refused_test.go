@@ -11,7 +11,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 // readingRig is a rig whose service reads refused leads back, as the
@@ -52,7 +51,7 @@ func TestRefusedLeadsCostFewCalls(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := readingRig(t)
 			ids := append(r.sim.SeedLeadRange(tc.good), unknown(tc.bad)...)
-			res := r.convert([]convert.Submission{{Source: "req", Request: &zoho.ConvertRequest{IDs: ids}}})[0]
+			res := r.convert([]convert.Submission{{Source: "req", Request: zohotest.Request(ids...)}})[0]
 			inJobs := 0
 			for _, j := range res.Jobs {
 				inJobs += len(j.LeadIDs)
@@ -75,10 +74,10 @@ func TestRefusedLeadsCostFewCalls(t *testing.T) {
 func TestLeadsHeldByAnotherJobAreHeldInDoubt(t *testing.T) {
 	r, z := readingRig(t)
 	ids := r.sim.SeedLeadRange(10)
-	if _, err := z.Client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids[:5]}); err != nil {
+	if _, err := z.Client.MassConvert(context.Background(), zohotest.Request(ids[:5]...)); err != nil {
 		t.Fatal(err) // a job the bridge never heard of, still running
 	}
-	res := r.convert([]convert.Submission{{Source: "req", Request: &zoho.ConvertRequest{IDs: ids}}})[0]
+	res := r.convert([]convert.Submission{{Source: "req", Request: zohotest.Request(ids...)}})[0]
 	if res.Verdict != convert.Done || len(res.Rejected) != 0 {
 		t.Fatalf("result %+v", res)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -185,7 +186,7 @@ func TestLeadsOutOfAttemptsAreRejected(t *testing.T) {
 	}
 	// The convert function sends the lead again, and Zoho fails it again.
 	lead := j.LeadIDs[:1]
-	id, err := r.client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: lead})
+	id, err := r.client.MassConvert(context.Background(), zohotest.Request(lead...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,7 +614,7 @@ func TestPanicInOneCheck(t *testing.T) {
 func TestCallInDoubtIsSettled(t *testing.T) {
 	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{DoubtWindow: 10 * time.Minute})
 	ids := r.sim.SeedLeadRange(3)
-	if _, err := r.client.MassConvert(context.Background(), &zoho.ConvertRequest{IDs: ids[:2]}); err != nil {
+	if _, err := r.client.MassConvert(context.Background(), zohotest.Request(ids[:2]...)); err != nil {
 		t.Fatal(err) // the job whose answer was lost
 	}
 	now := r.clock.Now()
