@@ -11,6 +11,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 )
 
@@ -54,7 +55,7 @@ func rowStatus(ctx context.Context, s settings, rep int) ([]sample, error) {
 	}
 	var out []sample
 	for _, n := range s.statusJobs {
-		o, err := seedOpenJobs(ctx, n)
+		o, err := seedOpenJobs(ctx, n, zohosim.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("%d jobs: %w", n, err)
 		}
@@ -88,10 +89,15 @@ func rowStatus(ctx context.Context, s settings, rep int) ([]sample, error) {
 		a.updates != onMoto.rep.Checked || b.updates != est.rep.Checked || onMoto.rep.Errors+est.rep.Errors > 0 {
 		problem = fmt.Sprintf("moto: %s, %.1f RCU, %+v; estimate: %s, %.1f RCU, %+v", a.requests(), a.rcu(), onMoto.rep, b.requests(), b.rcu(), est.rep)
 	}
-	return append(out, sample{key: "status/moto_check", measure: fmt.Sprintf("%s (%d due jobs)", what, crossJobs), unit: "RCU",
+	out = append(out, sample{key: "status/moto_check", measure: fmt.Sprintf("%s (%d due jobs)", what, crossJobs), unit: "RCU",
 		ours: a.rcu(), baseline: none, floor: none, problem: problem,
 		note: fmt.Sprintf("the real handler on the DynamoDB store on moto, intake stopped after %d calls: %s, %d left due; the estimate on the same run: %.1f RCU, %s",
-			crossStop, a.requests(), onMoto.rep.LeftDue, b.rcu(), b.requests())}), nil
+			crossStop, a.requests(), onMoto.rep.LeftDue, b.rcu(), b.requests())})
+	life, err := lifetimeSamples(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("job lifetimes: %w", err)
+	}
+	return append(out, life...), nil
 }
 
 func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) []sample {

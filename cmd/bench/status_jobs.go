@@ -37,10 +37,12 @@ type itemSizes struct{ item, entry int }
 // scheduled in the simulator with the same options and recorded as copies
 // of the first with their own job id, leads and message ids. The DynamoDB
 // store's own RecordJob, on a client that only captures what it is asked
-// to write, gives each job's item.
-func seedOpenJobs(ctx context.Context, n int) (*openJobs, error) {
+// to write, gives each job's item. The simulator runs with opts (its
+// clock set here).
+func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, error) {
 	o := &openJobs{clock: newClock(), sizes: make(map[string]itemSizes, n)}
-	o.sim = zohosim.New(zohosim.Options{Clock: o.clock})
+	opts.Clock = o.clock
+	o.sim = zohosim.New(opts)
 	leads := o.sim.SeedLeadRange(n * zoho.MaxIDsPerCall)
 
 	mem := jobs.NewMemoryStore()
