@@ -321,29 +321,7 @@ func (m *billingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ..
 	if err != nil {
 		return out, err
 	}
-	again := *in
-	again.Select, again.FilterExpression = "", nil
-	if in.FilterExpression != nil {
-		// Drop the filter's names and values the key condition does not use.
-		again.ExpressionAttributeNames, again.ExpressionAttributeValues = nil, nil
-		for k, v := range in.ExpressionAttributeNames {
-			if strings.Contains(aws.ToString(in.KeyConditionExpression), k) {
-				if again.ExpressionAttributeNames == nil {
-					again.ExpressionAttributeNames = map[string]string{}
-				}
-				again.ExpressionAttributeNames[k] = v
-			}
-		}
-		for k, v := range in.ExpressionAttributeValues {
-			if strings.Contains(aws.ToString(in.KeyConditionExpression), k) {
-				if again.ExpressionAttributeValues == nil {
-					again.ExpressionAttributeValues = map[string]types.AttributeValue{}
-				}
-				again.ExpressionAttributeValues[k] = v
-			}
-		}
-	}
-	evaluated, err := m.api.Query(ctx, &again)
+	evaluated, err := m.api.Query(ctx, unfiltered(in))
 	if err != nil {
 		return out, fmt.Errorf("meter: the query without its filter: %w", err)
 	}
@@ -356,6 +334,36 @@ func (m *billingDDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ..
 	m.b.requests["Query"]++
 	m.mu.Unlock()
 	return out, nil
+}
+
+// unfiltered is the query in without its filter and its Select: what
+// DynamoDB reads, and bills, to answer it.
+func unfiltered(in *dynamodb.QueryInput) *dynamodb.QueryInput {
+	again := *in
+	again.Select, again.FilterExpression = "", nil
+	if in.FilterExpression == nil {
+		return &again
+	}
+	// Keep only the names and values the key condition uses.
+	again.ExpressionAttributeNames, again.ExpressionAttributeValues = nil, nil
+	cond := aws.ToString(in.KeyConditionExpression)
+	for k, v := range in.ExpressionAttributeNames {
+		if strings.Contains(cond, k) {
+			if again.ExpressionAttributeNames == nil {
+				again.ExpressionAttributeNames = map[string]string{}
+			}
+			again.ExpressionAttributeNames[k] = v
+		}
+	}
+	for k, v := range in.ExpressionAttributeValues {
+		if strings.Contains(cond, k) {
+			if again.ExpressionAttributeValues == nil {
+				again.ExpressionAttributeValues = map[string]types.AttributeValue{}
+			}
+			again.ExpressionAttributeValues[k] = v
+		}
+	}
+	return &again
 }
 
 // str reads a string attribute.

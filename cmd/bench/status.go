@@ -114,8 +114,8 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 		problem = fmt.Sprintf("checked %d + left due %d, want %d", rep.Checked, rep.LeftDue, n)
 	}
 	budget := statusBudget()
-	jobBytes := o.sizes[o.jobs[0].ID].item
-	perJob := readUnits(jobBytes, false) // the fewest: each checked job's item read once
+	sizes := o.sizes[o.jobs[0].ID]
+	perJob := readUnits(sizes.item, false) + readUnits(sizes.check, false) // the fewest: each checked job's two items read once
 	ideal := time.Duration(math.Ceil(float64(n)/float64(concurrency))) * s.latency
 	out := []sample{
 		{key: "status/calls" + key, measure: "Zoho status calls per run " + size, unit: "calls",
@@ -123,8 +123,8 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 			note: "floor: one per job checked (Zoho has no batch status); one UpdateItem per check"},
 		{key: "status/rcu" + key, measure: "DynamoDB read units per run " + size, unit: "RCU",
 			ours: r.rcu(), baseline: none, floor: float64(rep.Checked) * perJob, problem: problem,
-			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: index pages, count of the rest), BatchGetItem %d (%.1f: %s job items of %.1f KB), GetItem %d (%.1f: the token); floor %.1f per job checked",
-				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(jobBytes)/1024, r.gets, r.getRCU, perJob)},
+			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: index pages, count of the rest), BatchGetItem %d (%.1f: %s items, JOB# of %.1f KB and CHK# of %d bytes), GetItem %d (%.1f: the token); floor %.1f per job checked",
+				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(sizes.item)/1024, sizes.check, r.gets, r.getRCU, perJob)},
 		{key: "status/time" + key, measure: "time per run " + size, unit: "s",
 			ours: run.wall.Seconds(), baseline: none, floor: budget.Seconds(), problem: problem,
 			note: fmt.Sprintf("cap: the %s timeout less the stop margin; %d calls in flight, %s each; without the cap ceil(%s/%d) x latency = %.0f s (computed); run %dx faster than real time",

@@ -16,11 +16,12 @@ import (
 var ErrConflict = errors.New("jobs: the job changed since it was read")
 
 // CheckStore is what the status function needs: the due jobs, oldest
-// first, and conditional updates of the jobs it checks.
+// recorded first, and conditional updates of the jobs it checks.
 type CheckStore interface {
 	// DueJobs returns up to limit ids of open jobs whose next check is at
-	// or before now, the oldest due first, and a cursor for the next page
-	// ("" when there is none; a page may be empty).
+	// or before now, the oldest recorded first, and a cursor for the next
+	// page ("" when there is none; a page may be empty). A check does not
+	// move a job in that order, so a run's cursor never skips one.
 	DueJobs(ctx context.Context, now time.Time, limit int, cursor string) (ids []string, next string, err error)
 	// CountDue counts the open jobs due at now after cursor ("" from the
 	// start), for reporting what a run left for the next one.
@@ -51,14 +52,14 @@ func CheckSaveable(job Job) error {
 	return nil
 }
 
-// dueKey orders the open index as DynamoDB does: by next_check_at in unix
-// seconds, then (our choice for ties) by id.
+// dueKey orders the open index as DynamoDB does: by created_at, then (as
+// DynamoDB orders equal index keys) by the item's key, here the id.
 type dueKey struct {
-	at int64
-	id string
+	created int64 // unix nanoseconds
+	id      string
 }
 
-func (k dueKey) String() string { return strconv.FormatInt(k.at, 10) + "/" + k.id }
+func (k dueKey) String() string { return strconv.FormatInt(k.created, 10) + "/" + k.id }
 
 func (m *MemoryStore) due(now time.Time, cursor string) ([]dueKey, error) {
 	var after *dueKey
@@ -74,8 +75,8 @@ func (m *MemoryStore) due(now time.Time, cursor string) ([]dueKey, error) {
 	defer m.mu.Unlock()
 	var keys []dueKey
 	for id, j := range m.jobs {
-		k := dueKey{j.NextCheckAt.Unix(), id}
-		if j.State.Open() && k.at <= now.Unix() && (after == nil || cmpDue(k, *after) > 0) {
+		k := dueKey{j.CreatedAt.UnixNano(), id}
+		if j.State.Open() && j.NextCheckAt.Unix() <= now.Unix() && (after == nil || cmpDue(k, *after) > 0) {
 			keys = append(keys, k)
 		}
 	}
@@ -84,7 +85,7 @@ func (m *MemoryStore) due(now time.Time, cursor string) ([]dueKey, error) {
 }
 
 func cmpDue(a, b dueKey) int {
-	return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
+	return cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id))
 }
 
 func (m *MemoryStore) DueJobs(_ context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {

@@ -16,20 +16,26 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
-// jobAttributes are the attributes Jobs reads: everything but the options,
-// which may be large and which the checker never needs.
+// jobAttributes are the attributes Jobs reads of both items: everything
+// but the options, which may be large and which the checker never needs.
 var jobAttributes = []string{"pk", "job_id", "job_status", "raw_status", "lead_ids", "sources",
 	"fingerprint", "api_version", "created_at", "updated_at", "checked_at", "checks", "total",
-	"converted", "not_converted", "failed_count", "reason", "version", "next_check_at", "expires_at"}
+	"converted", "not_converted", "failed_count", "reason", "version", "due_at", "next_check_at", "expires_at"}
 
+// dueQuery reads the open jobs, oldest recorded first, and keeps those due
+// at now. Keyed on what a check never changes, the index reads every open
+// job's entry (a few hundred bytes each) to find the due ones, where a key
+// on the next check would have let the query stop at now, at the price of
+// moving every job's entry at every check (docs/architecture.md). A job the
+// previous version recorded is due by its next_check_at.
 func (d *JobStore) dueQuery(now time.Time, cursor string) (*dynamodb.QueryInput, error) {
 	in := &dynamodb.QueryInput{
-		TableName:              aws.String(d.table),
-		IndexName:              aws.String(OpenIndex),
-		KeyConditionExpression: aws.String("open_shard = :open AND next_check_at <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":open": sAttr(openShard), ":now": nAttr(now.Unix())},
-		ScanIndexForward: aws.Bool(true), // oldest due first
+		TableName:                 aws.String(d.table),
+		IndexName:                 aws.String(OpenIndex),
+		KeyConditionExpression:    aws.String("open_shard = :open"),
+		FilterExpression:          aws.String("due_at <= :now OR next_check_at <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": sAttr(openShard), ":now": nAttr(now.Unix())},
+		ScanIndexForward:          aws.Bool(true), // oldest first
 	}
 	if cursor != "" {
 		key, err := decodeCursor(cursor)
@@ -41,21 +47,31 @@ func (d *JobStore) dueQuery(now time.Time, cursor string) (*dynamodb.QueryInput,
 	return in, nil
 }
 
+// DueJobs reads index pages until it has limit due jobs or the index ends.
+// A Query's Limit counts the entries it reads, due or not, so each page
+// asks for no more than are still wanted: a page never passes the cursor.
 func (d *JobStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
 	in, err := d.dueQuery(now, cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	in.Limit = aws.Int32(int32(max(limit, 1)))
-	out, err := d.api.Query(ctx, in)
-	if err != nil {
-		return nil, "", fmt.Errorf("querying due jobs: %w", err)
+	limit = max(limit, 1)
+	var ids []string
+	for {
+		in.Limit = aws.Int32(int32(limit - len(ids)))
+		out, err := d.api.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("querying due jobs: %w", err)
+		}
+		for _, it := range out.Items {
+			pk := str(it["pk"])
+			ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(pk, checkPrefix), jobPrefix))
+		}
+		if len(out.LastEvaluatedKey) == 0 || len(ids) >= limit {
+			return ids, encodeCursor(out.LastEvaluatedKey), nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	ids := make([]string, 0, len(out.Items))
-	for _, it := range out.Items {
-		ids = append(ids, strings.TrimPrefix(str(it["pk"]), jobPrefix))
-	}
-	return ids, encodeCursor(out.LastEvaluatedKey), nil
 }
 
 func (d *JobStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
@@ -120,8 +136,9 @@ func decodeCursor(c string) (map[string]types.AttributeValue, error) {
 	return key, nil
 }
 
-// Jobs reads with BatchGetItem, eventually consistent: a job read a little
-// stale fails SaveCheck's condition, which is what guards correctness.
+// Jobs reads both items of each job with BatchGetItem, eventually
+// consistent: a job read a little stale fails SaveCheck's condition, which
+// is what guards correctness.
 func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 	ids = jobs.Uniq(ids)
 	names := make(map[string]string, len(jobAttributes))
@@ -130,25 +147,32 @@ func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 		ph := "#a" + strconv.Itoa(i) // some attribute names are reserved words
 		names[ph], proj[i] = a, ph
 	}
-	byID := make(map[string]jobs.Job, len(ids))
-	err := d.batchGet(ctx, jobPrefix, ids, func(ka *types.KeysAndAttributes) {
+	pks := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		pks = append(pks, jobPrefix+id, checkPrefix+id)
+	}
+	items := make(map[string]map[string]types.AttributeValue, len(pks))
+	err := d.batchGet(ctx, pks, func(ka *types.KeysAndAttributes) {
 		ka.ProjectionExpression, ka.ExpressionAttributeNames = aws.String(strings.Join(proj, ", ")), names
-	}, func(it map[string]types.AttributeValue) {
-		j := jobFromItem(it)
-		byID[j.ID] = j
-	})
+	}, func(it map[string]types.AttributeValue) { items[str(it["pk"])] = it })
 	if err != nil {
 		return nil, fmt.Errorf("reading jobs: %w", err)
 	}
-	out := make([]jobs.Job, 0, len(byID))
+	out := make([]jobs.Job, 0, len(ids))
 	for _, id := range ids {
-		if j, ok := byID[id]; ok {
-			out = append(out, j)
+		job, check := items[jobPrefix+id], items[checkPrefix+id]
+		if job != nil || check != nil {
+			out = append(out, jobFromItems(job, check))
 		}
 	}
 	return out, nil
 }
 
+// SaveCheck updates the job's CHK# item: under 1 KB, one write unit, and
+// one more for its index entry, whose keys a check never moves (an update
+// of due_at, or the entry's delete once the job ends). A job the previous
+// version recorded has no CHK# item; its JOB# item is updated as that
+// version did (saveLegacyCheck), until it ends.
 func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
 	if err := jobs.CheckSaveable(job); err != nil {
 		return err
@@ -156,7 +180,33 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
 		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
+		"#reason": "reason", "#shard": "open_shard", "#due": "due_at", "#exp": "expires_at"}
+	update, values := checkUpdate(job, prevVersion, "#shard", "#due")
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(d.table),
+		Key:                                 map[string]types.AttributeValue{"pk": sAttr(checkPrefix + job.ID)},
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String("#v = :prev"),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && ccf.Item == nil:
+		return d.saveLegacyCheck(ctx, job, prevVersion)
+	case errors.As(err, &ccf):
+		return jobs.ErrConflict
+	case err != nil:
+		return fmt.Errorf("saving the check of job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// checkUpdate is the update expression of a check and its values: the
+// state, the counts, the version, and while the job is open the index's
+// hash key shard and the next check (due), which go once it ends.
+func checkUpdate(job jobs.Job, prevVersion int64, shard, due string) (string, map[string]types.AttributeValue) {
 	values := map[string]types.AttributeValue{
 		":st": sAttr(string(job.State)), ":total": nAttr(int64(job.Total)), ":conv": nAttr(int64(job.Converted)),
 		":notconv": nAttr(int64(job.NotConverted)), ":failed": nAttr(int64(job.FailedCount)),
@@ -177,12 +227,12 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	optional("#raw", ":raw", job.ZohoStatus)
 	optional("#reason", ":reason", job.Reason)
 	if job.State.Open() {
-		set = append(set, "#shard = :shard", "#next = :next")
-		values[":shard"], values[":next"] = sAttr(openShard), nAttr(job.NextCheckAt.Unix())
+		set = append(set, shard+" = :shard", due+" = :due")
+		values[":shard"], values[":due"] = sAttr(openShard), nAttr(job.NextCheckAt.Unix())
 		remove = append(remove, "#exp")
 	} else {
-		// Without the index keys the job leaves the sparse index.
-		remove = append(remove, "#shard", "#next")
+		// Without the hash key the job leaves the sparse index.
+		remove = append(remove, shard, due)
 		if job.ExpiresAt.IsZero() {
 			remove = append(remove, "#exp")
 		} else {
@@ -193,6 +243,18 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	if len(remove) > 0 {
 		update += " REMOVE " + strings.Join(remove, ", ")
 	}
+	return update, values
+}
+
+// saveLegacyCheck stores a check in the JOB# item of a job the previous
+// version recorded, as it did: open_shard and next_check_at, which keep it
+// in both indexes until it ends. It goes with LegacyOpenIndex.
+func (d *JobStore) saveLegacyCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
+	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
+		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
+		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
+		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
+	update, values := checkUpdate(job, prevVersion, "#shard", "#next")
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
 		Key:                                 map[string]types.AttributeValue{"pk": sAttr(jobPrefix + job.ID)},
