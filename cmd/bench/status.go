@@ -123,7 +123,7 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 			note: "floor: one per job checked (Zoho has no batch status); one UpdateItem per check"},
 		{key: "status/rcu" + key, measure: "DynamoDB read units per run " + size, unit: "RCU",
 			ours: r.rcu(), baseline: none, floor: float64(rep.Checked) * perJob, problem: problem,
-			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: index pages, count of the rest), BatchGetItem %d (%.1f: %s items, JOB# of %.1f KB and CHK# of %d bytes), GetItem %d (%.1f: the token); floor %.1f per job checked",
+			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: the open-checks index, read once), BatchGetItem %d (%.1f: %s items, JOB# of %.1f KB and CHK# of %d bytes), GetItem %d (%.1f: the token); floor %.1f per job checked",
 				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(sizes.item)/1024, sizes.check, r.gets, r.getRCU, perJob)},
 		{key: "status/time" + key, measure: "time per run " + size, unit: "s",
 			ours: run.wall.Seconds(), baseline: none, floor: budget.Seconds(), problem: problem,

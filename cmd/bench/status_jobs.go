@@ -103,7 +103,7 @@ func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, 
 		o.jobs = append(o.jobs, j)
 		o.items = append(o.items, it, chk)
 		o.sizes[j.ID] = itemSizes{item: itemSize(it), check: itemSize(chk), entry: itemSize(map[string]types.AttributeValue{
-			"pk": chk["pk"], "open_shard": chk["open_shard"], "created_at": chk["created_at"], "due_at": chk["due_at"]})}
+			"pk": chk["pk"], "open_shard": chk["open_shard"], "due_at": chk["due_at"]})}
 	}
 	o.clock.Advance(time.Minute) // every job is due
 	return o, nil

@@ -1,11 +1,11 @@
 package table
 
 import (
+	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,118 +22,102 @@ var jobAttributes = []string{"pk", "job_id", "job_status", "raw_status", "lead_i
 	"fingerprint", "api_version", "created_at", "updated_at", "checked_at", "checks", "total",
 	"converted", "not_converted", "failed_count", "reason", "version", "due_at", "next_check_at", "expires_at"}
 
-// dueQuery reads the open jobs, oldest recorded first, and keeps those due
-// at now. Keyed on what a check never changes, the index reads every open
-// job's entry (a few hundred bytes each) to find the due ones, where a key
-// on the next check would have let the query stop at now, at the price of
-// moving every job's entry at every check (docs/architecture.md). A job the
-// previous version recorded is due by its next_check_at.
-func (d *JobStore) dueQuery(now time.Time, cursor string) (*dynamodb.QueryInput, error) {
+// dueJobs reads the whole open-checks index and returns the ids of the
+// jobs due at now, oldest due first (then by id). The index is keyed on
+// what a check never changes, so it cannot stop at now: it reads every
+// open job's entry (under 100 bytes), due or not, in 1 MB pages, and
+// filters; docs/architecture.md has what that costs. A job the previous
+// version recorded is due by its next_check_at.
+func (d *JobStore) dueJobs(ctx context.Context, now time.Time) ([]string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(d.table),
 		IndexName:                 aws.String(OpenIndex),
 		KeyConditionExpression:    aws.String("open_shard = :open"),
 		FilterExpression:          aws.String("due_at <= :now OR next_check_at <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":open": sAttr(openShard), ":now": nAttr(now.Unix())},
-		ScanIndexForward:          aws.Bool(true), // oldest first
 	}
-	if cursor != "" {
-		key, err := decodeCursor(cursor)
+	type due struct {
+		at int64
+		id string
+	}
+	var all []due
+	for {
+		out, err := d.api.Query(ctx, in)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("querying due jobs: %w", err)
 		}
-		in.ExclusiveStartKey = key
+		for _, it := range out.Items {
+			pk := str(it["pk"])
+			at := num(it["due_at"])
+			if strings.HasPrefix(pk, jobPrefix) {
+				at = num(it["next_check_at"])
+			}
+			all = append(all, due{at, strings.TrimPrefix(strings.TrimPrefix(pk, checkPrefix), jobPrefix)})
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return in, nil
+	slices.SortFunc(all, func(a, b due) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
+	ids := make([]string, len(all))
+	for i, x := range all {
+		ids[i] = x.id
+	}
+	return ids, nil
 }
 
-// DueJobs reads index pages until it has limit due jobs or the index ends.
-// A Query's Limit counts the entries it reads, due or not, so each page
-// asks for no more than are still wanted: a page never passes the cursor.
+// DueJobs reads the due jobs once, for the first page; the cursor holds
+// the ids of the pages to come. So the index is read once a run, as the
+// run's count of what it left would read it anyway, and a job checked
+// meanwhile cannot shift a page.
 func (d *JobStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
-	in, err := d.dueQuery(now, cursor)
+	ids, err := d.dueFrom(ctx, now, cursor)
 	if err != nil {
 		return nil, "", err
 	}
 	limit = max(limit, 1)
-	var ids []string
-	for {
-		in.Limit = aws.Int32(int32(limit - len(ids)))
-		out, err := d.api.Query(ctx, in)
-		if err != nil {
-			return nil, "", fmt.Errorf("querying due jobs: %w", err)
-		}
-		for _, it := range out.Items {
-			pk := str(it["pk"])
-			ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(pk, checkPrefix), jobPrefix))
-		}
-		if len(out.LastEvaluatedKey) == 0 || len(ids) >= limit {
-			return ids, encodeCursor(out.LastEvaluatedKey), nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	if len(ids) <= limit {
+		return ids, "", nil
 	}
+	return ids[:limit], dueCursorPrefix + strings.Join(ids[limit:], ","), nil
 }
 
+// CountDue counts the ids the cursor holds; from the start, it reads the
+// index.
 func (d *JobStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
-	in, err := d.dueQuery(now, cursor)
-	if err != nil {
-		return 0, err
-	}
-	in.Select = types.SelectCount
-	total := 0
-	for {
-		out, err := d.api.Query(ctx, in)
-		if err != nil {
-			return total, fmt.Errorf("counting due jobs: %w", err)
-		}
-		total += int(out.Count)
-		if len(out.LastEvaluatedKey) == 0 {
-			return total, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+	ids, err := d.dueFrom(ctx, now, cursor)
+	return len(ids), err
 }
 
-// encodeCursor makes a LastEvaluatedKey opaque. Its attributes are the
-// table and index keys: strings and numbers only.
-func encodeCursor(key map[string]types.AttributeValue) string {
-	if len(key) == 0 {
-		return ""
-	}
-	m := make(map[string]string, len(key))
-	for k, v := range key {
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			m[k] = "S" + v.Value
-		case *types.AttributeValueMemberN:
-			m[k] = "N" + v.Value
-		}
-	}
-	b, _ := json.Marshal(m) // a map of strings always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+const dueCursorPrefix = "due:"
 
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	var m map[string]string
-	if err == nil {
-		err = json.Unmarshal(b, &m)
+// dueFrom is the due jobs from cursor on: read from the index for "".
+func (d *JobStore) dueFrom(ctx context.Context, now time.Time, cursor string) ([]string, error) {
+	if cursor == "" {
+		return d.dueJobs(ctx, now)
 	}
-	if err != nil || len(m) == 0 {
-		return nil, fmt.Errorf("jobs: malformed cursor")
-	}
-	key := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		switch {
-		case strings.HasPrefix(v, "S"):
-			key[k] = sAttr(v[1:])
-		case strings.HasPrefix(v, "N"):
-			key[k] = &types.AttributeValueMemberN{Value: v[1:]}
-		default:
+	rest, ok := strings.CutPrefix(cursor, dueCursorPrefix)
+	ids := strings.Split(rest, ",")
+	for _, id := range ids {
+		if !ok || !isJobID(id) {
 			return nil, fmt.Errorf("jobs: malformed cursor")
 		}
 	}
-	return key, nil
+	return ids, nil
+}
+
+// isJobID reports whether s is a Zoho id: digits, at most 19.
+func isJobID(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Jobs reads both items of each job with BatchGetItem, eventually

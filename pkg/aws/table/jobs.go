@@ -312,10 +312,6 @@ func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	return it
 }
 
-// sortableTime formats created_at in CHK# items with every digit of the
-// fraction, so that the index orders its text as the times it holds.
-const sortableTime = "2006-01-02T15:04:05.000000000Z07:00"
-
 // checkItem is the CHK# item of a job as recorded: its state, counts and
 // next check. It stays far under 1 KB, the unit of a write.
 func checkItem(j jobs.Job) map[string]types.AttributeValue {
@@ -324,7 +320,7 @@ func checkItem(j jobs.Job) map[string]types.AttributeValue {
 		"kind":          sAttr("check"),
 		"job_id":        sAttr(j.ID),
 		"job_status":    sAttr(string(j.State)),
-		"created_at":    sAttr(j.CreatedAt.UTC().Format(sortableTime)),
+		"created_at":    sAttr(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
 		"updated_at":    sAttr(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
 		"checks":        nAttr(int64(j.Checks)),
 		"total":         nAttr(int64(j.Total)),

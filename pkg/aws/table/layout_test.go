@@ -187,8 +187,8 @@ func TestJobsOfThePreviousVersionAreFollowed(t *testing.T) {
 	if got, _ := allDue(t, st, now, 10); !slices.Equal(got, []string{fresh.ID}) {
 		t.Fatalf("after its check due %v, want only the new job", got)
 	}
-	if got, _ := allDue(t, st, now.Add(2*time.Minute), 10); !slices.Equal(got, []string{old, fresh.ID}) {
-		t.Fatalf("two minutes on due %v, want both", got)
+	if got, _ := allDue(t, st, now.Add(2*time.Minute), 10); !slices.Equal(got, []string{fresh.ID, old}) {
+		t.Fatalf("two minutes on due %v, want both, the new job due first", got)
 	}
 	if it := item(t, api, name, "CHK#"+old); it != nil {
 		t.Fatalf("the old job got a CHK# item: %v", it)

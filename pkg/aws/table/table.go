@@ -38,7 +38,7 @@ const (
 	slotPrefix    = "SLOT#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
-	// openShard), range created_at, with due_at (and a previous version's
+	// openShard) and no range, with due_at (and a previous version's
 	// next_check_at) projected. Only open jobs carry open_shard: the CHK#
 	// item of a job, or the JOB# item of a job the previous version
 	// recorded. A check changes only a projected attribute, never a key.
