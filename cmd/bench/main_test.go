@@ -186,6 +186,27 @@ func TestRowsRun(t *testing.T) {
 			lineCheck{fmt.Sprintf("status/time-%d", n), measured("ours", "floor")},
 		)
 	}
+	if byKey["status/moto_check"].Ours != nil {
+		// The goal: at most 2 write units per check, index included,
+		// where the previous layout paid 6.
+		for _, d := range []string{"3m", "30m"} {
+			checks = append(checks,
+				lineCheck{"status/check_wcu-" + d, func(r row) string {
+					if val(r.Ours) > 2 || val(r.Ours) <= 0 || val(r.Baseline) != 6 {
+						return fmt.Sprintf("%v write units per check, the previous layout %v", val(r.Ours), val(r.Baseline))
+					}
+					return ""
+				}},
+				lineCheck{"status/job_wcu-" + d, func(r row) string {
+					if val(r.Ours) >= val(r.Baseline) {
+						return fmt.Sprintf("%v write units per job, the previous layout %v", val(r.Ours), val(r.Baseline))
+					}
+					return ""
+				}},
+				lineCheck{"status/job_rcu-" + d, measured("ours", "baseline")},
+				lineCheck{"status/check_rcu-" + d, measured("ours", "baseline")})
+		}
+	}
 	if _, ok := byKey["coldstart/init-convert"]; ok {
 		for _, k := range []string{"coldstart/init-convert", "coldstart/first-convert", "coldstart/init-status", "coldstart/first-status"} {
 			checks = append(checks, lineCheck{k, measured("ours", "baseline")})

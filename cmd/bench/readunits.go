@@ -12,9 +12,10 @@ import (
 // or not, rounded up to 4 KB: one read unit per 4 KB strongly consistent,
 // half a unit eventually consistent; per item for GetItem and
 // BatchGetItem, per request (everything read together) for Query, where a
-// Select COUNT query costs what the same query returning its items does;
-// a request that reads nothing still costs one unit. The open-jobs index
-// holds keys only, and index reads are eventually consistent.
+// Select COUNT query costs what the same query returning its items does,
+// and a filtered one what it read before the filter; a request that reads
+// nothing still costs one unit. The open-checks index holds its keys and
+// due_at, and index reads are eventually consistent.
 
 // readUnits is what reading size bytes in one unit of charge costs.
 func readUnits(size int, consistent bool) float64 {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 )
 
@@ -54,7 +55,7 @@ func rowStatus(ctx context.Context, s settings, rep int) ([]sample, error) {
 	}
 	var out []sample
 	for _, n := range s.statusJobs {
-		o, err := seedOpenJobs(ctx, n)
+		o, err := seedOpenJobs(ctx, n, zohosim.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("%d jobs: %w", n, err)
 		}
@@ -88,10 +89,15 @@ func rowStatus(ctx context.Context, s settings, rep int) ([]sample, error) {
 		a.updates != onMoto.rep.Checked || b.updates != est.rep.Checked || onMoto.rep.Errors+est.rep.Errors > 0 {
 		problem = fmt.Sprintf("moto: %s, %.1f RCU, %+v; estimate: %s, %.1f RCU, %+v", a.requests(), a.rcu(), onMoto.rep, b.requests(), b.rcu(), est.rep)
 	}
-	return append(out, sample{key: "status/moto_check", measure: fmt.Sprintf("%s (%d due jobs)", what, crossJobs), unit: "RCU",
+	out = append(out, sample{key: "status/moto_check", measure: fmt.Sprintf("%s (%d due jobs)", what, crossJobs), unit: "RCU",
 		ours: a.rcu(), baseline: none, floor: none, problem: problem,
 		note: fmt.Sprintf("the real handler on the DynamoDB store on moto, intake stopped after %d calls: %s, %d left due; the estimate on the same run: %.1f RCU, %s",
-			crossStop, a.requests(), onMoto.rep.LeftDue, b.rcu(), b.requests())}), nil
+			crossStop, a.requests(), onMoto.rep.LeftDue, b.rcu(), b.requests())})
+	life, err := lifetimeSamples(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("job lifetimes: %w", err)
+	}
+	return append(out, life...), nil
 }
 
 func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) []sample {
@@ -108,8 +114,8 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 		problem = fmt.Sprintf("checked %d + left due %d, want %d", rep.Checked, rep.LeftDue, n)
 	}
 	budget := statusBudget()
-	jobBytes := o.sizes[o.jobs[0].ID].item
-	perJob := readUnits(jobBytes, false) // the fewest: each checked job's item read once
+	sizes := o.sizes[o.jobs[0].ID]
+	perJob := readUnits(sizes.item, false) + readUnits(sizes.check, false) // the fewest: each checked job's two items read once
 	ideal := time.Duration(math.Ceil(float64(n)/float64(concurrency))) * s.latency
 	out := []sample{
 		{key: "status/calls" + key, measure: "Zoho status calls per run " + size, unit: "calls",
@@ -117,8 +123,8 @@ func statusSamples(s settings, concurrency, n int, o *openJobs, run statusRun) [
 			note: "floor: one per job checked (Zoho has no batch status); one UpdateItem per check"},
 		{key: "status/rcu" + key, measure: "DynamoDB read units per run " + size, unit: "RCU",
 			ours: r.rcu(), baseline: none, floor: float64(rep.Checked) * perJob, problem: problem,
-			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: index pages, count of the rest), BatchGetItem %d (%.1f: %s job items of %.1f KB), GetItem %d (%.1f: the token); floor %.1f per job checked",
-				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(jobBytes)/1024, r.gets, r.getRCU, perJob)},
+			note: fmt.Sprintf("estimated from item sizes: Query %d (%.1f: the open-checks index, read once), BatchGetItem %d (%.1f: %s items, JOB# of %.1f KB and CHK# of %d bytes), GetItem %d (%.1f: the token); floor %.1f per job checked",
+				r.queries, r.queryRCU, r.batchGets, r.batchRCU, thousands(int64(r.jobItems)), float64(sizes.item)/1024, sizes.check, r.gets, r.getRCU, perJob)},
 		{key: "status/time" + key, measure: "time per run " + size, unit: "s",
 			ours: run.wall.Seconds(), baseline: none, floor: budget.Seconds(), problem: problem,
 			note: fmt.Sprintf("cap: the %s timeout less the stop margin; %d calls in flight, %s each; without the cap ceil(%s/%d) x latency = %.0f s (computed); run %dx faster than real time",

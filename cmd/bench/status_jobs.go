@@ -28,19 +28,21 @@ type openJobs struct {
 	sizes map[string]itemSizes // by job id
 }
 
-// itemSizes are the sizes, DynamoDB's way, of a job's item and of its
-// entry in the keys-only open-jobs index.
-type itemSizes struct{ item, entry int }
+// itemSizes are the sizes, DynamoDB's way, of a job's JOB# item, its CHK#
+// item and its entry in the open-checks index.
+type itemSizes struct{ item, check, entry int }
 
 // seedOpenJobs builds n open jobs with a deal: the first through the real
 // convert handler (an SQS batch of single-lead messages), the others
 // scheduled in the simulator with the same options and recorded as copies
 // of the first with their own job id, leads and message ids. The DynamoDB
 // store's own RecordJob, on a client that only captures what it is asked
-// to write, gives each job's item.
-func seedOpenJobs(ctx context.Context, n int) (*openJobs, error) {
+// to write, gives each job's two items. The simulator runs with opts (its
+// clock set here).
+func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, error) {
 	o := &openJobs{clock: newClock(), sizes: make(map[string]itemSizes, n)}
-	o.sim = zohosim.New(zohosim.Options{Clock: o.clock})
+	opts.Clock = o.clock
+	o.sim = zohosim.New(opts)
 	leads := o.sim.SeedLeadRange(n * zoho.MaxIDsPerCall)
 
 	mem := jobs.NewMemoryStore()
@@ -97,11 +99,11 @@ func seedOpenJobs(ctx context.Context, n int) (*openJobs, error) {
 		if err := shape.RecordJob(ctx, j, o.clock.Now().Add(30*24*time.Hour)); err != nil {
 			return nil, err
 		}
-		it := capture.item
+		it, chk := capture.items[0], capture.items[1]
 		o.jobs = append(o.jobs, j)
-		o.items = append(o.items, it)
-		o.sizes[j.ID] = itemSizes{item: itemSize(it), entry: itemSize(map[string]types.AttributeValue{
-			"pk": it["pk"], "open_shard": it["open_shard"], "next_check_at": it["next_check_at"]})}
+		o.items = append(o.items, it, chk)
+		o.sizes[j.ID] = itemSizes{item: itemSize(it), check: itemSize(chk), entry: itemSize(map[string]types.AttributeValue{
+			"pk": chk["pk"], "open_shard": chk["open_shard"], "due_at": chk["due_at"]})}
 	}
 	o.clock.Advance(time.Minute) // every job is due
 	return o, nil
@@ -111,16 +113,22 @@ func messageID(job, i int) string {
 	return fmt.Sprintf("5b7f2c1e-8a4d-%04x-%04x-%012d", job>>16&0xffff, job&0xffff, i)
 }
 
-// captureDDB keeps the job item of the last RecordJob instead of writing it.
+// captureDDB keeps the items RecordJob puts (JOB# and CHK#, in that
+// order) instead of writing them.
 type captureDDB struct {
 	table.API // nil: any other call panics
-	item      map[string]types.AttributeValue
+	items     []map[string]types.AttributeValue
 }
 
 func (c *captureDDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	if len(in.TransactItems) == 0 || in.TransactItems[0].Put == nil {
-		return nil, errors.New("capture: the first item of RecordJob's transaction is not the job's Put")
+	c.items = nil
+	for _, ti := range in.TransactItems {
+		if ti.Put != nil {
+			c.items = append(c.items, ti.Put.Item)
+		}
 	}
-	c.item = in.TransactItems[0].Put.Item
+	if len(c.items) != 2 || itemKey(c.items[0])[:4] != "JOB#" || itemKey(c.items[1])[:4] != "CHK#" {
+		return nil, errors.New("capture: RecordJob's transaction does not put the JOB# and CHK# items first")
+	}
 	return &dynamodb.TransactWriteItemsOutput{}, nil
 }

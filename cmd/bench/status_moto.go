@@ -38,7 +38,7 @@ const (
 // on the DynamoDB store on moto, metered by meteredDDB, and on the
 // in-memory store, metered by estimatingStore. It returns both readings.
 func crossCheck(ctx context.Context, m *motoServer) (moto, estimate statusRun, err error) {
-	o, err := seedOpenJobs(ctx, crossJobs)
+	o, err := seedOpenJobs(ctx, crossJobs, zohosim.Options{})
 	if err != nil {
 		return moto, estimate, err
 	}

@@ -153,7 +153,7 @@ const (
 	wClaim   writeKind = iota // Claim: pending claims, transactions of up to 100
 	wPark                     // Park: the accumulator and the parked claims
 	wTake                     // Take: the accumulator and the batch
-	wRecord                   // RecordJob: the job, the claims, the batch's delete
+	wRecord                   // RecordJob: the job's two items, the claims, the batch's delete
 	wSlots                    // the budget's TryTake and Free
 	wRequest                  // REQ# put (and FailRequest)
 	wOther                    // Release, Reject, Lease, DropBatch
@@ -194,7 +194,7 @@ func (r wcuReading) breakdown(leads int) string {
 // an update is billed on the larger of before and after.
 type wcuStore struct {
 	*jobs.MemoryStore
-	jobShape *table.JobStore // the DynamoDB store on a client that captures the job item
+	jobShape *table.JobStore // the DynamoDB store on a client that captures the job's items
 	capture  *captureDDB
 	shapeMu  sync.Mutex // the capture holds one item at a time
 
@@ -312,12 +312,12 @@ func (w *wcuStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	shaped.Sources = deployedSources(job.Sources)
 	w.shapeMu.Lock()
 	serr := w.jobShape.RecordJob(ctx, shaped, claimsExpire)
-	jobItem := w.capture.item
+	items := w.capture.items
 	w.shapeMu.Unlock()
 	if serr != nil {
 		return errors.Join(err, fmt.Errorf("sizing job %s: %w", job.ID, serr))
 	}
-	ws := []write{sized(jobItem)}
+	ws := []write{sized(items[0]), sized(items[1])} // JOB# and CHK#
 	for _, id := range job.LeadIDs {
 		ws = append(ws, sized(scheduledClaimItem(id, job.ID, claimsExpire)))
 	}

@@ -71,6 +71,10 @@ type tableProps struct {
 		KeySchema []struct {
 			AttributeName string `yaml:"AttributeName"`
 		} `yaml:"KeySchema"`
+		Projection struct {
+			ProjectionType   string   `yaml:"ProjectionType"`
+			NonKeyAttributes []string `yaml:"NonKeyAttributes"`
+		} `yaml:"Projection"`
 	} `yaml:"GlobalSecondaryIndexes"`
 	TimeToLiveSpecification struct {
 		AttributeName string `yaml:"AttributeName"`
@@ -161,10 +165,17 @@ func TestTemplateMatchesCode(t *testing.T) {
 	if len(table.KeySchema) != 1 || table.KeySchema[0].AttributeName != "pk" {
 		t.Errorf("table key schema %+v; the stores key items by pk alone", table.KeySchema)
 	}
-	if len(table.GlobalSecondaryIndexes) != 1 || table.GlobalSecondaryIndexes[0].IndexName != awstable.OpenIndex ||
-		table.GlobalSecondaryIndexes[0].KeySchema[0].AttributeName != "open_shard" ||
-		table.GlobalSecondaryIndexes[0].KeySchema[1].AttributeName != "next_check_at" {
-		t.Errorf("table index %+v; the status function queries %s by open_shard and next_check_at", table.GlobalSecondaryIndexes, awstable.OpenIndex)
+	// The index the status function queries, then the previous version's,
+	// which stays until the next release (one index per table update).
+	indexes := table.GlobalSecondaryIndexes
+	if len(indexes) != 2 || indexes[0].IndexName != awstable.OpenIndex || len(indexes[0].KeySchema) != 1 ||
+		indexes[0].KeySchema[0].AttributeName != "open_shard" ||
+		indexes[0].Projection.ProjectionType != "INCLUDE" || !slices.Equal(indexes[0].Projection.NonKeyAttributes, []string{"due_at", "next_check_at"}) {
+		t.Errorf("table index %+v; the status function queries %s by open_shard alone, filtered on due_at and next_check_at", indexes, awstable.OpenIndex)
+	}
+	if len(indexes) == 2 && (indexes[1].IndexName != awstable.LegacyOpenIndex || len(indexes[1].KeySchema) != 2 ||
+		indexes[1].KeySchema[1].AttributeName != "next_check_at") {
+		t.Errorf("table index %+v; the previous version's %s stays for one release", indexes[1], awstable.LegacyOpenIndex)
 	}
 	if table.TimeToLiveSpecification.AttributeName != "expires_at" {
 		t.Errorf("TTL attribute %q, the stores write expires_at", table.TimeToLiveSpecification.AttributeName)

@@ -1,6 +1,6 @@
 // Package jobcheck follows Zoho mass-convert jobs to their end. A scheduled
-// run reads the open jobs that are due from the sparse open-jobs index,
-// oldest first and a page at a time, asks Zoho's status API about each with
+// run reads the open jobs that are due from the store (the sparse
+// open-checks index), oldest due first and a page at a time, asks Zoho's status API about each with
 // bounded concurrency, and stores what Zoho said with a write conditional on
 // the version it read, so that overlapping runs never go backwards or count
 // twice. Open jobs are looked at again later (1, 2, 5, 10, then every 15

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +19,8 @@ var ErrConflict = errors.New("jobs: the job changed since it was read")
 type CheckStore interface {
 	// DueJobs returns up to limit ids of open jobs whose next check is at
 	// or before now, the oldest due first, and a cursor for the next page
-	// ("" when there is none; a page may be empty).
+	// ("" when there is none; a page may be empty). A job checked after the
+	// first page neither comes back on a later one nor makes one skip a job.
 	DueJobs(ctx context.Context, now time.Time, limit int, cursor string) (ids []string, next string, err error)
 	// CountDue counts the open jobs due at now after cursor ("" from the
 	// start), for reporting what a run left for the next one.
@@ -54,62 +54,54 @@ func CheckSaveable(job Job) error {
 	return nil
 }
 
-// dueKey orders the open index as DynamoDB does: by next_check_at in unix
-// seconds, then (our choice for ties) by id.
+// dueKey orders the due jobs as the DynamoDB store does: by the next check
+// in unix seconds, then by id.
 type dueKey struct {
 	at int64
 	id string
 }
 
-func (k dueKey) String() string { return strconv.FormatInt(k.at, 10) + "/" + k.id }
-
-func (m *MemoryStore) due(now time.Time, cursor string) ([]dueKey, error) {
-	var after *dueKey
+// due is the due jobs from cursor on. As the DynamoDB store, it reads them
+// for the first page and the cursor holds the ids of the pages to come.
+func (m *MemoryStore) due(now time.Time, cursor string) ([]string, error) {
 	if cursor != "" {
-		at, id, ok := strings.Cut(cursor, "/")
-		v, err := strconv.ParseInt(at, 10, 64)
-		if !ok || err != nil {
+		rest, ok := strings.CutPrefix(cursor, "due:")
+		if !ok || rest == "" {
 			return nil, fmt.Errorf("jobs: malformed cursor")
 		}
-		after = &dueKey{v, id}
+		return strings.Split(rest, ","), nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var keys []dueKey
 	for id, j := range m.jobs {
-		k := dueKey{j.NextCheckAt.Unix(), id}
-		if j.State.Open() && k.at <= now.Unix() && (after == nil || cmpDue(k, *after) > 0) {
+		if k := (dueKey{j.NextCheckAt.Unix(), id}); j.State.Open() && k.at <= now.Unix() {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, cmpDue)
-	return keys, nil
-}
-
-func cmpDue(a, b dueKey) int {
-	return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
-}
-
-func (m *MemoryStore) DueJobs(_ context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
-	keys, err := m.due(now, cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	limit = max(limit, 1)
-	next := ""
-	if len(keys) > limit {
-		keys, next = keys[:limit], keys[limit-1].String()
-	}
+	slices.SortFunc(keys, func(a, b dueKey) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.id
 	}
-	return ids, next, nil
+	return ids, nil
+}
+
+func (m *MemoryStore) DueJobs(_ context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
+	ids, err := m.due(now, cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = max(limit, 1)
+	if len(ids) <= limit {
+		return ids, "", nil
+	}
+	return ids[:limit], "due:" + strings.Join(ids[limit:], ","), nil
 }
 
 func (m *MemoryStore) CountDue(_ context.Context, now time.Time, cursor string) (int, error) {
-	keys, err := m.due(now, cursor)
-	return len(keys), err
+	ids, err := m.due(now, cursor)
+	return len(ids), err
 }
 
 func (m *MemoryStore) Jobs(_ context.Context, ids []string) ([]Job, error) {

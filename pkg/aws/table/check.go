@@ -1,9 +1,8 @@
 package table
 
 import (
+	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,112 +16,113 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
-// jobAttributes are the attributes Jobs reads: everything but the options,
-// which may be large and which the checker never needs.
+// jobAttributes are the attributes Jobs reads of both items: everything
+// but the options, which may be large and which the checker never needs.
 var jobAttributes = []string{"pk", "job_id", "job_status", "raw_status", "lead_ids", "sources",
 	"fingerprint", "api_version", "created_at", "updated_at", "checked_at", "checks", "total",
-	"converted", "not_converted", "failed_count", "reason", "version", "next_check_at", "expires_at"}
+	"converted", "not_converted", "failed_count", "reason", "version", "due_at", "next_check_at", "expires_at"}
 
-func (d *JobStore) dueQuery(now time.Time, cursor string) (*dynamodb.QueryInput, error) {
+// dueJobs reads the whole open-checks index and returns the ids of the
+// jobs due at now, oldest due first (then by id). The index is keyed on
+// what a check never changes, so it cannot stop at now: it reads every
+// open job's entry (under 100 bytes), due or not, in 1 MB pages, and
+// filters; docs/architecture.md has what that costs. A job the previous
+// version recorded is due by its next_check_at.
+func (d *JobStore) dueJobs(ctx context.Context, now time.Time) ([]string, error) {
 	in := &dynamodb.QueryInput{
-		TableName:              aws.String(d.table),
-		IndexName:              aws.String(OpenIndex),
-		KeyConditionExpression: aws.String("open_shard = :open AND next_check_at <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":open": sAttr(openShard), ":now": nAttr(now.Unix())},
-		ScanIndexForward: aws.Bool(true), // oldest due first
+		TableName:                 aws.String(d.table),
+		IndexName:                 aws.String(OpenIndex),
+		KeyConditionExpression:    aws.String("open_shard = :open"),
+		FilterExpression:          aws.String("due_at <= :now OR next_check_at <= :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": sAttr(openShard), ":now": nAttr(now.Unix())},
 	}
-	if cursor != "" {
-		key, err := decodeCursor(cursor)
-		if err != nil {
-			return nil, err
-		}
-		in.ExclusiveStartKey = key
+	type due struct {
+		at int64
+		id string
 	}
-	return in, nil
-}
-
-func (d *JobStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
-	in, err := d.dueQuery(now, cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	in.Limit = aws.Int32(int32(max(limit, 1)))
-	out, err := d.api.Query(ctx, in)
-	if err != nil {
-		return nil, "", fmt.Errorf("querying due jobs: %w", err)
-	}
-	ids := make([]string, 0, len(out.Items))
-	for _, it := range out.Items {
-		ids = append(ids, strings.TrimPrefix(str(it["pk"]), jobPrefix))
-	}
-	return ids, encodeCursor(out.LastEvaluatedKey), nil
-}
-
-func (d *JobStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
-	in, err := d.dueQuery(now, cursor)
-	if err != nil {
-		return 0, err
-	}
-	in.Select = types.SelectCount
-	total := 0
+	var all []due
 	for {
 		out, err := d.api.Query(ctx, in)
 		if err != nil {
-			return total, fmt.Errorf("counting due jobs: %w", err)
+			return nil, fmt.Errorf("querying due jobs: %w", err)
 		}
-		total += int(out.Count)
+		for _, it := range out.Items {
+			pk := str(it["pk"])
+			at := num(it["due_at"])
+			if strings.HasPrefix(pk, jobPrefix) {
+				at = num(it["next_check_at"])
+			}
+			all = append(all, due{at, strings.TrimPrefix(strings.TrimPrefix(pk, checkPrefix), jobPrefix)})
+		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return total, nil
+			break
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	slices.SortFunc(all, func(a, b due) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
+	ids := make([]string, len(all))
+	for i, x := range all {
+		ids[i] = x.id
+	}
+	return ids, nil
 }
 
-// encodeCursor makes a LastEvaluatedKey opaque. Its attributes are the
-// table and index keys: strings and numbers only.
-func encodeCursor(key map[string]types.AttributeValue) string {
-	if len(key) == 0 {
-		return ""
+// DueJobs reads the due jobs once, for the first page; the cursor holds
+// the ids of the pages to come. So the index is read once a run, as the
+// run's count of what it left would read it anyway, and a job checked
+// meanwhile cannot shift a page.
+func (d *JobStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
+	ids, err := d.dueFrom(ctx, now, cursor)
+	if err != nil {
+		return nil, "", err
 	}
-	m := make(map[string]string, len(key))
-	for k, v := range key {
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			m[k] = "S" + v.Value
-		case *types.AttributeValueMemberN:
-			m[k] = "N" + v.Value
-		}
+	limit = max(limit, 1)
+	if len(ids) <= limit {
+		return ids, "", nil
 	}
-	b, _ := json.Marshal(m) // a map of strings always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
+	return ids[:limit], dueCursorPrefix + strings.Join(ids[limit:], ","), nil
 }
 
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	var m map[string]string
-	if err == nil {
-		err = json.Unmarshal(b, &m)
+// CountDue counts the ids the cursor holds; from the start, it reads the
+// index.
+func (d *JobStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
+	ids, err := d.dueFrom(ctx, now, cursor)
+	return len(ids), err
+}
+
+const dueCursorPrefix = "due:"
+
+// dueFrom is the due jobs from cursor on: read from the index for "".
+func (d *JobStore) dueFrom(ctx context.Context, now time.Time, cursor string) ([]string, error) {
+	if cursor == "" {
+		return d.dueJobs(ctx, now)
 	}
-	if err != nil || len(m) == 0 {
-		return nil, fmt.Errorf("jobs: malformed cursor")
-	}
-	key := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		switch {
-		case strings.HasPrefix(v, "S"):
-			key[k] = sAttr(v[1:])
-		case strings.HasPrefix(v, "N"):
-			key[k] = &types.AttributeValueMemberN{Value: v[1:]}
-		default:
+	rest, ok := strings.CutPrefix(cursor, dueCursorPrefix)
+	ids := strings.Split(rest, ",")
+	for _, id := range ids {
+		if !ok || !isJobID(id) {
 			return nil, fmt.Errorf("jobs: malformed cursor")
 		}
 	}
-	return key, nil
+	return ids, nil
 }
 
-// Jobs reads with BatchGetItem, eventually consistent: a job read a little
-// stale fails SaveCheck's condition, which is what guards correctness.
+// isJobID reports whether s is a Zoho id: digits, at most 19.
+func isJobID(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Jobs reads both items of each job with BatchGetItem, eventually
+// consistent: a job read a little stale fails SaveCheck's condition, which
+// is what guards correctness.
 func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 	ids = jobs.Uniq(ids)
 	names := make(map[string]string, len(jobAttributes))
@@ -131,25 +131,32 @@ func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 		ph := "#a" + strconv.Itoa(i) // some attribute names are reserved words
 		names[ph], proj[i] = a, ph
 	}
-	byID := make(map[string]jobs.Job, len(ids))
-	err := d.batchGet(ctx, jobPrefix, ids, func(ka *types.KeysAndAttributes) {
+	pks := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		pks = append(pks, jobPrefix+id, checkPrefix+id)
+	}
+	items := make(map[string]map[string]types.AttributeValue, len(pks))
+	err := d.batchGet(ctx, pks, func(ka *types.KeysAndAttributes) {
 		ka.ProjectionExpression, ka.ExpressionAttributeNames = aws.String(strings.Join(proj, ", ")), names
-	}, func(it map[string]types.AttributeValue) {
-		j := jobFromItem(it)
-		byID[j.ID] = j
-	})
+	}, func(it map[string]types.AttributeValue) { items[str(it["pk"])] = it })
 	if err != nil {
 		return nil, fmt.Errorf("reading jobs: %w", err)
 	}
-	out := make([]jobs.Job, 0, len(byID))
+	out := make([]jobs.Job, 0, len(ids))
 	for _, id := range ids {
-		if j, ok := byID[id]; ok {
-			out = append(out, j)
+		job, check := items[jobPrefix+id], items[checkPrefix+id]
+		if job != nil || check != nil {
+			out = append(out, jobFromItems(job, check))
 		}
 	}
 	return out, nil
 }
 
+// SaveCheck updates the job's CHK# item: under 1 KB, one write unit, and
+// one more for its index entry, whose keys a check never moves (an update
+// of due_at, or the entry's delete once the job ends). A job the previous
+// version recorded has no CHK# item; its JOB# item is updated as that
+// version did (saveLegacyCheck), until it ends.
 func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
 	if err := jobs.CheckSaveable(job); err != nil {
 		return err
@@ -157,7 +164,33 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
 		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
+		"#reason": "reason", "#shard": "open_shard", "#due": "due_at", "#exp": "expires_at"}
+	update, values := checkUpdate(job, prevVersion, "#shard", "#due")
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(d.table),
+		Key:                                 map[string]types.AttributeValue{"pk": sAttr(checkPrefix + job.ID)},
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String("#v = :prev"),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && ccf.Item == nil:
+		return d.saveLegacyCheck(ctx, job, prevVersion)
+	case errors.As(err, &ccf):
+		return jobs.ErrConflict
+	case err != nil:
+		return fmt.Errorf("saving the check of job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// checkUpdate is the update expression of a check and its values: the
+// state, the counts, the version, and while the job is open the index's
+// hash key shard and the next check (due), which go once it ends.
+func checkUpdate(job jobs.Job, prevVersion int64, shard, due string) (string, map[string]types.AttributeValue) {
 	values := map[string]types.AttributeValue{
 		":st": sAttr(string(job.State)), ":total": nAttr(int64(job.Total)), ":conv": nAttr(int64(job.Converted)),
 		":notconv": nAttr(int64(job.NotConverted)), ":failed": nAttr(int64(job.FailedCount)),
@@ -178,12 +211,12 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	optional("#raw", ":raw", job.ZohoStatus)
 	optional("#reason", ":reason", job.Reason)
 	if job.State.Open() {
-		set = append(set, "#shard = :shard", "#next = :next")
-		values[":shard"], values[":next"] = sAttr(openShard), nAttr(job.NextCheckAt.Unix())
+		set = append(set, shard+" = :shard", due+" = :due")
+		values[":shard"], values[":due"] = sAttr(openShard), nAttr(job.NextCheckAt.Unix())
 		remove = append(remove, "#exp")
 	} else {
-		// Without the index keys the job leaves the sparse index.
-		remove = append(remove, "#shard", "#next")
+		// Without the hash key the job leaves the sparse index.
+		remove = append(remove, shard, due)
 		if job.ExpiresAt.IsZero() {
 			remove = append(remove, "#exp")
 		} else {
@@ -194,6 +227,18 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	if len(remove) > 0 {
 		update += " REMOVE " + strings.Join(remove, ", ")
 	}
+	return update, values
+}
+
+// saveLegacyCheck stores a check in the JOB# item of a job the previous
+// version recorded, as it did: open_shard and next_check_at, which keep it
+// in both indexes until it ends. It goes with LegacyOpenIndex.
+func (d *JobStore) saveLegacyCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
+	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
+		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
+		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
+		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
+	update, values := checkUpdate(job, prevVersion, "#shard", "#next")
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
 		Key:                                 map[string]types.AttributeValue{"pk": sAttr(jobPrefix + job.ID)},

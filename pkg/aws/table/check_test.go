@@ -280,3 +280,68 @@ func TestSettleLeads(t *testing.T) {
 		}
 	})
 }
+
+// TestDueJobsOldestDueFirstAsTheyWereRead: the order is the order of the
+// next checks, whatever the ids and the order of recording, and a job
+// checked while a run pages through them neither comes back nor makes the
+// run skip another.
+func TestDueJobsOldestDueFirstAsTheyWereRead(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		// Ids ascending, recorded in the opposite order, due in yet another.
+		ids := []string{"3652397000009870001", "3652397000009870002", "3652397000009870003", "3652397000009870004"}
+		created := []time.Duration{3 * time.Second, 2 * time.Second, time.Second, 0}
+		due := []time.Duration{2 * time.Second, 0, 3 * time.Second, time.Second}
+		js := make([]jobs.Job, len(ids))
+		for k, id := range ids {
+			c := t0.Add(created[k])
+			js[k] = jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: leadIDs(7000+k, 1), CreatedAt: c, UpdatedAt: c,
+				NextCheckAt: t0.Add(due[k])}
+			if err := rec.RecordJob(ctx, js[k], t0.Add(30*24*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := t0.Add(time.Minute)
+		byDue := []string{ids[1], ids[3], ids[0], ids[2]}
+		if got, _ := allDue(t, st, now, 100); !slices.Equal(got, byDue) {
+			t.Fatalf("due %v, want %v, oldest due first", got, byDue)
+		}
+		if got, _ := allDue(t, st, t0.Add(time.Second), 100); !slices.Equal(got, byDue[:2]) {
+			t.Fatalf("due at +1s %v, want %v", got, byDue[:2])
+		}
+
+		// A run reads a page of two, checks its jobs (due again within the
+		// run's minute, as a short backoff makes them), and reads on from
+		// its cursor: it finds the other two, once each.
+		page, next, err := st.DueJobs(ctx, now, 2, "")
+		if err != nil || !slices.Equal(page, byDue[:2]) || next == "" {
+			t.Fatalf("first page %v, cursor %q, %v", page, next, err)
+		}
+		for _, k := range []int{1, 3} {
+			j := js[k]
+			j.State, j.Checks, j.CheckedAt, j.UpdatedAt, j.NextCheckAt = jobs.InProgress, 1, now, now, t0.Add(4*time.Second)
+			if err := st.SaveCheck(ctx, j, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := st.CountDue(ctx, now, next); err != nil || n != 2 {
+			t.Fatalf("CountDue from the cursor = %d, %v; want 2", n, err)
+		}
+		var rest []string
+		for next != "" {
+			page, next, err = st.DueJobs(ctx, now, 2, next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest = append(rest, page...)
+		}
+		if !slices.Equal(rest, byDue[2:]) {
+			t.Fatalf("after the checks the run read %v, want %v", rest, byDue[2:])
+		}
+		// The next run takes the jobs left since +2s before those checked
+		// since.
+		if got, _ := allDue(t, st, now, 100); !slices.Equal(got, []string{ids[0], ids[2], ids[1], ids[3]}) {
+			t.Fatalf("a new run finds %v due, want the two not checked first", got)
+		}
+	})
+}

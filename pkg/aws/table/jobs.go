@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,7 +173,7 @@ func (d *JobStore) sortCancelled(ctx context.Context, reasons []types.Cancellati
 // claim are left out.
 func (d *JobStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, error) {
 	var out []jobs.Claim
-	err := d.batchGet(ctx, leadPrefix, ids, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+	err := d.batchGet(ctx, prefixed(leadPrefix, ids), func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
 		func(it map[string]types.AttributeValue) { out = append(out, claimFromItem(it)) })
 	if err != nil {
 		return nil, fmt.Errorf("reading claims: %w", err)
@@ -230,15 +231,20 @@ func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, exp
 	return nil
 }
 
-// RecordJob writes the job and repoints its claims in one transaction. The
-// claim updates are unconditional: Zoho has scheduled the job, so its leads
-// belong to it whatever happened to the pending claims meanwhile.
+// RecordJob writes the job's two items and repoints its claims in one
+// transaction. The claim updates are unconditional: Zoho has scheduled the
+// job, so its leads belong to it whatever happened to the pending claims
+// meanwhile. The JOB# item is never written again, so it expires with the
+// claims that point at it.
 func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire time.Time) error {
 	job.Version = 1
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName:           aws.String(d.table),
-		Item:                jobItem(job),
+		Item:                jobItem(job, claimsExpire),
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}}, {Put: &types.Put{
+		TableName: aws.String(d.table),
+		Item:      checkItem(job),
 	}}}
 	state := jobs.ClaimScheduled
 	if job.State == jobs.InDoubt {
@@ -260,7 +266,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(batchPrefix + job.Batch.String())}}})
 	}
 	if len(items) > maxTransact {
-		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-2)
+		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-3)
 	}
 	if _, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		var tce *types.TransactionCanceledException
@@ -272,30 +278,60 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	return nil
 }
 
+// Job reads the job's two items, strongly consistent. A job the previous
+// version recorded has no CHK# item: its JOB# item holds everything.
 func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
-	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(d.table),
-		Key:            map[string]types.AttributeValue{"pk": sAttr(jobPrefix + id)},
-		ConsistentRead: aws.Bool(true),
-	})
+	var job, check map[string]types.AttributeValue
+	err := d.batchGet(ctx, []string{jobPrefix + id, checkPrefix + id}, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+		func(it map[string]types.AttributeValue) {
+			if strings.HasPrefix(str(it["pk"]), checkPrefix) {
+				check = it
+			} else {
+				job = it
+			}
+		})
 	if err != nil {
 		return jobs.Job{}, fmt.Errorf("reading job %s: %w", id, err)
 	}
-	if out.Item == nil {
+	if job == nil && check == nil {
 		return jobs.Job{}, jobs.ErrNotFound
 	}
-	return jobFromItem(out.Item), nil
+	return jobFromItems(job, check), nil
 }
 
-func jobItem(j jobs.Job) map[string]types.AttributeValue {
+// jobItem is the JOB# item: what a check never changes. expires is when
+// the claims of its leads expire.
+func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":            sAttr(jobPrefix + j.ID),
-		"kind":          sAttr("job"),
+		"pk":         sAttr(jobPrefix + j.ID),
+		"kind":       sAttr("job"),
+		"job_id":     sAttr(j.ID),
+		"lead_ids":   lAttr(j.LeadIDs),
+		"lead_count": nAttr(int64(len(j.LeadIDs))),
+		"sources":    lAttr(j.Sources),
+		"created_at": sAttr(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		"expires_at": nAttr(expires.Unix()),
+	}
+	if j.Batch != (jobs.BatchKey{}) {
+		it["batch"] = sAttr(j.Batch.String())
+	}
+	optional := map[string]string{"fingerprint": j.Fingerprint, "options": j.Options, "api_version": j.APIVersion}
+	for k, v := range optional {
+		if v != "" {
+			it[k] = sAttr(v)
+		}
+	}
+	return it
+}
+
+// checkItem is the CHK# item of a job as recorded: its state, counts and
+// next check. It stays far under 1 KB, the unit of a write.
+func checkItem(j jobs.Job) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk":            sAttr(checkPrefix + j.ID),
+		"kind":          sAttr("check"),
 		"job_id":        sAttr(j.ID),
 		"job_status":    sAttr(string(j.State)),
-		"lead_ids":      lAttr(j.LeadIDs),
-		"lead_count":    nAttr(int64(len(j.LeadIDs))),
-		"sources":       lAttr(j.Sources),
 		"created_at":    sAttr(j.CreatedAt.UTC().Format(time.RFC3339Nano)),
 		"updated_at":    sAttr(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
 		"checks":        nAttr(int64(j.Checks)),
@@ -305,60 +341,62 @@ func jobItem(j jobs.Job) map[string]types.AttributeValue {
 		"failed_count":  nAttr(int64(j.FailedCount)),
 		"version":       nAttr(j.Version),
 	}
-	if j.Batch != (jobs.BatchKey{}) {
-		it["batch"] = sAttr(j.Batch.String())
-	}
-	optional := map[string]string{"raw_status": j.ZohoStatus, "fingerprint": j.Fingerprint,
-		"options": j.Options, "api_version": j.APIVersion, "reason": j.Reason}
-	for k, v := range optional {
-		if v != "" {
-			it[k] = sAttr(v)
-		}
-	}
-	if !j.CheckedAt.IsZero() {
-		it["checked_at"] = sAttr(j.CheckedAt.UTC().Format(time.RFC3339Nano))
-	}
 	if j.State.Open() {
-		// Only open jobs carry the index keys: the index stays sparse.
+		// Only open jobs carry the index's hash key: the index stays sparse.
 		it["open_shard"] = sAttr(openShard)
-		it["next_check_at"] = nAttr(j.NextCheckAt.Unix())
-	}
-	if !j.ExpiresAt.IsZero() {
-		it["expires_at"] = nAttr(j.ExpiresAt.Unix())
+		it["due_at"] = nAttr(j.NextCheckAt.Unix())
 	}
 	return it
 }
 
-func jobFromItem(it map[string]types.AttributeValue) jobs.Job {
+// jobFromItems reads a job from its JOB# item and its CHK# item, either of
+// which may be nil. Without a CHK# item (a job the previous version
+// recorded) the JOB# item holds the state too.
+func jobFromItems(job, check map[string]types.AttributeValue) jobs.Job {
 	j := jobs.Job{
-		ID:           str(it["job_id"]),
-		State:        jobs.State(str(it["job_status"])),
-		ZohoStatus:   str(it["raw_status"]),
-		LeadIDs:      strs(it["lead_ids"]),
-		Fingerprint:  str(it["fingerprint"]),
-		Options:      str(it["options"]),
-		Sources:      strs(it["sources"]),
-		APIVersion:   str(it["api_version"]),
-		CreatedAt:    timeAttr(it["created_at"]),
-		UpdatedAt:    timeAttr(it["updated_at"]),
-		CheckedAt:    timeAttr(it["checked_at"]),
-		Checks:       int(num(it["checks"])),
-		Total:        int(num(it["total"])),
-		Converted:    int(num(it["converted"])),
-		NotConverted: int(num(it["not_converted"])),
-		FailedCount:  int(num(it["failed_count"])),
-		Reason:       str(it["reason"]),
-		Version:      num(it["version"]),
-		Batch:        jobs.ParseBatchKey(str(it["batch"])),
-		Results:      resultsFromAttr(it["results"]),
+		ID:           str(job["job_id"]),
+		State:        jobs.State(str(job["job_status"])),
+		ZohoStatus:   str(job["raw_status"]),
+		LeadIDs:      strs(job["lead_ids"]),
+		Fingerprint:  str(job["fingerprint"]),
+		Options:      str(job["options"]),
+		Sources:      strs(job["sources"]),
+		APIVersion:   str(job["api_version"]),
+		CreatedAt:    timeAttr(job["created_at"]),
+		UpdatedAt:    timeAttr(job["updated_at"]),
+		CheckedAt:    timeAttr(job["checked_at"]),
+		Checks:       int(num(job["checks"])),
+		Total:        int(num(job["total"])),
+		Converted:    int(num(job["converted"])),
+		NotConverted: int(num(job["not_converted"])),
+		FailedCount:  int(num(job["failed_count"])),
+		Reason:       str(job["reason"]),
+		Version:      num(job["version"]),
+		Batch:        jobs.ParseBatchKey(str(job["batch"])),
+		NextCheckAt:  unixAttr(job["next_check_at"]),
+		ExpiresAt:    unixAttr(job["expires_at"]),
+		Results:      resultsFromAttr(job["results"]),
 	}
-	if v := num(it["next_check_at"]); v != 0 {
-		j.NextCheckAt = time.Unix(v, 0)
+	if check == nil {
+		return j
 	}
-	if v := num(it["expires_at"]); v != 0 {
-		j.ExpiresAt = time.Unix(v, 0)
-	}
+	j.ID, j.State, j.ZohoStatus = str(check["job_id"]), jobs.State(str(check["job_status"])), str(check["raw_status"])
+	j.CreatedAt, j.UpdatedAt, j.CheckedAt = timeAttr(check["created_at"]), timeAttr(check["updated_at"]), timeAttr(check["checked_at"])
+	j.Checks, j.Total, j.Converted = int(num(check["checks"])), int(num(check["total"])), int(num(check["converted"]))
+	j.NotConverted, j.FailedCount = int(num(check["not_converted"])), int(num(check["failed_count"]))
+	j.Reason, j.Version = str(check["reason"]), num(check["version"])
+	// A job's expiry is its check's, set once the job ends; the JOB# item's
+	// is when the claims of its leads expire.
+	j.NextCheckAt, j.ExpiresAt = unixAttr(check["due_at"]), unixAttr(check["expires_at"])
 	return j
+}
+
+// unixAttr reads a number of unix seconds; absent, the zero time.
+func unixAttr(v types.AttributeValue) time.Time {
+	if n := num(v); n != 0 {
+		return time.Unix(n, 0)
+	}
+	return time.Time{}
 }
 
 func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {

@@ -1,5 +1,5 @@
 // Package table is the one DynamoDB table of a deployment (JobsTable in
-// template.yaml): its key scheme, item shapes, the open-jobs index, TTL and
+// template.yaml): its key scheme, item shapes, the open-checks index, TTL and
 // every conditional write, for jobs, lead claims and the shared access token.
 // It is the only package that knows the table's layout; the core packages
 // see it through jobs.Store, jobs.CheckStore and oauth.Store, whose
@@ -7,7 +7,8 @@
 //
 // Items, by partition key "pk" (docs/architecture.md has every attribute):
 //
-//	JOB#<zoho job id>    one mass-convert job
+//	JOB#<zoho job id>    one mass-convert job: what never changes
+//	CHK#<zoho job id>    its state, counts and next check: what each check rewrites
 //	LEAD#<lead id>       the claim of one lead
 //	TOKEN#<credentials>  the access token every instance shares
 //	ACC#<fingerprint>    the open accumulator of one option set
@@ -28,6 +29,7 @@ import (
 // The key scheme and the index of open jobs, shared with template.yaml.
 const (
 	jobPrefix     = "JOB#"
+	checkPrefix   = "CHK#"
 	leadPrefix    = "LEAD#"
 	tokenPrefix   = "TOKEN#"
 	accPrefix     = "ACC#"
@@ -36,22 +38,38 @@ const (
 	slotPrefix    = "SLOT#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
-	// openShard), range next_check_at. Only open jobs carry its keys.
-	OpenIndex = "open-jobs"
+	// openShard) and no range, with due_at (and a previous version's
+	// next_check_at) projected. Only open jobs carry open_shard: the CHK#
+	// item of a job, or the JOB# item of a job the previous version
+	// recorded. A check changes only a projected attribute, never a key.
+	OpenIndex = "open-checks"
 	openShard = "OPEN"
+	// LegacyOpenIndex is the previous version's index, hash open_shard,
+	// range next_check_at. Nothing reads it; CHK# items stay out of it (they
+	// carry due_at, not next_check_at). It goes in the next release.
+	LegacyOpenIndex = "open-jobs"
 
 	maxTransact = 100 // DynamoDB's cap on items per transaction
 	maxBatchGet = 100 // DynamoDB's cap on keys per BatchGetItem
 )
 
-// batchGet reads the items prefix+id for ids with BatchGetItem, 100 keys a
-// call, and hands each to item. shape sets the read's options (projection,
+// prefixed is ids, each after prefix.
+func prefixed(prefix string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = prefix + id
+	}
+	return out
+}
+
+// batchGet reads the items keyed pks with BatchGetItem, 100 keys a call,
+// and hands each to item. shape sets the read's options (projection,
 // consistency). Unprocessed keys mean throttling: it backs off and asks again.
-func (d *JobStore) batchGet(ctx context.Context, prefix string, ids []string, shape func(*types.KeysAndAttributes), item func(map[string]types.AttributeValue)) error {
-	for chunk := range slices.Chunk(ids, maxBatchGet) {
+func (d *JobStore) batchGet(ctx context.Context, pks []string, shape func(*types.KeysAndAttributes), item func(map[string]types.AttributeValue)) error {
+	for chunk := range slices.Chunk(pks, maxBatchGet) {
 		ka := types.KeysAndAttributes{Keys: make([]map[string]types.AttributeValue, len(chunk))}
-		for i, id := range chunk {
-			ka.Keys[i] = map[string]types.AttributeValue{"pk": sAttr(prefix + id)}
+		for i, pk := range chunk {
+			ka.Keys[i] = map[string]types.AttributeValue{"pk": sAttr(pk)}
 		}
 		shape(&ka)
 		req := map[string]types.KeysAndAttributes{d.table: ka}
