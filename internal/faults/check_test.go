@@ -33,8 +33,8 @@ type outcome struct {
 	// recorded whose outcome nobody learns, and leads without a final
 	// outcome once the run has settled.
 	unfollowed, noOutcome int
-	invalidWhy                                             map[string]int // INVALID_DATA answers by why the lead was sent
-	wall                                                   time.Duration
+	invalidWhy            map[string]int // INVALID_DATA answers by why the lead was sent
+	wall                  time.Duration
 }
 
 // check verifies the invariant for every lead, message and job, reporting

@@ -59,8 +59,8 @@ func (r *rig) report(o outcome) {
 			ps.TotalRefused(), ps.TotalRefused()+ps.Forwarded, counts(refused), ps.TargetErrors)
 	}
 	row("scripted events", "%s", counts(r.events))
-	row("Zoho calls", "mass_convert %d, status %d, token %d; tokens issued %d, Access Denied %d, 401s %d",
-		st.Calls[zohosim.EndpointMassConvert], st.Calls[zohosim.EndpointStatus], st.Calls[zohosim.EndpointToken],
+	row("Zoho calls", "mass_convert %d, status %d, Get Records %d, token %d; tokens issued %d, Access Denied %d, 401s %d",
+		st.Calls[zohosim.EndpointMassConvert], st.Calls[zohosim.EndpointStatus], st.Calls[zohosim.EndpointGetLeads], st.Calls[zohosim.EndpointToken],
 		st.TokensIssued, st.AccessDenied, st.InvalidTokenAnswers)
 	row("Zoho errors seen (metric ZohoErrors)", "%s", counts(r.out.metricsWithPrefix("ZohoErrors")))
 	row("duplicates prevented", "%d (metric DuplicatesPrevented); %d lead claims held at the end",
@@ -89,6 +89,12 @@ func (r *rig) report(o outcome) {
 	}
 	row("status runs", "%d (in overlapping pairs): %d checks, %d conflicts, %d errors, %d stopped early, %d leads sent again",
 		len(r.statusRuns), checked, conflicts, errs, stopped, resent)
+	var reads, readJobs, readLeads int
+	for _, s := range r.statusRuns {
+		reads, readJobs, readLeads = reads+s.ReadBackCalls, readJobs+s.ReadBack, readLeads+s.LeadsConverted+s.LeadsNotConverted
+	}
+	row("read back by the status function", "%d Get Records calls (overlapping runs both read) for %d ended jobs and calls in doubt of %d leads: %.2f calls per 50 leads",
+		reads, readJobs, readLeads, float64(reads)/max(float64(readLeads)/50, 1))
 	row("ERROR log lines", "%s", counts(r.out.errorLines()))
 	for _, e := range r.out.samples {
 		debugf("  ERROR %s", e)

@@ -201,7 +201,7 @@ func grants(t *testing.T, tmpl template, fn string) map[string][]string {
 // the DynamoDB actions its stores make, read from pkg/aws/table's source
 // through the interfaces the function is given (app.ConvertDeps,
 // app.StatusDeps): nothing the code never calls, and nothing it calls left
-// out. Query is granted on the open-jobs index only.
+// out. Query is granted on the open-checks index only.
 func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 	calls := tableCalls(t)
 	uses := func(store string, iface any) []string {
@@ -240,8 +240,8 @@ func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 			if got := g["!GetAtt JobsTable.Arn"]; !slices.Equal(got, onTable) {
 				t.Errorf("granted on the table: %v; the code calls %v", got, onTable)
 			}
-			if got := g[`!Sub ${JobsTable.Arn}/index/open-jobs`]; !slices.Equal(got, onIndex) {
-				t.Errorf("granted on the open-jobs index: %v; the code calls %v", got, onIndex)
+			if got := g[`!Sub ${JobsTable.Arn}/index/open-checks`]; !slices.Equal(got, onIndex) {
+				t.Errorf("granted on the open-checks index: %v; the code calls %v", got, onIndex)
 			}
 		})
 	}
