@@ -278,9 +278,16 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 			return nil, fmt.Errorf("storing the results of job %s: %w", job.ID, err)
 		}
 	}
-	ids := make([]string, len(results))
-	for i, r := range results {
-		ids[i] = r.LeadID
+	// Only a lead Zoho did not convert may move: the claims of the others
+	// are not even read (a clean job of 50 leads would cost 50 read units).
+	var ids []string
+	for _, r := range results {
+		if r.Outcome != jobs.Converted {
+			ids = append(ids, r.LeadID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	claims, err := d.Claims(ctx, ids)
 	if err != nil {
