@@ -123,7 +123,7 @@ run: ## the whole flow on embedded defaults: Zoho simulator, in-memory stores, t
 	$(GO) run ./cmd/leadconvert run
 
 run-emulated: $(VENV_STAMP) $(RIE_STAMP) ## the same through the built bootstraps under the Lambda RIE, with moto for AWS
-	$(GO) run ./cmd/leadconvert run -emulated
+	$(GO) run ./cmd/leadconvert run --emulated
 
 # Rows 5 and 6 need moto and the emulator: installed on demand as for `make test`, so a fresh
 # clone prints every row. One moto_server serves the run (.ci/with-moto, as for test).

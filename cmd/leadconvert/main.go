@@ -1,41 +1,72 @@
-// Command leadconvert is the developer CLI. `leadconvert run` shows the
-// whole flow on embedded defaults, with no AWS account and no network: a
-// Zoho simulator on 127.0.0.1, in-memory stores and secret, and the sample
-// events of events/ fed through the functions' real Lambda handlers.
+// Command leadconvert is the operator's tool for a deployed bridge, and the
+// developer's for a local one:
+//
+//	leadconvert connect   turn a Zoho self-client's grant code into a working secret
+//	leadconvert doctor    check a deployed stack, one line per check
+//	leadconvert jobs      list open, stale or recently finished jobs
+//	leadconvert lead ID   what became of one lead
+//	leadconvert request ID  what became of the leads of one API request
+//	leadconvert redrive   show dead letters by reason, and move them back
+//	leadconvert submit    send a conversion request to the queue or the API
+//	leadconvert run       the whole flow on embedded defaults (make run)
+//
+// Exit codes scripts may rely on: 0 success; 1 the operation failed, or a
+// check found a problem; 2 the command line is wrong; 3 what was asked for
+// does not exist (a lead, a request, a stack). Secrets are never printed.
 package main
 
 import (
-	"flag"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
-	switch os.Args[1] {
-	case "run":
-		fs := flag.NewFlagSet("run", flag.ExitOnError)
-		events := fs.String("events", "events", "folder of sample events")
-		leads := fs.Int("leads", 200, "extra single-lead SQS messages to convert (10% duplicates)")
-		verbose := fs.Bool("v", false, "print the functions' JSON logs to stderr")
-		emulated := fs.Bool("emulated", false, "run the built bootstraps under the Lambda Runtime Interface Emulator against moto")
-		_ = fs.Parse(os.Args[2:])
-		run := func() error { return runLocal(os.Stdout, *events, *leads, *verbose) }
-		if *emulated {
-			run = func() error { return runEmulated(os.Stdout, *events) }
-		}
-		if err := run(); err != nil {
-			fmt.Fprintln(os.Stderr, "leadconvert run:", err)
-			os.Exit(1)
-		}
-	default:
-		usage()
-	}
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: leadconvert run [-emulated] [-events DIR] [-leads N] [-v]")
-	os.Exit(2)
+// execute runs the command line args and returns the process's exit code.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "leadconvert:", err)
+	}
+	return exitCode(err)
+}
+
+// exitCode is the process's exit code for a command's error.
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case isUsageError(err):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// newRoot is the command tree. Each command lives in its own file.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "leadconvert",
+		Short:         "Operate a Zoho lead conversion bridge: connect Zoho, check a stack, follow leads, redrive",
+		SilenceUsage:  true, // errors say what is wrong; --help shows the usage
+		SilenceErrors: true, // execute prints them once, with the exit code
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newConnectCmd(), newDoctorCmd(), newJobsCmd(), newLeadCmd(), newRequestCmd(),
+		newRedriveCmd(), newSubmitCmd(), newRunCmd())
+	return root
 }

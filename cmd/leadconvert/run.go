@@ -13,11 +13,42 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/spf13/cobra"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
+
+func newRunCmd() *cobra.Command {
+	var (
+		events            string
+		leads             int
+		verbose, emulated bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the whole flow on embedded defaults: a Zoho simulator, in-memory stores, the sample events",
+		Long: `run feeds the sample events of events/ and a stream of single-lead requests through the
+functions' real Lambda handlers, with a Zoho simulator on 127.0.0.1 and in-memory stores and
+secret (no AWS account, no network), follows the jobs to their end with the status function,
+and prints what happened. With --emulated it runs the built bootstraps under the Lambda
+Runtime Interface Emulator against moto instead.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if emulated {
+				return runEmulated(cmd.OutOrStdout(), events)
+			}
+			return runLocal(cmd.OutOrStdout(), events, leads, verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&events, "events", "events", "folder of sample events")
+	f.IntVar(&leads, "leads", 200, "extra single-lead SQS messages to convert (10% duplicates)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print the functions' JSON logs to stderr")
+	f.BoolVar(&emulated, "emulated", false, "run the built bootstraps under the Lambda Runtime Interface Emulator against moto")
+	return cmd
+}
 
 // sampleWebhookKey is the key the sample events present.
 const sampleWebhookKey = "sample-webhook-key-change-me"
