@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,5 +351,49 @@ func TestConvertedLeadIsNotRejected(t *testing.T) {
 				t.Errorf("metrics %v", got)
 			}
 		})
+	}
+}
+
+// committedButFailed is a store whose first job write commits and then
+// answers an error, as DynamoDB may when the connection drops after it
+// applied the transaction.
+type committedButFailed struct {
+	jobs.Store
+	mu    sync.Mutex
+	tries int
+}
+
+func (s *committedButFailed) RecordJob(ctx context.Context, j jobs.Job, exp time.Time) error {
+	s.mu.Lock()
+	s.tries++
+	first := s.tries == 1
+	s.mu.Unlock()
+	err := s.Store.RecordJob(ctx, j, exp)
+	if first && err == nil {
+		return errors.New("dynamodb: connection reset by peer")
+	}
+	return err
+}
+
+// TestAlreadyRecordedIsSuccess: a retry that finds the job it just wrote
+// is a recorded job, not JOB_NOT_RECORDED (which tells an operator to
+// record by hand a job that is stored).
+func TestAlreadyRecordedIsSuccess(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	ids := z.Sim.SeedLeadRange(3)
+	unrecorded := 0
+	store := &committedButFailed{Store: jobs.NewMemoryStore()}
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now,
+		Unrecorded: func(context.Context, jobs.Job) { unrecorded++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := obs.NewMetrics("convert")
+	res := svc.Convert(obs.WithMetrics(context.Background(), m), []convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}})
+	if res[0].Verdict != convert.Done || len(res[0].Jobs) != 1 || store.tries != 2 {
+		t.Fatalf("result %+v after %d writes", res[0], store.tries)
+	}
+	if unrecorded != 0 || m.Value("JobsNotRecorded") != 0 {
+		t.Fatalf("a stored job reported not recorded: hook %d, metric %v", unrecorded, m.Value("JobsNotRecorded"))
 	}
 }

@@ -163,7 +163,15 @@ type Report struct {
 const (
 	StoppedDeadline   = "deadline"
 	StoppedZohoErrors = "zoho_errors"
+	// StoppedZohoRefused: Zoho refused a status call for good (a grant
+	// without the scope, a user without the permission): every other call
+	// would be refused alike, so the run ends and the jobs wait.
+	StoppedZohoRefused = "zoho_refused"
 )
+
+// refusedPause is how far a permanent refusal pushes the next check of the
+// jobs a run had in hand: an operator has to mend the grant first.
+const refusedPause = time.Hour
 
 // backoff spaces the checks of an open job by how often it was checked:
 // Zoho finishes most jobs within minutes, a few take much longer.
@@ -189,7 +197,8 @@ type run struct {
 
 	mu         sync.Mutex // guards rep and zohoErrors
 	rep        Report
-	zohoErrors int // consecutive retryable errors
+	zohoErrors int  // consecutive retryable errors
+	refused    bool // Zoho refused a status call for good
 
 	warnOnce sync.Once // for reads of leads Zoho refuses
 }
@@ -255,6 +264,8 @@ func (r *run) stopping(ctx context.Context) bool {
 	defer r.mu.Unlock()
 	switch {
 	case r.rep.Stopped != "":
+	case r.refused:
+		r.rep.Stopped = StoppedZohoRefused
 	case r.zohoErrors >= r.c.cfg.MaxZohoErrors:
 		r.rep.Stopped = StoppedZohoErrors
 	case ctx.Err() != nil, !r.stopAt.IsZero() && !time.Now().Before(r.stopAt):
@@ -373,8 +384,12 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 	default:
 		retryable := r.zohoError(err)
 		r.count(func(rep *Report) { rep.Errors++ })
-		if retryable || !r.stale(j, now) {
+		if retryable {
 			log.WarnContext(ctx, "status: no status from Zoho; the job stays due", "error", err)
+			return
+		}
+		if !r.stale(j, now) {
+			r.refusedForGood(ctx, log, j, now, err)
 			return
 		}
 		// Zoho refuses to answer for a job long past its time: give it up.
@@ -394,6 +409,35 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(r.c.cfg.Retention)
 	}
 	r.save(ctx, log, before, j)
+}
+
+// refusedForGood ends the run after Zoho refused a status call for good:
+// the job, and those the run holds but has not asked about, are checked
+// again after refusedPause instead of costing a refused call each on every
+// run. The metric StatusRefused raises the alarm.
+func (r *run) refusedForGood(ctx context.Context, log *slog.Logger, j jobs.Job, now time.Time, err error) {
+	r.mu.Lock()
+	first := !r.refused
+	r.refused = true
+	r.mu.Unlock()
+	r.m.Count("StatusRefused", 1)
+	if first {
+		log.ErrorContext(ctx, "status: Zoho refused a status call for good; the run stops and the jobs wait an hour (check the grant's scopes and the user's permissions)",
+			"error", err)
+	}
+	r.feed.Lock()
+	held := append([]jobs.Job{j}, r.buf...)
+	r.buf = nil
+	r.feed.Unlock()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, h := range held {
+		before := h
+		h.NextCheckAt, h.UpdatedAt = now.Add(refusedPause), now
+		if err := r.c.cfg.Store.SaveCheck(wctx, h, before.Version); err != nil && !errors.Is(err, jobs.ErrConflict) {
+			log.WarnContext(ctx, "status: pushing back the next check of a job", "job_id", h.ID, "error", err)
+		}
+	}
 }
 
 // checkDoubt reads back the leads of a call whose outcome was in doubt. It

@@ -642,3 +642,32 @@ func TestCallInDoubtIsSettled(t *testing.T) {
 		t.Errorf("settled %+v", j)
 	}
 }
+
+// TestPermanentRefusalEndsTheRun: a grant without the status scope makes
+// Zoho refuse every status call alike. The run stops at the first refusals
+// (at most one per call in flight) instead of asking about every due job,
+// the jobs it held wait an hour, and the metric raises the alarm.
+func TestPermanentRefusalEndsTheRun(t *testing.T) {
+	const due, concurrency = 30, 3
+	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{
+		Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.modules.leads.READ"},
+	}, jobcheck.Config{Concurrency: concurrency, PageSize: 10})
+	r.schedule(t, due, 1, nil)
+	r.clock.Advance(time.Minute)
+	m := obs.NewMetrics("status")
+	rep := r.run(obs.WithMetrics(context.Background(), m), jobcheck.Request{})
+	if calls := r.statusCalls(); calls > concurrency || rep.Stopped != jobcheck.StoppedZohoRefused {
+		t.Fatalf("%d status calls for %d due jobs, stopped %q; want at most %d and %q", calls, due, rep.Stopped, concurrency, jobcheck.StoppedZohoRefused)
+	}
+	if got := testkit.FlushEMF(t, m); got["StatusRefused"] < 1 {
+		t.Errorf("metrics %v; want StatusRefused", got)
+	}
+	left := r.due(t)
+	if left >= due || left < due-10 {
+		t.Errorf("%d jobs still due; want the page the run held (up to 10) pushed back", left)
+	}
+	r.clock.Advance(time.Hour)
+	if n := r.due(t); n != due {
+		t.Errorf("%d jobs due an hour later, want all %d", n, due)
+	}
+}
