@@ -449,7 +449,11 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 		t.Errorf("%d leads sent to Zoho again after their call succeeded, e.g. %v", len(resent), resent[:min(5, len(resent))])
 	}
 	if len(missing) > 0 {
-		t.Errorf("%d leads in no Zoho job, e.g. %v", len(missing), missing[:min(5, len(missing))])
+		byID := map[string]jobs.Claim{}
+		for _, c := range claims {
+			byID[c.LeadID] = c
+		}
+		t.Errorf("%d leads in no Zoho job, e.g. %v; the first's claim %+v", len(missing), missing[:min(5, len(missing))], byID[missing[0]])
 	}
 	// A death after Zoho's answer and before the job's record leaves a job
 	// nobody knows; its leads are sent again and Zoho refuses them (the

@@ -436,9 +436,20 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 	var doubtful []string
 	why := "Zoho refused leads it has and has not converted; another job may hold them"
 	ended := false // no lead of the chunk is handed back: a batch it came from is done with
+	// heldBack are leads Zoho never named, held because their chunk was
+	// refused too often: the calls did not carry them, so holding them
+	// uses none of their attempts.
+	var heldBack []string
+	lost := false // the last call's answer was lost: Zoho may or may not have its leads
 	defer func() {
+		if len(heldBack) > 0 {
+			r.hold(ctx, g, heldBack, "held with leads Zoho kept refusing in the same call", ended && len(doubtful) == 0, false)
+		}
 		if len(doubtful) > 0 {
-			r.hold(ctx, g, doubtful, why, ended)
+			// A lead Zoho named is one it refused: an attempt. A lost answer
+			// may hide a job that converts them, or no job at all: the
+			// read-back decides, and only a job that fails them counts.
+			r.hold(ctx, g, doubtful, why, ended, !lost)
 		}
 	}()
 	read, sorted := false, false // the chunk was read back once; that read succeeded
@@ -453,7 +464,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		}
 		if sorted && calls == maxCallsPerChunk {
 			r.metrics.Count("ChunksRefusedTooOften", 1)
-			doubtful, ended = append(doubtful, ids...), true
+			heldBack, ended = ids, true
 			return
 		}
 		req := *g.options
@@ -511,7 +522,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 				r.metrics.Count("AmbiguousCalls", 1)
 				log.WarnContext(ctx, "mass_convert answer lost; leads held until they are read back",
 					"status", apiErr.HTTPStatus, "leads", len(ids), "error", err)
-				doubtful, ended = append(doubtful, ids...), true
+				doubtful, ended, lost = append(doubtful, ids...), true, true
 				why = "the answer to the call was lost: " + reason
 				return
 			}
@@ -578,13 +589,15 @@ func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []
 // function reads them back and settles them (converted, or sent again).
 // If even that cannot be recorded, they are handed back as before. ended
 // says no other lead of the chunk is handed back, so the batch it came
-// from, if any, is done with.
-func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended bool) {
+// from, if any, is done with. attempt says the hold counts as one of the
+// leads' attempts: Zoho named them in a refusal.
+func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) {
 	now := r.s.cfg.Now()
 	job := jobs.Job{
 		ID: jobs.DoubtPrefix + newOwner(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
 		Options: g.optJSON, Sources: r.sources(g, ids), APIVersion: r.s.cfg.APIVersion,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.DoubtSettle), Reason: reason,
+		NoAttempt: !attempt,
 	}
 	if ended {
 		job.Batch = g.batch

@@ -65,6 +65,11 @@ type Job struct {
 	ExpiresAt time.Time // set when terminal; DynamoDB's TTL removes the item later
 	Version   int64     // optimistic lock: every update is conditional on it
 
+	// NoAttempt marks a call in doubt whose leads no call carried (Zoho
+	// refused their chunk for other leads): recording it uses none of
+	// their attempts. It is not stored.
+	NoAttempt bool
+
 	// Results are the leads as read back from Zoho once the job ended;
 	// empty until then, and when the grant cannot read leads.
 	Results []LeadResult

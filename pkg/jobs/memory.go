@@ -86,8 +86,12 @@ func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Ti
 	if job.State == InDoubt {
 		state = ClaimInDoubt
 	}
+	add := 1
+	if job.NoAttempt {
+		add = 0
+	}
 	for _, id := range job.LeadIDs {
-		m.claims[id] = Claim{LeadID: id, State: state, JobID: job.ID, ExpiresAt: claimsExpire, Attempts: m.claims[id].Attempts + 1}
+		m.claims[id] = Claim{LeadID: id, State: state, JobID: job.ID, ExpiresAt: claimsExpire, Attempts: m.claims[id].Attempts + add}
 	}
 	return nil
 }

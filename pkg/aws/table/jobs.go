@@ -250,6 +250,11 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	if job.State == jobs.InDoubt {
 		state = jobs.ClaimInDoubt
 	}
+	// Each call that carried a lead is one of its attempts.
+	attempt := 1
+	if job.NoAttempt {
+		attempt = 0
+	}
 	for _, id := range job.LeadIDs {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(d.table),
@@ -257,7 +262,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :state, job_id = :job, expires_at = :exp ADD attempts :one REMOVE #owner, claim_until_ms, reason"),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":lead": sAttr("lead"), ":state": sAttr(string(state)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()), ":one": nAttr(1),
+				":lead": sAttr("lead"), ":state": sAttr(string(state)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()), ":one": nAttr(int64(attempt)),
 			},
 		}})
 	}
