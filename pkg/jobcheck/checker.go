@@ -581,6 +581,12 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 		return
 	}
 	r.m.CountBy("JobsFinished", "Status", string(j.State), 1)
+	if !out.unread {
+		// Per lead, as read back: a job's counts say nothing of which leads
+		// Zoho converted, and the dashboard graphs leads, not jobs.
+		r.m.Count("LeadsConverted", len(converted))
+		r.m.Count("LeadsNotConverted", len(notConverted))
+	}
 	if j.State == jobs.Stale {
 		r.m.Count("JobsStale", 1)
 	}

@@ -169,7 +169,8 @@ func TestFailedLeadsAreSentAgain(t *testing.T) {
 				t.Errorf("job %d (%d failed leads): claimed %v, held %d", k, fails[k], claimed, len(held))
 			}
 		}
-		if got := testkit.FlushEMF(t, m); got["LeadsReadBack"] != 9 || got["LeadsResent"] != 4 || got["ReadBackSkipped"] != 0 {
+		if got := testkit.FlushEMF(t, m); got["LeadsReadBack"] != 9 || got["LeadsResent"] != 4 || got["ReadBackSkipped"] != 0 ||
+			got["LeadsConverted"] != 5 || got["LeadsNotConverted"] != 4 {
 			t.Errorf("metrics %v", got)
 		}
 	})
