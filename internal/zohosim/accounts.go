@@ -22,8 +22,11 @@ var accessDeniedBody = obj{
 	"status":            "failure",
 }
 
-// token answers a refresh. Like Accounts, it reports every error with
-// HTTP 200 except the throttle, whose status is configurable.
+// token answers a refresh or the exchange of a grant code. Like Accounts,
+// it reports every error with HTTP 200 except the throttle, whose status is
+// configurable. The client is checked first: a client id is registered in
+// one data centre, so another data centre's server answers invalid_client
+// whatever else the request holds.
 func (s *Server) token(r *http.Request) (int, any) {
 	r.ParseForm() // a malformed body leaves the form empty, which fails below
 	f := r.Form
@@ -32,15 +35,29 @@ func (s *Server) token(r *http.Request) (int, any) {
 		return http.StatusOK, obj{"error": "invalid_client"}
 	case f.Get("client_secret") != s.opts.ClientSecret:
 		return http.StatusOK, obj{"error": "invalid_client_secret"}
-	case f.Get("grant_type") != "refresh_token":
-		return http.StatusOK, obj{"error": "unsupported_grant_type"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.revoked || f.Get("refresh_token") != s.opts.RefreshToken {
-		return http.StatusOK, obj{"error": "invalid_code"}
-	}
 	now := s.opts.Clock.Now()
+	var refreshToken string
+	switch f.Get("grant_type") {
+	case "refresh_token":
+		if s.revoked || f.Get("refresh_token") != s.opts.RefreshToken {
+			return http.StatusOK, obj{"error": "invalid_code"}
+		}
+	case "authorization_code":
+		c, ok := s.codes[f.Get("code")]
+		if !ok || !now.Before(c.expires) {
+			return http.StatusOK, obj{"error": "invalid_code"}
+		}
+		if !c.used {
+			// Only the first exchange yields the refresh token (doc section 3).
+			refreshToken = s.opts.RefreshToken
+		}
+		c.used = true
+	default:
+		return http.StatusOK, obj{"error": "unsupported_grant_type"}
+	}
 	if s.throttledLocked(now) {
 		s.stats.AccessDenied++
 		return s.opts.AccessDeniedStatus, accessDeniedBody
@@ -53,11 +70,35 @@ func (s *Server) token(r *http.Request) (int, any) {
 		"token_type":   "Bearer",
 		"expires_in":   int(tokenLifetime / time.Second),
 	}
+	if refreshToken != "" {
+		body["refresh_token"] = refreshToken
+	}
 	if s.opts.LegacyTokenResponse {
 		body["expires_in_sec"] = int(tokenLifetime / time.Second)
 		body["expires_in"] = int(tokenLifetime / time.Millisecond)
 	}
 	return http.StatusOK, body
+}
+
+// grantCode is a self-client's grant code: good until it expires, and for
+// one refresh token.
+type grantCode struct {
+	expires time.Time
+	used    bool
+}
+
+// GrantCode mints a grant code, as the API console's Self Client > Generate
+// Code does, valid for the given simulated time (Zoho offers 3 to 10
+// minutes). Exchanged with grant_type=authorization_code, it yields an
+// access token and, the first time only, the refresh token of Options. It
+// belongs to this server alone: another simulator, standing for another data
+// centre, answers invalid_code (or invalid_client, not knowing the client).
+func (s *Server) GrantCode(valid time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code := "1000." + randomHex() + "." + randomHex()
+	s.codes[code] = &grantCode{expires: s.opts.Clock.Now().Add(valid)}
+	return code
 }
 
 // throttledLocked reports whether a refresh at now is refused, tripping

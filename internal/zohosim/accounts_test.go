@@ -2,6 +2,7 @@ package zohosim
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestTokenErrors(t *testing.T) {
 		{"wrong secret", "client_secret", "nope", "invalid_client_secret"},
 		{"wrong refresh token", "refresh_token", "1000.other", "invalid_code"},
 		{"no refresh token", "refresh_token", "", "invalid_code"},
-		{"authorization code grant", "grant_type", "authorization_code", "unsupported_grant_type"},
+		{"authorization code grant without a code", "grant_type", "authorization_code", "invalid_code"},
 		{"no grant", "grant_type", "", "unsupported_grant_type"},
 	}
 	for _, tt := range tests {
@@ -232,5 +233,70 @@ func TestIssueTokenOutsideWindow(t *testing.T) {
 		if a := e.refresh(goodRefresh()); a.body["access_token"] == nil {
 			t.Fatalf("refresh %d refused after IssueToken calls: %s", i+1, a.raw)
 		}
+	}
+}
+
+// TestGrantCode: a self-client's grant code is exchanged at its own data
+// centre, within its minutes, and yields the refresh token only once.
+func TestGrantCode(t *testing.T) {
+	exchange := func(e *env, code string, edit func(url.Values)) answer {
+		t.Helper()
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}}
+		if edit != nil {
+			edit(form)
+		}
+		return e.refresh(form)
+	}
+	t.Run("first exchange", func(t *testing.T) {
+		e := newEnv(t, Options{APIDomain: "https://www.zohoapis.eu"})
+		a := exchange(e, e.s.GrantCode(3*time.Minute), nil)
+		tok, _ := a.body["access_token"].(string)
+		if a.status != http.StatusOK || !tokenPattern.MatchString(tok) || a.body["refresh_token"] != DefaultRefreshToken ||
+			a.body["api_domain"] != "https://www.zohoapis.eu" || a.body["token_type"] != "Bearer" || a.body["expires_in"] != 3600.0 {
+			t.Fatalf("got %d %s", a.status, a.raw)
+		}
+		e.tok = tok
+		e.do("GET", massConvertPath+"?job_id=1", e.auth(), "").wantError(t, 400, "INVALID_DATA", "")
+		if st := e.s.Stats(); st.TokensIssued != 1 || st.Calls[EndpointToken] != 1 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
+	t.Run("second exchange has no refresh token", func(t *testing.T) {
+		e := newEnv(t, Options{})
+		code := e.s.GrantCode(3 * time.Minute)
+		exchange(e, code, nil)
+		a := exchange(e, code, nil)
+		if _, ok := a.body["refresh_token"]; ok || a.body["access_token"] == nil {
+			t.Fatalf("second exchange: %d %s", a.status, a.raw)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		code  func(e *env) string
+		edit  func(url.Values)
+		error string
+	}{
+		{"expired", func(e *env) string {
+			c := e.s.GrantCode(3 * time.Minute)
+			e.clock.Advance(3 * time.Minute)
+			return c
+		}, nil, "invalid_code"},
+		{"from another server", func(*env) string { return newEnv(t, Options{}).s.GrantCode(time.Minute) }, nil, "invalid_code"},
+		{"unknown client", func(e *env) string { return e.s.GrantCode(time.Minute) },
+			func(f url.Values) { f.Set("client_id", "1000.EUCLIENT") }, "invalid_client"},
+		{"wrong secret", func(e *env) string { return e.s.GrantCode(time.Minute) },
+			func(f url.Values) { f.Set("client_secret", "nope") }, "invalid_client_secret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			a := exchange(e, tt.code(e), tt.edit)
+			if a.status != http.StatusOK || a.body["error"] != tt.error || a.body["access_token"] != nil {
+				t.Fatalf("got %d %s, want 200 {error: %s}", a.status, a.raw, tt.error)
+			}
+			if st := e.s.Stats(); st.TokensIssued != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
 	}
 }

@@ -1,8 +1,8 @@
 // Package zohosim simulates the parts of Zoho CRM and Zoho Accounts that
-// mass lead conversion depends on: the OAuth refresh endpoint, Mass Convert
-// Lead, Mass Convert Status and Get Records of Leads, plus the metadata
-// (Deals and Leads fields, current user, org) Zoho's official SDKs read
-// before their first call.
+// mass lead conversion depends on: the OAuth token endpoint (refreshes and
+// grant codes), Mass Convert Lead, Mass Convert Status and Get Records of
+// Leads, plus the metadata (Deals and Leads fields, current user, org) Zoho's
+// official SDKs read before their first call.
 //
 // It is written from the project's summary of Zoho's documentation
 // (docs/zoho-crm-api.md) and reproduces its quirks: Accounts answers errors
@@ -157,6 +157,7 @@ type Server struct {
 	refreshes   []time.Time          // refreshes within the sliding window
 	deniedUntil time.Time
 	revoked     bool
+	codes       map[string]*grantCode // grant codes by value
 
 	// CRM directory.
 	users       map[string]bool
@@ -207,6 +208,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts:        opts,
 		tokens:      make(map[string]time.Time),
+		codes:       make(map[string]*grantCode),
 		users:       map[string]bool{DefaultUserID: true},
 		portalTypes: map[string]bool{DefaultPortalUserTypeID: true},
 		leads:       make(map[string]bool),

@@ -54,6 +54,10 @@ var envPrefix = map[Environment]string{
 	Developer:  "developer",
 }
 
+// DataCenters lists every data centre, in the order of Zoho's table: the
+// order in which a caller that does not know its data centre tries them.
+func DataCenters() []DataCenter { return []DataCenter{US, EU, IN, AU, JP, CA, SA, CN} }
+
 // ParseDataCenter accepts a data-centre code in any case ("us", "EU").
 func ParseDataCenter(s string) (DataCenter, error) {
 	dc := DataCenter(strings.ToLower(strings.TrimSpace(s)))

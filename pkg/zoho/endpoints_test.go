@@ -97,3 +97,18 @@ func TestCheckOverrideURL(t *testing.T) {
 		}
 	}
 }
+
+// TestDataCentersListsEachOnce: a data centre missing from the list would
+// never be found by a caller that tries them all.
+func TestDataCentersListsEachOnce(t *testing.T) {
+	seen := map[string]bool{}
+	for _, dc := range zoho.DataCenters() {
+		if _, err := zoho.ParseDataCenter(string(dc)); err != nil || seen[dc.AccountsURL()] {
+			t.Errorf("%q unknown or listed twice (%v)", dc, err)
+		}
+		seen[dc.AccountsURL()] = true
+	}
+	if len(seen) != 8 {
+		t.Errorf("lists %d data centres, want the 8 of Zoho's table", len(seen))
+	}
+}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ type grant struct {
 // 200, so "error" must be checked before anything else.
 type tokenAnswer struct {
 	AccessToken      string      `json:"access_token"`
+	RefreshToken     string      `json:"refresh_token"` // only when a grant code is exchanged
 	APIDomain        string      `json:"api_domain"`
 	ExpiresIn        json.Number `json:"expires_in"`
 	ExpiresInSec     json.Number `json:"expires_in_sec"`
@@ -41,19 +43,30 @@ const defaultLifetime = time.Hour
 // request being served is wrong, and an operator can mend the credentials.
 // throttled reports Zoho's Access Denied answer.
 func refresh(ctx context.Context, hc *http.Client, accountsURL string, c Credentials) (g grant, throttled bool, err error) {
-	fail := func(status int, code, msg string, cause error) (grant, bool, error) {
-		return grant{}, strings.EqualFold(code, "Access Denied"),
-			&zoho.APIError{Op: "token", HTTPStatus: status, Code: code, Message: msg, Class: zoho.Retryable, IDIndex: -1, Err: cause}
-	}
-	form := url.Values{
+	a, err := postToken(ctx, hc, accountsURL, url.Values{
 		"grant_type":    {"refresh_token"},
 		"client_id":     {c.ClientID},
 		"client_secret": {c.ClientSecret},
 		"refresh_token": {c.RefreshToken},
+	})
+	if err != nil {
+		apiErr, _ := errors.AsType[*zoho.APIError](err)
+		return grant{}, apiErr != nil && strings.EqualFold(apiErr.Code, "Access Denied"), err
+	}
+	return grant{accessToken: a.AccessToken, apiDomain: a.APIDomain, lifetime: lifetimeOf(a)}, false, nil
+}
+
+// postToken sends one request to the token endpoint of accountsURL and
+// returns an answer that holds an access token. Every failure is a
+// *zoho.APIError with Op "token" and Class Retryable; Code is Zoho's error
+// when Zoho sent one.
+func postToken(ctx context.Context, hc *http.Client, accountsURL string, form url.Values) (tokenAnswer, error) {
+	fail := func(status int, code, msg string, cause error) (tokenAnswer, error) {
+		return tokenAnswer{}, &zoho.APIError{Op: "token", HTTPStatus: status, Code: code, Message: msg, Class: zoho.Retryable, IDIndex: -1, Err: cause}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, accountsURL+"/oauth/v2/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return fail(0, "", "building the refresh request", err)
+		return fail(0, "", "building the token request", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -79,7 +92,7 @@ func refresh(ctx context.Context, hc *http.Client, accountsURL string, c Credent
 	case a.AccessToken == "":
 		return fail(res.StatusCode, "", "token answer has no access_token", nil)
 	}
-	return grant{accessToken: a.AccessToken, apiDomain: a.APIDomain, lifetime: lifetimeOf(a)}, false, nil
+	return a, nil
 }
 
 // lifetimeOf honours the legacy answer, where expires_in_sec is seconds and
