@@ -375,15 +375,15 @@ func (r *redriver) summary(moved int, failed []string) {
 	w := r.out
 	fmt.Fprintln(w)
 	if r.o.apply {
-		fmt.Fprintf(w, "Moved %d of %s back to the conversion queue.\n", moved, letters(r.count(move)))
+		fmt.Fprintf(w, "Moved %d of %s back to the conversion queue.\n", moved, plural(r.count(move), "letter"))
 		for _, f := range failed {
 			fmt.Fprintln(w, "  not moved:", f)
 		}
 	} else {
-		fmt.Fprintf(w, "Dry run: nothing moved. %s would move back to the conversion queue; run again with --apply to move them.\n", letters(r.count(move)))
+		fmt.Fprintf(w, "Dry run: nothing moved. %s would move back to the conversion queue; run again with --apply to move them.\n", plural(r.count(move), "letter"))
 	}
 	if n := r.count(filtered); n > 0 {
-		fmt.Fprintf(w, "Left in the dead-letter queue: %s not selected by --code or --reason.\n", letters(n))
+		fmt.Fprintf(w, "Left in the dead-letter queue: %s not selected by --code or --reason.\n", plural(n, "letter"))
 	}
 	if n := r.count(invalid); n > 0 {
 		var example string
@@ -396,7 +396,7 @@ func (r *redriver) summary(moved int, failed []string) {
 		fmt.Fprintf(w, "Left in the dead-letter queue: %s that can never succeed as sent, since the convert function's decoder refuses them\n"+
 			"  (for example %s).\n"+
 			"  Mend the request and send it with `leadconvert submit`, or, for a missing assign_to, set the stack's\n"+
-			"  DefaultOwnerId and redrive; then delete the letter.\n", letters(n), shorten(example, 160))
+			"  DefaultOwnerId and redrive; then delete the letter.\n", plural(n, "letter"), shorten(example, 160))
 	}
 	if n := r.count(jobLetter); n > 0 {
 		var jobs []string
@@ -408,7 +408,7 @@ func (r *redriver) summary(moved int, failed []string) {
 		fmt.Fprintf(w, "Left in the dead-letter queue: %s JOB_NOT_RECORDED, a job Zoho scheduled that the table could not record (job %s).\n"+
 			"  They hold a job, not a request: the conversion queue cannot record it, and leadconvert cannot record a job yet.\n"+
 			"  Check the job's leads in Zoho (or with `leadconvert lead ID`), then delete the letter by hand.\n",
-			letters(n), strings.Join(jobs, ", "))
+			plural(n, "letter"), strings.Join(jobs, ", "))
 	}
 	r.noteInFlight()
 }
@@ -449,12 +449,12 @@ func (r *redriver) release(ctx context.Context) error {
 	return nil
 }
 
-// letters is n letters, in English.
-func letters(n int) string {
+// plural is n of noun, in English: "1 letter", "2 letters".
+func plural(n int, noun string) string {
 	if n == 1 {
-		return "1 letter"
+		return "1 " + noun
 	}
-	return strconv.Itoa(n) + " letters"
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // shorten cuts s to at most n runes, marking the cut.

@@ -25,6 +25,3 @@ func newLeadCmd() *cobra.Command { return notYet("lead", "Show what became of on
 func newRequestCmd() *cobra.Command {
 	return notYet("request", "Show what became of the leads of one API request")
 }
-func newSubmitCmd() *cobra.Command {
-	return notYet("submit", "Send a conversion request to the queue or the API")
-}
