@@ -22,9 +22,3 @@ func newLeadCmd() *cobra.Command { return notYet("lead", "Show what became of on
 func newRequestCmd() *cobra.Command {
 	return notYet("request", "Show what became of the leads of one API request")
 }
-func newRedriveCmd() *cobra.Command {
-	return notYet("redrive", "Show dead letters by reason, and move them back to the conversion queue")
-}
-func newSubmitCmd() *cobra.Command {
-	return notYet("submit", "Send a conversion request to the queue or the API")
-}
