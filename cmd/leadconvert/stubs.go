@@ -18,13 +18,6 @@ func newConnectCmd() *cobra.Command {
 	return notYet("connect", "Turn a Zoho self-client's grant code into a working secret")
 }
 func newDoctorCmd() *cobra.Command { return notYet("doctor", "Check a deployed stack") }
-func newJobsCmd() *cobra.Command {
-	return notYet("jobs", "List open, stale or recently finished jobs")
-}
-func newLeadCmd() *cobra.Command { return notYet("lead", "Show what became of one lead") }
-func newRequestCmd() *cobra.Command {
-	return notYet("request", "Show what became of the leads of one API request")
-}
 func newRedriveCmd() *cobra.Command {
 	return notYet("redrive", "Show dead letters by reason, and move them back to the conversion queue")
 }
