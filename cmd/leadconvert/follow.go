@@ -304,7 +304,7 @@ func newJobsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			note := fmt.Sprintf("scanned %d items in %d pages", res.Scanned, res.Pages)
+			note := fmt.Sprintf("scanned %d items in %d page(s) of the table", res.Scanned, res.Pages)
 			if res.More {
 				note += fmt.Sprintf("; stopped at --limit %d: more jobs may have ended, newer ones included", limit)
 			}
