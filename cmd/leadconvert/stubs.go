@@ -15,10 +15,3 @@ func notYet(use, short string) *cobra.Command {
 }
 
 func newDoctorCmd() *cobra.Command { return notYet("doctor", "Check a deployed stack") }
-func newJobsCmd() *cobra.Command {
-	return notYet("jobs", "List open, stale or recently finished jobs")
-}
-func newLeadCmd() *cobra.Command { return notYet("lead", "Show what became of one lead") }
-func newRequestCmd() *cobra.Command {
-	return notYet("request", "Show what became of the leads of one API request")
-}

@@ -303,68 +303,6 @@ func (a *api) unavailable(w http.ResponseWriter, r *http.Request, what string, e
 	writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the request could not be accepted now; send it again", nil)
 }
 
-// leadView is one lead as the API shows it.
-type leadView struct {
-	ID     string `json:"id"`
-	State  string `json:"state"` // see leadState
-	JobID  string `json:"job_id,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	// Attempts counts the calls that carried the lead so far.
-	Attempts int `json:"attempts,omitempty"`
-	// The records Zoho made, when it said (read back after the job).
-	ContactID string `json:"contact_id,omitempty"`
-	AccountID string `json:"account_id,omitempty"`
-	DealID    string `json:"deal_id,omitempty"`
-}
-
-// deadLettered prefixes the reason of a lead whose accumulated call's
-// options Zoho refused (convert.refuseBatch).
-const deadLettered = "dead-lettered: "
-
-func (a *api) getRequest(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	id := r.PathValue("request_id")
-	if !isRequestID(id) {
-		writeError(w, http.StatusBadRequest, "INVALID_DATA", "request_id is the request_id of a POST /conversions answer", map[string]any{"param_name": "request_id"})
-		return
-	}
-	req, err := a.cfg.Jobs.Request(ctx, id)
-	switch {
-	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, http.StatusNotFound, "INVALID_DATA", "no such request (or it is older than the retention)", map[string]any{"param_name": "request_id"})
-		return
-	case err != nil:
-		a.unavailable(w, r, "reading a request failed", err)
-		return
-	}
-	claims, err := a.cfg.Jobs.Claims(ctx, req.LeadIDs)
-	if err != nil {
-		a.unavailable(w, r, "reading a request's claims failed", err)
-		return
-	}
-	byLead := make(map[string]jobs.Claim, len(claims))
-	for _, c := range claims {
-		byLead[c.LeadID] = c
-	}
-	byJob, err := a.jobsOf(ctx, claims)
-	if err != nil {
-		a.unavailable(w, r, "reading a request's jobs failed", err)
-		return
-	}
-	leads := make([]leadView, len(req.LeadIDs))
-	counts := map[string]int{}
-	for i, lead := range req.LeadIDs {
-		c, claimed := byLead[lead]
-		v := leadState(lead, c, claimed, byJob)
-		if !claimed && req.FailCode != "" {
-			v.State, v.Reason = "DEAD_LETTERED", req.FailCode+": "+req.FailReason
-		}
-		leads[i] = v
-		counts[v.State]++
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"request_id": req.ID, "created_at": req.CreatedAt, "leads": leads, "counts": counts})
-}
-
 // isRequestID accepts the ids this API hands out: API Gateway's (base64-ish
 // or a UUID) and the local server's.
 func isRequestID(s string) bool {
@@ -425,65 +363,6 @@ func pending(ids []string, res convert.Result) []string {
 		}
 	}
 	return out
-}
-
-// jobView is a stored job as the API shows it.
-type jobView struct {
-	JobID        string     `json:"job_id"`
-	Status       string     `json:"status"`
-	ZohoStatus   string     `json:"zoho_status,omitempty"`
-	IDs          []string   `json:"ids"`
-	Total        int        `json:"total"`
-	Converted    int        `json:"converted"`
-	NotConverted int        `json:"not_converted"`
-	Failed       int        `json:"failed"`
-	Checks       int        `json:"checks"`
-	Reason       string     `json:"reason,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
-	CheckedAt    *time.Time `json:"checked_at,omitempty"`
-	NextCheckAt  *time.Time `json:"next_check_at,omitempty"`
-	Leads        []leadView `json:"leads,omitempty"` // each lead's outcome
-}
-
-func (a *api) get(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("job_id")
-	if !isDigits(id) {
-		writeError(w, http.StatusBadRequest, "INVALID_DATA", "job_id must be Zoho's numeric job id", map[string]any{"param_name": "job_id"})
-		return
-	}
-	j, err := a.cfg.Jobs.Job(r.Context(), id)
-	switch {
-	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, http.StatusNotFound, "INVALID_DATA", "no such job", map[string]any{"param_name": "job_id"})
-		return
-	case err != nil:
-		a.log().ErrorContext(r.Context(), "reading a job failed", "job_id", id, "error", err)
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the job store is unavailable; try again", nil)
-		return
-	}
-	claims, err := a.cfg.Jobs.Claims(r.Context(), j.LeadIDs)
-	if err != nil {
-		a.unavailable(w, r, "reading a job's claims failed", err)
-		return
-	}
-	v := newJobView(j)
-	v.Leads = jobLeads(j, claims)
-	writeJSON(w, http.StatusOK, v)
-}
-
-func newJobView(j jobs.Job) jobView {
-	v := jobView{JobID: j.ID, Status: string(j.State), ZohoStatus: j.ZohoStatus, IDs: j.LeadIDs, Total: j.Total,
-		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount, Checks: j.Checks,
-		Reason: j.Reason, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
-	if !j.CheckedAt.IsZero() {
-		v.CheckedAt = &j.CheckedAt
-	}
-	if !j.NextCheckAt.IsZero() {
-		v.NextCheckAt = &j.NextCheckAt
-	}
-	return v
 }
 
 func isDigits(s string) bool {
