@@ -108,3 +108,25 @@ func TestReadmeExamplesAreAccepted(t *testing.T) {
 		t.Error("the README's webhook recipe does not say to use form data, and why")
 	}
 }
+
+// TestReadmeCommandsExist: every `leadconvert X` the README tells a user to
+// type is a command.
+func TestReadmeCommandsExist(t *testing.T) {
+	have := map[string]bool{}
+	for _, c := range newRoot().Commands() {
+		have[c.Name()] = true
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`\bleadconvert ([a-z][a-z-]*)`).FindAllStringSubmatch(readme(t), -1) {
+		if m[1] == "command" {
+			continue // "the leadconvert command"
+		}
+		n++
+		if !have[m[1]] {
+			t.Errorf("the README uses `leadconvert %s`, which is not a command", m[1])
+		}
+	}
+	if n < 7 {
+		t.Fatalf("found %d leadconvert commands in the README", n)
+	}
+}
