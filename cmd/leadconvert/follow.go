@@ -20,6 +20,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/outcome"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 // output is the --output flag: a table for people, JSON for scripts.
@@ -94,7 +95,7 @@ again (its job did not convert it), or older than the retention.
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			if !isZohoID(id) {
+			if !zoho.IsRecordID(id) {
 				return usageError{fmt.Errorf("lead id %q: want Zoho's numeric record id", id)}
 			}
 			if err := out.check(); err != nil {
@@ -267,7 +268,7 @@ func newJobsCmd() *cobra.Command {
 			case len(args) == 1 && (open || stale || finishedSince != ""):
 				return usageError{errors.New("a job ID shows that job: leave out --open, --stale and --finished-since")}
 			case len(args) == 1:
-				if !isJobID(args[0]) {
+				if !jobs.IsJobID(args[0]) {
 					return usageError{fmt.Errorf("job id %q: want Zoho's numeric job id, or doubt-... for a call in doubt", args[0])}
 				}
 			case open && (stale || finishedSince != ""):
@@ -455,27 +456,6 @@ func printFields(w io.Writer, fields [][2]string) error {
 		}
 	}
 	return tw.Flush()
-}
-
-// isZohoID accepts Zoho's record and job ids: digits, at most 19.
-func isZohoID(s string) bool {
-	if s == "" || len(s) > 19 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// isJobID accepts a Zoho job id, or the id of a call in doubt.
-func isJobID(s string) bool {
-	if rest, ok := strings.CutPrefix(s, jobs.DoubtPrefix); ok {
-		return rest != "" && isRequestID(rest)
-	}
-	return isZohoID(s)
 }
 
 // isRequestID accepts the request ids the API hands out: API Gateway's

@@ -365,18 +365,6 @@ func pending(ids []string, res convert.Result) []string {
 	return out
 }
 
-func isDigits(s string) bool {
-	if s == "" || len(s) > 19 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func mediaType(r *http.Request) string {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/outcome"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 // The lead states and how they are derived live in package outcome, which
@@ -13,7 +14,7 @@ import (
 
 func (a *api) getLead(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("lead_id")
-	if !isDigits(id) {
+	if !zoho.IsRecordID(id) {
 		writeError(w, http.StatusBadRequest, "INVALID_DATA", "lead_id must be Zoho's numeric record id", map[string]any{"param_name": "lead_id"})
 		return
 	}
@@ -49,8 +50,8 @@ func (a *api) getRequest(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("job_id")
-	if !isDigits(id) {
-		writeError(w, http.StatusBadRequest, "INVALID_DATA", "job_id must be Zoho's numeric job id", map[string]any{"param_name": "job_id"})
+	if !jobs.IsJobID(id) {
+		writeError(w, http.StatusBadRequest, "INVALID_DATA", "job_id must be Zoho's numeric job id, or doubt-... for a call in doubt", map[string]any{"param_name": "job_id"})
 		return
 	}
 	v, err := outcome.OfJob(r.Context(), a.cfg.Jobs, id)

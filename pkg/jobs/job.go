@@ -6,8 +6,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
 // State is a job's state in our own vocabulary. Zoho's raw status string is
@@ -38,6 +42,20 @@ func (s State) Open() bool { return s == Scheduled || s == InProgress || s == In
 
 // DoubtPrefix starts the id of a call in doubt; Zoho's job ids are digits.
 const DoubtPrefix = "doubt-"
+
+// IsJobID reports whether s can name a job: one of Zoho's (a record id) or
+// a call in doubt (DoubtPrefix and 16 hex digits).
+func IsJobID(s string) bool {
+	rest, doubt := strings.CutPrefix(s, DoubtPrefix)
+	if !doubt {
+		return zoho.IsRecordID(s)
+	}
+	if len(rest) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(rest)
+	return err == nil
+}
 
 // Job is one mass-convert job Zoho scheduled.
 type Job struct {

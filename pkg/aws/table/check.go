@@ -100,24 +100,11 @@ func (d *JobStore) dueFrom(ctx context.Context, now time.Time, cursor string) ([
 	rest, ok := strings.CutPrefix(cursor, dueCursorPrefix)
 	ids := strings.Split(rest, ",")
 	for _, id := range ids {
-		if !ok || !isJobID(id) {
+		if !ok || !jobs.IsJobID(id) {
 			return nil, fmt.Errorf("jobs: malformed cursor")
 		}
 	}
 	return ids, nil
-}
-
-// isJobID reports whether s is a Zoho id: digits, at most 19.
-func isJobID(s string) bool {
-	if s == "" || len(s) > 19 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Jobs reads both items of each job with BatchGetItem, eventually

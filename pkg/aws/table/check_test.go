@@ -345,3 +345,27 @@ func TestDueJobsOldestDueFirstAsTheyWereRead(t *testing.T) {
 		}
 	})
 }
+
+// TestCallsInDoubtPageLikeJobs: calls in doubt are due like jobs, and a
+// page's cursor may name them (their ids are not Zoho's digits).
+func TestCallsInDoubtPageLikeJobs(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		js := recordJobs(t, rec, 700, 2, 1)
+		want := idsOf(js)
+		for k := range 3 {
+			d := jobs.Job{ID: fmt.Sprintf("%s%016x", jobs.DoubtPrefix, 0xabc0+k), State: jobs.InDoubt, LeadIDs: leadIDs(9000+k, 1),
+				CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0.Add(time.Duration(k) * time.Second)}
+			if err := rec.RecordJob(ctx, d, t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, d.ID)
+		}
+		got, pages := allDue(t, st, t0.Add(time.Minute), 2)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || pages < 3 {
+			t.Fatalf("due %v in %d pages, want %v", got, pages, want)
+		}
+	})
+}

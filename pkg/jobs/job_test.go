@@ -1,0 +1,26 @@
+package jobs
+
+import "testing"
+
+func TestIsJobID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"3652397000009835001", true},
+		{"1", true},
+		{"doubt-0123456789abcdef", true},
+		{"", false},
+		{"0123", false},
+		{"36523970000098350011", false}, // 20 digits
+		{"doubt-", false},
+		{"doubt-0123456789abcdeg", false},
+		{"doubt-0123456789abcdef0", false},
+		{"DOUBT-0123456789abcdef", false},
+		{"../3652397000009835001", false},
+	} {
+		if got := IsJobID(tc.id); got != tc.ok {
+			t.Errorf("IsJobID(%q) = %v, want %v", tc.id, got, tc.ok)
+		}
+	}
+}
