@@ -17,7 +17,6 @@ func notYet(use, short string) *cobra.Command {
 func newConnectCmd() *cobra.Command {
 	return notYet("connect", "Turn a Zoho self-client's grant code into a working secret")
 }
-func newDoctorCmd() *cobra.Command { return notYet("doctor", "Check a deployed stack") }
 func newJobsCmd() *cobra.Command {
 	return notYet("jobs", "List open, stale or recently finished jobs")
 }
