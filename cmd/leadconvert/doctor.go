@@ -140,6 +140,9 @@ func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {
 	if err := o.dep.require("table", "secret", "queue-url", "dlq-url"); err != nil {
 		return err
 	}
+	if o.scanLimit < 1 {
+		return usageError{fmt.Errorf("--scan-limit %d: want at least 1", o.scanLimit)}
+	}
 	if o.dep.TokenKey == "" {
 		return usageError{fmt.Errorf("no --token-key: pass it, or --stack of a deployment")}
 	}

@@ -339,6 +339,7 @@ func TestDoctorUsage(t *testing.T) {
 	}{
 		{[]string{"doctor", "--region", "us-east-1"}, "no --table"},
 		{[]string{"doctor", "extra"}, "accepts 0 arg"},
+		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d", "--scan-limit", "0"}, "--scan-limit 0"},
 		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d"}, "no --token-key"},
 		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d", "--token-key", "k",
 			"--accounts-url", "http://accounts.example.test"}, "--accounts-url"},
