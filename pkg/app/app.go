@@ -109,7 +109,7 @@ func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
 		if err != nil {
 			return "", err
 		}
-		key, bad := parseWebhookKey(raw)
+		key, bad := ParseWebhookKey(raw)
 		if bad != nil {
 			obs.MetricsFrom(ctx).Count("SecretInvalid", 1)
 			log.ErrorContext(ctx, "the webhook key in the secret is unusable: refusing every API request",
@@ -120,9 +120,10 @@ func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
 	}
 }
 
-// parseWebhookKey reads "webhook_key" from the secret's JSON. Whatever else
-// the secret holds is the token source's to judge.
-func parseWebhookKey(raw string) (string, *secret.ConfigError) {
+// ParseWebhookKey reads "webhook_key" from the secret's JSON, as the API
+// and the authorizer do (leadconvert doctor checks a secret with it).
+// Whatever else the secret holds is the token source's to judge.
+func ParseWebhookKey(raw string) (string, *secret.ConfigError) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &fields); err != nil || fields == nil {
 		return "", &secret.ConfigError{Reason: "is not a JSON object"}

@@ -167,6 +167,22 @@ func (s *Source) Credentials(ctx context.Context) (Credentials, error) {
 	return c, nil
 }
 
+// Shared reads the record the store keeps for the secret's credentials,
+// as Token would find it, without taking the lease or refreshing: an
+// operator's check sees a refresh pause before anything could hit it. It is
+// the zero Record for credentials that cannot refresh (a ready token).
+func (s *Source) Shared(ctx context.Context) (Record, error) {
+	creds, err := s.Credentials(ctx)
+	if err != nil || !creds.CanRefresh() {
+		return Record{}, err
+	}
+	rec, err := s.cfg.Store.Load(ctx, s.storeKey(creds))
+	if err != nil {
+		return Record{}, retryable("reading the shared token", err)
+	}
+	return rec, nil
+}
+
 func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 	creds, err := s.Credentials(ctx)
 	if err != nil {
@@ -191,10 +207,10 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 		s.mu.Unlock()
 		now := s.cfg.Now()
 		switch {
-		case rec.usableAt(now.Add(s.cfg.RefreshAhead)):
+		case rec.UsableAt(now.Add(s.cfg.RefreshAhead)):
 			return s.adopt(key, creds, rec), nil
 		case now.Before(rec.BlockedUntil):
-			if rec.usableAt(now) {
+			if rec.UsableAt(now) {
 				return s.adopt(key, creds, rec), nil
 			}
 			return zoho.Token{}, &zoho.APIError{Op: "token", Class: zoho.Retryable, IDIndex: -1,
@@ -208,7 +224,7 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 				return s.refreshUnderLease(ctx, key, creds)
 			}
 			continue // another instance moved first: read what it did
-		case rec.usableAt(now):
+		case rec.UsableAt(now):
 			return s.adopt(key, creds, rec), nil // still valid while the other one refreshes
 		}
 		if time.Now().After(giveUp) {

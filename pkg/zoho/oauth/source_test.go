@@ -388,3 +388,43 @@ func TestUnreadableSecretIsUnavailable(t *testing.T) {
 		t.Fatalf("err = %v, want a retryable %s", err, secret.CodeUnavailable)
 	}
 }
+
+// TestSharedReadsWithoutRefreshing: an operator's check sees the shared
+// record (a pause, a live token) and never makes Zoho refresh.
+func TestSharedReadsWithoutRefreshing(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, zohosim.Options{})
+			s := f.source(t, newStore(t))
+			ctx := context.Background()
+			shared := func() oauth.Record {
+				t.Helper()
+				rec, err := s.Shared(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rec
+			}
+			if rec := shared(); rec.Version != 0 || rec.UsableAt(f.clock.Now()) {
+				t.Fatalf("before any refresh: version %d", rec.Version)
+			}
+			f.sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
+			if _, err := s.Token(ctx); err == nil {
+				t.Fatal("a token despite Access Denied")
+			}
+			if rec := shared(); !rec.BlockedUntil.After(f.clock.Now()) {
+				t.Fatalf("after Access Denied: blocked until %v, want a pause", rec.BlockedUntil)
+			}
+			f.clock.Advance(16 * time.Minute)
+			if _, err := s.Token(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if rec := shared(); !rec.UsableAt(f.clock.Now()) {
+				t.Fatal("after a refresh: no usable shared token")
+			}
+			if got := f.sim.Stats().RefreshRequests; got != 2 {
+				t.Fatalf("%d refresh requests, want 2 (Shared made none)", got)
+			}
+		})
+	}
+}

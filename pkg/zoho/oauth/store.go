@@ -22,8 +22,8 @@ type Record struct {
 	Version int64 // 0 when there is no record yet
 }
 
-// usableAt reports whether the token is still valid at t.
-func (r Record) usableAt(t time.Time) bool {
+// UsableAt reports whether the token is still valid at t.
+func (r Record) UsableAt(t time.Time) bool {
 	return r.AccessToken != "" && t.Before(r.ExpiresAt)
 }
 
