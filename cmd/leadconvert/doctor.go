@@ -72,8 +72,11 @@ function would write to get a token. Secrets and tokens are never printed.`,
 	f.StringVar(&o.dataCenter, "data-center", "", "Zoho data centre, unless the secret names one (default: the stack's ZohoDataCenter, else us)")
 	f.StringVar(&o.environment, "environment", "", "Zoho environment (default: the stack's ZohoEnvironment, else production)")
 	f.StringVar(&o.apiVersion, "api-version", "", "Zoho CRM API version (default: the stack's ZohoApiVersion, else v7)")
-	f.StringVar(&o.accountsURL, "accounts-url", "", "Zoho accounts server instead of the data centre's (a simulator; http only on loopback)")
+	f.StringVar(&o.accountsURL, "zoho-accounts-url", "", "Zoho accounts server instead of the data centre's (a simulator; http only on loopback)")
 	f.StringVar(&o.zohoAPIURL, "zoho-api-url", "", "Zoho CRM API instead of the token's (a simulator; http only on loopback)")
+	// For a simulator, as connect's: not what an operator types.
+	_ = f.MarkHidden("zoho-accounts-url")
+	_ = f.MarkHidden("zoho-api-url")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "age at which an open job is stale (default: the stack's StaleAfterHours, else 24h)")
 	f.IntVar(&o.scanLimit, "scan-limit", 100000, "most table items the stale-jobs scan reads")
 	return cmd
@@ -237,7 +240,7 @@ func (d *doctor) zohoSettings() (zohoSettings, error) {
 	}
 	if d.o.accountsURL != "" {
 		if z.accountsURL, err = zoho.CheckOverrideURL(d.o.accountsURL); err != nil {
-			return z, usageError{fmt.Errorf("--accounts-url: %w", err)}
+			return z, usageError{fmt.Errorf("--zoho-accounts-url: %w", err)}
 		}
 	}
 	if d.o.zohoAPIURL != "" {

@@ -137,7 +137,7 @@ func (d *deployed) newStack() string {
 // flags name the parts one by one; with stack, the stack names them.
 func (d *deployed) args(stack string) []string {
 	a := []string{"doctor", "--region", d.cfg.Region, "--endpoint-url", aws.ToString(d.cfg.BaseEndpoint),
-		"--accounts-url", d.simURL, "--zoho-api-url", d.simURL}
+		"--zoho-accounts-url", d.simURL, "--zoho-api-url", d.simURL}
 	if stack != "" {
 		return append(a, "--stack", stack)
 	}
@@ -342,7 +342,7 @@ func TestDoctorUsage(t *testing.T) {
 		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d", "--scan-limit", "0"}, "--scan-limit 0"},
 		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d"}, "no --token-key"},
 		{[]string{"doctor", "--region", "us-east-1", "--table", "t", "--secret", "s", "--queue-url", "q", "--dlq-url", "d", "--token-key", "k",
-			"--accounts-url", "http://accounts.example.test"}, "--accounts-url"},
+			"--zoho-accounts-url", "http://accounts.example.test"}, "--zoho-accounts-url"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
