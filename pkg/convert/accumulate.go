@@ -391,6 +391,11 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	}
 	g := r.batchGroup(&group{options: &opts}, b)
 	r.sendLimited(ctx, g, ids)
+	if !b.OpenedAt.IsZero() {
+		// What batching added to the wait of the batch's first lead, from
+		// its acceptance (MAX_WAIT_SECONDS bounds it where a timer sends).
+		r.metrics.Longest("AddedWait", r.s.cfg.Now().Sub(b.OpenedAt))
+	}
 	verdict := Done
 	r.mu.Lock()
 	for _, id := range ids {

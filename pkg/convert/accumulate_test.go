@@ -526,3 +526,17 @@ func TestWaitCountsFromAcceptance(t *testing.T) {
 		t.Fatalf("wake-ups %+v; want a second one for the earlier lead", r.timer.wakes)
 	}
 }
+
+// TestAddedWaitIsMeasured: a part-filled batch sent by its wake-up reports
+// how long its first lead waited, for the dashboard's "added wait".
+func TestAddedWaitIsMeasured(t *testing.T) {
+	r := newAccRig(t, jobs.NewMemoryStore())
+	r.accumulate(singles(r.sim.SeedLeadRange(7), nil))
+	r.clock.Advance(maxWait)
+	if v := r.wake(r.timer.keys()[0]); v[0] != convert.Done {
+		t.Fatalf("verdicts %v", v)
+	}
+	if got := r.metrics.Value("AddedWait"); got != float64(maxWait.Milliseconds()) {
+		t.Fatalf("AddedWait %v ms, want %v", got, maxWait.Milliseconds())
+	}
+}

@@ -50,6 +50,20 @@ func (m *Metrics) Duration(name string, d time.Duration) {
 	m.add(name, float64(d.Milliseconds()), "Milliseconds", dimKey{})
 }
 
+// Longest records the longest of the durations it is given in one
+// invocation, in milliseconds: graphed with the Maximum statistic, the
+// longest over a period.
+func (m *Metrics) Longest(name string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v := float64(d.Milliseconds()); v > m.plain[name].value {
+		m.plain[name] = metric{value: v, unit: "Milliseconds"}
+	}
+}
+
 func (m *Metrics) add(name string, v float64, unit string, k dimKey) {
 	if m == nil {
 		return

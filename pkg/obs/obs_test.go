@@ -82,3 +82,13 @@ func TestLoggerAddsRequestID(t *testing.T) {
 		t.Fatalf("record %v", rec)
 	}
 }
+
+func TestLongestKeepsTheLongest(t *testing.T) {
+	m := obs.NewMetrics("convert")
+	for _, d := range []time.Duration{3 * time.Second, 45 * time.Second, 10 * time.Second} {
+		m.Longest("AddedWait", d)
+	}
+	if got := m.Value("AddedWait"); got != 45000 {
+		t.Fatalf("AddedWait %v, want 45000 ms", got)
+	}
+}
