@@ -309,7 +309,7 @@ func (r *redriver) show() error {
 	for _, g := range r.groups() {
 		rows = append(rows, []string{g.code, strconv.Itoa(g.count), g.verdict.String(), g.example, shorten(g.reason, 80)})
 	}
-	fmt.Fprintf(r.out, "Dead-letter queue: %d letters", len(r.letters))
+	fmt.Fprintf(r.out, "Dead-letter queue: %s", plural(len(r.letters), "letter"))
 	if r.hitMax {
 		fmt.Fprintf(r.out, " (the first %d: --max; more may remain, run again)", r.o.max)
 	}
