@@ -35,6 +35,9 @@ type Letter struct {
 	Code      string // Zoho's code or ours, e.g. INVALID_DATA, MANDATORY_NOT_FOUND
 	Reason    string
 	MessageID string // of the original message
+	// RequestID is the API request the message carried, if any: a redrive
+	// puts it back, so GET /requests/{id} still follows the leads.
+	RequestID string
 }
 
 // RequestFailer records why a request the API queued was dead-lettered,
@@ -163,7 +166,7 @@ func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs
 // message is handed back instead, so it reaches the queue's own redrive.
 func (c *Consumer) deadLetter(ctx context.Context, rec lambdaio.SQSMessage, code, reason string, m *obs.Metrics, retry func(string)) {
 	id := rec.MessageID
-	err := c.cfg.DeadLetter.Send(ctx, rec.Body, Letter{Code: code, Reason: reason, MessageID: id})
+	err := c.cfg.DeadLetter.Send(ctx, rec.Body, Letter{Code: code, Reason: reason, MessageID: id, RequestID: rec.RequestID()})
 	if err != nil {
 		c.log.ErrorContext(ctx, "dead-lettering failed; handing the message back", "message_id", id, "error", err)
 		m.Count("DeadLetterErrors", 1)

@@ -257,3 +257,21 @@ func TestPanicHandsBackUnansweredMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadLetterKeepsTheRequestID: an API request dead-lettered carries its
+// request id in the letter, so a redrive puts it back on the message and
+// GET /requests/{id} still follows the leads.
+func TestDeadLetterKeepsTheRequestID(t *testing.T) {
+	r := newRig(t, "")
+	msgs := batch(`{"ids": ["0123"]}`)
+	msgs[0].MessageAttributes.RequestID.StringValue = "Xk3vQjRAIAMEbWQ="
+	r.consumer.Handle(context.Background(), msgs)
+	res, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.dlqURL),
+		MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 1 || aws.ToString(res.Messages[0].MessageAttributes["request_id"].StringValue) != "Xk3vQjRAIAMEbWQ=" {
+		t.Fatalf("dead letters %+v; want one carrying request_id", res.Messages)
+	}
+}

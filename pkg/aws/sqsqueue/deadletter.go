@@ -54,6 +54,9 @@ func (d *DeadLetter) Send(ctx context.Context, body string, l sqsbatch.Letter) e
 	if l.MessageID != "" {
 		attrs["source_message_id"] = attr(l.MessageID)
 	}
+	if l.RequestID != "" {
+		attrs["request_id"] = attr(l.RequestID)
+	}
 	_, err := d.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(d.url), MessageBody: aws.String(body), MessageAttributes: attrs})
 	if err != nil {
 		return fmt.Errorf("sending to the dead-letter queue: %w", err)
