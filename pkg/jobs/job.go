@@ -188,7 +188,9 @@ type Store interface {
 	// Reject records that Zoho refused a lead owner holds, until expires.
 	Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error
 	// RecordJob stores a job Zoho scheduled and points its leads' claims at
-	// it; a job sent from a batch ends the batch.
+	// it; a job sent from a batch ends the batch. Recording the same job
+	// (same leads, same CreatedAt) again is harmless: a write whose answer
+	// was lost is tried again. Another job under a stored id is ErrJobExists.
 	RecordJob(ctx context.Context, job Job, claimsExpire time.Time) error
 	// Job returns a stored job or ErrNotFound.
 	Job(ctx context.Context, id string) (Job, error)

@@ -72,7 +72,10 @@ func (m *MemoryStore) Reject(_ context.Context, owner, leadID, reason string, ex
 func (m *MemoryStore) RecordJob(_ context.Context, job Job, claimsExpire time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.jobs[job.ID]; ok {
+	if stored, ok := m.jobs[job.ID]; ok {
+		if stored.CreatedAt.Equal(job.CreatedAt) && slices.Equal(stored.LeadIDs, job.LeadIDs) {
+			return nil // recorded already, by this very write
+		}
 		return JobExistsError(job.ID)
 	}
 	job.LeadIDs = slices.Clone(job.LeadIDs)

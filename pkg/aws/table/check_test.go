@@ -369,3 +369,26 @@ func TestCallsInDoubtPageLikeJobs(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordingAJobTwice: the same job recorded again (an attempt whose
+// answer was lost) is a success that changes nothing; another job under a
+// stored id is refused.
+func TestRecordingAJobTwice(t *testing.T) {
+	statusStore(t, func(t *testing.T, _ jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		j := recordJobs(t, rec, 800, 1, 2)[0]
+		j.Version = 0
+		if err := rec.RecordJob(ctx, j, t0.Add(30*24*time.Hour)); err != nil {
+			t.Fatalf("the same job again: %v", err)
+		}
+		c, err := rec.Claims(ctx, j.LeadIDs)
+		if err != nil || len(c) != 2 || c[0].Attempts != 1 || c[1].Attempts != 1 {
+			t.Fatalf("claims %+v, %v; want one attempt each", c, err)
+		}
+		other := j
+		other.LeadIDs = leadIDs(8900, 2)
+		if err := rec.RecordJob(ctx, other, t0.Add(time.Hour)); !errors.Is(err, jobs.ErrJobExists) {
+			t.Fatalf("another job under a stored id: %v, want ErrJobExists", err)
+		}
+	})
+}

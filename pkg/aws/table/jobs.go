@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -238,10 +239,12 @@ func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, exp
 // claims that point at it.
 func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire time.Time) error {
 	job.Version = 1
+	mine := jobItem(job, claimsExpire)
 	items := []types.TransactWriteItem{{Put: &types.Put{
-		TableName:           aws.String(d.table),
-		Item:                jobItem(job, claimsExpire),
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		TableName:                           aws.String(d.table),
+		Item:                                mine,
+		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}, {Put: &types.Put{
 		TableName: aws.String(d.table),
 		Item:      checkItem(job),
@@ -276,6 +279,11 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	if _, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		var tce *types.TransactionCanceledException
 		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			if sameJob(tce.CancellationReasons[0].Item, mine) {
+				// This very write, applied by an attempt whose answer was
+				// lost: the transaction did all of it.
+				return nil
+			}
 			return jobs.JobExistsError(job.ID)
 		}
 		return fmt.Errorf("recording job %s: %w", job.ID, err)
@@ -306,6 +314,13 @@ func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 
 // jobItem is the JOB# item: what a check never changes. expires is when
 // the claims of its leads expire.
+// sameJob reports whether the stored job item is the one mine would write:
+// the same leads, recorded at the same instant.
+func sameJob(stored, mine map[string]types.AttributeValue) bool {
+	return stored != nil && str(stored["created_at"]) == str(mine["created_at"]) &&
+		slices.Equal(strs(stored["lead_ids"]), strs(mine["lead_ids"]))
+}
+
 func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
 		"pk":         sAttr(jobPrefix + j.ID),

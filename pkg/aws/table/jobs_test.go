@@ -101,8 +101,10 @@ func TestRecordJobPointsClaimsAtIt(t *testing.T) {
 		if len(held) != 3 || held[0].State != jobs.ClaimScheduled || held[0].JobID != job.ID {
 			t.Fatalf("held %+v; want claims pointing at the job", held)
 		}
-		if err := st.RecordJob(context.Background(), job, t0); err == nil {
-			t.Fatal("recording a job twice succeeded")
+		other := job
+		other.LeadIDs = ids[:1]
+		if err := st.RecordJob(context.Background(), other, t0); !errors.Is(err, jobs.ErrJobExists) {
+			t.Fatalf("another job under a stored id: %v, want ErrJobExists", err)
 		}
 		if _, err := st.Job(context.Background(), "404"); !errors.Is(err, jobs.ErrNotFound) {
 			t.Fatalf("unknown job: %v", err)
