@@ -347,11 +347,14 @@ func (r *rig) makeMessages() {
 		case badDealMsg:
 			body = map[string]any{"ids": []string{id}, "Deals": map[string]any{"Deal_Name": "No stage", "Closing_Date": "2026-12-31"}}
 		default:
-			body = map[string]any{"ids": []string{id}, "assign_to": map[string]any{"id": "3652397000000999999"}}
+			body = map[string]any{"ids": []string{id}, "assign_to": map[string]any{"id": badOwnerID}}
 		}
 		r.addMessage(fmt.Sprintf("x%05d", i), kind, []string{id}, body)
 	}
 }
+
+// badOwnerID names no Zoho user: Zoho refuses a request assigned to it.
+const badOwnerID = "3652397000000999999"
 
 // resendQueue is the conversion queue as the status function sees it: a
 // lead Zoho did not convert comes back as a new message, delivered in the
@@ -363,15 +366,23 @@ type resendQueue struct {
 
 func (q *resendQueue) Enqueue(_ context.Context, body, _ string) error {
 	var req struct {
-		IDs []string `json:"ids"`
+		IDs      []string `json:"ids"`
+		AssignTo struct {
+			ID string `json:"id"`
+		} `json:"assign_to"`
 	}
 	if err := json.Unmarshal([]byte(body), &req); err != nil {
 		return fmt.Errorf("resend body: %w", err)
 	}
+	// A call in doubt keeps its request's options, a refused owner too.
+	kind := validMsg
+	if req.AssignTo.ID == badOwnerID {
+		kind = badOwnerMsg
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.r.resentMsgs++
-	q.r.q.msgs = append(q.r.q.msgs, &message{id: fmt.Sprintf("r%05d", q.r.resentMsgs), body: body, kind: validMsg,
+	q.r.q.msgs = append(q.r.q.msgs, &message{id: fmt.Sprintf("r%05d", q.r.resentMsgs), body: body, kind: kind,
 		leads: req.IDs, arrive: q.r.roundNow + 1})
 	return nil
 }
