@@ -18,6 +18,10 @@ type deployment struct {
 	Stack, Region, Profile, Endpoint string
 
 	Table, Secret, QueueURL, DLQURL, APIURL, TokenKey string
+
+	// Params are the stack's parameters, read with its outputs (nil
+	// without --stack): the settings the functions were deployed with.
+	Params map[string]string
 }
 
 // addAWSFlags adds the flags that reach AWS and name the stack's parts.
@@ -83,6 +87,10 @@ func (d *deployment) resolve(ctx context.Context, cfg aws.Config) error {
 		if field, ok := stackOutputs[aws.ToString(o.OutputKey)]; ok && *field(d) == "" {
 			*field(d) = aws.ToString(o.OutputValue)
 		}
+	}
+	d.Params = map[string]string{}
+	for _, p := range out.Stacks[0].Parameters {
+		d.Params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
 	}
 	return nil
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/spf13/cobra"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 )
@@ -30,24 +27,10 @@ func (r *requestRules) addFlags(cmd *cobra.Command) {
 }
 
 // decoder returns the convert function's own decoder with the deployment's
-// settings: those of the flags, else the stack's parameters.
-func (r *requestRules) decoder(ctx context.Context, cfg aws.Config, stack string) (*convert.Decoder, error) {
-	if stack != "" && (r.APIVersion == "" || r.DefaultOwner == "") {
-		out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-		if err != nil {
-			return nil, notFound("stack %s: %w", stack, err)
-		}
-		for _, s := range out.Stacks {
-			for _, p := range s.Parameters {
-				switch v := aws.ToString(p.ParameterValue); aws.ToString(p.ParameterKey) {
-				case "ZohoApiVersion":
-					r.APIVersion = cmp.Or(r.APIVersion, v)
-				case "DefaultOwnerId":
-					r.DefaultOwner = cmp.Or(r.DefaultOwner, v)
-				}
-			}
-		}
-	}
+// settings: those of the flags, else the stack's parameters (params).
+func (r *requestRules) decoder(params map[string]string) (*convert.Decoder, error) {
+	r.APIVersion = cmp.Or(r.APIVersion, params["ZohoApiVersion"])
+	r.DefaultOwner = cmp.Or(r.DefaultOwner, params["DefaultOwnerId"])
 	r.APIVersion = cmp.Or(r.APIVersion, defaultAPIVersion)
 	if r.APIVersion != "v7" && r.APIVersion != "v8" {
 		return nil, usageError{fmt.Errorf("--api-version %q: want v7 or v8", r.APIVersion)}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -151,11 +149,7 @@ func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {
 	}
 	d := &doctor{o: o, now: time.Now(), ddb: table.NewClient(cfg), sqs: sqs.NewFromConfig(cfg),
 		sm: secretsmanager.NewFromConfig(cfg), kms: kms.NewFromConfig(cfg)}
-	if o.dep.Stack != "" {
-		if d.params, err = stackParameters(ctx, cfg, o.dep.Stack); err != nil {
-			return err
-		}
-	}
+	d.params = o.dep.Params
 	if d.zoho, err = d.zohoSettings(); err != nil {
 		return err
 	}
@@ -176,22 +170,6 @@ func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {
 		return checksFailed
 	}
 	return nil
-}
-
-// stackParameters are the parameters the stack was deployed with.
-func stackParameters(ctx context.Context, cfg aws.Config, stack string) (map[string]string, error) {
-	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-	if err != nil {
-		return nil, notFound("stack %s: %w", stack, err)
-	}
-	if len(out.Stacks) == 0 {
-		return nil, notFound("stack %s: not found", stack)
-	}
-	params := map[string]string{}
-	for _, p := range out.Stacks[0].Parameters {
-		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	return params, nil
 }
 
 // setting is a flag's value, else the stack's parameter, else def.

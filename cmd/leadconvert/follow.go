@@ -157,7 +157,7 @@ by state. It exits 3 when the table has no such request (or it is older than the
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			if !isRequestID(id) {
+			if !jobs.IsRequestID(id) {
 				return usageError{fmt.Errorf("request id %q: want the request_id of a POST /conversions answer", id)}
 			}
 			if err := out.check(); err != nil {
@@ -456,18 +456,4 @@ func printFields(w io.Writer, fields [][2]string) error {
 		}
 	}
 	return tw.Flush()
-}
-
-// isRequestID accepts the request ids the API hands out: API Gateway's
-// (base64-ish or a UUID) and the local server's.
-func isRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

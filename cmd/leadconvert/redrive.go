@@ -102,7 +102,7 @@ before it ends, so none is lost; if the command is killed they reappear after
 			if err := d.require(parts...); err != nil {
 				return err
 			}
-			dec, err := rules.decoder(ctx, cfg, d.Stack)
+			dec, err := rules.decoder(d.Params)
 			if err != nil {
 				return err
 			}

@@ -88,7 +88,7 @@ to stderr.`,
 			if err != nil {
 				return err
 			}
-			dec, err := rules.decoder(ctx, cfg, d.Stack)
+			dec, err := rules.decoder(d.Params)
 			if err != nil {
 				return err
 			}

@@ -303,20 +303,6 @@ func (a *api) unavailable(w http.ResponseWriter, r *http.Request, what string, e
 	writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "the request could not be accepted now; send it again", nil)
 }
 
-// isRequestID accepts the ids this API hands out: API Gateway's (base64-ish
-// or a UUID) and the local server's.
-func isRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
 // requestID is API Gateway's id of the request, or, when the handler is
 // served by net/http directly (the local run), a random one.
 func requestID(ctx context.Context) string {

@@ -33,7 +33,7 @@ func (a *api) getLead(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) getRequest(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("request_id")
-	if !isRequestID(id) {
+	if !jobs.IsRequestID(id) {
 		writeError(w, http.StatusBadRequest, "INVALID_DATA", "request_id is the request_id of a POST /conversions answer", map[string]any{"param_name": "request_id"})
 		return
 	}

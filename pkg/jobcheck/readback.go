@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -103,7 +104,7 @@ func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, 
 		}
 		// Zoho's counts say some leads failed, not which: release them all
 		// for a request sent again by hand, as nothing can tell which to send.
-		p.MaxAttempts = int(^uint(0) >> 1)
+		p.MaxAttempts = math.MaxInt
 		for _, id := range jobs.Uniq(j.LeadIDs) {
 			results = append(results, jobs.LeadResult{LeadID: id, Outcome: jobs.NotConverted})
 		}

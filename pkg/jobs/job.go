@@ -201,6 +201,20 @@ type Store interface {
 	Requests
 }
 
+// IsRequestID reports whether s can be the id of a request: API Gateway's
+// (base64-ish, or a UUID) or a local server's.
+func IsRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // Request is a conversion request the API accepted and queued, kept so
 // that GET /requests/{id} can follow its leads.
 type Request struct {

@@ -24,3 +24,20 @@ func TestIsJobID(t *testing.T) {
 		}
 	}
 }
+
+func TestIsRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"Xk3vQjRAIAMEbWQ=", true},
+		{"c6af9ac6-7b61-11e6-9a41-93e8deadbeef", true},
+		{"", false},
+		{"a/b", false},
+		{"req id", false},
+	} {
+		if got := IsRequestID(tc.id); got != tc.ok {
+			t.Errorf("IsRequestID(%q) = %v, want %v", tc.id, got, tc.ok)
+		}
+	}
+}

@@ -143,19 +143,31 @@ func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 // one more for its index entry, whose keys a check never moves (an update
 // of due_at, or the entry's delete once the job ends). A job the previous
 // version recorded has no CHK# item; its JOB# item is updated as that
-// version did (saveLegacyCheck), until it ends.
+// version did, until it ends.
 func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
 	if err := jobs.CheckSaveable(job); err != nil {
 		return err
 	}
+	err := d.updateCheck(ctx, checkPrefix+job.ID, "due_at", job, prevVersion)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return d.updateCheck(ctx, jobPrefix+job.ID, "next_check_at", job, prevVersion)
+	}
+	return err
+}
+
+// updateCheck writes a check into the item pk, conditional on its version;
+// due names the item's next-check attribute (the previous version's JOB#
+// items call it next_check_at, and keep it in both indexes until the job
+// ends: it goes with LegacyOpenIndex). A missing item is ErrNotFound.
+func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job, prevVersion int64) error {
 	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
 		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#due": "due_at", "#exp": "expires_at"}
+		"#reason": "reason", "#shard": "open_shard", "#due": due, "#exp": "expires_at"}
 	update, values := checkUpdate(job, prevVersion, "#shard", "#due")
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
-		Key:                                 map[string]types.AttributeValue{"pk": sAttr(checkPrefix + job.ID)},
+		Key:                                 map[string]types.AttributeValue{"pk": sAttr(pk)},
 		UpdateExpression:                    aws.String(update),
 		ConditionExpression:                 aws.String("#v = :prev"),
 		ExpressionAttributeNames:            names,
@@ -165,7 +177,7 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &ccf) && ccf.Item == nil:
-		return d.saveLegacyCheck(ctx, job, prevVersion)
+		return jobs.ErrNotFound
 	case errors.As(err, &ccf):
 		return jobs.ErrConflict
 	case err != nil:
@@ -215,36 +227,6 @@ func checkUpdate(job jobs.Job, prevVersion int64, shard, due string) (string, ma
 		update += " REMOVE " + strings.Join(remove, ", ")
 	}
 	return update, values
-}
-
-// saveLegacyCheck stores a check in the JOB# item of a job the previous
-// version recorded, as it did: open_shard and next_check_at, which keep it
-// in both indexes until it ends. It goes with LegacyOpenIndex.
-func (d *JobStore) saveLegacyCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
-	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
-		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
-		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#next": "next_check_at", "#exp": "expires_at"}
-	update, values := checkUpdate(job, prevVersion, "#shard", "#next")
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(d.table),
-		Key:                                 map[string]types.AttributeValue{"pk": sAttr(jobPrefix + job.ID)},
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String("#v = :prev"),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf) && ccf.Item == nil:
-		return jobs.ErrNotFound
-	case errors.As(err, &ccf):
-		return jobs.ErrConflict
-	case err != nil:
-		return fmt.Errorf("saving the check of job %s: %w", job.ID, err)
-	}
-	return nil
 }
 
 // SettleLeads writes the job's results, then moves each claim Settle

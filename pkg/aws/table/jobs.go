@@ -55,6 +55,21 @@ const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim
 // update, not a put, so that the lead's count of attempts survives.
 const pendingClaim = "SET kind = :lead, claim_state = :pending, #owner = :owner, claim_until_ms = :until, expires_at = :exp REMOVE job_id, reason"
 
+// claimWrite is a transaction's write of lead id's claim: an update, not a
+// put, so that the lead's count of attempts survives it. A claim that
+// stands cancels it and comes back in the cancellation reasons.
+func (d *JobStore) claimWrite(id, update, cond string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           aws.String(d.table),
+		Key:                                 leadKey(id),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
 func leadKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)}
 }
@@ -106,15 +121,7 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 		}
 		items := make([]types.TransactWriteItem, len(ids))
 		for i, id := range ids {
-			items[i] = types.TransactWriteItem{Update: &types.Update{
-				TableName:                           aws.String(d.table),
-				Key:                                 leadKey(id),
-				UpdateExpression:                    aws.String(pendingClaim),
-				ConditionExpression:                 aws.String(claimable),
-				ExpressionAttributeNames:            map[string]string{"#owner": "owner"},
-				ExpressionAttributeValues:           values,
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}}
+			items[i] = d.claimWrite(id, pendingClaim, claimable, values)
 		}
 		_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {

@@ -70,6 +70,9 @@ func asRead(acc jobs.Acc) (string, map[string]types.AttributeValue) {
 // Park writes the accumulator and the parked claims in one transaction. As
 // in Claim, a lead whose claim stands cancels it; the cancellation reasons
 // name such leads, and the rest is parked in another round.
+// parkedClaim parks a claim in the batch :batch.
+const parkedClaim = "SET kind = :lead, claim_state = :parked, #owner = :batch, expires_at = :exp REMOVE claim_until_ms, job_id, reason"
+
 func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
 	if len(acc.LeadIDs)+len(leadIDs) > jobs.MaxLeadsPerBatch || len(leadIDs) != len(sources) {
 		return nil, nil, fmt.Errorf("jobs: cannot park %d leads (%d sources) in an accumulator holding %d", len(leadIDs), len(sources), len(acc.LeadIDs))
@@ -110,16 +113,7 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 			":pending": sAttr(string(jobs.Pending)), ":retry": sAttr(string(jobs.Retry)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix()),
 			":lead": sAttr("lead"), ":parked": sAttr(string(jobs.Parked)), ":batch": sAttr(batch), ":exp": nAttr(expires.Unix())}
 		for _, id := range ids {
-			// An update, not a put: the lead's count of attempts survives.
-			items = append(items, types.TransactWriteItem{Update: &types.Update{
-				TableName:                           aws.String(d.table),
-				Key:                                 leadKey(id),
-				UpdateExpression:                    aws.String("SET kind = :lead, claim_state = :parked, #owner = :batch, expires_at = :exp REMOVE claim_until_ms, job_id, reason"),
-				ConditionExpression:                 aws.String(claimable + " OR (claim_state = :pending AND #owner = :me)"),
-				ExpressionAttributeNames:            map[string]string{"#owner": "owner"},
-				ExpressionAttributeValues:           claimValues,
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}})
+			items = append(items, d.claimWrite(id, parkedClaim, claimable+" OR (claim_state = :pending AND #owner = :me)", claimValues))
 		}
 		_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
