@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -46,7 +46,7 @@ func runCell(ctx context.Context, s settings, c cell, latency time.Duration, see
 	if err := warmTokens(ctx, sim, clock, tokens); err != nil {
 		return cellResult{}, naiveResult{}, err
 	}
-	fn, err := newFunction(sim, clock, s.concurrency, tokens, jobs.NewMemoryStore())
+	fn, err := newFunction(sim, clock, s.concurrency, tokens, memstore.New())
 	if err != nil {
 		return cellResult{}, naiveResult{}, err
 	}

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -22,7 +22,7 @@ func rowConcurrency(ctx context.Context, s settings, rep int) ([]sample, error) 
 	if err != nil {
 		return nil, err
 	}
-	tokens, store := oauth.NewMemoryStore(), jobs.NewMemoryStore()
+	tokens, store := oauth.NewMemoryStore(), memstore.New()
 	if err := warmTokens(ctx, sim, clock, tokens); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -177,7 +178,7 @@ func runBudget(ctx context.Context, s settings, budget int) (budgetRun, error) {
 // seedDueJobs schedules budgetDueJobs jobs in the simulator, ten calls at
 // a time (setup, before the run's clock and counters), records them in
 // store as the convert function would, and lets them come due.
-func seedDueJobs(ctx context.Context, sim *zohosim.Server, clock *zohosim.ManualClock, tokens oauth.Store, store *jobs.MemoryStore) error {
+func seedDueJobs(ctx context.Context, sim *zohosim.Server, clock *zohosim.ManualClock, tokens oauth.Store, store *memstore.Store) error {
 	client, _, err := newZohoClient(sim, clock, tokens, zoho.RetryPolicy{Attempts: 1})
 	if err != nil {
 		return err

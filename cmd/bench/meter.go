@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -58,13 +59,13 @@ func (m *meter) reading() meterReading {
 // DynamoDB store writes for each job. crossCheck compares it with the
 // DynamoDB store on moto.
 type estimatingStore struct {
-	*jobs.MemoryStore
+	*memstore.Store
 	sizes map[string]itemSizes
 	meter meter
 }
 
 func newEstimatingStore(ctx context.Context, o *openJobs) (*estimatingStore, error) {
-	e := &estimatingStore{MemoryStore: jobs.NewMemoryStore(), sizes: o.sizes}
+	e := &estimatingStore{Store: memstore.New(), sizes: o.sizes}
 	for _, j := range o.jobs {
 		if err := e.RecordJob(ctx, j, o.clock.Now().Add(30*24*time.Hour)); err != nil {
 			return nil, err
@@ -83,7 +84,7 @@ func (e *estimatingStore) DueJobs(ctx context.Context, now time.Time, limit int,
 			return nil, "", err
 		}
 	}
-	return e.MemoryStore.DueJobs(ctx, now, limit, cursor)
+	return e.Store.DueJobs(ctx, now, limit, cursor)
 }
 
 func (e *estimatingStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
@@ -92,11 +93,11 @@ func (e *estimatingStore) CountDue(ctx context.Context, now time.Time, cursor st
 			return 0, err
 		}
 	}
-	return e.MemoryStore.CountDue(ctx, now, cursor)
+	return e.Store.CountDue(ctx, now, cursor)
 }
 
 func (e *estimatingStore) billIndexRead(ctx context.Context, now time.Time) error {
-	ids, _, err := e.MemoryStore.DueJobs(ctx, now, math.MaxInt32, "")
+	ids, _, err := e.Store.DueJobs(ctx, now, math.MaxInt32, "")
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (e *estimatingStore) billIndexRead(ctx context.Context, now time.Time) erro
 }
 
 func (e *estimatingStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
-	js, err := e.MemoryStore.Jobs(ctx, ids)
+	js, err := e.Store.Jobs(ctx, ids)
 	if err != nil {
 		return js, err
 	}
@@ -145,7 +146,7 @@ func (e *estimatingStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, e
 
 func (e *estimatingStore) SaveCheck(ctx context.Context, j jobs.Job, prev int64) error {
 	e.meter.add(func(r *meterReading) { r.updates++ })
-	return e.MemoryStore.SaveCheck(ctx, j, prev)
+	return e.Store.SaveCheck(ctx, j, prev)
 }
 
 // meteredTokens counts token record reads: a strongly consistent GetItem

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -53,7 +53,7 @@ func measureBatch(ctx context.Context, s settings) (overheadRun, error) {
 	if err != nil || len(measured) != 1 {
 		return overheadRun{}, fmt.Errorf("%d messages do not make one SQS batch (%v)", s.batchLeads, err)
 	}
-	fn, err := newFunction(sim, clock, s.concurrency, oauth.NewMemoryStore(), jobs.NewMemoryStore())
+	fn, err := newFunction(sim, clock, s.concurrency, oauth.NewMemoryStore(), memstore.New())
 	if err != nil {
 		return overheadRun{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -45,7 +46,7 @@ func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, 
 	o.sim = zohosim.New(opts)
 	leads := o.sim.SeedLeadRange(n * zoho.MaxIDsPerCall)
 
-	mem := jobs.NewMemoryStore()
+	mem := memstore.New()
 	fn, err := newFunction(o.sim, o.clock, 0, oauth.NewMemoryStore(), mem)
 	if err != nil {
 		return nil, err

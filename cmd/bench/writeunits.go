@@ -17,6 +17,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/budget"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 )
 
 // DynamoDB bills a write by the item's size in 1 KB steps, at least one
@@ -193,7 +194,7 @@ func (r wcuReading) breakdown(leads int) string {
 // sizes of the items it would write. It keeps each item's size, so that
 // an update is billed on the larger of before and after.
 type wcuStore struct {
-	*jobs.MemoryStore
+	*memstore.Store
 	jobShape *table.JobStore // the DynamoDB store on a client that captures the job's items
 	capture  *captureDDB
 	shapeMu  sync.Mutex // the capture holds one item at a time
@@ -203,9 +204,9 @@ type wcuStore struct {
 	r     wcuReading
 }
 
-func newWCUStore(m *jobs.MemoryStore) *wcuStore {
+func newWCUStore(m *memstore.Store) *wcuStore {
 	c := &captureDDB{}
-	return &wcuStore{MemoryStore: m, capture: c, jobShape: table.NewJobStore(c, "jobs"), sizes: map[string]int{}}
+	return &wcuStore{Store: m, capture: c, jobShape: table.NewJobStore(c, "jobs"), sizes: map[string]int{}}
 }
 
 func (w *wcuStore) reading() wcuReading {
@@ -257,7 +258,7 @@ func sized(it map[string]types.AttributeValue) write {
 }
 
 func (w *wcuStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
-	claimed, held, err := w.MemoryStore.Claim(ctx, owner, ids, now, until)
+	claimed, held, err := w.Store.Claim(ctx, owner, ids, now, until)
 	ok := make(map[string]bool, len(claimed))
 	for _, id := range claimed {
 		ok[id] = true
@@ -285,8 +286,8 @@ func (w *wcuStore) Claim(ctx context.Context, owner string, ids []string, now, u
 }
 
 func (w *wcuStore) Release(ctx context.Context, owner string, ids []string) error {
-	err := w.MemoryStore.Release(ctx, owner, ids)
-	left, _ := w.MemoryStore.Claims(ctx, ids)
+	err := w.Store.Release(ctx, owner, ids)
+	left, _ := w.Store.Claims(ctx, ids)
 	still := map[string]bool{}
 	for _, c := range left {
 		still[c.LeadID] = true
@@ -299,15 +300,15 @@ func (w *wcuStore) Release(ctx context.Context, owner string, ids []string) erro
 }
 
 func (w *wcuStore) Reject(ctx context.Context, owner, id, reason string, expires time.Time) error {
-	err := w.MemoryStore.Reject(ctx, owner, id, reason, expires)
-	c, _ := w.MemoryStore.Claims(ctx, []string{id})
+	err := w.Store.Reject(ctx, owner, id, reason, expires)
+	c, _ := w.Store.Claims(ctx, []string{id})
 	applied := len(c) == 1 && c[0].State == jobs.Rejected && c[0].Reason == reason
 	w.billWrites(wOther, false, applied, sized(rejectedClaimItem(id, reason, expires)))
 	return err
 }
 
 func (w *wcuStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire time.Time) error {
-	err := w.MemoryStore.RecordJob(ctx, job, claimsExpire)
+	err := w.Store.RecordJob(ctx, job, claimsExpire)
 	shaped := job
 	shaped.Sources = deployedSources(job.Sources)
 	w.shapeMu.Lock()
@@ -329,7 +330,7 @@ func (w *wcuStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 }
 
 func (w *wcuStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
-	parked, held, err := w.MemoryStore.Park(ctx, owner, acc, ids, sources, now, expires)
+	parked, held, err := w.Store.Park(ctx, owner, acc, ids, sources, now, expires)
 	// The accumulator as the transaction leaves it: as read plus the
 	// leads, opened now if it was empty.
 	after := func(leads, srcs []string) write {
@@ -366,7 +367,7 @@ func (w *wcuStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, so
 }
 
 func (w *wcuStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUntil time.Time) (jobs.Batch, error) {
-	b, err := w.MemoryStore.Take(ctx, acc, taker, leaseUntil)
+	b, err := w.Store.Take(ctx, acc, taker, leaseUntil)
 	if len(acc.LeadIDs) == 0 {
 		return b, err // the DynamoDB store refuses without a request
 	}
@@ -380,8 +381,8 @@ func (w *wcuStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUn
 }
 
 func (w *wcuStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, now, until time.Time) error {
-	err := w.MemoryStore.Lease(ctx, key, taker, now, until)
-	b, berr := w.MemoryStore.Batch(ctx, key)
+	err := w.Store.Lease(ctx, key, taker, now, until)
+	b, berr := w.Store.Batch(ctx, key)
 	if berr != nil {
 		w.billWrites(wOther, false, false, write{pk: "BATCH#" + key.String()})
 		return err
@@ -391,21 +392,21 @@ func (w *wcuStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, n
 }
 
 func (w *wcuStore) DropBatch(ctx context.Context, key jobs.BatchKey) error {
-	err := w.MemoryStore.DropBatch(ctx, key)
+	err := w.Store.DropBatch(ctx, key)
 	w.billWrites(wOther, false, true, write{pk: "BATCH#" + key.String()})
 	return err
 }
 
 func (w *wcuStore) RecordRequest(ctx context.Context, r jobs.Request) error {
-	_, before := w.MemoryStore.Request(ctx, r.ID)
-	err := w.MemoryStore.RecordRequest(ctx, r)
+	_, before := w.Store.Request(ctx, r.ID)
+	err := w.Store.RecordRequest(ctx, r)
 	w.billWrites(wRequest, false, errors.Is(before, jobs.ErrNotFound), sized(requestItem(r)))
 	return err
 }
 
 func (w *wcuStore) FailRequest(ctx context.Context, id, code, reason string) error {
-	err := w.MemoryStore.FailRequest(ctx, id, code, reason)
-	if r, rerr := w.MemoryStore.Request(ctx, id); rerr == nil {
+	err := w.Store.FailRequest(ctx, id, code, reason)
+	if r, rerr := w.Store.Request(ctx, id); rerr == nil {
 		w.billWrites(wRequest, false, true, sized(requestItem(r)))
 	} else {
 		w.billWrites(wRequest, false, false, write{pk: "REQ#" + deployedSource(id)})

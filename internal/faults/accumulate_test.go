@@ -21,6 +21,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -261,7 +262,7 @@ func TestAccumulationSurvivesCrashes(t *testing.T) {
 	deaths := map[crashPoint]int{}
 	lost, doubled := 0, 0
 	queue := sqsbatch.NewMemoryQueue(clock.Now)
-	table := jobs.NewMemoryStore()
+	table := memstore.New()
 	tokens := oauth.NewMemoryStore()
 	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded", "ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url,
 		"MAX_WAIT_SECONDS": fmt.Sprint(int(maxWait.Seconds())), "BATCHING_WINDOW_SECONDS": "10"}

@@ -13,7 +13,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -25,7 +25,7 @@ type smallRig struct {
 	clock *zohosim.ManualClock
 	sim   *zohosim.Server
 	url   string
-	mem   *jobs.MemoryStore
+	mem   *memstore.Store
 	dlq   *sqsbatch.MemoryDeadLetter
 	fn    *app.Convert
 	out   *collector
@@ -33,7 +33,7 @@ type smallRig struct {
 
 func newSmallRig(t *testing.T, tokens oauth.Store) *smallRig {
 	t.Helper()
-	r := &smallRig{clock: zohosim.NewManualClock(t0), mem: jobs.NewMemoryStore(), dlq: &sqsbatch.MemoryDeadLetter{}, out: newCollector()}
+	r := &smallRig{clock: zohosim.NewManualClock(t0), mem: memstore.New(), dlq: &sqsbatch.MemoryDeadLetter{}, out: newCollector()}
 	r.sim = zohosim.New(zohosim.Options{Clock: r.clock})
 	srv := httptest.NewServer(r.sim)
 	t.Cleanup(srv.Close)

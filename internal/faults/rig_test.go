@@ -30,6 +30,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -160,7 +161,7 @@ func (r *rig) loadConfigs(env map[string]string) (config.Convert, config.Status)
 func (r *rig) wireEmbedded(env map[string]string) {
 	env["ZOHO_SECRET_ID"], env["JOBS_TABLE"], env["TOKEN_KEY_ID"] = "embedded", "embedded", "embedded"
 	cc, sc := r.loadConfigs(env)
-	mem := jobs.NewMemoryStore()
+	mem := memstore.New()
 	r.store = mem
 	r.dlq = &dlqRecorder{next: &sqsbatch.MemoryDeadLetter{}}
 	shared := app.Shared{Secret: secret.Static(simSecret()), Tokens: oauth.NewMemoryStore(), Now: r.clock.Now, Out: r.out}

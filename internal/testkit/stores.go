@@ -7,6 +7,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 )
 
 // JobStore is what both job stores offer: the convert function's store,
@@ -18,7 +19,7 @@ type JobStore interface {
 }
 
 var (
-	_ JobStore = (*jobs.MemoryStore)(nil)
+	_ JobStore = (*memstore.Store)(nil)
 	_ JobStore = (*table.JobStore)(nil)
 )
 
@@ -38,7 +39,7 @@ func (s Stores) New() JobStore { return s.Wrapped(nil) }
 // (when wrap is not nil); the memory case has no client and ignores wrap.
 func (s Stores) Wrapped(wrap func(table.API) table.API) JobStore {
 	if !s.Dynamo {
-		return jobs.NewMemoryStore()
+		return memstore.New()
 	}
 	api := s.api
 	if wrap != nil {
@@ -47,7 +48,7 @@ func (s Stores) Wrapped(wrap func(table.API) table.API) JobStore {
 	return table.NewJobStore(api, s.table)
 }
 
-// ForEachStore runs test as subtest "memory" on jobs.MemoryStore and as
+// ForEachStore runs test as subtest "memory" on memstore.Store and as
 // "dynamodb" on table.JobStore over a table made from template.yaml's
 // JobsTable on moto, so that both keep the same semantics. The package needs
 // `func TestMain(m *testing.M) { awstest.Main(m) }`.

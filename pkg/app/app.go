@@ -22,6 +22,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
@@ -139,7 +140,7 @@ func ParseWebhookKey(raw string) (string, *secret.ConfigError) {
 // functions the way one table and one secret are: in-memory stores, a fixed
 // secret and an in-memory dead-letter queue (the local run, tests).
 type Embedded struct {
-	Jobs        *jobs.MemoryStore
+	Jobs        *memstore.Store
 	Tokens      *oauth.MemoryStore
 	DeadLetters *sqsbatch.MemoryDeadLetter
 	Queue       *sqsbatch.MemoryQueue // the conversion queue, on the clock now
@@ -151,7 +152,7 @@ type Embedded struct {
 func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedded {
 	tokens := oauth.NewMemoryStore()
 	return &Embedded{
-		Jobs:        jobs.NewMemoryStore(),
+		Jobs:        memstore.New(),
 		Tokens:      tokens,
 		DeadLetters: &sqsbatch.MemoryDeadLetter{},
 		Queue:       sqsbatch.NewMemoryQueue(now),

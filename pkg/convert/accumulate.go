@@ -271,7 +271,7 @@ func (r *run) sourcesOf(ids []string) []string {
 // it died before setting its timer (wake-ups are idempotent).
 func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
 	for _, c := range parked {
-		key := jobs.ParseBatchKey(strings.TrimPrefix(c.Owner, "batch:"))
+		key, _ := jobs.BatchOfOwner(c.Owner)
 		out := leadOutcome{verdict: Done, parked: true}
 		if r.s.cfg.Timer != nil && !r.woken[key] {
 			r.woken[key] = true
@@ -330,32 +330,59 @@ func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 	return out
 }
 
+// wakeAttempts bounds the re-reads of a wake-up whose take keeps losing to
+// invocations parking more leads; then it comes again later.
+const wakeAttempts = 10
+
+// wakeOne sends generation key: from the accumulator while the generation
+// is open there (a take that lost to a lead parked meanwhile reads again),
+// or, once it was taken, the batch its sender left, when the lease lapsed.
 func (r *run) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
-	store, now := r.s.cfg.Store, r.s.cfg.Now()
-	acc, err := store.Acc(ctx, key.Fingerprint)
-	if err != nil {
-		r.s.cfg.Logger.ErrorContext(ctx, "wake: reading the accumulator failed", "batch", key.String(), "error", err)
-		return Retry
-	}
-	var b jobs.Batch
-	if acc.Gen == key.Gen && len(acc.LeadIDs) > 0 {
-		if b, err = store.Take(ctx, acc, r.owner, r.until); err == nil {
-			r.metrics.Count("BatchesWoken", 1)
-			return r.sendBatch(ctx, b, false)
-		}
-		if !errors.Is(err, jobs.ErrChanged) {
+	store := r.s.cfg.Store
+	for range wakeAttempts {
+		acc, err := store.Acc(ctx, key.Fingerprint)
+		if err != nil {
+			r.s.cfg.Logger.ErrorContext(ctx, "wake: reading the accumulator failed", "batch", key.String(), "error", err)
 			return Retry
 		}
+		switch {
+		case acc.Gen < key.Gen:
+			// No generation of this option set got that far: a wake-up
+			// that names a batch nobody opened.
+			r.s.cfg.Logger.WarnContext(ctx, "wake: no such batch", "batch", key.String(), "gen", acc.Gen)
+			return Done
+		case acc.Gen == key.Gen && len(acc.LeadIDs) == 0:
+			return Done // nothing was ever parked in it
+		case acc.Gen == key.Gen:
+			b, err := store.Take(ctx, acc, r.owner, r.until)
+			switch {
+			case err == nil:
+				r.metrics.Count("BatchesWoken", 1)
+				return r.sendBatch(ctx, b, false)
+			case errors.Is(err, jobs.ErrChanged):
+				continue // a lead more was parked, or another took it: read again
+			}
+			r.s.cfg.Logger.WarnContext(ctx, "wake: taking the accumulator failed", "batch", key.String(), "error", err)
+			return Retry
+		}
+		return r.takeOver(ctx, key)
 	}
+	return Retry
+}
+
+// takeOver sends a taken batch whose sender's lease lapsed.
+func (r *run) takeOver(ctx context.Context, key jobs.BatchKey) Verdict {
+	store, now := r.s.cfg.Store, r.s.cfg.Now()
 	switch err := store.Lease(ctx, key, r.owner, now, r.until); {
 	case errors.Is(err, jobs.ErrNotFound):
-		return Done // sent and recorded, or never opened
+		return Done // sent and recorded, or dropped
 	case errors.Is(err, jobs.ErrChanged):
 		return Retry // its sender is still at it
 	case err != nil:
 		return Retry
 	}
-	if b, err = store.Batch(ctx, key); err != nil {
+	b, err := store.Batch(ctx, key)
+	if err != nil {
 		return Retry
 	}
 	r.metrics.Count("BatchesTakenOver", 1)
@@ -407,9 +434,11 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	return verdict
 }
 
-// refuseBatch ends a batch whose options Zoho refused: the request is
+// refuseBatch settles the leads of a batch whose options Zoho refused
+// (send then ends the batch, once every lead of it is settled): the request is
 // dead-lettered whole, with every submission that asked, and each lead is
-// recorded rejected with the reason.
+// lettered: free for the letter's redrive (the letter is the only copy of
+// the options), showing why until then.
 func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) {
 	req := *g.options
 	req.IDs = ids
@@ -418,12 +447,21 @@ func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadO
 	}
 	expires := r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)
 	for _, id := range ids {
-		if err := r.s.cfg.Store.Reject(ctx, g.batch.Owner(), id, "dead-lettered: "+out.reason, expires); err != nil {
+		if err := r.s.cfg.Store.Letter(ctx, g.batch.Owner(), id, out.code+": "+out.reason, expires); err != nil {
 			r.s.cfg.Logger.WarnContext(ctx, "recording a refused lead failed", "lead_id", id, "error", err)
 		}
 	}
-	if err := r.s.cfg.Store.DropBatch(ctx, g.batch); err != nil {
-		r.s.cfg.Logger.WarnContext(ctx, "dropping a refused batch failed", "batch", g.batch.String(), "error", err)
-	}
 	r.metrics.Count("BatchesRefused", 1)
+}
+
+// dropBatch ends g's batch, none of whose leads is left to send. If that
+// fails, a wake-up that takes it over finds no lead parked in it and drops
+// it then.
+func (r *run) dropBatch(ctx context.Context, g *group) {
+	if g.batch == (jobs.BatchKey{}) {
+		return
+	}
+	if err := r.s.cfg.Store.DropBatch(ctx, g.batch); err != nil {
+		r.s.cfg.Logger.WarnContext(ctx, "dropping a batch failed", "batch", g.batch.String(), "error", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -73,6 +74,7 @@ type accRig struct {
 	clock   *zohosim.ManualClock
 	timer   *timer
 	refused *refusals
+	client  *zoho.Client // the simulator's client, for another integration's calls
 }
 
 const maxWait = time.Minute
@@ -82,12 +84,12 @@ func newAccRig(t *testing.T, store jobs.Store) *accRig {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	tm, rf := &timer{}, &refusals{}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now, APIVersion: "v7",
-		Timer: tm, MaxWait: maxWait, WakeEarly: 20 * time.Second, Refused: rf.add})
+		Leads: z.Client, Timer: tm, MaxWait: maxWait, WakeEarly: 20 * time.Second, Refused: rf.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &accRig{rig: &rig{sim: z.Sim, store: store, svc: svc, metrics: obs.NewMetrics("convert")},
-		clock: z.Clock, timer: tm, refused: rf}
+		clock: z.Clock, timer: tm, refused: rf, client: z.Client}
 }
 
 func (r *accRig) accumulate(subs []convert.Submission) []convert.Result {
@@ -153,7 +155,7 @@ func TestTrickleFillsCalls(t *testing.T) {
 // TestBigBatchSendsFullCallsNow: a request of 130 leads sends two full calls
 // at once and parks the other 30.
 func TestBigBatchSendsFullCallsNow(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(130)
 	res := r.accumulate([]convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}})
 	if res[0].Verdict != convert.Done || len(res[0].Queued) != 30 || r.calls() != 2 {
@@ -194,10 +196,10 @@ func TestVanishedSenderIsTakenOver(t *testing.T) {
 }
 
 // TestRefusedBatchReachesEveryRequest: when Zoho refuses an accumulated
-// call's options, every request in it is dead-lettered with the reason
-// and its leads end rejected.
+// call's options, every request in it is dead-lettered with the reason,
+// and its leads are lettered: free for the letter's redrive.
 func TestRefusedBatchReachesEveryRequest(t *testing.T) {
-	store := jobs.NewMemoryStore()
+	store := memstore.New()
 	r := newAccRig(t, store)
 	ids := r.sim.SeedLeadRange(3)
 	subs := singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: "3652397000000000404"} })
@@ -211,8 +213,8 @@ func TestRefusedBatchReachesEveryRequest(t *testing.T) {
 	}
 	claims, _ := store.Claims(context.Background(), ids)
 	for _, c := range claims {
-		if c.State != jobs.Rejected || c.Reason == "" {
-			t.Errorf("lead %s: %s %q, want rejected with the reason", c.LeadID, c.State, c.Reason)
+		if c.State != jobs.Lettered || c.Reason == "" || c.Live(r.clock.Now()) {
+			t.Errorf("lead %s: %s %q, want lettered with the reason, free", c.LeadID, c.State, c.Reason)
 		}
 	}
 }
@@ -221,7 +223,7 @@ func TestRefusedBatchReachesEveryRequest(t *testing.T) {
 // throttles sets a later one, each later than the last; the wake-ups end in
 // SQS's hands (Retry) only after retryWakeups tries.
 func TestThrottledBatchIsRetriedWithBackoff(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(5)
 	r.accumulate(singles(ids, nil))
 	key := r.timer.keys()[0]
@@ -251,7 +253,7 @@ func TestThrottledBatchIsRetriedWithBackoff(t *testing.T) {
 // after its leads were parked is done, and wakes their generation again,
 // in case the invocation that parked them died before setting the timer.
 func TestRedeliveryOfParkedLeadsSetsTheTimerAgain(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(4)
 	r.accumulate(singles(ids, nil))
 	res := r.accumulate(singles(ids, nil))
@@ -280,7 +282,7 @@ func TestWakeBodyRoundTrip(t *testing.T) {
 // in-memory store only: moto does not make conditional writes atomic under
 // concurrency, while DynamoDB and the memory store do.)
 func TestRacingInstancesShareTheAccumulator(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(200)
 	subs := singles(ids, nil)
 	var wg sync.WaitGroup
@@ -316,7 +318,7 @@ func (losingTimer) Wake(context.Context, convert.Wakeup, time.Duration) error { 
 // comes is sent by the next invocation that parks, once its wait ran out.
 func TestLostTimerIsMadeGoodByTheNextLead(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now, APIVersion: "v7",
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: memstore.New(), Now: z.Clock.Now, APIVersion: "v7",
 		Timer: losingTimer{}, MaxWait: maxWait})
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +355,7 @@ func (unrecordable) RecordJob(context.Context, jobs.Job, time.Time) error {
 // the batch is ended, so no wake-up sends its leads to Zoho again.
 func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
-	store := jobs.NewMemoryStore()
+	store := memstore.New()
 	var kept []jobs.Job
 	tm := &timer{}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: unrecordable{store}, Now: z.Clock.Now, APIVersion: "v7",
@@ -440,7 +442,7 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 	callsDeadline := deadline.Add(-3 * time.Second)
 	stalled, unstall := context.WithDeadline(context.Background(), callsDeadline.Add(-margin/2))
 	defer unstall()
-	store := &slowStore{Store: jobs.NewMemoryStore(), stallAt: 5, stalled: stalled.Done(), stop: callsDeadline}
+	store := &slowStore{Store: memstore.New(), stallAt: 5, stalled: stalled.Done(), stop: callsDeadline}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now, APIVersion: "v7",
 		Timer: &timer{}, MaxWait: maxWait, StopMargin: margin})
 	if err != nil {
@@ -493,7 +495,7 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 // twice in one batch; the batch still goes to Zoho once.
 func TestDoubledWakeupInOneBatchSendsOnce(t *testing.T) {
 	for range 20 { // the two wake-ups race; give the race its chances
-		r := newAccRig(t, jobs.NewMemoryStore())
+		r := newAccRig(t, memstore.New())
 		ids := r.sim.SeedLeadRange(7)
 		r.accumulate(singles(ids, nil))
 		key := r.timer.keys()[0]
@@ -510,7 +512,7 @@ func TestDoubledWakeupInOneBatchSendsOnce(t *testing.T) {
 // accepted, not when it reached the function; a lead accepted well before
 // its generation's first one sets the timer again, for itself.
 func TestWaitCountsFromAcceptance(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(2)
 	now := r.clock.Now()
 	first := singles(ids[:1], nil)
@@ -530,7 +532,7 @@ func TestWaitCountsFromAcceptance(t *testing.T) {
 // TestAddedWaitIsMeasured: a part-filled batch sent by its wake-up reports
 // how long its first lead waited, for the dashboard's "added wait".
 func TestAddedWaitIsMeasured(t *testing.T) {
-	r := newAccRig(t, jobs.NewMemoryStore())
+	r := newAccRig(t, memstore.New())
 	r.accumulate(singles(r.sim.SeedLeadRange(7), nil))
 	r.clock.Advance(maxWait)
 	if v := r.wake(r.timer.keys()[0]); v[0] != convert.Done {

@@ -21,7 +21,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
@@ -105,7 +105,7 @@ func benchService(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		svc, err := convert.New(convert.Config{Zoho: client, Store: jobs.NewMemoryStore(), Now: clock.Now, APIVersion: "v7"})
+		svc, err := convert.New(convert.Config{Zoho: client, Store: memstore.New(), Now: clock.Now, APIVersion: "v7"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func newBenchFunction(b *testing.B, sim *zohosim.Server, clock *zohosim.ManualCl
 			Now:        clock.Now,
 			Out:        io.Discard,
 		},
-		Jobs:       jobs.NewMemoryStore(),
+		Jobs:       memstore.New(),
 		DeadLetter: &sqsbatch.MemoryDeadLetter{},
 	}
 	fn, err := app.NewConvert(cfg, deps)

@@ -10,6 +10,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
 
@@ -18,7 +19,7 @@ import (
 func readingRig(t *testing.T) (*rig, *zohotest.Zoho) {
 	t.Helper()
 	z := zohotest.Start(t, zohosim.Options{}, 2)
-	store := jobs.NewMemoryStore()
+	store := memstore.New()
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Leads: z.Client, Now: z.Clock.Now, APIVersion: "v7"})
 	if err != nil {
 		t.Fatal(err)

@@ -441,21 +441,31 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 	// uses none of their attempts.
 	var heldBack []string
 	lost := false // the last call's answer was lost: Zoho may or may not have its leads
+	scheduled := false
 	defer func() {
-		if len(heldBack) > 0 {
-			r.hold(ctx, g, heldBack, "held with leads Zoho kept refusing in the same call", ended && len(doubtful) == 0, false)
+		// A batch ends with the last write that settles its leads, never
+		// before: a lead whose hold fails stays parked in a batch that
+		// still exists, for the next wake-up to send.
+		ends := ended
+		if len(heldBack) > 0 && !r.hold(ctx, g, heldBack, "held with leads Zoho kept refusing in the same call", ends && len(doubtful) == 0, false) {
+			ends = false
 		}
 		if len(doubtful) > 0 {
 			// A lead Zoho named is one it refused: an attempt. A lost answer
 			// may hide a job that converts them, or no job at all: the
 			// read-back decides, and only a job that fails them counts.
-			r.hold(ctx, g, doubtful, why, ended, !lost)
+			r.hold(ctx, g, doubtful, why, ends, !lost)
+		}
+		if ends && !scheduled && len(heldBack)+len(doubtful) == 0 && g.batch != (jobs.BatchKey{}) {
+			// Every lead was refused or found converted: nothing is left.
+			r.dropBatch(ctx, g)
 		}
 	}()
 	read, sorted := false, false // the chunk was read back once; that read succeeded
 	for calls := 0; len(ids) > 0; calls++ {
 		if out := g.failure(); out != nil {
 			r.giveBack(ctx, g, ids, *out)
+			ended = out.verdict == Permanent // a batch's leads are lettered: settled
 			return
 		}
 		if r.stopping(ctx) {
@@ -472,8 +482,10 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		r.metrics.Count("ZohoCalls", 1)
 		jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
 		if err == nil {
-			r.record(ctx, g, ids, jobID)
-			ended = true
+			// The job ends the batch only if no lead of the chunk is left to
+			// hold in doubt: that hold ends it instead.
+			r.record(ctx, g, ids, jobID, len(doubtful) == 0)
+			ended, scheduled = true, true
 			return
 		}
 		var apiErr *zoho.APIError
@@ -514,6 +526,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			g.fail(out)
 			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids), "error", err)
 			r.giveBack(ctx, g, ids, out)
+			ended = true // a batch's leads are lettered: settled
 			return
 		default:
 			if apiErr.Ambiguous {
@@ -587,11 +600,12 @@ func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []
 // hold records leads whose outcome is in doubt as a call in doubt: their
 // claims hold them, so no request sends them again, until the status
 // function reads them back and settles them (converted, or sent again).
-// If even that cannot be recorded, they are handed back as before. ended
-// says no other lead of the chunk is handed back, so the batch it came
-// from, if any, is done with. attempt says the hold counts as one of the
-// leads' attempts: Zoho named them in a refusal.
-func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) {
+// If even that cannot be recorded, they are handed back as before, and
+// hold reports false. ended says no other lead of the chunk is left to
+// settle, so the batch it came from, if any, ends with this record.
+// attempt says the hold counts as one of the leads' attempts: Zoho named
+// them in a refusal; otherwise it counts as a doubt.
+func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) bool {
 	now := r.s.cfg.Now()
 	job := jobs.Job{
 		ID: jobs.DoubtPrefix + newOwner(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
@@ -607,11 +621,12 @@ func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, e
 	if err := r.s.cfg.Store.RecordJob(bg, job, now.Add(r.s.cfg.JobRetention+48*time.Hour)); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "recording a call in doubt failed; its leads are handed back", "leads", len(ids), "error", err)
 		r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "IN_DOUBT", reason: reason})
-		return
+		return false
 	}
 	r.metrics.Count("LeadsInDoubt", len(ids))
 	r.s.cfg.Logger.InfoContext(ctx, "leads held in doubt", "doubt_id", job.ID, "leads", len(ids), "reason", reason)
 	r.settle(ids, leadOutcome{verdict: Done, jobID: job.ID})
+	return true
 }
 
 func readErrorCode(err error) string {
@@ -635,13 +650,17 @@ func codeOrClass(e *zoho.APIError) string {
 // record stores a job Zoho scheduled. Zoho has the leads now whatever
 // happens here, so a failure to record is logged with everything needed to
 // recover the job by hand, and the leads still count as scheduled.
-func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) {
+// endsBatch says the job ends the batch its leads came from, if any.
+func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, endsBatch bool) {
 	now := r.s.cfg.Now()
 	sources := r.sources(g, ids)
 	job := jobs.Job{
 		ID: jobID, State: jobs.Scheduled, LeadIDs: ids, Fingerprint: g.fp,
-		Options: g.optJSON, Sources: sources, APIVersion: r.s.cfg.APIVersion, Batch: g.batch,
+		Options: g.optJSON, Sources: sources, APIVersion: r.s.cfg.APIVersion,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.FirstCheck),
+	}
+	if endsBatch {
+		job.Batch = g.batch
 	}
 	claimsExpire := now.Add(r.s.cfg.JobRetention + 48*time.Hour)
 	// The write must happen even if the caller's deadline is about to pass.
@@ -667,13 +686,10 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string) 
 		if r.s.cfg.Unrecorded != nil {
 			r.s.cfg.Unrecorded(bg, job)
 		}
-		if g.batch != (jobs.BatchKey{}) {
+		if endsBatch {
 			// Zoho has these leads: the batch must not be sent again when its
 			// lease lapses, or Zoho refuses each of them, one call at a time.
-			if err := r.s.cfg.Store.DropBatch(bg, g.batch); err != nil {
-				r.s.cfg.Logger.ErrorContext(ctx, "dropping the batch of an unrecorded job failed; its wake-up will send it again",
-					"batch", g.batch.String(), "job_id", jobID, "error", err)
-			}
+			r.dropBatch(bg, g)
 		}
 	} else {
 		r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))

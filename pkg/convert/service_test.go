@@ -16,6 +16,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -98,7 +99,7 @@ func TestThousandSinglesMakeTwentyCalls(t *testing.T) {
 }
 
 func TestDuplicatesSubmittedOnce(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
+	r := newRig(t, memstore.New(), zohosim.Options{}, 4)
 	ids := r.sim.SeedLeadRange(900)
 	withDups := append(ids, ids[:100]...) // 10% duplicates
 	results := r.convert(singles(withDups, nil))
@@ -156,7 +157,7 @@ func TestRedeliveryMakesNoCalls(t *testing.T) {
 // TestThrottledGroupOnlyIsRetried: a 429 for one group's call hands back only
 // that group's submissions.
 func TestThrottledGroupOnlyIsRetried(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 1) // one call at a time: both 429s hit one group
+	r := newRig(t, memstore.New(), zohosim.Options{}, 1) // one call at a time: both 429s hit one group
 	ids := r.sim.SeedLeadRange(20)
 	withDeal := func(req *zoho.ConvertRequest) {
 		d := zoho.Deal{}
@@ -190,7 +191,7 @@ func TestThrottledGroupOnlyIsRetried(t *testing.T) {
 }
 
 func TestPermanentRefusalFailsTheGroup(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 2)
+	r := newRig(t, memstore.New(), zohosim.Options{}, 2)
 	ids := r.sim.SeedLeadRange(120)
 	subs := singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: "3652397000000000404"} })
 	results := r.convert(subs)
@@ -206,7 +207,7 @@ func TestPermanentRefusalFailsTheGroup(t *testing.T) {
 }
 
 func TestDeadlineHandsLeadsBack(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, 4)
+	r := newRig(t, memstore.New(), zohosim.Options{}, 4)
 	subs := singles(r.sim.SeedLeadRange(10), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // under the 5s margin
 	defer cancel()
@@ -247,7 +248,7 @@ func TestAmbiguousCallIsHeld(t *testing.T) {
 }
 
 func TestConcurrencyIsBounded(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{Latency: 20 * time.Millisecond}, 3)
+	r := newRig(t, memstore.New(), zohosim.Options{Latency: 20 * time.Millisecond}, 3)
 	r.convert(singles(r.sim.SeedLeadRange(500), nil))
 	if st := r.sim.Stats(); st.MaxInFlight > 3 || st.MaxInFlight < 1 || r.calls() != 10 {
 		t.Fatalf("max in flight %d with a cap of 3, %d calls", st.MaxInFlight, r.calls())
@@ -255,7 +256,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 }
 
 func TestLeadBusyElsewhereIsRetried(t *testing.T) {
-	store := jobs.NewMemoryStore()
+	store := memstore.New()
 	r := newRig(t, store, zohosim.Options{}, 4)
 	ids := r.sim.SeedLeadRange(3)
 	if _, _, err := store.Claim(context.Background(), "other-invocation", ids[:1], r.sim.Clock().Now(), r.sim.Clock().Now().Add(time.Minute)); err != nil {
@@ -281,7 +282,7 @@ func TestUnrecordedJobIsKept(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	ids := z.Sim.SeedLeadRange(3)
 	var kept []jobs.Job
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: failingRecords{jobs.NewMemoryStore()}, Now: z.Clock.Now,
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: failingRecords{memstore.New()}, Now: z.Clock.Now,
 		Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +305,7 @@ func TestConvertedLeadIsNotRejected(t *testing.T) {
 	for _, read := range []bool{true, false} {
 		t.Run(fmt.Sprintf("read back %v", read), func(t *testing.T) {
 			z := zohotest.Start(t, zohosim.Options{}, 2)
-			cfg := convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now, APIVersion: "v7"}
+			cfg := convert.Config{Zoho: z.Client, Store: memstore.New(), Now: z.Clock.Now, APIVersion: "v7"}
 			if read {
 				cfg.Leads = z.Client
 			}
@@ -382,7 +383,7 @@ func TestAlreadyRecordedIsSuccess(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	ids := z.Sim.SeedLeadRange(3)
 	unrecorded := 0
-	store := &committedButFailed{Store: jobs.NewMemoryStore()}
+	store := &committedButFailed{Store: memstore.New()}
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now,
 		Unrecorded: func(context.Context, jobs.Job) { unrecorded++ }})
 	if err != nil {

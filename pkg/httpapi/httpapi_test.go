@@ -15,7 +15,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 )
 
 const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"
@@ -23,7 +23,7 @@ const key = "wk_2f8e1c9a7b6d5e4f3a2b1c0d"
 type rig struct {
 	sim   *zohosim.Server
 	z     *zohotest.Zoho
-	store *jobs.MemoryStore
+	store *memstore.Store
 	srv   *httptest.Server
 }
 
@@ -31,7 +31,7 @@ type rig struct {
 func newRig(t *testing.T, webhookKey string, keyErr error, opts ...func(*httpapi.Config)) *rig {
 	t.Helper()
 	z := zohotest.Start(t, zohosim.Options{}, 1)
-	store := jobs.NewMemoryStore()
+	store := memstore.New()
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: store, Now: z.Clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -179,7 +180,7 @@ func TestFailedLeadsAreSentAgain(t *testing.T) {
 // TestLeadsOutOfAttemptsAreRejected: a lead Zoho did not convert in its
 // second job is rejected, with the job named, and not sent again.
 func TestLeadsOutOfAttemptsAreRejected(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{MaxLeadAttempts: 2})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{MaxLeadAttempts: 2})
 	j := r.schedule(t, 1, 2, func(int) int { return 1 })[0]
 	r.clock.Advance(5 * time.Minute)
 	if rep := r.run(context.Background(), jobcheck.Request{}); rep.LeadsResent != 1 {
@@ -218,7 +219,7 @@ func sameElements(a, b []string) bool {
 // as before the read-back, with one warning per run.
 func TestReadBackWithoutScope(t *testing.T) {
 	var logs strings.Builder
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{
+	r := newRig(t, memstore.New(), zohosim.Options{
 		Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ"},
 	}, jobcheck.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	js := r.schedule(t, 2, 3, func(int) int { return 1 })
@@ -245,7 +246,7 @@ func TestReadBackWithoutScope(t *testing.T) {
 // TestReadBackRetried: while Zoho cannot answer the read, the job stays due
 // with its claims; the next run reads and releases.
 func TestReadBackRetried(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{})
 	j := r.schedule(t, 1, 3, func(int) int { return 1 })[0]
 	r.clock.Advance(5 * time.Minute)
 	r.sim.FaultRate(zohosim.EndpointGetLeads, zohosim.InternalError, 1, 1)
@@ -426,7 +427,7 @@ func TestZohoErrorsStopTheRun(t *testing.T) {
 // TestTokenRefusedMidRun: a 401 in the middle of a run, and tokens expired
 // between runs, cost one refresh each and no job.
 func TestTokenRefusedMidRun(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{Concurrency: 1})
 	r.schedule(t, 6, 1, nil)
 	r.clock.Advance(time.Minute)
 	r.sim.Script(zohosim.EndpointStatus, zohosim.Fault{}, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.Unauthorized})
@@ -489,7 +490,7 @@ func TestUnknownAndStaleJobs(t *testing.T) {
 // TestNamedJobs: job_ids are checked now, due or not; terminal and unknown
 // ones are skipped.
 func TestNamedJobs(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{})
 	js := r.schedule(t, 3, 1, nil)
 	r.clock.Advance(5 * time.Minute)
 	if rep := r.run(context.Background(), jobcheck.Request{JobIDs: []string{js[0].ID}}); rep.Finished != 1 {
@@ -544,7 +545,7 @@ func TestParseRequest(t *testing.T) {
 // TestStoreErrorsDoNotFailTheRun: a store that cannot be read is counted
 // and logged; the run still returns a report.
 func TestStoreErrorsDoNotFailTheRun(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{})
 	c, _ := jobcheck.New(jobcheck.Config{Zoho: r.zoho, Store: brokenStore{r.statusStore()}, Now: r.clock.Now})
 	if rep := c.Run(context.Background(), jobcheck.Request{}); rep.Errors != 1 || rep.Checked != 0 {
 		t.Fatalf("report %+v", rep)
@@ -577,7 +578,7 @@ func (p panickyZoho) ConvertStatus(ctx context.Context, id string) (zoho.JobStat
 func TestPanicInOneCheck(t *testing.T) {
 	for _, concurrency := range []int{1, 3} {
 		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
-			r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{})
+			r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{})
 			js := r.schedule(t, 6, 1, nil)
 			r.clock.Advance(time.Minute)
 			var logs bytes.Buffer
@@ -613,7 +614,7 @@ func TestPanicInOneCheck(t *testing.T) {
 // converted; a lead that reads as not converted is given the doubt window
 // (another job may hold it), then sent again.
 func TestCallInDoubtIsSettled(t *testing.T) {
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{}, jobcheck.Config{DoubtWindow: 10 * time.Minute})
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{DoubtWindow: 10 * time.Minute})
 	ids := r.sim.SeedLeadRange(3)
 	if _, err := r.client.MassConvert(context.Background(), zohotest.Request(ids[:2]...)); err != nil {
 		t.Fatal(err) // the job whose answer was lost
@@ -650,7 +651,7 @@ func TestCallInDoubtIsSettled(t *testing.T) {
 // the jobs it held wait an hour, and the metric raises the alarm.
 func TestPermanentRefusalEndsTheRun(t *testing.T) {
 	const due, concurrency = 30, 3
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{
+	r := newRig(t, memstore.New(), zohosim.Options{
 		Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.modules.leads.READ"},
 	}, jobcheck.Config{Concurrency: concurrency, PageSize: 10})
 	r.schedule(t, due, 1, nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/eventbus"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 )
 
 // TestFinishedJobsAreAnnounced: on a bus in moto, a rule matching the
@@ -29,7 +30,7 @@ func TestFinishedJobsAreAnnounced(t *testing.T) {
 	bus, queueURL := eventBus(t, eb), awstest.CreateQueue(t, cfg)
 	routeToQueue(t, eb, q, bus, queueURL)
 
-	r := newRig(t, jobs.NewMemoryStore(), zohosim.Options{StatusCasings: []string{"title"}}, jobcheck.Config{})
+	r := newRig(t, memstore.New(), zohosim.Options{StatusCasings: []string{"title"}}, jobcheck.Config{})
 	r.checker, _ = jobcheck.New(jobcheck.Config{Zoho: r.zoho, Store: r.statusStore(), Now: r.clock.Now,
 		Events: eventbus.New(eb, bus), Resend: r.resent})
 	fails := []int{0, 2, 1}

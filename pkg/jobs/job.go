@@ -122,24 +122,6 @@ func (j Job) Result(id string) (LeadResult, bool) {
 	return LeadResult{}, false
 }
 
-// ClaimState is where a lead stands.
-type ClaimState string
-
-// Claim states. A pending claim belongs to one invocation until it lapses; a
-// scheduled claim points at the job that converts the lead; a rejected claim
-// remembers Zoho's verdict for a while so redeliveries do not ask again. An
-// in-doubt claim points at a call in doubt and holds the lead until the
-// read-back decides. A retry claim holds nothing: Zoho did not convert the
-// lead in its job (JobID), which is being sent again; it keeps the count
-// of attempts so far.
-const (
-	Pending        ClaimState = "PENDING"
-	ClaimScheduled ClaimState = "SCHEDULED"
-	Rejected       ClaimState = "REJECTED"
-	ClaimInDoubt   ClaimState = "IN_DOUBT"
-	Retry          ClaimState = "RETRY"
-)
-
 // Claim is the record of one lead.
 type Claim struct {
 	LeadID    string
@@ -150,27 +132,21 @@ type Claim struct {
 	Reason    string    // of a rejected claim
 	ExpiresAt time.Time
 	// Attempts counts the calls that carried the lead since it was last
-	// rejected; it survives claims, so automatic retries stop.
-	Attempts int
+	// rejected; it survives claims, so automatic retries stop. Doubts
+	// counts the calls in doubt that may not have carried it
+	// (DoubtsPerAttempt of them count as one attempt).
+	Attempts, Doubts int
 }
 
-// Live reports whether the claim still stands at now.
+// Live reports whether the claim holds the lead for someone at now.
 func (c Claim) Live(now time.Time) bool {
 	switch {
-	case !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt):
+	case Lapsed(c.ExpiresAt, now):
 		return false
 	case c.State == Pending:
-		return now.Before(c.Until)
-	case c.State == Retry:
-		return false
+		return !Lapsed(c.Until, now)
 	}
-	return true
-}
-
-// heldBy reports whether owner holds the claim: pending for an invocation,
-// or parked in a batch (whose BatchKey.Owner is owner).
-func (c Claim) heldBy(owner string) bool {
-	return (c.State == Pending || c.State == Parked) && c.Owner == owner
+	return c.State != Retry && c.State != Lettered
 }
 
 // ErrNotFound is returned for a job that is not stored.
@@ -187,6 +163,10 @@ type Store interface {
 	Release(ctx context.Context, owner string, leadIDs []string) error
 	// Reject records that Zoho refused a lead owner holds, until expires.
 	Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error
+	// Letter records that Zoho refused the options of the call that
+	// carried a lead owner holds, whose request was dead-lettered: the lead
+	// is free for the letter's redrive, and shows why until expires.
+	Letter(ctx context.Context, owner, leadID, reason string, expires time.Time) error
 	// RecordJob stores a job Zoho scheduled and points its leads' claims at
 	// it; a job sent from a batch ends the batch. Recording the same job
 	// (same leads, same CreatedAt) again is harmless: a write whose answer

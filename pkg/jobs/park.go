@@ -3,8 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,10 +15,6 @@ import (
 // lease by the invocation sending it, until its job is recorded. A lost
 // invocation's batch is taken over when its lease lapses.
 
-// Parked is the state of a lead waiting in an accumulator. Its claim's
-// Owner is the BatchKey of the generation it waits in.
-const Parked ClaimState = "PARKED"
-
 // BatchKey names one generation of one option set's accumulator: the batch
 // its leads will be sent in.
 type BatchKey struct {
@@ -32,7 +26,19 @@ type BatchKey struct {
 func (k BatchKey) String() string { return k.Fingerprint + "#" + strconv.FormatInt(k.Gen, 10) }
 
 // Owner is the owner a parked claim carries.
-func (k BatchKey) Owner() string { return "batch:" + k.String() }
+func (k BatchKey) Owner() string { return batchOwnerPrefix + k.String() }
+
+const batchOwnerPrefix = "batch:"
+
+// BatchOfOwner reads BatchKey.Owner: the batch a parked claim waits in.
+func BatchOfOwner(owner string) (BatchKey, bool) {
+	s, ok := strings.CutPrefix(owner, batchOwnerPrefix)
+	if !ok {
+		return BatchKey{}, false
+	}
+	k := ParseBatchKey(s)
+	return k, k != (BatchKey{})
+}
 
 // Acc is the open accumulator of one option set. The zero Acc (Gen 0, no
 // leads) is an accumulator nobody has used yet.
@@ -85,119 +91,6 @@ type Parking interface {
 	Lease(ctx context.Context, key BatchKey, taker string, now, until time.Time) error
 	// DropBatch forgets a batch none of whose leads is left to send.
 	DropBatch(ctx context.Context, key BatchKey) error
-}
-
-// ---- memory ----
-
-var _ Parking = (*MemoryStore)(nil)
-
-func (m *MemoryStore) Acc(_ context.Context, fp string) (Acc, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a := m.accs[fp]
-	a.Fingerprint = fp
-	a.LeadIDs, a.Sources = slices.Clone(a.LeadIDs), slices.Clone(a.Sources)
-	return a, nil
-}
-
-func (m *MemoryStore) accAsRead(a Acc) bool {
-	cur := m.accs[a.Fingerprint]
-	return cur.Gen == a.Gen && len(cur.LeadIDs) == len(a.LeadIDs)
-}
-
-func (m *MemoryStore) Park(_ context.Context, owner string, acc Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []Claim, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.accAsRead(acc) {
-		return nil, nil, ErrChanged
-	}
-	if len(acc.LeadIDs)+len(leadIDs) > MaxLeadsPerBatch {
-		return nil, nil, errTooMany(len(acc.LeadIDs), len(leadIDs))
-	}
-	batch := acc.Key().Owner()
-	cur := m.accs[acc.Fingerprint]
-	var parked []string
-	var held []Claim
-	for i, id := range leadIDs {
-		c, ok := m.claims[id]
-		switch {
-		case ok && c.Live(now) && c.Owner == batch && c.State == Parked:
-			parked = append(parked, id) // a retry of this very call
-			continue
-		case ok && c.Live(now) && !(c.State == Pending && c.Owner == owner):
-			held = append(held, c)
-			continue
-		}
-		m.claims[id] = Claim{LeadID: id, State: Parked, Owner: batch, ExpiresAt: expires, Attempts: c.Attempts}
-		cur.LeadIDs, cur.Sources = append(cur.LeadIDs, id), append(cur.Sources, sources[i])
-		parked = append(parked, id)
-	}
-	if len(cur.LeadIDs) > 0 {
-		if len(acc.LeadIDs) == 0 {
-			cur.OpenedAt = now
-			if !acc.OpenedAt.IsZero() {
-				cur.OpenedAt = acc.OpenedAt
-			}
-		}
-		cur.Options, cur.APIVersion, cur.Gen = acc.Options, acc.APIVersion, acc.Gen
-		m.accs[acc.Fingerprint] = cur
-	}
-	return parked, held, nil
-}
-
-func (m *MemoryStore) Take(_ context.Context, acc Acc, taker string, leaseUntil time.Time) (Batch, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.accAsRead(acc) || len(acc.LeadIDs) == 0 {
-		return Batch{}, ErrChanged
-	}
-	cur := m.accs[acc.Fingerprint]
-	cur.Fingerprint = acc.Fingerprint
-	b := Batch{Acc: cur, Taker: taker, LeaseUntil: leaseUntil}
-	m.batches[cur.Key()] = b
-	m.accs[acc.Fingerprint] = Acc{Gen: cur.Gen + 1, Options: cur.Options, APIVersion: cur.APIVersion}
-	return cloneBatch(b), nil
-}
-
-func (m *MemoryStore) Batch(_ context.Context, key BatchKey) (Batch, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.batches[key]
-	if !ok {
-		return Batch{}, ErrNotFound
-	}
-	return cloneBatch(b), nil
-}
-
-func (m *MemoryStore) Lease(_ context.Context, key BatchKey, taker string, now, until time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.batches[key]
-	switch {
-	case !ok:
-		return ErrNotFound
-	case b.Taker != taker && now.Before(b.LeaseUntil):
-		return ErrChanged
-	}
-	b.Taker, b.LeaseUntil = taker, until
-	m.batches[key] = b
-	return nil
-}
-
-func (m *MemoryStore) DropBatch(_ context.Context, key BatchKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.batches, key)
-	return nil
-}
-
-func cloneBatch(b Batch) Batch {
-	b.LeadIDs, b.Sources = slices.Clone(b.LeadIDs), slices.Clone(b.Sources)
-	return b
-}
-
-func errTooMany(have, more int) error {
-	return fmt.Errorf("jobs: %d leads do not fit an accumulator holding %d (at most %d)", more, have, MaxLeadsPerBatch)
 }
 
 // MaxLeadsPerBatch is how many leads an accumulator holds: one mass_convert

@@ -18,27 +18,44 @@ type SettlePolicy struct {
 	RejectUntil time.Time
 }
 
-// Settle decides what becomes of claim c once job ended and its lead was
-// read back as r. It changes only a claim that still points at job and
-// still holds the lead (scheduled or in doubt): a lead sent again since
-// belongs to its new job. write is false when c stays as it is.
-//
-// A converted lead keeps its claim: it is never sent again. A lead Zoho
-// no longer has is rejected. A lead Zoho has and did not convert is sent
-// again while it has had fewer than MaxAttempts calls, then rejected with
-// the job that last failed it named.
-func Settle(c Claim, job Job, r LeadResult, p SettlePolicy) (next Claim, write bool) {
-	if c.JobID != job.ID || c.State != ClaimScheduled && c.State != ClaimInDoubt || r.Outcome == Converted {
-		return c, false
+// AttemptsOf is how many of its attempts a lead has used: the calls that
+// carried it, and one for every DoubtsPerAttempt calls in doubt.
+func AttemptsOf(c Claim) int { return c.Attempts + c.Doubts/DoubtsPerAttempt }
+
+// SettleOp is what settling does with claim c of an ended job whose lead
+// was read back as r: keep it (converted), send it again while it has
+// attempts left, or reject it (Zoho no longer has it, or no attempt left).
+func SettleOp(c Claim, r LeadResult, p SettlePolicy) LeadOp {
+	switch {
+	case r.Outcome == Converted:
+		return OpSettleDone
+	case r.Outcome == NotConverted && AttemptsOf(c) < p.MaxAttempts:
+		return OpSettleRetry
 	}
-	if r.Outcome == NotConverted && c.Attempts < p.MaxAttempts {
-		return Claim{LeadID: c.LeadID, State: Retry, JobID: job.ID, Attempts: c.Attempts, ExpiresAt: p.RetryUntil}, true
-	}
-	return Claim{LeadID: c.LeadID, State: Rejected, Reason: RejectReason(job, r, c.Attempts), ExpiresAt: p.RejectUntil}, true
+	return OpSettleReject
 }
 
-// RejectReason says why a lead of job ended rejected after attempts calls.
-func RejectReason(job Job, r LeadResult, attempts int) string {
+// Settle decides what becomes of claim c once job ended and its lead was
+// read back as r, by the lead protocol: only a claim still in job moves (a
+// lead sent again since belongs to its new job). write is false when c
+// stays as it is.
+func Settle(c Claim, job Job, r LeadResult, p SettlePolicy) (next Claim, write bool) {
+	st := Step(Classify(c, true, Actor{Job: job.ID}, time.Time{}), SettleOp(c, r, p))
+	if st.To == st.From {
+		return c, false
+	}
+	switch st.To {
+	case LeadRetry:
+		return Claim{LeadID: c.LeadID, State: Retry, JobID: job.ID, Attempts: c.Attempts, Doubts: c.Doubts, ExpiresAt: p.RetryUntil}, true
+	case LeadRejected:
+		return Claim{LeadID: c.LeadID, State: Rejected, Reason: RejectReason(job, r, c), ExpiresAt: p.RejectUntil}, true
+	}
+	return c, false
+}
+
+// RejectReason says why a lead of job ended rejected, with its claim's
+// counts.
+func RejectReason(job Job, r LeadResult, c Claim) string {
 	in := "in job " + job.ID
 	if strings.HasPrefix(job.ID, DoubtPrefix) {
 		in = "after a call in doubt (" + job.ID + ")"
@@ -46,5 +63,9 @@ func RejectReason(job Job, r LeadResult, attempts int) string {
 	if r.Outcome == NotFound {
 		return "not found in Zoho (deleted, or not a lead) " + in
 	}
-	return fmt.Sprintf("not converted by Zoho %s, after %d attempts", in, attempts)
+	why := fmt.Sprintf("not converted by Zoho %s, after %d attempts", in, c.Attempts)
+	if c.Doubts > 0 {
+		why += fmt.Sprintf(" and %d calls whose answers were lost or refused for other leads (%d count as one attempt)", c.Doubts, DoubtsPerAttempt)
+	}
+	return why
 }

@@ -31,9 +31,11 @@ const (
 	DeadLettered = "DEAD_LETTERED" // its request could not be converted (reason)
 )
 
-// deadLettered prefixes the reason of a lead whose accumulated call's
-// options Zoho refused (convert's refuseBatch).
-const deadLettered = "dead-lettered: "
+// legacyLettered prefixes the reason of a rejected claim that the previous
+// version wrote for a lead whose accumulated call's options Zoho refused;
+// this version letters the claim (jobs.Lettered) instead. Such claims
+// expire within a day of an upgrade.
+const legacyLettered = "dead-lettered: "
 
 // Reader is what the views read (jobs.Store has it).
 type Reader interface {
@@ -203,8 +205,10 @@ func leadState(lead string, c jobs.Claim, claimed bool, byJob map[string]jobs.Jo
 		v.JobID, v.State, v.Reason = c.JobID, Retrying, "not converted by Zoho in "+c.JobID+"; sent again"
 	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere):
 		v.State, v.Reason = Converted, strings.TrimPrefix(c.Reason, convert.ConvertedElsewhere)
-	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, deadLettered):
-		v.State, v.Reason = DeadLettered, strings.TrimPrefix(c.Reason, deadLettered)
+	case c.State == jobs.Lettered:
+		v.State, v.Reason = DeadLettered, c.Reason
+	case c.State == jobs.Rejected && strings.HasPrefix(c.Reason, legacyLettered):
+		v.State, v.Reason = DeadLettered, strings.TrimPrefix(c.Reason, legacyLettered)
 	case c.State == jobs.Rejected:
 		v.State, v.Reason = Rejected, c.Reason
 	}

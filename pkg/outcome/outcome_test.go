@@ -74,7 +74,8 @@ func TestLeadStates(t *testing.T) {
 			"61": {LeadID: "61", State: jobs.ClaimInDoubt, JobID: "doubt-x"},
 			"71": {LeadID: "71", State: jobs.ClaimScheduled, JobID: "7"}, // its job expired first
 			"81": {LeadID: "81", State: jobs.Rejected, Reason: convert.ConvertedElsewhere + "in job 9"},
-			"82": {LeadID: "82", State: jobs.Rejected, Reason: "dead-lettered: MANDATORY_NOT_FOUND"},
+			"82": {LeadID: "82", State: jobs.Lettered, Reason: "MANDATORY_NOT_FOUND"},
+			"84": {LeadID: "84", State: jobs.Rejected, Reason: "dead-lettered: MANDATORY_NOT_FOUND"}, // the previous version's
 			"83": {LeadID: "83", State: jobs.Rejected, Reason: "not converted by Zoho in job 2, after 2 attempts", Attempts: 2},
 		},
 	}
@@ -91,6 +92,7 @@ func TestLeadStates(t *testing.T) {
 		{"71", outcome.Scheduled, "", "7", ""},
 		{"81", outcome.Converted, "in job 9", "", ""},
 		{"82", outcome.DeadLettered, "MANDATORY_NOT_FOUND", "", ""},
+		{"84", outcome.DeadLettered, "MANDATORY_NOT_FOUND", "", ""},
 		{"83", outcome.Rejected, "not converted by Zoho in job 2, after 2 attempts", "", ""},
 	} {
 		t.Run(tc.lead, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 )
@@ -39,7 +40,7 @@ func newRig(t *testing.T, dlqURL string) *rig {
 	t.Helper()
 	cfg := awstest.Require(t)
 	z := zohotest.Start(t, zohosim.Options{}, 1)
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: jobs.NewMemoryStore(), Now: z.Clock.Now})
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: memstore.New(), Now: z.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

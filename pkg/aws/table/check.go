@@ -293,7 +293,7 @@ func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) error {
 	case jobs.Retry:
 		update += ", job_id = :job"
 	case jobs.Rejected:
-		update += ", reason = :reason REMOVE job_id, attempts"
+		update += ", reason = :reason REMOVE job_id, attempts, doubts"
 		values[":reason"] = sAttr(next.Reason)
 	}
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -49,7 +49,10 @@ const heldBy = "(claim_state = :pending OR claim_state = :parked) AND #owner = :
 // claimable is the condition under which a lead may be claimed: nobody holds
 // it, a pending claim lapsed, or any claim expired (TTL deletion lags by
 // days, so expiry is compared here and never left to TTL).
-const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim_until_ms < :now_ms) OR claim_state = :retry OR expires_at < :now_s"
+//
+// It is jobs.LeadProtocol's claimable states written as a condition, with
+// jobs.Lapsed's rule: what holds until u has lapsed at now when u <= now.
+const claimable = "attribute_not_exists(pk) OR (claim_state = :pending AND claim_until_ms <= :now_ms) OR claim_state = :retry OR claim_state = :lettered OR expires_at <= :now_s"
 
 // pendingClaim makes a claim pending for :owner until :until. It is an
 // update, not a put, so that the lead's count of attempts survives.
@@ -101,14 +104,15 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 		}
 	}
 	values := map[string]types.AttributeValue{
-		":pending": sAttr(string(jobs.Pending)),
-		":retry":   sAttr(string(jobs.Retry)),
-		":now_ms":  nAttr(now.UnixMilli()),
-		":now_s":   nAttr(now.Unix()),
-		":lead":    sAttr("lead"),
-		":owner":   sAttr(owner),
-		":until":   nAttr(until.UnixMilli()),
-		":exp":     nAttr(jobs.PendingExpiry(until).Unix()),
+		":pending":  sAttr(string(jobs.Pending)),
+		":retry":    sAttr(string(jobs.Retry)),
+		":lettered": sAttr(string(jobs.Lettered)),
+		":now_ms":   nAttr(now.UnixMilli()),
+		":now_s":    nAttr(now.Unix()),
+		":lead":     sAttr("lead"),
+		":owner":    sAttr(owner),
+		":until":    nAttr(until.UnixMilli()),
+		":exp":      nAttr(jobs.PendingExpiry(until).Unix()),
 	}
 	for round := 0; len(ids) > 0; round++ {
 		if round == 5 {
@@ -221,20 +225,30 @@ func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) 
 const releaseConcurrency = 10
 
 func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
+	return d.verdict(ctx, owner, leadID, jobs.Rejected, reason, expires)
+}
+
+func (d *JobStore) Letter(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
+	return d.verdict(ctx, owner, leadID, jobs.Lettered, reason, expires)
+}
+
+// verdict gives a lead owner holds its end: rejected or lettered, with the
+// reason, its counts starting again.
+func (d *JobStore) verdict(ctx context.Context, owner, leadID string, state jobs.ClaimState, reason string, expires time.Time) error {
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
-		Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + leadID)},
-		UpdateExpression:         aws.String("SET claim_state = :rejected, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms"),
+		Key:                      leadKey(leadID),
+		UpdateExpression:         aws.String("SET claim_state = :state, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms, attempts, doubts"),
 		ConditionExpression:      aws.String(heldBy),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":rejected": sAttr(string(jobs.Rejected)), ":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner),
+			":state": sAttr(string(state)), ":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner),
 			":reason": sAttr(reason), ":exp": nAttr(expires.Unix()),
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("rejecting lead %s: %w", leadID, err)
+		return fmt.Errorf("recording lead %s %s: %w", leadID, state, err)
 	}
 	return nil
 }
@@ -260,19 +274,20 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	if job.State == jobs.InDoubt {
 		state = jobs.ClaimInDoubt
 	}
-	// Each call that carried a lead is one of its attempts.
-	attempt := 1
+	// Each call that carried a lead is one of its attempts; a call in doubt
+	// that may not have carried it counts as a doubt.
+	count := "attempts"
 	if job.NoAttempt {
-		attempt = 0
+		count = "doubts"
 	}
 	for _, id := range job.LeadIDs {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(d.table),
 			Key:                      leadKey(id),
-			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :state, job_id = :job, expires_at = :exp ADD attempts :one REMOVE #owner, claim_until_ms, reason"),
+			UpdateExpression:         aws.String("SET kind = :lead, claim_state = :state, job_id = :job, expires_at = :exp ADD " + count + " :one REMOVE #owner, claim_until_ms, reason"),
 			ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":lead": sAttr("lead"), ":state": sAttr(string(state)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()), ":one": nAttr(int64(attempt)),
+				":lead": sAttr("lead"), ":state": sAttr(string(state)), ":job": sAttr(job.ID), ":exp": nAttr(claimsExpire.Unix()), ":one": nAttr(1),
 			},
 		}})
 	}
@@ -434,6 +449,7 @@ func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 		JobID:    str(it["job_id"]),
 		Reason:   str(it["reason"]),
 		Attempts: int(num(it["attempts"])),
+		Doubts:   int(num(it["doubts"])),
 	}
 	if v := num(it["claim_until_ms"]); v != 0 {
 		c.Until = time.UnixMilli(v)

@@ -110,7 +110,7 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
 		}}}
 		claimValues := map[string]types.AttributeValue{":me": sAttr(owner),
-			":pending": sAttr(string(jobs.Pending)), ":retry": sAttr(string(jobs.Retry)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix()),
+			":pending": sAttr(string(jobs.Pending)), ":retry": sAttr(string(jobs.Retry)), ":lettered": sAttr(string(jobs.Lettered)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix()),
 			":lead": sAttr("lead"), ":parked": sAttr(string(jobs.Parked)), ":batch": sAttr(batch), ":exp": nAttr(expires.Unix())}
 		for _, id := range ids {
 			items = append(items, d.claimWrite(id, parkedClaim, claimable+" OR (claim_state = :pending AND #owner = :me)", claimValues))
@@ -150,20 +150,48 @@ func (d *JobStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUn
 	values[":g1"], values[":empty"] = nAttr(acc.Gen+1), emptyList
 	item := batchItem(b)
 	item["expires_at"] = nAttr(leaseUntil.Add(batchExpiry).Unix())
-	_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: aws.String(d.table), Key: accKey(acc.Fingerprint),
 			UpdateExpression:    aws.String("SET gen = :g1, lead_ids = :empty, sources = :empty REMOVE opened_at_ms"),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: values}},
 		{Put: &types.Put{TableName: aws.String(d.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}})
-	var tce *types.TransactionCanceledException
-	switch {
-	case errors.As(err, &tce):
-		return jobs.Batch{}, jobs.ErrChanged
-	case err != nil:
+	}}
+	for round := 0; ; round++ {
+		_, err := d.api.TransactWriteItems(ctx, in)
+		if err == nil {
+			return b, nil
+		}
+		// Only a failed condition means the accumulator moved on; a conflict
+		// with another transaction is tried again, anything else is an error.
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return jobs.Batch{}, fmt.Errorf("taking the accumulator: %w", err)
+		}
+		switch cancelledBy(tce) {
+		case "ConditionalCheckFailed":
+			return jobs.Batch{}, jobs.ErrChanged
+		case "TransactionConflict":
+			if round < conflictRounds {
+				continue
+			}
+		}
 		return jobs.Batch{}, fmt.Errorf("taking the accumulator: %w", err)
 	}
-	return b, nil
+}
+
+// conflictRounds bounds the tries of a transaction that keeps meeting
+// other transactions on its items.
+const conflictRounds = 5
+
+// cancelledBy is the first reason a transaction was cancelled for, other
+// than "None" (the items that were fine).
+func cancelledBy(tce *types.TransactionCanceledException) string {
+	for _, r := range tce.CancellationReasons {
+		if c := aws.ToString(r.Code); c != "" && c != "None" {
+			return c
+		}
+	}
+	return ""
 }
 
 func batchItem(b jobs.Batch) map[string]types.AttributeValue {
@@ -196,7 +224,7 @@ func (d *JobStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, n
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(d.table), Key: batchKey(key),
 		UpdateExpression:    aws.String("SET taker = :t, lease_until_ms = :until"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND (taker = :t OR lease_until_ms < :now)"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (taker = :t OR lease_until_ms <= :now)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":t": sAttr(taker), ":until": nAttr(until.UnixMilli()), ":now": nAttr(now.UnixMilli())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
