@@ -130,14 +130,27 @@ func buildLeadProtocol() map[LeadState]map[LeadOp]LeadStep {
 	set(OpLetter, LeadLettered, CountReset, LeadParkedHere)
 	// Zoho has the leads of a recorded job or call in doubt, whatever
 	// became of their claims meanwhile: recording is unconditional.
-	set(OpRecord, LeadScheduled, CountAttempt, LeadStates...)
-	set(OpRecordDoubt, LeadInDoubt, CountAttempt, LeadStates...)
-	set(OpHoldDoubt, LeadInDoubt, CountDoubt, LeadStates...)
+	// Recording the actor's own job again is a write whose answer was
+	// lost: it changes nothing.
+	others := without(LeadStates, LeadScheduled, LeadInDoubt)
+	set(OpRecord, LeadScheduled, CountAttempt, others...)
+	set(OpRecordDoubt, LeadInDoubt, CountAttempt, others...)
+	set(OpHoldDoubt, LeadInDoubt, CountDoubt, others...)
 	// Settling moves only a claim still in the job settled: a lead sent
 	// again since belongs to its new job. A converted lead keeps its claim.
 	set(OpSettleRetry, LeadRetry, CountKeep, LeadScheduled, LeadInDoubt)
 	set(OpSettleReject, LeadRejected, CountReset, LeadScheduled, LeadInDoubt)
 	return t
+}
+
+func without[T comparable](s []T, drop ...T) []T {
+	var out []T
+	for _, v := range s {
+		if !contains(drop, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func contains[T comparable](s []T, v T) bool {
@@ -267,9 +280,7 @@ type BatchOp string
 
 // Batch operations.
 const (
-	OpTake         BatchOp = "take"          // Take of the accumulator as just read
-	OpTakeStale    BatchOp = "take-stale"    // Take of the accumulator as read before a lead more was parked
-	OpParkStale    BatchOp = "park-stale"    // Park into the accumulator as read before a lead more was parked
+	OpTake         BatchOp = "take"          // Take of the accumulator as read while the generation was open
 	OpLease        BatchOp = "lease"         // Lease by the actor
 	OpLeaseRelease BatchOp = "lease-release" // Lease by the actor until now: let the next wake-up take it
 	OpRecordBatch  BatchOp = "record-batch"  // RecordJob of a job sent from the batch
@@ -277,7 +288,7 @@ const (
 )
 
 // BatchOps lists every batch operation.
-var BatchOps = []BatchOp{OpTake, OpTakeStale, OpParkStale, OpLease, OpLeaseRelease, OpRecordBatch, OpDropBatch}
+var BatchOps = []BatchOp{OpTake, OpLease, OpLeaseRelease, OpRecordBatch, OpDropBatch}
 
 // BatchResult is what a batch operation answers.
 type BatchResult string
@@ -315,12 +326,14 @@ func buildBatchProtocol() map[BatchState]map[BatchOp]BatchStep {
 	}
 	taken := []BatchState{BatchMine, BatchOther, BatchLapsed}
 	untaken := []BatchState{BatchEmpty, BatchOpen, BatchGone}
-	// Only an accumulator exactly as read is taken or parked into: a lead
-	// parked meanwhile would be lost from the batch, or overfill it.
+	// Only an accumulator exactly as read is taken (or parked into: a lead
+	// parked meanwhile would be lost from the batch, or overfill it), and
+	// only with leads in it.
 	set(OpTake, BatchMine, BatchOK, BatchOpen)
-	set(OpTake, BatchEmpty, BatchChanged, BatchEmpty) // nothing to take
-	set(OpTakeStale, BatchOpen, BatchChanged, BatchOpen)
-	set(OpParkStale, BatchOpen, BatchChanged, BatchOpen)
+	set(OpTake, BatchEmpty, BatchChanged, BatchEmpty)
+	for _, s := range append(taken, BatchGone) {
+		set(OpTake, s, BatchChanged, s)
+	}
 	// A lease is taken over only once it lapsed; the holder renews it.
 	set(OpLease, BatchMine, BatchOK, BatchMine, BatchLapsed)
 	set(OpLease, BatchOther, BatchChanged, BatchOther)
@@ -340,10 +353,10 @@ func buildBatchProtocol() map[BatchState]map[BatchOp]BatchStep {
 // read (acc) and the batch, if one is stored (found), for taker at now.
 func ClassifyBatch(key BatchKey, acc Acc, b Batch, found bool, taker string, now time.Time) BatchState {
 	switch {
+	case found && Lapsed(b.LeaseUntil, now):
+		return BatchLapsed // anyone's, the last taker's too
 	case found && b.Taker == taker:
 		return BatchMine
-	case found && Lapsed(b.LeaseUntil, now):
-		return BatchLapsed
 	case found:
 		return BatchOther
 	case acc.Gen == key.Gen && len(acc.LeadIDs) > 0:
@@ -359,7 +372,7 @@ func ClassifyBatch(key BatchKey, acc Acc, b Batch, found bool, taker string, now
 // settled once its leads are read back. Terminal states go nowhere.
 var JobMoves = map[State][]State{
 	Scheduled:     {Scheduled, InProgress, Completed, Failed, UnknownToZoho, Stale},
-	InProgress:    {InProgress, Completed, Failed, UnknownToZoho, Stale},
+	InProgress:    {Scheduled, InProgress, Completed, Failed, UnknownToZoho, Stale},
 	InDoubt:       {InDoubt, Settled},
 	Completed:     nil,
 	Failed:        nil,

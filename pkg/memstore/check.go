@@ -23,10 +23,13 @@ type dueKey struct {
 func (m *Store) due(now time.Time, cursor string) ([]string, error) {
 	if cursor != "" {
 		rest, ok := strings.CutPrefix(cursor, "due:")
-		if !ok || rest == "" {
-			return nil, fmt.Errorf("jobs: malformed cursor")
+		ids := strings.Split(rest, ",")
+		for _, id := range ids {
+			if !ok || !jobs.IsJobID(id) {
+				return nil, fmt.Errorf("jobs: malformed cursor")
+			}
 		}
-		return strings.Split(rest, ","), nil
+		return ids, nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

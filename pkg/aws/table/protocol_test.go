@@ -1,0 +1,25 @@
+package table_test
+
+import (
+	"testing"
+
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
+)
+
+// TestLeadProtocol holds both stores to every pair of jobs.LeadProtocol.
+func TestLeadProtocol(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		testkit.LeadProtocolSuite(t, s.New)
+	})
+}
+
+// TestBatchProtocol holds both stores to every pair of jobs.BatchProtocol.
+func TestBatchProtocol(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		testkit.BatchProtocolSuite(t, s.New)
+	})
+}
+
+func TestParkInput(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) { testkit.ParkInputSuite(t, s.New()) })
+}
