@@ -41,14 +41,11 @@ package awstest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -210,30 +207,4 @@ func require(t testing.TB, fn, endpoint, unavailable string) aws.Config {
 		t.Fatalf("awstest: load AWS config: %v", err)
 	}
 	return cfg
-}
-
-// Serial returns cfg whose requests reach moto one at a time. moto does not
-// apply a conditional write atomically when requests race, as DynamoDB
-// does; a test of racing writers whose correctness rests on that atomicity
-// uses it, so it tests our conditions and not moto's locking.
-func Serial(cfg aws.Config) aws.Config {
-	c := cfg.Copy()
-	next := c.HTTPClient
-	if next == nil {
-		next = awshttp.NewBuildableClient()
-	}
-	c.HTTPClient = &serialClient{next: next}
-	return c
-}
-
-type serialClient struct {
-	mu   sync.Mutex
-	next aws.HTTPClient
-}
-
-// Do holds the lock until moto has answered: it applied the request before.
-func (s *serialClient) Do(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next.Do(r)
 }
