@@ -68,8 +68,9 @@ $(RIE_STAMP): $(if $(wildcard .bin/aws-lambda-rie),,FORCE)
 
 # ---- test and lint ------------------------------------------------------------------
 
-# One moto_server serves the whole run (.ci/with-moto exports MOTO_ENDPOINT and stops it
-# afterwards, pass or fail). .bin is first on PATH so tests find aws-lambda-rie.
+# One moto_server serves the whole run, and one moto serving a request at a time the tests
+# that race writers (.ci/with-moto exports MOTO_ENDPOINT and MOTO_SERIAL_ENDPOINT and stops
+# both afterwards, pass or fail). .bin is first on PATH so tests find aws-lambda-rie.
 test: $(VENV_STAMP) $(RIE_STAMP) ## go test $(GOTESTFLAGS) ./... against one shared moto server
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test $(GOTESTFLAGS) ./...
 

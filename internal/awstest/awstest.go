@@ -10,15 +10,26 @@
 //
 //	cfg := awstest.Require(t)
 //
+// A test that races writers on DynamoDB (several instances, goroutines) starts with
+//
+//	cfg := awstest.RequireSerial(t)
+//
+// instead: a second moto that serves one request at a time. moto_server serves each request on
+// a thread of its own and its DynamoDB backend takes no locks, so two racing conditional writes
+// can both pass their conditions, which DynamoDB never allows. Served one at a time, each
+// request is atomic, as on DynamoDB, and the races a test finds are the code's own.
+//
 // Where moto comes from:
-//   - MOTO_ENDPOINT (set by `make test`, which runs one moto_server for the whole
-//     `go test ./...`): used as is; it must be a loopback http URL and answer.
-//   - otherwise Main starts one `moto_server -H 127.0.0.1 -p <free port>` from the repository's
-//     .venv (or AWSTEST_MOTO_SERVER, a path to a moto_server executable) for the package's
-//     test binary and stops it after the tests.
+//   - MOTO_ENDPOINT and MOTO_SERIAL_ENDPOINT (set by `make test`, whose .ci/with-moto runs both
+//     for the whole `go test ./...`): used as they are; each must be a loopback http URL and
+//     answer.
+//   - otherwise Main starts, for the package's test binary, `moto_server -H 127.0.0.1 -p <free
+//     port>` from the repository's .venv (or AWSTEST_MOTO_SERVER, a path to a moto_server
+//     executable) for the one it lacks, and for the serial one moto_serial.py (beside this
+//     file) under that virtual environment's python; it stops them after the tests.
 //   - if there is no moto_server: with CI=true the test binary fails; otherwise the tests
-//     that call Require skip (run `make venv`, or just `make test`, to get them) and all
-//     other tests run.
+//     that call Require or RequireSerial skip (run `make venv`, or just `make test`, to get
+//     them) and all other tests run.
 //
 // Main also isolates the process from any real AWS account: it removes profile, credential,
 // role and endpoint variables from the environment, points the shared config and credentials
@@ -30,14 +41,11 @@ package awstest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -50,8 +58,9 @@ const (
 	AccessKeyID     = "testing"
 	SecretAccessKey = "testing"
 
-	envMotoEndpoint = "MOTO_ENDPOINT"       // endpoint of an already running moto (set by make test)
-	envMotoServer   = "AWSTEST_MOTO_SERVER" // path of the moto_server executable to start
+	envMotoEndpoint       = "MOTO_ENDPOINT"        // endpoint of an already running moto (set by make test)
+	envMotoSerialEndpoint = "MOTO_SERIAL_ENDPOINT" // the same for the moto that serves one request at a time
+	envMotoServer         = "AWSTEST_MOTO_SERVER"  // path of the moto_server executable to start
 	// deadEndpoint is where AWS_ENDPOINT_URL points when there is no moto: a loopback port
 	// nothing listens on, so stray SDK calls fail at once instead of leaving the machine.
 	deadEndpoint = "http://127.0.0.1:1"
@@ -59,9 +68,11 @@ const (
 
 // State set by Main before m.Run and only read afterwards.
 var (
-	mainCalled  bool
-	endpoint    string // moto base URL when available
-	unavailable string // why moto is not available, when it is not
+	mainCalled        bool
+	endpoint          string // moto base URL when available
+	unavailable       string // why moto is not available, when it is not
+	serialEndpoint    string // base URL of the moto that serves one request at a time
+	serialUnavailable string // why that one is not available, when it is not
 )
 
 // Main runs the package's tests with a moto server available (see the package comment) and
@@ -75,51 +86,74 @@ func run(m *testing.M) int {
 	mainCalled = true
 
 	stop, err := setup()
+	defer stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "awstest: %v\n", err)
 		return 1
 	}
-	defer stop()
 
 	if unavailable != "" {
 		os.Setenv("AWS_ENDPOINT_URL", deadEndpoint)
-		if isCI() {
-			fmt.Fprintf(os.Stderr, "awstest: moto is required when CI=true, but %s.\n"+
-				"awstest: run `make venv` (or `make test`, which creates .venv) first.\n", unavailable)
-			return 1
-		}
 	} else {
 		os.Setenv("AWS_ENDPOINT_URL", endpoint)
+	}
+	for _, why := range []string{unavailable, serialUnavailable} {
+		if why != "" && isCI() {
+			fmt.Fprintf(os.Stderr, "awstest: moto is required when CI=true, but %s.\n"+
+				"awstest: run `make venv` (or `make test`, which creates .venv) first.\n", why)
+			return 1
+		}
 	}
 	return m.Run()
 }
 
-// setup finds or starts moto. It sets endpoint, or unavailable, and returns how to stop what it
-// started. An error means a broken setup that must not be skipped over.
+// setup finds or starts both motos. It sets endpoint and serialEndpoint, or unavailable and
+// serialUnavailable, and returns how to stop what it started. An error means a broken setup
+// that must not be skipped over.
 func setup() (stop func(), err error) {
-	noop := func() {}
-	if ep := os.Getenv(envMotoEndpoint); ep != "" {
-		if err := checkLoopbackURL(ep); err != nil {
-			return noop, fmt.Errorf("%s=%q: %v", envMotoEndpoint, ep, err)
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
 		}
-		if err := waitReady(ep, nil, externalReadyTimeout); err != nil {
-			return noop, fmt.Errorf("%s=%q does not answer: %v", envMotoEndpoint, ep, err)
+	}
+	for _, m := range []struct {
+		env     string
+		ep, why *string
+		command func() (name string, args func(port int) []string, err error)
+	}{
+		{envMotoEndpoint, &endpoint, &unavailable, func() (string, func(int) []string, error) {
+			bin, err := motoServerPath()
+			return bin, threadedArgs(bin), err
+		}},
+		{envMotoSerialEndpoint, &serialEndpoint, &serialUnavailable, func() (string, func(int) []string, error) {
+			cmd, err := serialCommand()
+			return serialLauncher, serialArgs(cmd), err
+		}},
+	} {
+		if ep := os.Getenv(m.env); ep != "" {
+			if err := checkLoopbackURL(ep); err != nil {
+				return stop, fmt.Errorf("%s=%q: %v", m.env, ep, err)
+			}
+			if err := waitReady(ep, nil, externalReadyTimeout); err != nil {
+				return stop, fmt.Errorf("%s=%q does not answer: %v", m.env, ep, err)
+			}
+			*m.ep = ep
+			continue
 		}
-		endpoint = ep
-		return noop, nil
+		name, args, err := m.command()
+		if err != nil {
+			*m.why = err.Error()
+			continue
+		}
+		p, err := startMoto(name, args)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, p.stop)
+		*m.ep = p.endpoint
 	}
-
-	bin, err := motoServerPath()
-	if err != nil {
-		unavailable = err.Error()
-		return noop, nil
-	}
-	p, err := startMoto(bin)
-	if err != nil {
-		return noop, err
-	}
-	endpoint = p.endpoint
-	return p.stop, nil
+	return stop, nil
 }
 
 func isCI() bool {
@@ -133,9 +167,27 @@ func isCI() bool {
 // call Main.
 func Require(t testing.TB) aws.Config {
 	t.Helper()
+	return require(t, "Require", endpoint, unavailable)
+}
+
+// RequireSerial is Require for a test that races writers: its config reaches a moto that serves
+// one request at a time, so that each request is atomic, as on DynamoDB (see the package
+// comment). Resources the test uses must be made with this config: the two motos share
+// nothing. Ask it nothing that blocks (an SQS long poll holds every other request), and expect
+// it to be slower under load than Require's.
+//
+// Code under test that loads its own config (config.LoadDefaultConfig) reaches Require's moto
+// through AWS_ENDPOINT_URL, not this one.
+func RequireSerial(t testing.TB) aws.Config {
+	t.Helper()
+	return require(t, "RequireSerial", serialEndpoint, serialUnavailable)
+}
+
+func require(t testing.TB, fn, endpoint, unavailable string) aws.Config {
+	t.Helper()
 	switch {
 	case !mainCalled:
-		t.Fatal("awstest.Require: the package has no `func TestMain(m *testing.M) { awstest.Main(m) }`")
+		t.Fatalf("awstest.%s: the package has no `func TestMain(m *testing.M) { awstest.Main(m) }`", fn)
 	case unavailable != "" && isCI():
 		t.Fatalf("awstest: moto is required when CI=true, but %s", unavailable)
 	case unavailable != "":
@@ -155,30 +207,4 @@ func Require(t testing.TB) aws.Config {
 		t.Fatalf("awstest: load AWS config: %v", err)
 	}
 	return cfg
-}
-
-// Serial returns cfg whose requests reach moto one at a time. moto does not
-// apply a conditional write atomically when requests race, as DynamoDB
-// does; a test of racing writers whose correctness rests on that atomicity
-// uses it, so it tests our conditions and not moto's locking.
-func Serial(cfg aws.Config) aws.Config {
-	c := cfg.Copy()
-	next := c.HTTPClient
-	if next == nil {
-		next = awshttp.NewBuildableClient()
-	}
-	c.HTTPClient = &serialClient{next: next}
-	return c
-}
-
-type serialClient struct {
-	mu   sync.Mutex
-	next aws.HTTPClient
-}
-
-// Do holds the lock until moto has answered: it applied the request before.
-func (s *serialClient) Do(r *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next.Do(r)
 }

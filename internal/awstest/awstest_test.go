@@ -273,9 +273,9 @@ func TestWithoutMoto(t *testing.T) {
 	}
 	run := func(ci bool) (string, error) {
 		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.v", "-test.count=1",
-			"-test.run", "^(TestRequireConfig|TestEnvIsolation|TestWithoutMoto)$")
+			"-test.run", "^(TestRequireConfig|TestRequireSerialConfig|TestEnvIsolation|TestWithoutMoto)$")
 		for _, kv := range os.Environ() {
-			if k, _, _ := strings.Cut(kv, "="); k != "MOTO_ENDPOINT" && k != "CI" {
+			if k, _, _ := strings.Cut(kv, "="); k != envMotoEndpoint && k != envMotoSerialEndpoint && k != "CI" {
 				cmd.Env = append(cmd.Env, kv)
 			}
 		}
@@ -293,7 +293,7 @@ func TestWithoutMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("without moto, outside CI: %v\n%s", err, out)
 	}
-	for _, want := range []string{"--- SKIP: TestRequireConfig", "make venv", "--- PASS: TestEnvIsolation"} {
+	for _, want := range []string{"--- SKIP: TestRequireConfig", "--- SKIP: TestRequireSerialConfig", "make venv", "--- PASS: TestEnvIsolation"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -23,7 +24,10 @@ const (
 	startAttempts        = 3 // a new free port each time, in case another process took the last one
 )
 
-var errExited = errors.New("moto_server exited before it answered")
+var errExited = errors.New("moto exited before it answered")
+
+// serialLauncher serves moto one request at a time (see the file, and RequireSerial).
+const serialLauncher = "internal/awstest/moto_serial.py"
 
 // repoRoot walks up from the working directory (the package directory under go test) to the
 // directory holding go.mod.
@@ -54,14 +58,40 @@ func motoServerPath() (string, error) {
 		}
 		bin = filepath.Join(root, ".venv", "bin", "moto_server")
 	}
-	fi, err := os.Stat(bin)
+	return bin, checkExecutable(bin)
+}
+
+// serialCommand returns the command that serves moto one request at a time, but for its port:
+// the Python of moto_server's virtual environment running serialLauncher.
+func serialCommand() ([]string, error) {
+	bin, err := motoServerPath()
 	if err != nil {
-		return "", fmt.Errorf("%s is not there", bin)
+		return nil, err
+	}
+	python := filepath.Join(filepath.Dir(bin), "python")
+	if err := checkExecutable(python); err != nil {
+		return nil, err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	launcher := filepath.Join(root, filepath.FromSlash(serialLauncher))
+	if _, err := os.Stat(launcher); err != nil {
+		return nil, fmt.Errorf("%s is not there", launcher)
+	}
+	return []string{python, launcher}, nil
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s is not there", path)
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%s is not an executable file", bin)
+		return fmt.Errorf("%s is not an executable file", path)
 	}
-	return bin, nil
+	return nil
 }
 
 // StartMoto starts the project's moto_server (.venv/bin/moto_server) on a
@@ -72,11 +102,21 @@ func StartMoto() (endpoint string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%v: run `make venv` first", err)
 	}
-	p, err := startMoto(bin)
+	p, err := startMoto(bin, threadedArgs(bin))
 	if err != nil {
 		return "", nil, err
 	}
 	return p.endpoint, p.stop, nil
+}
+
+// threadedArgs is the command of moto_server bin, but for its port.
+func threadedArgs(bin string) func(port int) []string {
+	return func(port int) []string { return []string{bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)} }
+}
+
+// serialArgs is serialCommand's command with its port.
+func serialArgs(cmd []string) func(port int) []string {
+	return func(port int) []string { return append(slices.Clone(cmd), strconv.Itoa(port)) }
 }
 
 // RepoRoot is the directory of go.mod above the working directory.
@@ -89,9 +129,9 @@ type motoProc struct {
 	endpoint string
 }
 
-// startMoto starts bin on a free loopback port in its own process group and waits until it
-// answers HTTP.
-func startMoto(bin string) (*motoProc, error) {
+// startMoto starts the command args gives for a free loopback port, in its own process group,
+// and waits until it answers HTTP. name says which moto it is in errors.
+func startMoto(name string, args func(port int) []string) (*motoProc, error) {
 	// The child gets a parent-death signal where the OS has one (Linux), so moto dies with the
 	// test binary even when a test timeout panics past Main's cleanup. That signal fires when
 	// the OS thread that started the child ends: keep the main goroutine on this thread.
@@ -99,7 +139,7 @@ func startMoto(bin string) (*motoProc, error) {
 
 	var lastErr error
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		p, err := startMotoOnce(bin)
+		p, err := startMotoOnce(name, args)
 		if err == nil {
 			return p, nil
 		}
@@ -108,10 +148,10 @@ func startMoto(bin string) (*motoProc, error) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("could not start %s: %w", bin, lastErr)
+	return nil, fmt.Errorf("could not start %s: %w", name, lastErr)
 }
 
-func startMotoOnce(bin string) (*motoProc, error) {
+func startMotoOnce(name string, args func(port int) []string) (*motoProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -120,7 +160,8 @@ func startMotoOnce(bin string) (*motoProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	argv := args(port)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setProcAttrs(cmd)
 	if err := cmd.Start(); err != nil {
@@ -138,7 +179,7 @@ func startMotoOnce(bin string) (*motoProc, error) {
 
 	if err := waitReady(p.endpoint, p.exited, startReadyTimeout); err != nil {
 		p.stop() // reads p.exited: fine, waitReady only consumed it if the process had exited
-		return nil, fmt.Errorf("%w\n--- moto_server output ---\n%s", err, p.output())
+		return nil, fmt.Errorf("%w\n--- %s output ---\n%s", err, name, p.output())
 	}
 	return p, nil
 }

@@ -171,8 +171,11 @@ func (r *rig) wireEmbedded(env map[string]string) {
 
 // wireMoto builds the functions on moto, reached through the fault proxy;
 // each instance gets its own AWS clients and secret cache, as in Lambda.
+// The instances race on the table: the serial moto applies each request
+// atomically, as DynamoDB does, where a threaded one may let two racing
+// conditional writes both pass.
 func (r *rig) wireMoto(env map[string]string) {
-	cfg := awstest.Require(r.t)
+	cfg := awstest.RequireSerial(r.t)
 	tableName := awstest.CreateTableFromTemplate(r.t, cfg, "JobsTable")
 	r.dlqURL = awstest.CreateQueue(r.t, cfg)
 	arn := awstest.CreateSecret(r.t, cfg, simSecret())

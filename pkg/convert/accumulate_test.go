@@ -278,11 +278,15 @@ func TestWakeBodyRoundTrip(t *testing.T) {
 }
 
 // TestRacingInstancesShareTheAccumulator: two instances park into one
-// accumulator at once; every lead goes to Zoho once, in full calls. (On the
-// in-memory store only: moto does not make conditional writes atomic under
-// concurrency, while DynamoDB and the memory store do.)
+// accumulator at once; every lead goes to Zoho once, in full calls. (On
+// the serial moto: a threaded one does not make conditional writes atomic
+// under concurrency, while DynamoDB and the memory store do.)
 func TestRacingInstancesShareTheAccumulator(t *testing.T) {
-	r := newAccRig(t, memstore.New())
+	testkit.ForEachSerialJobStore(t, testRacingInstancesShareTheAccumulator)
+}
+
+func testRacingInstancesShareTheAccumulator(t *testing.T, store testkit.JobStore) {
+	r := newAccRig(t, store)
 	ids := r.sim.SeedLeadRange(200)
 	subs := singles(ids, nil)
 	var wg sync.WaitGroup
@@ -495,16 +499,22 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 // twice in one batch; the batch still goes to Zoho once.
 func TestDoubledWakeupInOneBatchSendsOnce(t *testing.T) {
 	for range 20 { // the two wake-ups race; give the race its chances
-		r := newAccRig(t, memstore.New())
-		ids := r.sim.SeedLeadRange(7)
-		r.accumulate(singles(ids, nil))
-		key := r.timer.keys()[0]
-		if v := r.wake(key, key); v[0] != convert.Done || v[1] != convert.Done {
-			t.Fatalf("verdicts %v", v)
-		}
-		if n := r.calls(); n != 1 {
-			t.Fatalf("%d calls for one batch woken twice at once", n)
-		}
+		testkit.ForEachSerialJobStore(t, testDoubledWakeupInOneBatchSendsOnce)
+	}
+}
+
+// testDoubledWakeupInOneBatchSendsOnce is one round, on a store of its own:
+// each round's simulator hands out the same lead ids.
+func testDoubledWakeupInOneBatchSendsOnce(t *testing.T, store testkit.JobStore) {
+	r := newAccRig(t, store)
+	ids := r.sim.SeedLeadRange(7)
+	r.accumulate(singles(ids, nil))
+	key := r.timer.keys()[0]
+	if v := r.wake(key, key); v[0] != convert.Done || v[1] != convert.Done {
+		t.Fatalf("verdicts %v", v)
+	}
+	if n := r.calls(); n != 1 {
+		t.Fatalf("%d calls for one batch woken twice at once", n)
 	}
 }
 

@@ -12,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/memstore"
@@ -269,16 +267,15 @@ func TestReadBackRetried(t *testing.T) {
 // TestOverlappingRuns: two runs over the same jobs at once. Each job is
 // stored once per round; the loser of each race reports a conflict.
 func TestOverlappingRuns(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+	// The serial moto: a threaded one checks a condition and writes without
+	// holding a lock in between, so two conditional updates of one item at
+	// once may both pass (seen here: two saves of one job at version 1).
+	testkit.ForEachSerialStore(t, func(t *testing.T, s testkit.Stores) {
 		n := 100 // one page, which both runs read before either checks a job
 		if s.Dynamo {
 			n = 20
 		}
-		// moto checks a condition and writes without holding a lock in
-		// between: two conditional updates of one item at once may both
-		// pass (seen here: two saves of one job at version 1). DynamoDB
-		// makes each conditional write atomic; serialWrites models that.
-		store := s.Wrapped(func(api table.API) table.API { return &serialWrites{API: api} })
+		store := s.New()
 		b := &barrierStore{CheckStore: store, parties: 2, open: make(chan struct{})}
 		r := newRig(t, store, zohosim.Options{StatusCasings: casings}, jobcheck.Config{})
 		// Both runs use one store through the barrier: each reads its first
@@ -338,18 +335,6 @@ func (b *barrierStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, erro
 	case <-ctx.Done():
 	}
 	return js, err
-}
-
-// serialWrites makes moto's conditional updates atomic, as DynamoDB's are.
-type serialWrites struct {
-	table.API
-	mu sync.Mutex
-}
-
-func (s *serialWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.API.UpdateItem(ctx, in, opts...)
 }
 
 // TestLittleTimeLeft: a run whose deadline is inside the stop margin takes

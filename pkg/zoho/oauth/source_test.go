@@ -81,9 +81,9 @@ func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
 	return map[string]func(t *testing.T) oauth.Store{
 		"memory": func(*testing.T) oauth.Store { return oauth.NewMemoryStore() },
 		"dynamodb": func(t *testing.T) oauth.Store {
-			// The lease is a conditional write racing writers: one at a
-			// time, as DynamoDB applies them and moto does not.
-			cfg := awstest.Serial(awstest.Require(t))
+			// The lease is a conditional write racing writers: each
+			// atomic, as DynamoDB applies them and a threaded moto does not.
+			cfg := awstest.RequireSerial(t)
 			return table.NewTokenStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"),
 				kmsseal.New(kms.NewFromConfig(cfg), awstest.CreateKey(t, cfg)))
 		},
