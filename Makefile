@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test test-faults cover lint build build-ConvertFunction build-StatusFunction build-AuthorizerFunction run run-emulated bench sam-build deploy clean distclean
+.PHONY: FORCE help venv tools test test-explore test-faults cover lint build build-ConvertFunction build-StatusFunction build-AuthorizerFunction run run-emulated bench sam-build deploy clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -73,6 +73,9 @@ $(RIE_STAMP): $(if $(wildcard .bin/aws-lambda-rie),,FORCE)
 # both afterwards, pass or fail). .bin is first on PATH so tests find aws-lambda-rie.
 test: $(VENV_STAMP) $(RIE_STAMP) ## go test $(GOTESTFLAGS) ./... against one shared moto server
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test $(GOTESTFLAGS) ./...
+
+test-explore: $(VENV_STAMP) ## the schedule explorer with 200,000 random schedules (make test runs 20,000)
+	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -count=1 -v -timeout 30m -run . ./internal/explore/ -explore.seeds=200000
 
 test-faults: $(VENV_STAMP) ## the fault suite alone, with its counts (also part of make test)
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -race -count=1 -v -run . ./internal/faults/ | grep -v '^=== '

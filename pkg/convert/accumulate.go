@@ -228,7 +228,7 @@ func (r *run) takeAndSend(ctx context.Context, wg *sync.WaitGroup, g *group, acc
 		return
 	}
 	bg := r.batchGroup(g, b)
-	wg.Go(func() { r.sendLimited(ctx, bg, b.LeadIDs) })
+	r.spawn(wg, func() { r.sendLimited(ctx, bg, b.LeadIDs) })
 }
 
 // batchGroup is a group whose leads come from batch b.
@@ -309,7 +309,7 @@ func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 			continue
 		}
 		first[w.Key] = i
-		wg.Go(func() {
+		r.spawn(&wg, func() {
 			defer r.survive(ctx, func() { out[i] = Retry })
 			out[i] = r.wakeOne(ctx, w.Key)
 			if out[i] == Retry && w.Try < retryWakeups {

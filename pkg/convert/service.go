@@ -89,6 +89,15 @@ type Config struct {
 	// the submissions that asked for its leads, to dead-letter it: their
 	// own messages were acknowledged when the leads were parked.
 	Refused func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string)
+
+	// Pause waits between tries of a write that must happen (a job's
+	// record); default time.Sleep.
+	Pause func(time.Duration)
+	// Sequential runs an invocation's sends one after another on its own
+	// goroutine instead of side by side: for the schedule explorer
+	// (internal/explore), which interleaves invocations one store
+	// operation at a time and must know which invocation makes each.
+	Sequential bool
 }
 
 // answerReserve is kept free at the end of an invocation for bookkeeping.
@@ -124,6 +133,9 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.FirstCheck, time.Minute)
 	def(&cfg.MaxWait, time.Minute)
 	def(&cfg.ParkedFor, 24*time.Hour)
+	if cfg.Pause == nil {
+		cfg.Pause = time.Sleep
+	}
 	return &Service{cfg: cfg}, nil
 }
 
@@ -240,7 +252,7 @@ func (s *Service) Convert(ctx context.Context, subs []Submission) []Result {
 	defer wg.Wait() // on a panic too: no send outlives the invocation's answer
 	for _, g := range groups {
 		if rest := r.feed(ctx, &wg, g); len(rest) > 0 {
-			wg.Go(func() { r.sendLimited(ctx, g, rest) })
+			r.spawn(&wg, func() { r.sendLimited(ctx, g, rest) })
 		}
 	}
 	wg.Wait()
@@ -379,10 +391,19 @@ func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
 		for len(buf) >= zoho.MaxIDsPerCall {
 			chunk := buf[:zoho.MaxIDsPerCall:zoho.MaxIDsPerCall]
 			buf = buf[zoho.MaxIDsPerCall:]
-			wg.Go(func() { r.sendLimited(ctx, g, chunk) })
+			r.spawn(wg, func() { r.sendLimited(ctx, g, chunk) })
 		}
 	}
 	return buf
+}
+
+// spawn runs f on the side (wg), or at once under Config.Sequential.
+func (r *run) spawn(wg *sync.WaitGroup, f func()) {
+	if r.s.cfg.Sequential {
+		f()
+		return
+	}
+	wg.Go(f)
 }
 
 // stopping reports whether too little time is left to start another step.
@@ -675,7 +696,7 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, 
 			err = nil
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+		r.s.cfg.Pause(time.Duration(attempt+1) * 100 * time.Millisecond)
 	}
 	r.metrics.Count("JobsScheduled", 1)
 	r.metrics.Count("LeadsSubmitted", len(ids))

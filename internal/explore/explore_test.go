@@ -1,0 +1,88 @@
+package explore_test
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/explore"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+var (
+	seeds = flag.Int("explore.seeds", 20000, "random schedules of the larger configurations (make test-explore runs more)")
+	seed  = flag.Int64("explore.seed", -1, "replay this one seed (of TestRandomSchedules) with its trace")
+)
+
+// small configurations: every schedule of each is run.
+var small = []struct {
+	name string
+	cfg  explore.Config
+}{
+	{"two invocations, two leads", explore.Config{Leads: 2, Invocations: 2, MaxSteps: 40}},
+	{"two invocations, a crash", explore.Config{Leads: 2, Invocations: 2, CrashRate: 0.1, MaxSteps: 12}},
+	{"three invocations, a lost answer", explore.Config{Leads: 3, Invocations: 3, LostRate: 0.1, MaxSteps: 10}},
+}
+
+// large is the configuration of the random schedules: several
+// invocations, every fault.
+var large = explore.Config{Leads: 8, Invocations: 3, CrashRate: 0.03, LostRate: 0.1, ThrottleRate: 0.1, DoubleWake: 0.2}
+
+// TestEverySchedule runs every schedule of the small configurations on the
+// memory store (up to a bound) and fails with the first broken promise's
+// trace.
+func TestEverySchedule(t *testing.T) {
+	for _, tc := range small {
+		t.Run(tc.name, func(t *testing.T) {
+			runs, complete, failed := explore.All(tc.cfg, func() testkit.JobStore { return memstore.New() }, 5000)
+			if failed != nil {
+				t.Fatalf("schedule %d of %s:\n%s", runs, tc.name, failed)
+			}
+			t.Logf("%d schedules, all of them: %v", runs, complete)
+		})
+	}
+}
+
+// TestRandomSchedules runs seeded random schedules of the large
+// configuration on the memory store; -explore.seed=N replays one.
+func TestRandomSchedules(t *testing.T) {
+	if *seed >= 0 {
+		res := explore.Run(*seed, large, memstore.New())
+		t.Logf("%s", res)
+		if len(res.Violations) > 0 {
+			t.Fail()
+		}
+		return
+	}
+	n := *seeds
+	if testing.Short() {
+		n = 1000
+	}
+	start := time.Now()
+	for s := range n {
+		if res := explore.Run(int64(s), large, memstore.New()); len(res.Violations) > 0 {
+			t.Fatalf("replay with -run TestRandomSchedules -explore.seed=%d:\n%s", s, res)
+		}
+	}
+	el := time.Since(start)
+	t.Logf("%d schedules in %s (%.0f a second)", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+}
+
+// TestSchedulesOnTheTable runs random schedules on the table adapter over
+// the moto that serves one request at a time.
+func TestSchedulesOnTheTable(t *testing.T) {
+	testkit.ForEachSerialStore(t, func(t *testing.T, s testkit.Stores) {
+		if !s.Dynamo {
+			t.Skip("the memory store is explored above")
+		}
+		for sd := range 10 {
+			if res := explore.Run(int64(sd), large, s.New()); len(res.Violations) > 0 {
+				t.Fatalf("seed %d on the table:\n%s", sd, res)
+			}
+		}
+	})
+}
