@@ -17,7 +17,7 @@ func TestSlots(t *testing.T) {
 		"memory": func(*testing.T) budget.Slots { return budget.NewMemorySlots() },
 		"dynamodb": func(t *testing.T) budget.Slots {
 			cfg := awstest.Require(t)
-			return table.NewSlots(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
+			return table.NewSlots(awstest.CheckExpressions(t, table.NewClient(cfg)), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
 		},
 	}
 	for name, newSlots := range impls {
