@@ -95,3 +95,29 @@ func TestConfigIsChecked(t *testing.T) {
 		t.Fatal("a budget of 0 accepted")
 	}
 }
+
+// TestMemorySlotLapsesAtItsEnd: a slot held until U is taken at every
+// instant before U and free from U on (live at t iff t < U, the rule of
+// every lease; pkg/aws/table tests the table's slots against it too).
+func TestMemorySlotLapsesAtItsEnd(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	until := t0.Add(time.Minute)
+	s, ctx := budget.NewMemorySlots(), context.Background()
+	steps := []struct {
+		name, holder string
+		at           time.Time
+		want         bool
+	}{
+		{"a takes it until U", "a", t0, true},
+		{"b, while a holds it", "b", t0.Add(time.Second), false},
+		{"b, 1ms before U", "b", until.Add(-time.Millisecond), false},
+		{"b, at U", "b", until, true},
+		{"a, while b holds it", "a", until.Add(time.Second), false},
+	}
+	for _, st := range steps {
+		got, err := s.TryTake(ctx, 0, st.holder, st.at, st.at.Add(time.Minute))
+		if err != nil || got != st.want {
+			t.Fatalf("%s: TryTake = %v, %v; want %v", st.name, got, err, st.want)
+		}
+	}
+}
