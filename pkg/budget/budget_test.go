@@ -121,3 +121,26 @@ func TestMemorySlotLapsesAtItsEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestMemorySlotFreedOnlyByItsHolder: a caller that does not hold a slot
+// cannot free it, or a late Free after a lapsed lease would free the slot
+// of the next holder and let one call too many in.
+func TestMemorySlotFreedOnlyByItsHolder(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	s, ctx := budget.NewMemorySlots(), context.Background()
+	if ok, err := s.TryTake(ctx, 0, "a", t0, t0.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("a: %v, %v", ok, err)
+	}
+	if err := s.Free(ctx, 0, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.TryTake(ctx, 0, "c", t0.Add(time.Second), t0.Add(time.Minute)); ok {
+		t.Fatal("a slot freed by a caller that did not hold it")
+	}
+	if err := s.Free(ctx, 0, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.TryTake(ctx, 0, "c", t0.Add(2*time.Second), t0.Add(time.Minute)); !ok {
+		t.Fatal("not free once its holder freed it")
+	}
+}

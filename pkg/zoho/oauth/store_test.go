@@ -85,3 +85,62 @@ func TestTokenLeaseLapsesAtItsEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestTryLeaseRefusedAtAStaleVersion: an instance that read the record
+// before another refreshed (and saved a new token, a new version) gets no
+// lease with what it read: it would refresh again a token just made.
+func TestTryLeaseRefusedAtAStaleVersion(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(t)
+			runLeaseSteps(t, s, "k", 0, time.Minute, []leaseStep{{"a takes the first lease", "a", t0, true}})
+			read, err := s.Load(ctx, "k") // what b read, before a saved
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, err := s.Save(ctx, "k", "a", oauth.Record{AccessToken: "1000.fresh", APIDomain: "https://www.zohoapis.eu", ExpiresAt: t0.Add(time.Hour)})
+			if err != nil || !saved {
+				t.Fatalf("a's save: %v, %v", saved, err)
+			}
+			now, err := s.Load(ctx, "k")
+			if err != nil || now.Version == read.Version {
+				t.Fatalf("the save left the version at %d (%v)", now.Version, err)
+			}
+			runLeaseSteps(t, s, "k", read.Version, time.Minute, []leaseStep{{"b, at the version it read", "b", t0.Add(time.Second), false}})
+			runLeaseSteps(t, s, "k", 0, time.Minute, []leaseStep{{"b, as if there were no record", "b", t0.Add(time.Second), false}})
+			runLeaseSteps(t, s, "k", now.Version, time.Minute, []leaseStep{{"b, at the current version", "b", t0.Add(time.Second), true}})
+		})
+	}
+}
+
+// TestSaveOnlyByTheLeaseHolder: only the instance that holds the lease
+// stores a token; a save by another instance, or by the holder after its
+// lease went to another, changes nothing, so a slow refresher cannot
+// overwrite the token a newer one made.
+func TestSaveOnlyByTheLeaseHolder(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	rec := func(tok string) oauth.Record {
+		return oauth.Record{AccessToken: tok, APIDomain: "https://www.zohoapis.eu", ExpiresAt: t0.Add(time.Hour)}
+	}
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(t)
+			runLeaseSteps(t, s, "k", 0, time.Minute, []leaseStep{{"a takes the lease", "a", t0, true}})
+			if saved, err := s.Save(ctx, "k", "b", rec("1000.from-b")); err != nil || saved {
+				t.Fatalf("b saved without the lease: %v, %v", saved, err)
+			}
+			if saved, err := s.Save(ctx, "k", "a", rec("1000.from-a")); err != nil || !saved {
+				t.Fatalf("a's save: %v, %v", saved, err)
+			}
+			if saved, err := s.Save(ctx, "k", "a", rec("1000.again")); err != nil || saved {
+				t.Fatalf("a saved again once its save released the lease: %v, %v", saved, err)
+			}
+			if got, err := s.Load(ctx, "k"); err != nil || got.AccessToken != "1000.from-a" {
+				t.Fatalf("the stored token is %q (%v), want a's", got.AccessToken, err)
+			}
+		})
+	}
+}
