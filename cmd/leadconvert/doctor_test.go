@@ -383,7 +383,7 @@ func (d *deployed) bareTable() string {
 // and for a terminal state saves its end as the status function does.
 func (d *deployed) recordJob(id string, state jobs.State, age time.Duration) {
 	d.t.Helper()
-	store := table.NewJobStore(table.NewClient(d.cfg), d.table)
+	store := table.NewJobStore(awstest.CheckExpressions(d.t, table.NewClient(d.cfg)), d.table)
 	created := time.Now().Add(-age)
 	job := jobs.Job{ID: id, State: jobs.Scheduled, LeadIDs: []string{"4150868000000000001"}, Fingerprint: "f", Options: "{}",
 		APIVersion: "v7", CreatedAt: created, UpdatedAt: created, NextCheckAt: created.Add(time.Minute)}

@@ -41,7 +41,7 @@ func newFollowRig(t *testing.T) *followRig {
 	t.Helper()
 	cfg := awstest.Require(t)
 	name := awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
-	st := table.NewJobStore(table.NewClient(cfg), name)
+	st := table.NewJobStore(awstest.CheckExpressions(t, table.NewClient(cfg)), name)
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: st, Now: z.Clock.Now})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
@@ -142,7 +143,7 @@ func (d *deployed) functions(t *testing.T) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddb, sq := table.NewClient(d.cfg), sqs.NewFromConfig(d.cfg)
+	ddb, sq := awstest.CheckExpressions(t, table.NewClient(d.cfg)), sqs.NewFromConfig(d.cfg)
 	now := d.sim.Clock().Now
 	shared := app.Shared{
 		Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(d.cfg), d.secret), secret.CacheConfig{}),

@@ -158,7 +158,7 @@ func newLeakRig(t *testing.T, tokensProxied bool) *leakRig {
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	direct, proxied := table.NewClient(cfg), table.NewClient(pcfg)
+	direct, proxied := awstest.CheckExpressions(t, table.NewClient(cfg)), awstest.CheckExpressions(t, table.NewClient(pcfg))
 	jobsAPI, tokensAPI := proxied, direct
 	if tokensProxied {
 		jobsAPI, tokensAPI = direct, proxied

@@ -180,7 +180,7 @@ func (r *rig) wireMoto(env map[string]string) {
 	r.dlqURL = awstest.CreateQueue(r.t, cfg)
 	arn := awstest.CreateSecret(r.t, cfg, simSecret())
 	key := awstest.CreateKey(r.t, cfg)
-	r.store = table.NewJobStore(table.NewClient(cfg), tableName)
+	r.store = table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(cfg)), tableName)
 	r.sqsDirect = sqs.NewFromConfig(cfg)
 
 	p, err := NewProxy(aws.ToString(cfg.BaseEndpoint), r.s.seed)
@@ -209,7 +209,7 @@ func (r *rig) wireMoto(env map[string]string) {
 	r.dlq = &dlqRecorder{next: sqsqueue.NewDeadLetter(sqs.NewFromConfig(pcfg), r.dlqURL)}
 	// As functions/*/main.go wires them, on the proxy, one set per instance.
 	shared := func() app.Shared {
-		ddb := table.NewClient(pcfg)
+		ddb := awstest.CheckExpressions(r.t, table.NewClient(pcfg))
 		return app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(pcfg), arn), secret.CacheConfig{}),
 			Tokens: table.NewTokenStore(ddb, tableName, kmsseal.New(kms.NewFromConfig(pcfg), key)), Now: r.clock.Now, Out: r.out,
@@ -217,10 +217,10 @@ func (r *rig) wireMoto(env map[string]string) {
 	}
 	r.build(cc, sc,
 		func() app.ConvertDeps {
-			return app.ConvertDeps{Shared: shared(), Jobs: table.NewJobStore(table.NewClient(pcfg), tableName), DeadLetter: r.dlq}
+			return app.ConvertDeps{Shared: shared(), Jobs: table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(pcfg)), tableName), DeadLetter: r.dlq}
 		},
 		func() app.StatusDeps {
-			return app.StatusDeps{Shared: shared(), Jobs: table.NewJobStore(table.NewClient(pcfg), tableName), Resend: r.resend}
+			return app.StatusDeps{Shared: shared(), Jobs: table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(pcfg)), tableName), Resend: r.resend}
 		})
 }
 

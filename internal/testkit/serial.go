@@ -18,7 +18,7 @@ func ForEachSerialStore(t *testing.T, test func(t *testing.T, s Stores)) {
 	t.Run("memory", func(t *testing.T) { test(t, Stores{}) })
 	t.Run("dynamodb", func(t *testing.T) {
 		cfg := awstest.RequireSerial(t)
-		test(t, Stores{Dynamo: true, api: table.NewClient(cfg), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
+		test(t, Stores{Dynamo: true, api: awstest.CheckExpressions(t, table.NewClient(cfg)), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
 	})
 }
 

@@ -95,3 +95,52 @@ func TestConfigIsChecked(t *testing.T) {
 		t.Fatal("a budget of 0 accepted")
 	}
 }
+
+// TestMemorySlotLapsesAtItsEnd: a slot held until U is taken at every
+// instant before U and free from U on (live at t iff t < U, the rule of
+// every lease; pkg/aws/table tests the table's slots against it too).
+func TestMemorySlotLapsesAtItsEnd(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	until := t0.Add(time.Minute)
+	s, ctx := budget.NewMemorySlots(), context.Background()
+	steps := []struct {
+		name, holder string
+		at           time.Time
+		want         bool
+	}{
+		{"a takes it until U", "a", t0, true},
+		{"b, while a holds it", "b", t0.Add(time.Second), false},
+		{"b, 1ms before U", "b", until.Add(-time.Millisecond), false},
+		{"b, at U", "b", until, true},
+		{"a, while b holds it", "a", until.Add(time.Second), false},
+	}
+	for _, st := range steps {
+		got, err := s.TryTake(ctx, 0, st.holder, st.at, st.at.Add(time.Minute))
+		if err != nil || got != st.want {
+			t.Fatalf("%s: TryTake = %v, %v; want %v", st.name, got, err, st.want)
+		}
+	}
+}
+
+// TestMemorySlotFreedOnlyByItsHolder: a caller that does not hold a slot
+// cannot free it, or a late Free after a lapsed lease would free the slot
+// of the next holder and let one call too many in.
+func TestMemorySlotFreedOnlyByItsHolder(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	s, ctx := budget.NewMemorySlots(), context.Background()
+	if ok, err := s.TryTake(ctx, 0, "a", t0, t0.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("a: %v, %v", ok, err)
+	}
+	if err := s.Free(ctx, 0, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.TryTake(ctx, 0, "c", t0.Add(time.Second), t0.Add(time.Minute)); ok {
+		t.Fatal("a slot freed by a caller that did not hold it")
+	}
+	if err := s.Free(ctx, 0, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.TryTake(ctx, 0, "c", t0.Add(2*time.Second), t0.Add(time.Minute)); !ok {
+		t.Fatal("not free once its holder freed it")
+	}
+}

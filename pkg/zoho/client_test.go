@@ -165,6 +165,9 @@ func TestMassConvertErrors(t *testing.T) {
 		{"invalid id", answer{400, `{"code":"INVALID_DATA","details":{"api_name":"ids","json_path":"$.ids[3]"},"message":"the id given seems to be invalid","status":"error"}`}, zoho.InvalidID, "INVALID_DATA", 3, false},
 		{"id of wrong type", answer{400, `{"code":"INVALID_DATA","details":{"expected_data_type":"long","api_name":"ids","json_path":"$.ids[0]"},"message":"invalid data","status":"error"}`}, zoho.InvalidID, "INVALID_DATA", 0, false},
 		{"index beyond the ids", answer{400, `{"code":"INVALID_DATA","details":{"api_name":"ids","json_path":"$.ids[77]"},"message":"invalid data","status":"error"}`}, zoho.Permanent, "INVALID_DATA", -1, false},
+		// Only INVALID_DATA at $.ids[k] refuses one id; another code there refuses the call.
+		{"another code at an id", answer{400, `{"code":"DUPLICATE_DATA","details":{"api_name":"ids","json_path":"$.ids[2]"},"message":"duplicate data","status":"error"}`}, zoho.Permanent, "DUPLICATE_DATA", -1, false},
+		{"a path under an id", answer{400, `{"code":"INVALID_DATA","details":{"api_name":"ids","json_path":"$.ids[2].id"},"message":"invalid data","status":"error"}`}, zoho.Permanent, "INVALID_DATA", -1, false},
 		{"portal user type", answer{400, `{"code":"INVALID_DATA","details":{"api_name":"id","json_path":"$.portal_user_type.id"},"message":"invalid data","status":"error"}`}, zoho.Permanent, "INVALID_DATA", -1, false},
 		{"assignee", answer{400, `{"code":"INVALID_DATA","details":{"api_name":"assign_to","json_path":"$.assign_to.id"},"message":"invalid data","status":"error"}`}, zoho.Permanent, "INVALID_DATA", -1, false},
 		{"limit exceeded", answer{400, `{"code":"LIMIT_EXCEEDED","details":{"limit":50,"limit_due_to":[{"api_name":"ids","json_path":"$.ids"}]},"message":"limit exceeded","status":"error"}`}, zoho.Permanent, "LIMIT_EXCEEDED", -1, false},

@@ -79,6 +79,76 @@ func TestLookupAPIDomainRefusesLookalikes(t *testing.T) {
 	}
 }
 
+// TestLookupAPIDomainOnlyExactHosts: for every data centre and
+// environment, the host of the table is trusted (in any case, with or
+// without a trailing slash) and nothing that merely looks like it: a host
+// without the dot before zohoapis.<tld> (www.evilzohoapis.com), with a
+// label before or after it, a trailing dot, a port, credentials, a path,
+// plain http. An access token goes only where LookupAPIDomain says yes.
+func TestLookupAPIDomainOnlyExactHosts(t *testing.T) {
+	envs := []zoho.Environment{zoho.Production, zoho.Sandbox, zoho.Developer}
+	genuine := map[string]bool{}
+	for _, dc := range zoho.DataCenters() {
+		for _, env := range envs {
+			genuine[strings.TrimPrefix(dc.APIURL(env), "https://")] = true
+		}
+	}
+	for _, dc := range zoho.DataCenters() {
+		for _, env := range envs {
+			host := strings.TrimPrefix(dc.APIURL(env), "https://") // www.zohoapis.com
+			label, suffix, _ := strings.Cut(host, ".")             // www, zohoapis.com
+			zohoapis, tld, _ := strings.Cut(suffix, ".")           // zohoapis, com
+			for _, u := range []string{
+				"https://" + host,
+				"https://" + host + "/",
+				"HTTPS://" + strings.ToUpper(host),
+				"https://" + strings.ToUpper(label) + "." + suffix,
+			} {
+				if gdc, genv, ok := zoho.LookupAPIDomain(u); !ok || gdc != dc || genv != env {
+					t.Errorf("LookupAPIDomain(%q) = %v %v %v; want %v %v true", u, gdc, genv, ok, dc, env)
+				}
+			}
+			for _, u := range []string{
+				"https://" + label + ".evil" + suffix,                // www.evilzohoapis.com
+				"https://" + label + ".x" + suffix,                   // www.xzohoapis.com
+				"https://" + label + suffix,                          // wwwzohoapis.com
+				"https://" + label + "-" + suffix,                    // www-zohoapis.com
+				"https://" + strings.ToUpper(label+".evil"+suffix),   // WWW.EVILZOHOAPIS.COM
+				"https://" + label + "." + zohoapis + "x." + tld,     // www.zohoapisx.com
+				"https://" + label + "." + zohoapis + "-evil." + tld, // www.zohoapis-evil.com
+				"https://evil" + host,                                // evilwww.zohoapis.com
+				"https://evil." + host,                               // evil.www.zohoapis.com
+				"https://" + label + ".evil." + suffix,               // www.evil.zohoapis.com
+				"https://" + suffix,                                  // zohoapis.com
+				"https://" + host + ".evil.test",                     // www.zohoapis.com.evil.test
+				"https://" + host + "evil",                           // www.zohoapis.comevil
+				"https://" + host + ".",                              // a trailing dot
+				"https://" + host + ":443",                           // even the default port
+				"https://" + host + ":8443",                          // a port
+				"https://user@" + host,                               // userinfo
+				"https://" + host + "@evil.test",                     // userinfo that looks like the host
+				"https://" + host + "/crm",                           // a path
+				"https://" + host + "?x=1",                           // a query
+				"https://" + host + "#f",                             // a fragment
+				"http://" + host,                                     // plain http
+				"//" + host,                                          // no scheme
+				host,                                                 // no scheme at all
+				"https://" + strings.Replace(host, "o", "\u043e", 1), // a Cyrillic o
+				" https://" + host,                                   // a leading space
+			} {
+				// A lookalike of one host must not be another host of the table
+				// (www.zohoapis.com + ".au" would be Australia's).
+				if h, ok := strings.CutPrefix(u, "https://"); ok && genuine[strings.ToLower(h)] {
+					t.Fatalf("lookalike %q is a host of the table", u)
+				}
+				if gdc, genv, ok := zoho.LookupAPIDomain(u); ok {
+					t.Errorf("LookupAPIDomain(%q) = %v %v: trusted a lookalike", u, gdc, genv)
+				}
+			}
+		}
+	}
+}
+
 func TestCheckOverrideURL(t *testing.T) {
 	for raw, want := range map[string]string{
 		"http://127.0.0.1:8089":     "http://127.0.0.1:8089",

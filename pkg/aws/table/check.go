@@ -271,9 +271,13 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 	for _, c := range claims {
 		next, write := jobs.Settle(c, job, byID[c.LeadID], p)
 		if write {
-			if err := d.moveClaim(ctx, c, next); err != nil {
+			moved, err := d.moveClaim(ctx, c, next)
+			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			if !moved {
+				continue // it moved on since the read: its new holder sends it
 			}
 		}
 		if next.State == jobs.Retry && next.JobID == job.ID {
@@ -283,9 +287,10 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 	return retry, errors.Join(errs...)
 }
 
-// moveClaim writes next over claim c if c is still what was read; a claim
-// that changed meanwhile is left to its new holder.
-func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) error {
+// moveClaim writes next over claim c if c is still what was read, and
+// reports whether it did; a claim that changed meanwhile is left to its
+// new holder.
+func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (bool, error) {
 	values := map[string]types.AttributeValue{":seen": sAttr(string(c.State)), ":job": sAttr(c.JobID),
 		":state": sAttr(string(next.State)), ":exp": nAttr(next.ExpiresAt.Unix())}
 	update := "SET claim_state = :state, expires_at = :exp"
@@ -304,10 +309,13 @@ func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) error {
 		ExpressionAttributeValues: values,
 	})
 	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("settling lead %s of job %s: %w", c.LeadID, c.JobID, err)
+	switch {
+	case errors.As(err, &ccf):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("settling lead %s of job %s: %w", c.LeadID, c.JobID, err)
 	}
-	return nil
+	return true, nil
 }
 
 // resultsAttr stores results as a map by lead id, each with its outcome

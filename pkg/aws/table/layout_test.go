@@ -71,7 +71,7 @@ func size(it map[string]types.AttributeValue) int {
 // for its index entry; the JOB# item with the leads is never written.
 func TestCheckWritesOnlyTheSmallItem(t *testing.T) {
 	api, name := newTable(t)
-	u := &updates{API: api}
+	u := &updates{API: awstest.CheckExpressions(t, api)}
 	st := table.NewJobStore(u, name)
 	ctx := context.Background()
 	j := jobs.Job{ID: "3652397000009871000", State: jobs.Scheduled, LeadIDs: leadIDs(8000, 50), Sources: make([]string, 50),
@@ -159,7 +159,7 @@ func legacyJobItem(id string, leads []string, created, next time.Time) map[strin
 // its JOB# item and ended, as that version did.
 func TestJobsOfThePreviousVersionAreFollowed(t *testing.T) {
 	api, name := newTable(t)
-	st := table.NewJobStore(api, name)
+	st := table.NewJobStore(awstest.CheckExpressions(t, api), name)
 	ctx := context.Background()
 	old := "3652397000009872000"
 	if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name),

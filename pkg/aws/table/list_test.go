@@ -16,7 +16,7 @@ import (
 // and a limit says that more may exist.
 func TestListingsForOperators(t *testing.T) {
 	cfg := awstest.Require(t)
-	client := table.NewClient(cfg)
+	client := awstest.CheckExpressions(t, table.NewClient(cfg))
 	st := table.NewJobStore(client, awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
 	ctx := context.Background()
 	js := recordJobs(t, st, 0, 4, 2)

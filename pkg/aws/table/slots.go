@@ -30,11 +30,15 @@ func slotKey(slot int) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sAttr(slotPrefix + strconv.Itoa(slot))}
 }
 
+// TryTake takes slot if it is free. A slot held until U is taken at t iff
+// t < U, so its lease has lapsed once until_ms <= now: the rule of the
+// memory slots, the token lease and every claim, so that the stores agree
+// at the very millisecond a lease ends.
 func (s *Slots) TryTake(ctx context.Context, slot int, holder string, now, until time.Time) (bool, error) {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: slotKey(slot),
 		UpdateExpression:    aws.String("SET kind = :slot, holder = :h, until_ms = :until"),
-		ConditionExpression: aws.String("attribute_not_exists(holder) OR until_ms < :now"),
+		ConditionExpression: aws.String("attribute_not_exists(holder) OR until_ms <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":slot": sAttr("slot"), ":h": sAttr(holder),
 			":until": nAttr(until.UnixMilli()), ":now": nAttr(now.UnixMilli())},
 	})

@@ -10,17 +10,22 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/budget"
 )
 
-// TestSlots: a slot is taken once until freed by its holder or its lease
-// lapses, on both implementations.
-func TestSlots(t *testing.T) {
-	impls := map[string]func(t *testing.T) budget.Slots{
+// slotStores makes the budget's slots of each implementation: in memory,
+// and on a table made from template.yaml on moto.
+func slotStores() map[string]func(t *testing.T) budget.Slots {
+	return map[string]func(t *testing.T) budget.Slots{
 		"memory": func(*testing.T) budget.Slots { return budget.NewMemorySlots() },
 		"dynamodb": func(t *testing.T) budget.Slots {
 			cfg := awstest.Require(t)
-			return table.NewSlots(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
+			return table.NewSlots(awstest.CheckExpressions(t, table.NewClient(cfg)), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"))
 		},
 	}
-	for name, newSlots := range impls {
+}
+
+// TestSlots: a slot is taken once until freed by its holder or its lease
+// lapses, on both implementations.
+func TestSlots(t *testing.T) {
+	for name, newSlots := range slotStores() {
 		t.Run(name, func(t *testing.T) {
 			s, ctx := newSlots(t), context.Background()
 			take := func(holder string, at time.Time) bool {
@@ -42,6 +47,33 @@ func TestSlots(t *testing.T) {
 			}
 			if !take("c", t0.Add(2*time.Minute)) {
 				t.Fatal("not free after the lease lapsed")
+			}
+		})
+	}
+}
+
+// TestSlotLapsesAtItsEnd: a slot held until U is taken at every instant
+// before U and free from U on, the same on both implementations (the rule
+// of every lease and claim: live at t iff t < U).
+func TestSlotLapsesAtItsEnd(t *testing.T) {
+	until := t0.Add(time.Minute)
+	for name, newSlots := range slotStores() {
+		t.Run(name, func(t *testing.T) {
+			s, ctx := newSlots(t), context.Background()
+			steps := []struct {
+				name, holder string
+				at           time.Time
+				want         bool
+			}{
+				{"a takes it until U", "a", t0, true},
+				{"b, 1ms before U", "b", until.Add(-time.Millisecond), false},
+				{"b, at U", "b", until, true},
+			}
+			for _, st := range steps {
+				got, err := s.TryTake(ctx, 3, st.holder, st.at, st.at.Add(time.Minute))
+				if err != nil || got != st.want {
+					t.Fatalf("%s: TryTake = %v, %v; want %v", st.name, got, err, st.want)
+				}
 			}
 		})
 	}

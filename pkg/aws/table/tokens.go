@@ -132,6 +132,10 @@ func (d *TokenStore) bind(key string) map[string]string {
 	return map[string]string{"table": d.table, "item": tokenPrefix + key}
 }
 
+// TryLease takes the refresh lease. A lease held until U is live at t iff
+// t < U, so it has lapsed once lease_until_ms <= now: the rule of the
+// memory store, the budget's slots and every claim, so that the stores
+// agree at the very millisecond a lease ends.
 func (d *TokenStore) TryLease(ctx context.Context, key, owner string, version int64, now, until time.Time) (bool, error) {
 	cond := "attribute_not_exists(pk)"
 	values := map[string]types.AttributeValue{
@@ -140,7 +144,7 @@ func (d *TokenStore) TryLease(ctx context.Context, key, owner string, version in
 		":one":   nAttr(1),
 	}
 	if version != 0 {
-		cond = "version = :v AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms < :now)"
+		cond = "version = :v AND (attribute_not_exists(lease_owner) OR lease_owner = :owner OR lease_until_ms <= :now)"
 		values[":v"] = nAttr(version)
 		values[":now"] = msValue(now)
 	}

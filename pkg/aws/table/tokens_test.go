@@ -66,7 +66,7 @@ func newTokenRig(t *testing.T) *tokenRig {
 // counter of its calls to KMS.
 func (r *tokenRig) instance() (*table.TokenStore, *countingSealer) {
 	c := &countingSealer{Sealer: kmsseal.New(kms.NewFromConfig(r.cfg), r.key)}
-	return table.NewTokenStore(r.api, r.table, c), c
+	return table.NewTokenStore(awstest.CheckExpressions(r.t, r.api), r.table, c), c
 }
 
 // save stores token as owner would after a refresh.
@@ -293,7 +293,7 @@ func TestTokenLoadFailsWhileKMSFails(t *testing.T) {
 	r.save(a, "k", tokenA)
 	down := r.cfg.Copy()
 	down.BaseEndpoint, down.RetryMaxAttempts = aws.String("http://127.0.0.1:1"), 1
-	b := table.NewTokenStore(r.api, r.table, kmsseal.New(kms.NewFromConfig(down), r.key))
+	b := table.NewTokenStore(awstest.CheckExpressions(t, r.api), r.table, kmsseal.New(kms.NewFromConfig(down), r.key))
 	if rec, err := b.Load(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), "opening the shared token") {
 		t.Fatalf("Load = %q, %v; want an error", rec.AccessToken, err)
 	}

@@ -84,7 +84,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) oauth.Store {
 			// The lease is a conditional write racing writers: each
 			// atomic, as DynamoDB applies them and a threaded moto does not.
 			cfg := awstest.RequireSerial(t)
-			return table.NewTokenStore(table.NewClient(cfg), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"),
+			return table.NewTokenStore(awstest.CheckExpressions(t, table.NewClient(cfg)), awstest.CreateTableFromTemplate(t, cfg, "JobsTable"),
 				kmsseal.New(kms.NewFromConfig(cfg), awstest.CreateKey(t, cfg)))
 		},
 	}
