@@ -70,14 +70,16 @@ func rejectedClaimItem(id, reason string, expires time.Time) map[string]types.At
 		"reason": attrS(reason), "expires_at": attrN(expires.Unix())}
 }
 
-// accItem is ACC#<fingerprint> holding a: Park sets opened_at_ms with the
-// first lead of a generation, Take removes it.
+// accItem is ACC#<fingerprint> holding a: Park sets opened_at_ms and its
+// parked entry in the open index (open_shard, due_at) with the first lead
+// of a generation, Take removes them.
 func accItem(a jobs.Acc) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{"pk": attrS("ACC#" + a.Fingerprint), "kind": attrS("acc"), "gen": attrN(a.Gen),
 		"fingerprint": attrS(a.Fingerprint), "options": attrS(a.Options), "api_version": attrS(a.APIVersion),
 		"lead_ids": attrL(a.LeadIDs), "sources": attrL(deployedSources(a.Sources))}
 	if len(a.LeadIDs) > 0 {
 		it["opened_at_ms"] = attrN(a.OpenedAt.UnixMilli())
+		it["open_shard"], it["due_at"] = attrS("PARKED"), attrN(a.OpenedAt.Unix())
 	}
 	return it
 }
@@ -87,6 +89,7 @@ func batchItem(b jobs.Batch) map[string]types.AttributeValue {
 		"fingerprint": attrS(b.Fingerprint), "gen": attrN(b.Gen), "lead_ids": attrL(b.LeadIDs), "sources": attrL(deployedSources(b.Sources)),
 		"options": attrS(b.Options), "api_version": attrS(b.APIVersion), "opened_at_ms": attrN(b.OpenedAt.UnixMilli()),
 		"taker": attrS(b.Taker), "lease_until_ms": attrN(b.LeaseUntil.UnixMilli()),
+		"open_shard": attrS("PARKED"), "due_at": attrN(b.OpenedAt.Unix()),
 		"expires_at": attrN(b.LeaseUntil.Add(14 * 24 * time.Hour).Unix())}
 }
 

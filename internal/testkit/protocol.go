@@ -353,3 +353,48 @@ func ParkInputSuite(t *testing.T, st JobStore) {
 		t.Fatal("two leads parked with one source")
 	}
 }
+
+// ParkedListingSuite: jobs.ParkedStore lists an accumulator from its first
+// lead (with the time that lead was accepted), its batch once taken, and
+// neither once the batch's job is recorded.
+func ParkedListingSuite(t *testing.T, st JobStore) {
+	t.Helper()
+	ctx, p := context.Background(), newPair()
+	key := p.me.Batch
+	find := func() (acc, batch *jobs.ParkedBatch) {
+		t.Helper()
+		all, err := st.Parked(ctx)
+		must(t, err)
+		for i, b := range all {
+			if b.Fingerprint == key.Fingerprint && !b.Taken {
+				acc = &all[i]
+			}
+			if b.Fingerprint == key.Fingerprint && b.Taken && b.Gen == key.Gen {
+				batch = &all[i]
+			}
+		}
+		return acc, batch
+	}
+	accepted := p.now.Add(-20 * time.Second)
+	acc, err := st.Acc(ctx, key.Fingerprint)
+	must(t, err)
+	acc.Options, acc.OpenedAt = "{}", accepted
+	_, _, err = st.Park(ctx, p.me.Owner, acc, []string{p.lead}, []string{"src"}, p.now, p.now.Add(time.Hour))
+	must(t, err)
+	if a, b := find(); a == nil || b != nil || !a.OpenedAt.Equal(accepted.Truncate(time.Second)) {
+		t.Fatalf("after the first park: accumulator %+v, batch %+v; want the accumulator, opened %s", a, b, accepted)
+	}
+	acc, err = st.Acc(ctx, key.Fingerprint)
+	must(t, err)
+	_, err = st.Take(ctx, acc, p.me.Owner, p.now.Add(time.Minute))
+	must(t, err)
+	if a, b := find(); a != nil || b == nil || !b.OpenedAt.Equal(accepted.Truncate(time.Second)) {
+		t.Fatalf("after the take: accumulator %+v, batch %+v; want the batch alone", a, b)
+	}
+	j := jobs.Job{ID: p.me.Job, State: jobs.Scheduled, LeadIDs: []string{p.lead}, Batch: key,
+		CreatedAt: protoT0, UpdatedAt: protoT0, NextCheckAt: protoT0.Add(time.Minute)}
+	must(t, st.RecordJob(ctx, j, protoT0.Add(48*time.Hour)))
+	if a, b := find(); a != nil || b != nil {
+		t.Fatalf("after the job: accumulator %+v, batch %+v; want neither", a, b)
+	}
+}

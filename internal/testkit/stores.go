@@ -16,6 +16,7 @@ type JobStore interface {
 	jobs.Store
 	jobs.CheckStore
 	Claims(ctx context.Context, leadIDs []string) ([]jobs.Claim, error)
+	Parked(ctx context.Context) ([]jobs.ParkedBatch, error)
 }
 
 var (

@@ -60,10 +60,17 @@ type Queue interface {
 	httpapi.Queue
 }
 
+// StatusStore is what the status function keeps in the table: the jobs it
+// checks, and the parked batches its safety net wakes.
+type StatusStore interface {
+	jobs.CheckStore
+	jobs.ParkedStore
+}
+
 // StatusDeps are the status function's dependencies.
 type StatusDeps struct {
 	Shared
-	Jobs   jobs.CheckStore
+	Jobs   StatusStore
 	Events jobcheck.Publisher // nil: finished jobs are not announced
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
 }

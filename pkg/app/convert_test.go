@@ -17,6 +17,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 )
 
 // SampleWebhookKey is the key the sample events in events/ present.
@@ -33,6 +34,7 @@ type convertRig struct {
 	clock *zohosim.ManualClock
 	deps  *app.Embedded
 	out   *bytes.Buffer
+	url   string // the simulator's
 }
 
 func newConvert(t *testing.T) *convertRig {
@@ -63,7 +65,7 @@ func newConvertWithSecret(t *testing.T, secretJSON string) *convertRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &convertRig{fn: fn, sim: sim, clock: clock, deps: deps, out: &out}
+	return &convertRig{fn: fn, sim: sim, clock: clock, deps: deps, out: &out, url: url}
 }
 
 func (r *convertRig) invoke(t *testing.T, raw json.RawMessage) any {
@@ -278,5 +280,57 @@ func TestOneBudgetForTheDeployment(t *testing.T) {
 	}
 	if n := st.Calls[zohosim.EndpointMassConvert]; n != 20 {
 		t.Fatalf("%d mass_convert calls; want 20 for 1,000 leads", n)
+	}
+}
+
+// TestLostWakeupIsSentByTheStatusRun: a generation whose wake-up was lost
+// (received and deleted by nobody who sent it) is woken by the next status
+// run once its first lead waited past MaxWait and the grace, and converts.
+func TestLostWakeupIsSentByTheStatusRun(t *testing.T) {
+	r := newConvert(t)
+	ctx := context.Background()
+	ids := r.sim.SeedLeadRange(3)
+	if err := r.deps.Queue.Enqueue(ctx, zohotest.Body(ids...), ""); err != nil {
+		t.Fatal(err)
+	}
+	r.deliver(t, 0)
+	r.clock.Advance(time.Minute)
+	if _, lost := r.deps.Wakes.Receive(10); len(lost) != 1 {
+		t.Fatalf("%d wake-ups; want the generation's one", len(lost))
+	} else {
+		r.deps.Wakes.Delete(lost, events.SQSEventResponse{}) // an invocation died with it
+	}
+	statusCfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+			"ZOHO_API_URL": r.url, "ZOHO_ACCOUNTS_URL": r.url, "MAX_WAIT_SECONDS": "60", "CONVERSION_QUEUE_URL": "embedded"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := app.NewStatus(statusCfg, r.deps.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() jobcheck.Report {
+		t.Helper()
+		rep, err := status.Invoke(ctx, json.RawMessage(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.(jobcheck.Report)
+	}
+	if rep := run(); rep.Parked != 1 || rep.Rewoken != 0 {
+		t.Fatalf("a run within the grace: %+v; want the generation seen, not woken", rep)
+	}
+	r.clock.Advance(jobcheck.SafetyGrace)
+	if rep := run(); rep.Rewoken != 1 {
+		t.Fatalf("a run past the grace: %+v; want the generation woken", rep)
+	}
+	r.deliver(t, 0)
+	if n := r.calls(); n != 1 {
+		t.Fatalf("%d calls; want the stranded generation sent", n)
+	}
+	if rep := run(); rep.Parked != 0 {
+		t.Fatalf("after the wake-up: %+v; want nothing parked", rep)
 	}
 }

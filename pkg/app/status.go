@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
 
@@ -27,10 +29,16 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	checker, err := jobcheck.New(jobcheck.Config{
+	cc := jobcheck.Config{
 		Zoho: client, Store: d.Jobs, Events: d.Events, Resend: d.Resend, MaxLeadAttempts: cfg.MaxLeadAttempts, Concurrency: cfg.Concurrency,
 		StaleAfter: cfg.StaleAfter, Retention: cfg.JobRetention, Now: d.Now, Logger: log,
-	})
+	}
+	if d.Resend != nil {
+		// The safety net wakes overdue batches through the conversion queue,
+		// which the convert function reads wake-ups from too.
+		cc.Parked, cc.Wake, cc.MaxWait = d.Jobs, queueWaker{d.Resend}, cfg.MaxWait
+	}
+	checker, err := jobcheck.New(cc)
 	if err != nil {
 		return nil, err
 	}
@@ -50,4 +58,11 @@ func (s *Status) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	m := obs.NewMetrics("status")
 	defer func() { _ = m.Flush(s.out, time.Now()) }()
 	return s.checker.Run(obs.WithMetrics(ctx, m), req), nil
+}
+
+// queueWaker sends a batch's wake-up as its timer would have.
+type queueWaker struct{ q jobcheck.Resender }
+
+func (w queueWaker) Wake(ctx context.Context, key jobs.BatchKey) error {
+	return w.q.Enqueue(ctx, convert.WakeBody(convert.Wakeup{Key: key}), "")
 }

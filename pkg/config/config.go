@@ -74,6 +74,9 @@ type Status struct {
 	// MaxLeadAttempts (MAX_LEAD_ATTEMPTS, 1 to 10, default 2): calls that
 	// may carry a lead before one Zoho did not convert is rejected.
 	MaxLeadAttempts int
+	// MaxWait (MAX_WAIT_SECONDS, the convert function's): a batch whose
+	// first lead waited longer, and a grace, is woken again by the safety net.
+	MaxWait time.Duration
 }
 
 // Authorizer is the authorizer function's configuration: it reads only
@@ -194,6 +197,7 @@ func LoadStatus(getenv func(string) string) (Status, error) {
 		EventBusName:       p.str("EVENT_BUS_NAME", "", false),
 		ConversionQueueURL: p.str("CONVERSION_QUEUE_URL", "", false),
 		MaxLeadAttempts:    p.integer("MAX_LEAD_ATTEMPTS", 2, 1, 10),
+		MaxWait:            time.Duration(p.integer("MAX_WAIT_SECONDS", 60, 1, 900)) * time.Second,
 	}
 	return s, p.err()
 }

@@ -51,6 +51,16 @@ type Resender interface {
 // arrives can be claimed by any request after that anyway.
 const retryClaimFor = 7 * 24 * time.Hour
 
+// Waker sends a wake-up for a batch: the message a timer would have sent.
+type Waker interface {
+	Wake(ctx context.Context, key jobs.BatchKey) error
+}
+
+// SafetyGrace is how long past MaxWait a batch may wait before a status
+// run wakes it again: longer than a late timer, a batching window and a
+// sender's call.
+const SafetyGrace = 2 * time.Minute
+
 // Publisher announces jobs that reached a terminal state.
 type Publisher interface {
 	Publish(ctx context.Context, ev Event) error
@@ -83,6 +93,13 @@ type Config struct {
 	// converted before they are taken as such: Zoho may still be running
 	// an untracked job with them.
 	DoubtWindow time.Duration // default 10m
+	// Parked and Wake are the safety net for work a lost or late timer
+	// left behind: each run lists the open accumulators and batches and
+	// wakes again those whose first lead has waited longer than MaxWait
+	// and SafetyGrace. Either nil: no safety net.
+	Parked  jobs.ParkedStore
+	Wake    Waker
+	MaxWait time.Duration // MAX_WAIT_SECONDS of the convert function; default 60s
 	// MaxZohoErrors consecutive retryable errors (429, 5xx, no answer) end
 	// the run's intake: Zoho is throttling or down, and more calls prolong it.
 	MaxZohoErrors int // default 5
@@ -110,6 +127,7 @@ func New(cfg Config) (*Checker, error) {
 	def(&cfg.StopMargin, 10*time.Second)
 	def(&cfg.RejectionMemory, 24*time.Hour)
 	def(&cfg.DoubtWindow, 10*time.Minute)
+	def(&cfg.MaxWait, time.Minute)
 	if cfg.MaxLeadAttempts <= 0 {
 		cfg.MaxLeadAttempts = 2
 	}
@@ -149,10 +167,14 @@ type Report struct {
 	LeadsConverted    int `json:"leads_converted"`
 	LeadsNotConverted int `json:"leads_not_converted"`
 	LeadsResent       int `json:"leads_resent"`
-	Conflicts         int `json:"conflicts"`         // checks another run stored first
-	Errors            int `json:"errors"`            // jobs left due after an error, events not published
-	LeftDue           int `json:"left_due"`          // due jobs this run did not reach
-	Skipped           int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
+	Conflicts         int `json:"conflicts"` // checks another run stored first
+	Errors            int `json:"errors"`    // jobs left due after an error, events not published
+	LeftDue           int `json:"left_due"`  // due jobs this run did not reach
+	// Parked counts the open accumulators and batches the run saw, and
+	// Rewoken those it woke again, their timers late or lost.
+	Parked  int `json:"parked"`
+	Rewoken int `json:"rewoken"`
+	Skipped int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
 	// Stopped says why the run stopped taking jobs early: "deadline" or
 	// "zoho_errors"; empty when it reached every due job.
 	Stopped    string `json:"stopped,omitempty"`
@@ -227,6 +249,9 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 	}
 	wg.Wait()
 	r.countLeft(ctx)
+	if len(req.JobIDs) == 0 {
+		r.sweep(ctx)
+	}
 
 	rep := r.rep
 	rep.DurationMS = time.Since(start).Milliseconds()
@@ -634,4 +659,58 @@ func (r *run) zohoError(err error) bool {
 		r.mu.Unlock()
 	}
 	return retryable
+}
+
+// sweep is the safety net: it reads the parked entries of the open index
+// (one query, about 60 bytes an entry), reports the age of the oldest
+// parked lead, and wakes again every accumulator and batch whose first
+// lead has waited past MaxWait and SafetyGrace. A wake-up is harmless when
+// the batch is on its way: it finds it taken and leased, and comes back.
+func (r *run) sweep(ctx context.Context) {
+	cfg := r.c.cfg
+	if cfg.Parked == nil || cfg.Wake == nil {
+		return
+	}
+	log := cfg.Logger
+	all, err := cfg.Parked.Parked(ctx)
+	if err != nil {
+		r.count(func(rep *Report) { rep.Errors++ })
+		log.ErrorContext(ctx, "status: listing the parked batches", "error", err)
+		return
+	}
+	var oldest time.Duration
+	woken := 0
+	for _, b := range all {
+		age := r.now.Sub(b.OpenedAt)
+		oldest = max(oldest, age)
+		if age < cfg.MaxWait+SafetyGrace || r.stopping(ctx) {
+			continue
+		}
+		key := jobs.BatchKey{Fingerprint: b.Fingerprint, Gen: b.Gen}
+		if !b.Taken {
+			acc, err := cfg.Parked.Acc(ctx, b.Fingerprint)
+			if err != nil {
+				r.count(func(rep *Report) { rep.Errors++ })
+				log.ErrorContext(ctx, "status: reading an overdue accumulator", "fingerprint", b.Fingerprint, "error", err)
+				continue
+			}
+			if len(acc.LeadIDs) == 0 {
+				continue // sent since the listing
+			}
+			key.Gen = acc.Gen
+		}
+		if err := cfg.Wake.Wake(ctx, key); err != nil {
+			r.count(func(rep *Report) { rep.Errors++ })
+			log.ErrorContext(ctx, "status: waking an overdue batch", "batch", key.String(), "error", err)
+			continue
+		}
+		woken++
+		log.WarnContext(ctx, "status: woke a batch its timer left behind", "batch", key.String(), "taken", b.Taken,
+			"waited_s", int(age.Seconds()))
+	}
+	r.count(func(rep *Report) { rep.Parked, rep.Rewoken = len(all), woken })
+	r.m.Count("BatchesRewoken", woken)
+	// Reported every run, zero when nothing waits, so the alarm sees a
+	// datum each run and a missing datum means the function did not run.
+	r.m.Duration("OldestParkedLeadAge", oldest)
 }

@@ -109,3 +109,22 @@ func ParseBatchKey(s string) BatchKey {
 	}
 	return BatchKey{Fingerprint: s[:i], Gen: gen}
 }
+
+// ParkedBatch is an accumulator generation holding leads, or a taken batch
+// whose job is not recorded yet: work a wake-up must finish.
+type ParkedBatch struct {
+	Fingerprint string
+	// Gen is the batch's generation; for an accumulator (not Taken) it is
+	// not known from the listing: read the accumulator.
+	Gen      int64
+	Taken    bool
+	OpenedAt time.Time // when its first lead was accepted, to the second
+}
+
+// ParkedStore lists what waits to be sent, for the status function's
+// safety net, without scanning: the table keeps open accumulators and
+// batches in a sparse index of their own.
+type ParkedStore interface {
+	Parked(ctx context.Context) ([]ParkedBatch, error)
+	Acc(ctx context.Context, fingerprint string) (Acc, error)
+}

@@ -123,3 +123,22 @@ func cloneBatch(b jobs.Batch) jobs.Batch {
 	b.LeadIDs, b.Sources = slices.Clone(b.LeadIDs), slices.Clone(b.Sources)
 	return b
 }
+
+var _ jobs.ParkedStore = (*Store)(nil)
+
+// Parked lists the accumulators holding leads and the taken batches, in
+// no particular order.
+func (m *Store) Parked(context.Context) ([]jobs.ParkedBatch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []jobs.ParkedBatch
+	for fp, a := range m.accs {
+		if len(a.LeadIDs) > 0 {
+			out = append(out, jobs.ParkedBatch{Fingerprint: fp, OpenedAt: seconds(a.OpenedAt)})
+		}
+	}
+	for k, b := range m.batches {
+		out = append(out, jobs.ParkedBatch{Fingerprint: k.Fingerprint, Gen: k.Gen, Taken: true, OpenedAt: seconds(b.OpenedAt)})
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,8 +103,10 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 			if !acc.OpenedAt.IsZero() {
 				opened = acc.OpenedAt
 			}
-			update += ", opened_at_ms = :opened"
-			values[":opened"] = nAttr(opened.UnixMilli())
+			// The first lead enters the generation in the parked entries of
+			// the open index, for the status function's safety net.
+			update += ", opened_at_ms = :opened, open_shard = :pshard, due_at = :opened_s"
+			values[":opened"], values[":pshard"], values[":opened_s"] = nAttr(opened.UnixMilli()), sAttr(parkedShard), nAttr(opened.Unix())
 		}
 		items := []types.TransactWriteItem{{Update: &types.Update{
 			TableName: aws.String(d.table), Key: accKey(acc.Fingerprint), UpdateExpression: aws.String(update),
@@ -152,7 +155,7 @@ func (d *JobStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUn
 	item["expires_at"] = nAttr(leaseUntil.Add(batchExpiry).Unix())
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: aws.String(d.table), Key: accKey(acc.Fingerprint),
-			UpdateExpression:    aws.String("SET gen = :g1, lead_ids = :empty, sources = :empty REMOVE opened_at_ms"),
+			UpdateExpression:    aws.String("SET gen = :g1, lead_ids = :empty, sources = :empty REMOVE opened_at_ms, open_shard, due_at"),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: values}},
 		{Put: &types.Put{TableName: aws.String(d.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	}}
@@ -202,6 +205,44 @@ func batchItem(b jobs.Batch) map[string]types.AttributeValue {
 		"options": sAttr(b.Options), "api_version": sAttr(b.APIVersion),
 		"opened_at_ms": nAttr(b.OpenedAt.UnixMilli()),
 		"taker":        sAttr(b.Taker), "lease_until_ms": nAttr(b.LeaseUntil.UnixMilli()),
+		// Listed with the open accumulators until its job is recorded.
+		"open_shard": sAttr(parkedShard), "due_at": nAttr(b.OpenedAt.Unix()),
+	}
+}
+
+// parkedShard is the open index's partition of the open accumulators and
+// batches; its due_at is when the first lead was accepted.
+const parkedShard = "PARKED"
+
+var _ jobs.ParkedStore = (*JobStore)(nil)
+
+// Parked reads the parked entries of the open index: every accumulator
+// holding leads and every batch not yet recorded, about 60 bytes each.
+func (d *JobStore) Parked(ctx context.Context) ([]jobs.ParkedBatch, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		IndexName:                 aws.String(OpenIndex),
+		KeyConditionExpression:    aws.String("open_shard = :parked"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":parked": sAttr(parkedShard)},
+	}
+	var out []jobs.ParkedBatch
+	for {
+		page, err := d.api.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("querying the parked batches: %w", err)
+		}
+		for _, it := range page.Items {
+			pk, opened := str(it["pk"]), time.Unix(num(it["due_at"]), 0)
+			if fp, ok := strings.CutPrefix(pk, accPrefix); ok {
+				out = append(out, jobs.ParkedBatch{Fingerprint: fp, OpenedAt: opened})
+			} else if k := jobs.ParseBatchKey(strings.TrimPrefix(pk, batchPrefix)); k != (jobs.BatchKey{}) {
+				out = append(out, jobs.ParkedBatch{Fingerprint: k.Fingerprint, Gen: k.Gen, Taken: true, OpenedAt: opened})
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 }
 

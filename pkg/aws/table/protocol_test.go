@@ -23,3 +23,10 @@ func TestBatchProtocol(t *testing.T) {
 func TestParkInput(t *testing.T) {
 	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) { testkit.ParkInputSuite(t, s.New()) })
 }
+
+// TestParkedListing: the safety net's listing holds an accumulator from
+// its first lead, its batch once taken, and neither once the job is
+// recorded.
+func TestParkedListing(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) { testkit.ParkedListingSuite(t, s.New()) })
+}
