@@ -7,12 +7,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
@@ -237,5 +242,76 @@ func TestRedriveUsage(t *testing.T) {
 	code, out, _ := runSubcommand(t, nil, "redrive", "--help")
 	if code != exitOK || !strings.Contains(out, "--dry-run") || !strings.Contains(out, "Examples:") {
 		t.Fatalf("--help: exit %d", code)
+	}
+}
+
+// TestRedriveConvertsARefusedBatch: leads parked by acknowledged messages
+// whose accumulated call Zoho refused (an owner it does not know) are
+// dead-lettered in one letter, the only copy of their options. Once the
+// operator mends the cause, `redrive --apply` moves the letter back and the
+// convert function converts every lead.
+func TestRedriveConvertsARefusedBatch(t *testing.T) {
+	cfg := awstest.Require(t)
+	ctx := t.Context()
+	api := sqs.NewFromConfig(cfg)
+	dlq, queue := awstest.CreateQueue(t, cfg), awstest.CreateQueue(t, cfg)
+
+	z := zohotest.Start(t, zohosim.Options{}, 1)
+	ids := z.Sim.SeedLeadRange(3)
+	const newOwner = "3652397000000186404" // not yet a user of the org
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+		"ZOHO_ACCOUNTS_URL": z.URL, "ZOHO_API_URL": z.URL, "MAX_WAIT_SECONDS": "60"}
+	convertCfg, err := config.LoadConvert(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := app.NewEmbedded(zohotest.SecretJSON(""), z.Clock.Now, io.Discard)
+	cd := deps.Convert()
+	cd.DeadLetter = sqsqueue.NewDeadLetter(api, dlq)
+	fn, err := app.NewConvert(convertCfg, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := deps.Queue.Enqueue(ctx, `{"assign_to":{"id":"`+newOwner+`"},"ids":["`+id+`"]}`, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver := func() {
+		t.Helper()
+		z.Clock.Advance(time.Minute)
+		if _, err := deps.Deliver(ctx, fn, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver() // parked, acknowledged
+	deliver() // the wake-up: Zoho refuses the owner
+	if n := deps.Queue.Len() + deps.Wakes.Len(); n != 0 {
+		t.Fatalf("%d messages left; want every one acknowledged", n)
+	}
+
+	z.Sim.AddUser(newOwner) // the operator mends the cause
+	args := append([]string{"redrive", "--apply", "--dlq-url", dlq, "--queue-url", queue}, motoArgs(cfg)...)
+	if code, out, _ := runSubcommand(t, nil, args...); code != exitOK || !strings.Contains(out, "Moved 1 of 1 letter") {
+		t.Fatalf("redrive: exit %d, %s", code, out)
+	}
+	for _, m := range drain(t, api, queue) { // SQS hands the moved letter to the function
+		if err := deps.Queue.Enqueue(ctx, m.body, m.requestID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver()
+	deliver()
+	claims, err := deps.Jobs.Claims(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claims {
+		if c.State != jobs.ClaimScheduled {
+			t.Errorf("lead %s after the redrive: %s %q; want scheduled", c.LeadID, c.State, c.Reason)
+		}
+	}
+	if len(claims) != len(ids) || z.Sim.Stats().IDsSubmitted < len(ids) {
+		t.Fatalf("%d claims, %d ids submitted; want all %d leads converted", len(claims), z.Sim.Stats().IDsSubmitted, len(ids))
 	}
 }
