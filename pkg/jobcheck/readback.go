@@ -96,7 +96,7 @@ func (r *run) readBackRefused(ctx context.Context, log *slog.Logger, err error) 
 // again.
 func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, err error) {
 	p := jobs.SettlePolicy{MaxAttempts: r.c.cfg.MaxLeadAttempts, RetryUntil: r.now.Add(retryClaimFor),
-		RejectUntil: r.now.Add(r.c.cfg.RejectionMemory)}
+		RejectUntil: r.now.Add(r.c.cfg.RejectionMemory), Rejected: r.outOfAttempts}
 	results := out.results
 	if out.unread {
 		if !failedLeads(j) {
@@ -154,4 +154,17 @@ func RetryBody(options string, ids []string) (string, error) {
 	req["ids"] = raw
 	body, err := json.Marshal(req)
 	return string(body), err
+}
+
+// outOfAttempts counts a lead Zoho has and did not convert that settling
+// rejected, its attempts used up; InDoubt, those whose calls in doubt
+// counted among them (answers lost, or refused for other leads).
+func (r *run) outOfAttempts(c jobs.Claim, res jobs.LeadResult) {
+	if res.Outcome != jobs.NotConverted {
+		return
+	}
+	r.m.Count("LeadsOutOfAttempts", 1)
+	if c.Doubts >= jobs.DoubtsPerAttempt {
+		r.m.CountBy("LeadsOutOfAttempts", "Cause", "IN_DOUBT", 1)
+	}
 }

@@ -2,6 +2,7 @@ package jobcheck_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +77,46 @@ func TestSafetyNetWakesOverdueBatches(t *testing.T) {
 		oldest := now.Sub(late.Add(-time.Minute).Truncate(time.Second))
 		if got := m.Value("OldestParkedLeadAge"); got != float64(oldest.Milliseconds()) {
 			t.Fatalf("OldestParkedLeadAge %v ms; want %v", got, oldest.Milliseconds())
+		}
+	})
+}
+
+// TestOutOfAttemptsIsCounted: a lead rejected by settling, its attempts
+// used up by calls in doubt, counts in LeadsOutOfAttempts, and under the
+// cause IN_DOUBT.
+func TestOutOfAttemptsIsCounted(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
+		z := zohotest.Start(t, zohosim.Options{}, 1)
+		ctx, now := context.Background(), z.Clock.Now()
+		lead := z.Sim.SeedLeadRange(1)[0]
+		var last jobs.Job
+		for i := range jobs.DoubtsPerAttempt * 2 { // MaxLeadAttempts 2, by doubts alone
+			last = jobs.Job{ID: fmt.Sprintf("%s%016x", jobs.DoubtPrefix, i+1), State: jobs.InDoubt, LeadIDs: []string{lead},
+				CreatedAt: now, UpdatedAt: now, NextCheckAt: now, NoAttempt: true}
+			if err := st.RecordJob(ctx, last, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if i < jobs.DoubtsPerAttempt*2-1 {
+				_, err := st.SettleLeads(ctx, last, []jobs.LeadResult{{LeadID: lead, Outcome: jobs.NotConverted}},
+					jobs.SettlePolicy{MaxAttempts: 2, RetryUntil: now.Add(time.Hour), RejectUntil: now.Add(time.Hour)})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		z.Clock.Advance(time.Hour) // past the doubt window: the read-back settles it
+		c, err := jobcheck.New(jobcheck.Config{Zoho: z.Client, Store: st, Now: z.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := obs.NewMetrics("status")
+		c.Run(obs.WithMetrics(ctx, m), jobcheck.Request{JobIDs: []string{last.ID}})
+		if got := m.Value("LeadsOutOfAttempts"); got != 1 {
+			t.Fatalf("LeadsOutOfAttempts %v; want 1", got)
+		}
+		cs, err := st.Claims(ctx, []string{lead})
+		if err != nil || len(cs) != 1 || cs[0].State != jobs.Rejected || !strings.Contains(cs[0].Reason, "answers were lost") {
+			t.Fatalf("the lead: %+v %v; want rejected, saying why", cs, err)
 		}
 	})
 }

@@ -16,6 +16,10 @@ type SettlePolicy struct {
 	RetryUntil time.Time
 	// RejectUntil is how long a rejection is remembered.
 	RejectUntil time.Time
+	// Rejected, when set, hears of every claim the store rejects (c as it
+	// was, r its lead's read-back), once the write went through: for the
+	// caller's metrics.
+	Rejected func(c Claim, r LeadResult)
 }
 
 // AttemptsOf is how many of its attempts a lead has used: the calls that

@@ -124,6 +124,9 @@ func (m *Store) SettleLeads(_ context.Context, job jobs.Job, results []jobs.Lead
 		if write {
 			next.ExpiresAt = seconds(next.ExpiresAt)
 			m.claims[r.LeadID] = next
+			if next.State == jobs.Rejected && p.Rejected != nil {
+				p.Rejected(c, r)
+			}
 		}
 		if next.State == jobs.Retry && next.JobID == job.ID {
 			retry = append(retry, r.LeadID)

@@ -279,6 +279,9 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 			if !moved {
 				continue // it moved on since the read: its new holder sends it
 			}
+			if next.State == jobs.Rejected && p.Rejected != nil {
+				p.Rejected(c, byID[c.LeadID])
+			}
 		}
 		if next.State == jobs.Retry && next.JobID == job.ID {
 			retry = append(retry, c.LeadID)
