@@ -278,11 +278,26 @@ func Options(req *zoho.ConvertRequest) []byte {
 			opts.Deals[k] = reqCanonical(v)
 		}
 	}
-	out, err := json.Marshal(opts)
+	out, err := marshal(opts)
 	if err != nil {
 		panic("convert: canonical options do not marshal: " + err.Error()) // every value is canonical JSON by now
 	}
 	return out
+}
+
+// Marshal is req as JSON for a queue or a dead letter: as json.Marshal
+// writes it, but without escaping <, > and & (six bytes each), which would
+// let a valid request outgrow the message that must carry it.
+func Marshal(req *zoho.ConvertRequest) ([]byte, error) { return marshal(req) }
+
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func reqSortModules(refs []zoho.ModuleRef) []zoho.ModuleRef {
@@ -299,7 +314,7 @@ func reqCanonical(raw json.RawMessage) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if json.Valid(raw) && dec.Decode(&v) == nil {
-		if out, err := json.Marshal(v); err == nil {
+		if out, err := marshal(v); err == nil {
 			return out
 		}
 	}
@@ -582,6 +597,48 @@ func (c *reqChecker) validate(req *zoho.ConvertRequest, apiVersion string) {
 	if req.ApplyAssignmentThreshold != nil && apiVersion != "v8" {
 		c.add(reqNotSupported, "$.apply_assignment_threshold",
 			"exists in Zoho's v8 API only and the service calls %s; it needs ZOHO_API_VERSION=v8", reqFragment(apiVersion))
+	}
+	c.stored(req)
+}
+
+// The stored forms of a request must fit where they go: its options in the
+// accumulator, batch and job items (DynamoDB's 400 KB an item, beside 50
+// ids and who asked for them), and the request in every message that
+// carries it (SQS's 256 KiB, beside its attributes).
+const (
+	MaxOptionsBytes = 200 << 10
+	MaxMessageBytes = 250 << 10
+)
+
+// stored refuses a request whose stored forms would not fit, naming the
+// largest Deals field when the options are too big. Canonical JSON can be
+// longer than the body (U+2028 is written as six bytes), so it is measured,
+// unless the options are too small for that to matter.
+func (c *reqChecker) stored(req *zoho.ConvertRequest) {
+	bound := 2 << 10
+	biggest, biggestLen := "", 0
+	if req.Deals != nil {
+		for k, v := range *req.Deals {
+			bound += 2 * (len(k) + len(v) + 6)
+			if len(v) > biggestLen {
+				biggest, biggestLen = k, len(v)
+			}
+		}
+	}
+	if bound+22*len(req.IDs) <= MaxOptionsBytes {
+		return
+	}
+	if n := len(Options(req)); n > MaxOptionsBytes {
+		path := "$.Deals"
+		if biggest != "" {
+			path += "." + reqFragment(biggest)
+		}
+		c.add(reqLimit, path, "the request's options take %d bytes as stored; at most %d fit beside its leads (this field is the largest)",
+			n, MaxOptionsBytes)
+		return
+	}
+	if b, err := Marshal(req); err == nil && len(b) > MaxMessageBytes {
+		c.add(reqLimit, "$", "the request takes %d bytes as queued; at most %d fit in a message", len(b), MaxMessageBytes)
 	}
 }
 

@@ -279,7 +279,7 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, reqID string, req 
 		a.unavailable(w, r, "recording the request failed", err)
 		return
 	}
-	body, err := json.Marshal(req)
+	body, err := convert.Marshal(req)
 	if err == nil {
 		err = a.cfg.Queue.Enqueue(ctx, string(body), reqID)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -152,8 +153,15 @@ func RetryBody(options string, ids []string) (string, error) {
 		return "", err
 	}
 	req["ids"] = raw
-	body, err := json.Marshal(req)
-	return string(body), err
+	// Without HTML escaping, as the convert function queues requests: the
+	// options fit a message as they were validated.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(req); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // outOfAttempts counts a lead Zoho has and did not convert that settling
