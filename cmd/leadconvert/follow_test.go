@@ -48,7 +48,7 @@ func newFollowRig(t *testing.T) *followRig {
 		t.Fatal(err)
 	}
 	api := httptest.NewServer(httpapi.New(httpapi.Config{Converter: svc, Jobs: st, APIVersion: "v7",
-		WebhookKey: func(context.Context) (string, error) { return followKey, nil }}))
+		WebhookKey: func(context.Context, bool) (httpapi.Keys, error) { return httpapi.Keys{Current: followKey}, nil }}))
 	t.Cleanup(api.Close)
 	return &followRig{z: z, store: st, api: api, svc: svc,
 		flags: []string{"--table", name, "--region", cfg.Region, "--endpoint-url", aws.ToString(cfg.BaseEndpoint)}}

@@ -67,6 +67,6 @@ func newRoot() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newConnectCmd(), newDoctorCmd(), newJobsCmd(), newLeadCmd(), newRequestCmd(),
-		newRedriveCmd(), newSubmitCmd(), newRunCmd())
+		newRedriveCmd(), newRotateKeyCmd(), newSubmitCmd(), newRunCmd())
 	return root
 }

@@ -112,19 +112,19 @@ func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, er
 // after a 401). A secret without a usable key refuses every caller (401);
 // only a secret that cannot be read makes the API unavailable (503).
 func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
-	return func(ctx context.Context) (string, error) {
-		raw, err := s.SecretString(ctx, false)
+	return func(ctx context.Context, fresh bool) (httpapi.Keys, error) {
+		raw, err := s.SecretString(ctx, fresh)
 		if err != nil {
-			return "", err
+			return httpapi.Keys{}, err
 		}
-		key, bad := ParseWebhookKey(raw)
+		keys, bad := ParseWebhookKeys(raw)
 		if bad != nil {
 			obs.MetricsFrom(ctx).Count("SecretInvalid", 1)
 			log.ErrorContext(ctx, "the webhook key in the secret is unusable: refusing every API request",
 				"code", secret.CodeInvalid, "field", bad.Field, "error", bad.Error())
-			return "", nil
+			return httpapi.Keys{}, nil
 		}
-		return key, nil
+		return keys, nil
 	}
 }
 
@@ -132,15 +132,28 @@ func webhookKey(s secret.Reader, log *slog.Logger) httpapi.KeyFunc {
 // and the authorizer do (leadconvert doctor checks a secret with it).
 // Whatever else the secret holds is the token source's to judge.
 func ParseWebhookKey(raw string) (string, *secret.ConfigError) {
+	k, bad := ParseWebhookKeys(raw)
+	return k.Current, bad
+}
+
+// ParseWebhookKeys reads "webhook_key" and, during a rotation,
+// "webhook_key_previous" (optional; if present, a non-empty string).
+func ParseWebhookKeys(raw string) (httpapi.Keys, *secret.ConfigError) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &fields); err != nil || fields == nil {
-		return "", &secret.ConfigError{Reason: "is not a JSON object"}
+		return httpapi.Keys{}, &secret.ConfigError{Reason: "is not a JSON object"}
 	}
-	var key string
-	if err := json.Unmarshal(fields["webhook_key"], &key); err != nil || strings.TrimSpace(key) == "" {
-		return "", &secret.ConfigError{Field: "webhook_key", Reason: "must be a non-empty string"}
+	var k httpapi.Keys
+	if err := json.Unmarshal(fields["webhook_key"], &k.Current); err != nil || strings.TrimSpace(k.Current) == "" {
+		return httpapi.Keys{}, &secret.ConfigError{Field: "webhook_key", Reason: "must be a non-empty string"}
 	}
-	return strings.TrimSpace(key), nil
+	if prev, ok := fields["webhook_key_previous"]; ok {
+		if err := json.Unmarshal(prev, &k.Previous); err != nil || strings.TrimSpace(k.Previous) == "" {
+			return httpapi.Keys{}, &secret.ConfigError{Field: "webhook_key_previous", Reason: "must be a non-empty string when present"}
+		}
+	}
+	k.Current, k.Previous = strings.TrimSpace(k.Current), strings.TrimSpace(k.Previous)
+	return k, nil
 }
 
 // Embedded are dependencies that need no AWS account, shared by both

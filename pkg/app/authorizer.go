@@ -20,7 +20,8 @@ import (
 // that holds the webhook key, nothing else.
 type AuthorizerDeps struct {
 	Secret secret.Reader
-	Out    io.Writer // logs and EMF metrics (stdout in Lambda)
+	Out    io.Writer        // logs and EMF metrics (stdout in Lambda)
+	Now    func() time.Time // default time.Now
 }
 
 // Authorizer is the HTTP API's Lambda authorizer: it refuses a request
@@ -30,9 +31,9 @@ type AuthorizerDeps struct {
 // X-Webhook-Key header (the identity source), so it decides on that header
 // alone; the convert function still checks the key itself.
 type Authorizer struct {
-	key func(ctx context.Context) (string, error)
-	out io.Writer
-	log *slog.Logger
+	keys *httpapi.KeyCheck
+	out  io.Writer
+	log  *slog.Logger
 }
 
 // NewAuthorizer builds the authorizer function from its configuration.
@@ -41,7 +42,7 @@ func NewAuthorizer(cfg config.Authorizer, d AuthorizerDeps) (*Authorizer, error)
 		return nil, errors.New("authorizer: no secret")
 	}
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	return &Authorizer{key: webhookKey(d.Secret, log), out: d.Out, log: log}, nil
+	return &Authorizer{keys: &httpapi.KeyCheck{Keys: webhookKey(d.Secret, log), Now: d.Now}, out: d.Out, log: log}, nil
 }
 
 // Invoke is the Lambda handler: an HTTP API authorizer request (payload
@@ -52,13 +53,12 @@ func (a *Authorizer) Invoke(ctx context.Context, req events.APIGatewayV2CustomAu
 	ctx = obs.WithRequestID(ctx, req.RequestContext.RequestID)
 	m := obs.NewMetrics("authorizer")
 	defer func() { _ = m.Flush(a.out, time.Now()) }()
-	want, err := a.key(ctx)
+	ok, err := a.keys.Admit(ctx, header(req.Headers, httpapi.KeyHeader))
 	if err != nil {
 		m.Count("KeyUnavailable", 1)
 		a.log.ErrorContext(ctx, "authorizer: reading the webhook key failed", "error", err)
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, fmt.Errorf("authorizer: %w", err)
 	}
-	ok := httpapi.KeyMatches(header(req.Headers, httpapi.KeyHeader), want)
 	if !ok {
 		// The access log has each refusal (status 403); this counts them.
 		m.Count("RequestsUnauthorized", 1)

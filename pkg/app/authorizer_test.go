@@ -44,6 +44,10 @@ func TestAuthorizer(t *testing.T) {
 		{"the key as a bearer token only", secret.Static(sampleSecret()), map[string]string{"authorization": "Bearer " + sampleWebhookKey}, false, false},
 		{"no key configured", secret.Static(zohotest.SecretJSON("")), map[string]string{"x-webhook-key": sampleWebhookKey}, false, false},
 		{"the secret unreadable", failingSecret{}, map[string]string{"x-webhook-key": sampleWebhookKey}, false, true},
+		{"the previous key during a rotation", secret.Static(rotating()), map[string]string{"x-webhook-key": sampleWebhookKey}, true, false},
+		{"the new key during a rotation", secret.Static(rotating()), map[string]string{"x-webhook-key": "the-new-key"}, true, false},
+		{"a previous key that is not a string", secret.Static(`{"client_id":"c","client_secret":"s","refresh_token":"r","webhook_key":"k","webhook_key_previous":1}`),
+			map[string]string{"x-webhook-key": "k"}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,4 +73,14 @@ func TestAuthorizer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rotating is the sample secret halfway through leadconvert rotate-key: a
+// new current key, the sample's as the previous one.
+func rotating() string {
+	var fields map[string]any
+	_ = json.Unmarshal([]byte(sampleSecret()), &fields)
+	fields["webhook_key_previous"], fields["webhook_key"] = fields["webhook_key"], "the-new-key"
+	b, _ := json.Marshal(fields)
+	return string(b)
 }

@@ -45,10 +45,6 @@ type Queue interface {
 	Enqueue(ctx context.Context, body, requestID string) error
 }
 
-// KeyFunc returns the configured webhook key; empty means none is
-// configured, and then every request is refused.
-type KeyFunc func(ctx context.Context) (string, error)
-
 // Config configures the API.
 type Config struct {
 	Converter Converter
@@ -75,7 +71,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
 	}
-	a := &api{cfg: cfg}
+	a := &api{cfg: cfg, keys: &KeyCheck{Keys: cfg.WebhookKey, Now: cfg.Now}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /conversions", a.post)
 	mux.HandleFunc("GET /conversions/{job_id}", a.get)
@@ -103,7 +99,10 @@ func New(cfg Config) http.Handler {
 	return a.recoverPanics(a.authenticate(mux))
 }
 
-type api struct{ cfg Config }
+type api struct {
+	cfg  Config
+	keys *KeyCheck
+}
 
 func (a *api) log() *slog.Logger {
 	if a.cfg.Logger == nil {
@@ -152,17 +151,17 @@ func KeyMatches(got, want string) bool {
 // authorizer too, so that a route left without one is still guarded.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		want, err := a.cfg.WebhookKey(r.Context())
+		got := r.Header.Get(KeyHeader)
+		if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+			got = strings.TrimSpace(auth[7:])
+		}
+		ok, err := a.keys.Admit(r.Context(), got)
 		if err != nil {
 			a.log().ErrorContext(r.Context(), "reading the webhook key failed", "error", err)
 			writeError(w, http.StatusServiceUnavailable, "INTERNAL_ERROR", "credentials are unavailable; try again", nil)
 			return
 		}
-		got := r.Header.Get(KeyHeader)
-		if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-			got = strings.TrimSpace(auth[7:])
-		}
-		if !KeyMatches(got, want) {
+		if !ok {
 			obs.MetricsFrom(r.Context()).Count("RequestsUnauthorized", 1)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conversions"`)
 			writeError(w, http.StatusUnauthorized, "AUTHENTICATION_FAILURE", "a valid webhook key is required (Authorization: Bearer <key> or X-Webhook-Key)", nil)

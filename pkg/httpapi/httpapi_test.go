@@ -37,7 +37,7 @@ func newRig(t *testing.T, webhookKey string, keyErr error, opts ...func(*httpapi
 		t.Fatal(err)
 	}
 	cfg := httpapi.Config{Converter: svc, Jobs: store, APIVersion: "v7",
-		WebhookKey: func(context.Context) (string, error) { return webhookKey, keyErr }}
+		WebhookKey: func(context.Context, bool) (httpapi.Keys, error) { return httpapi.Keys{Current: webhookKey}, keyErr }}
 	for _, o := range opts {
 		o(&cfg)
 	}
