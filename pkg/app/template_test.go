@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -240,8 +241,10 @@ func TestTemplateSecurity(t *testing.T) {
 				t.Errorf("table %s: SSESpecification.SSEEnabled is not true", id)
 			}
 		case "AWS::SNS::Topic":
-			if props["KmsMasterKeyId"] == nil {
-				t.Errorf("topic %s is not encrypted", id)
+			// CloudWatch alarms cannot publish to a topic under the
+			// AWS-managed key: its policy cannot grant cloudwatch.amazonaws.com.
+			if k, _ := props["KmsMasterKeyId"].(string); strings.HasPrefix(k, "alias/aws/") {
+				t.Errorf("topic %s is encrypted with %s: no alarm would reach it", id, k)
 			}
 		}
 	}
@@ -574,5 +577,108 @@ func TestTemplateGate(t *testing.T) {
 	}
 	if reserved := defaultOf("ConvertReservedConcurrency"); reserved < queues+1 {
 		t.Errorf("ConvertReservedConcurrency defaults to %d; the queues alone may run %d instances, and the API needs one", reserved, queues)
+	}
+}
+
+// TestTemplateNamesCarryTheStack: two stacks of the template live in one
+// account and region (samconfig.toml's default and sandbox), so every name
+// a resource or an event's schedule is given carries the stack's name.
+// Inline policy names are scoped to their role and exempt.
+func TestTemplateNamesCarryTheStack(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]yaml.Node `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	var walk func(path string, n *yaml.Node)
+	walk = func(path string, n *yaml.Node) {
+		if n.Kind != yaml.MappingNode {
+			for i, c := range n.Content {
+				walk(fmt.Sprintf("%s[%d]", path, i), c)
+			}
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i].Value, n.Content[i+1]
+			if k == "Dimensions" || k == "Tags" {
+				continue // a metric's dimensions and tags name no resource
+			}
+			if isNameKey(k) && v.Kind == yaml.ScalarNode {
+				checked++
+				if !strings.Contains(v.Value, "${AWS::StackName}") {
+					t.Errorf("%s.%s = %s %q: a name without the stack's (use !Sub \"${AWS::StackName}-...\")", path, k, v.Tag, v.Value)
+				}
+			}
+			walk(path+"."+k, v)
+		}
+	}
+	for name, r := range doc.Resources {
+		walk(name, &r)
+		// SAM names a schedule event's schedule after its logical id when
+		// the event names none: the same in every stack.
+		var fn struct {
+			Properties struct {
+				Events map[string]struct {
+					Type       string `yaml:"Type"`
+					Properties struct {
+						Name string `yaml:"Name"`
+					} `yaml:"Properties"`
+				} `yaml:"Events"`
+			} `yaml:"Properties"`
+		}
+		if err := r.Decode(&fn); err != nil {
+			continue
+		}
+		for ev, e := range fn.Properties.Events {
+			if e.Type == "ScheduleV2" && e.Properties.Name == "" {
+				t.Errorf("%s's event %s: a ScheduleV2 without Name gets the same name in every stack", name, ev)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("only %d names checked: the walk does not reach the template's names", checked)
+	}
+}
+
+// isNameKey reports whether a template key names a resource in the account
+// (not a metric, index, attribute, output or inline policy).
+func isNameKey(k string) bool {
+	switch k {
+	case "Name", "QueueName", "TableName", "TopicName", "AliasName", "DashboardName", "FunctionName",
+		"RoleName", "AlarmName", "LogGroupName", "ScheduleName", "SecretName", "ApiName", "StateMachineName":
+		return true
+	}
+	return false
+}
+
+// TestTemplateLogLevelKeepsMetrics: Lambda files a JSON line without a
+// "level" as INFO, and EMF lines have none; its application log filter
+// must let every level through so that no LOG_LEVEL drops the metrics.
+func TestTemplateLogLevelKeepsMetrics(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Globals struct {
+			Function struct {
+				LoggingConfig struct {
+					LogFormat           string `yaml:"LogFormat"`
+					ApplicationLogLevel string `yaml:"ApplicationLogLevel"`
+				} `yaml:"LoggingConfig"`
+			} `yaml:"Function"`
+		} `yaml:"Globals"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if lc := doc.Globals.Function.LoggingConfig; lc.LogFormat == "JSON" && lc.ApplicationLogLevel != "TRACE" {
+		t.Fatalf("ApplicationLogLevel %q: Lambda would drop the EMF metric lines below it", lc.ApplicationLogLevel)
 	}
 }
