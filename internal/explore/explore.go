@@ -1,7 +1,9 @@
 // Package explore runs the lead protocol's actors (invocations parking
-// leads, wake-ups, lost answers, crashes) against a store one operation at
-// a time, in an order a seeded scheduler chooses, and checks lead by lead
-// that nothing acknowledged is stranded or sent twice. A failing schedule
+// leads, wake-ups, the status function's settle and resend, a redrive of
+// the dead-letter queue; lost answers, refusals, a throttled table,
+// crashes) against a store one operation at a time, in an order a seeded
+// scheduler chooses, and checks lead by lead that nothing acknowledged is
+// stranded or sent twice. A failing schedule
 // prints as a trace with its seed; the seed replays it.
 //
 // Each actor runs the real convert.Service (Sequential, so an invocation is
@@ -12,6 +14,7 @@ package explore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -34,7 +38,30 @@ type Config struct {
 	LostRate     float64 // chance that Zoho schedules a call and its answer is lost
 	ThrottleRate float64 // chance that Zoho refuses a call with 429
 	DoubleWake   float64 // chance that SQS delivers a wake-up twice
-	MaxSteps     int     // operations before the drain; 0: 400
+	// RefuseRate is the chance that Zoho refuses a call's options (its
+	// owner is inactive, say) until the drain, which mends the cause: the
+	// refused batch's letter must then convert when redriven.
+	RefuseRate float64
+	// StoreFailRate is the chance that a store write fails (the table
+	// throttles) while its actor lives on.
+	StoreFailRate float64
+	// StatusRuns is how many runs of the status function the scheduler may
+	// start before the drain, at points it chooses; the drain runs it
+	// until no job is open.
+	StatusRuns int
+	// Foreign is how many of the leads (the first ones) a job another
+	// integration started holds in Zoho when the schedule starts: a job we
+	// never recorded, which Zoho runs for zohoJobTakes, refusing its leads
+	// to our calls meanwhile, and which then fails them: only our own
+	// calls can convert them.
+	Foreign int
+	// Redrive lets the scheduler redrive the dead-letter queue before the
+	// drain, at a point it chooses; the drain always redrives it. Off in
+	// the configurations make test runs: a redrive between a refused
+	// batch's letter and the lettering of its leads finds them parked and
+	// consumes the letter (see TestRedriveRacingARefusal).
+	Redrive  bool
+	MaxSteps int // operations before the drain; 0: 400
 }
 
 // Result is what one schedule did.
@@ -63,7 +90,7 @@ var errCrashed = errors.New("explore: this actor's process died")
 
 type actorKey struct{}
 
-// actor is one process: an invocation or a wake-up.
+// actor is one process: an invocation, a wake-up, a status run or a redrive.
 type actor struct {
 	id      int
 	name    string
@@ -89,13 +116,22 @@ type world struct {
 	nextID  int
 	trace   []string
 
-	queue   []convert.Submission // messages waiting for an invocation
-	wakes   []convert.Wakeup     // wake-ups waiting for a delivery
-	acked   map[string]bool      // messages answered done
-	letters int
+	queue      []convert.Submission // messages waiting for an invocation
+	wakes      []convert.Wakeup     // wake-ups waiting for a delivery
+	acked      map[string]bool      // leads whose message was answered done
+	dlq        []letter             // the dead-letter queue
+	redriving  bool                 // a redrive is under way
+	statusLeft int                  // status runs the scheduler may still start
+	checker    *jobcheck.Checker
+	seed       int64
+	sent       int               // messages the status function put on the queue
+	jobIDs     []string          // jobs and calls in doubt the store recorded
+	doubts     map[string]string // call in doubt id -> its name in the trace
+	refused    []string          // letters the function's decoder refuses: they could never convert
 
 	zohoJobs map[string][]string  // Zoho's jobs: id -> leads
-	doneAt   map[string]time.Time // Zoho's jobs: id -> when its leads are converted
+	doneAt   map[string]time.Time // Zoho's jobs: id -> when it ends
+	fails    map[string]bool      // Zoho's jobs that end without converting their leads
 	inJob    map[string]string    // lead -> the Zoho job that has it
 	recorded map[string]bool      // leads whose Zoho job the store recorded
 	leadBase string               // this schedule's leads: leadBase and six digits
@@ -169,22 +205,49 @@ func All(cfg Config, newStore func() testkit.JobStore, limit int) (runs int, com
 	return runs, false, nil
 }
 
+// The world's time scale. A status run sees a job first firstCheck after
+// it was recorded, and a call in doubt doubtSettle after; Zoho takes
+// zohoJobTakes to convert a job's leads, longer than the status function's
+// doubtWindow, as a busy Zoho does: so a lead read back not converted may
+// be sent again while a job Zoho is running still holds it (Zoho refuses
+// it then). The schedule's clock moves a second a step, and these are
+// short enough that status runs within a schedule find work.
+const (
+	firstCheck   = 10 * time.Second
+	doubtSettle  = 10 * time.Second
+	doubtWindow  = 20 * time.Second
+	zohoJobTakes = 2 * time.Minute
+)
+
+// apiVersion is the API version the function's decoder judges letters and
+// resent requests by.
+const apiVersion = "v8"
+
 func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	if cfg.MaxSteps == 0 {
 		cfg.MaxSteps = 400
 	}
-	w := &world{cfg: cfg, rng: rng, recorded: map[string]bool{}, doneAt: map[string]time.Time{},
+	w := &world{cfg: cfg, rng: rng, seed: seed, recorded: map[string]bool{}, doneAt: map[string]time.Time{},
 		now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), acked: map[string]bool{},
-		zohoJobs: map[string][]string{}, inJob: map[string]string{}}
+		zohoJobs: map[string][]string{}, inJob: map[string]string{}, fails: map[string]bool{},
+		doubts: map[string]string{}, statusLeft: cfg.StatusRuns}
 	w.cond = sync.NewCond(&w.mu)
 	w.store = &gatedStore{JobStore: store, w: w}
 	svc, err := convert.New(convert.Config{Zoho: gatedZoho{w}, Leads: gatedZoho{w}, Store: w.store,
 		Now: w.clock, Timer: timer{w}, MaxWait: time.Minute, Sequential: true, MaxConcurrency: 1, Pause: func(time.Duration) {},
-		Refused: func(context.Context, *zoho.ConvertRequest, []string, string, string) { w.letters++ }})
+		APIVersion: apiVersion, FirstCheck: firstCheck, DoubtSettle: doubtSettle,
+		Refused: w.deadLetter})
 	if err != nil {
 		panic(err)
 	}
 	w.svc = svc
+	// The status function as deployed, but checking one job at a time: its
+	// workers would otherwise run side by side between two gates.
+	w.checker, err = jobcheck.New(jobcheck.Config{Zoho: gatedZoho{w}, Store: w.store, Concurrency: 1,
+		Resend: resender{w}, DoubtWindow: doubtWindow, Now: w.clock})
+	if err != nil {
+		panic(err)
+	}
 	// Leads and options of their own per seed, so that schedules may share
 	// a table: the ids and the fingerprint (by the owner) are the seed's.
 	w.leadBase = fmt.Sprintf("3652397%06d", uint64(seed)%1_000_000)
@@ -193,6 +256,15 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 		id := w.lead(i)
 		w.queue = append(w.queue, convert.Submission{Source: "msg-" + id,
 			Request: &zoho.ConvertRequest{IDs: []string{id}, AssignTo: &zoho.Ref{ID: owner}}})
+	}
+	if cfg.Foreign > 0 {
+		var ids []string
+		for i := range min(cfg.Foreign, cfg.Leads) {
+			ids = append(ids, w.lead(i))
+		}
+		job := w.schedule1(ids)
+		w.fails[job] = true
+		w.trace = append(w.trace, fmt.Sprintf("    zoho: another integration's job %s has %v (it will fail them)", job, short(ids)))
 	}
 	res := Result{Seed: seed}
 	// The first deliveries, split over the invocations.
@@ -205,20 +277,33 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	}
 	w.queue = nil
 	res.Steps = w.schedule(cfg.MaxSteps, true)
-	// The drain: no more faults, an hour later (leases lapse), every
-	// message redelivered and every wake-up delivered until nothing is left.
+	// The drain: no more faults (Zoho accepts the owner again), an hour
+	// later (leases lapse), every message redelivered, every wake-up
+	// delivered, the dead-letter queue redriven, and the status function
+	// run whenever nothing else is left, later each time, until no job is
+	// open.
 	w.cfg.CrashRate, w.cfg.LostRate, w.cfg.ThrottleRate, w.cfg.DoubleWake = 0, 0, 0, 0
+	w.cfg.RefuseRate, w.cfg.StoreFailRate = 0, 0
 	w.now = w.now.Add(time.Hour)
 	w.trace = append(w.trace, "-- drain: no faults, an hour later --")
-	for range 50 {
-		if len(w.queue) == 0 && len(w.wakes) == 0 {
-			break
+	for range 100 {
+		switch {
+		case len(w.queue)+len(w.wakes)+len(w.dlq) > 0:
+			w.startPending()
+		case w.openJobs():
+			// Past every back-off and every call in doubt's window.
+			w.now = w.now.Add(20 * time.Minute)
+			w.trace = append(w.trace, "-- drain: 20 minutes later --")
+			w.status()
+		default:
+			res.Trace = w.trace
+			res.Violations = w.check()
+			return res
 		}
-		w.startPending()
 		res.Steps += w.schedule(10_000, false)
 	}
 	res.Trace = w.trace
-	res.Violations = w.check()
+	res.Violations = append(w.check(), "the drain did not end: work kept coming after 100 rounds")
 	return res
 }
 
@@ -231,7 +316,7 @@ func (w *world) lead(i int) string { return fmt.Sprintf("%s%06d", w.leadBase, i+
 func (w *world) invoke(subs []convert.Submission) {
 	names := make([]string, len(subs))
 	for i, s := range subs {
-		names[i] = short1(strings.TrimPrefix(s.Source, "msg-"))
+		names[i] = strings.Join(short(s.Request.IDs), "+")
 	}
 	w.start("invoke["+strings.Join(names, ",")+"]", func(ctx context.Context, a *actor) {
 		res := w.svc.Accumulate(ctx, subs)
@@ -239,8 +324,16 @@ func (w *world) invoke(subs []convert.Submission) {
 			switch {
 			case a.crashed:
 				w.queue = append(w.queue, subs[i]) // never answered: SQS delivers it again
-			case r.Verdict == convert.Done || r.Verdict == convert.Permanent:
-				w.acked[subs[i].Request.IDs[0]] = true
+			case r.Verdict == convert.Done:
+				for _, id := range subs[i].Request.IDs {
+					w.acked[id] = true
+				}
+			case r.Verdict == convert.Permanent:
+				// The queue's handler dead-letters the message with its reason.
+				for _, id := range subs[i].Request.IDs {
+					w.acked[id] = true
+				}
+				w.dlq = append(w.dlq, letter{req: subs[i].Request, source: subs[i].Source})
 			default:
 				w.queue = append(w.queue, subs[i])
 			}
@@ -255,6 +348,76 @@ func (w *world) wake(wk convert.Wakeup) {
 			w.wakes = append(w.wakes, wk) // not deleted: SQS delivers it again
 		}
 	})
+}
+
+// status starts a run of the status function: every due job.
+func (w *world) status() {
+	w.start("status", func(ctx context.Context, _ *actor) {
+		w.checker.Run(ctx, jobcheck.Request{})
+	})
+}
+
+// letter is a message on the dead-letter queue: a request, as the queue's
+// handler or Config.Refused put it there.
+type letter struct {
+	req    *zoho.ConvertRequest
+	source string
+}
+
+// deadLetter is Config.Refused: a refused batch's request goes to the
+// dead-letter queue, as pkg/app sends it (the body is the request as JSON).
+func (w *world) deadLetter(ctx context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) {
+	if err := w.gate(ctx, fmt.Sprintf("sqs dead-letter %v", short(req.IDs))); err != nil {
+		return
+	}
+	w.dlq = append(w.dlq, letter{req: req, source: strings.Join(sources, " ")})
+}
+
+// redrive starts what `leadconvert redrive --apply` does: each letter
+// the function's decoder accepts goes back to the conversion queue, as its
+// body, and leaves the dead-letter queue.
+func (w *world) redrive() {
+	w.redriving = true
+	w.start("redrive", func(ctx context.Context, _ *actor) {
+		defer func() { w.redriving = false }()
+		for len(w.dlq) > 0 {
+			l := w.dlq[0]
+			if err := w.gate(ctx, fmt.Sprintf("redrive letter %v", short(l.req.IDs))); err != nil {
+				return // the letter stays: the command moves a letter only once sent
+			}
+			w.dlq = w.dlq[1:]
+			body, err := json.Marshal(l.req)
+			if err != nil {
+				w.refused = append(w.refused, fmt.Sprintf("letter %v: %v", short(l.req.IDs), err))
+				continue
+			}
+			dec := convert.Decoder{APIVersion: apiVersion}
+			req, err := dec.JSON(body)
+			if err != nil {
+				// redrive leaves it in the DLQ; here it is a broken promise.
+				w.refused = append(w.refused, fmt.Sprintf("letter %v: the decoder refuses it: %v", short(l.req.IDs), err))
+				continue
+			}
+			w.queue = append(w.queue, convert.Submission{Source: l.source, Request: req})
+		}
+	})
+}
+
+// resender is the status function's conversion queue.
+type resender struct{ w *world }
+
+func (r resender) Enqueue(ctx context.Context, body, _ string) error {
+	dec := convert.Decoder{APIVersion: apiVersion}
+	req, err := dec.JSON([]byte(body))
+	if err != nil {
+		panic("explore: the status function sent a request the decoder refuses: " + err.Error())
+	}
+	if err := r.w.gate(ctx, fmt.Sprintf("sqs send again %v", short(req.IDs))); err != nil {
+		return err
+	}
+	r.w.sent++
+	r.w.queue = append(r.w.queue, convert.Submission{Source: fmt.Sprintf("resent-%d", r.w.sent), Request: req})
+	return nil
 }
 
 func (w *world) start(name string, f func(context.Context, *actor)) {
@@ -299,10 +462,35 @@ func (w *world) gate(ctx context.Context, op string) error {
 	return nil
 }
 
+// errThrottled is a table write that failed without a crash.
+var errThrottled = errors.New("explore: ProvisionedThroughputExceededException: the table is throttling")
+
+// write is gate for a store write, which may also fail as a throttled
+// table fails it: the actor lives on with the error.
+func (w *world) write(ctx context.Context, op string) error {
+	if err := w.gate(ctx, op); err != nil {
+		return err
+	}
+	if w.rng.Chance(w.cfg.StoreFailRate) {
+		w.trace = append(w.trace, "    table: throttled, nothing written")
+		return errThrottled
+	}
+	return nil
+}
+
+// pending is how many kinds of work the scheduler may start an actor for.
+func (w *world) pending() int {
+	n := len(w.queue) + len(w.wakes) + w.statusLeft
+	if w.cfg.Redrive && len(w.dlq) > 0 && !w.redriving {
+		n++
+	}
+	return n
+}
+
 // schedule lets one waiting actor go at a time until none is left or
 // steps ran out (then the rest go in order, without faults being drawn
-// anew). With more, it also starts actors for waiting messages and
-// wake-ups, at points it chooses.
+// anew). With more, it also starts actors for waiting messages, wake-ups,
+// letters and status runs, at points it chooses.
 func (w *world) schedule(steps int, more bool) int {
 	n := 0
 	for {
@@ -310,7 +498,7 @@ func (w *world) schedule(steps int, more bool) int {
 		for w.running > 0 {
 			w.cond.Wait()
 		}
-		pending := len(w.queue) + len(w.wakes)
+		pending := w.pending()
 		if len(w.waiting) == 0 && (!more || pending == 0 || n >= steps) {
 			w.mu.Unlock()
 			return n
@@ -343,22 +531,44 @@ func (w *world) schedule(steps int, more bool) int {
 	}
 }
 
-// startOne starts an actor for one waiting message or wake-up.
+// startOne starts an actor for one waiting message, wake-up, the
+// dead-letter queue's redrive or a status run, as the schedule chooses.
 func (w *world) startOne() {
-	if len(w.wakes) > 0 && (len(w.queue) == 0 || w.rng.IntN(2) == 0) {
-		k := w.rng.IntN(len(w.wakes))
-		wk := w.wakes[k]
-		w.wakes = slices.Delete(w.wakes, k, k+1)
-		w.wake(wk)
-		return
+	var kinds []func()
+	if len(w.wakes) > 0 {
+		kinds = append(kinds, func() {
+			k := w.rng.IntN(len(w.wakes))
+			wk := w.wakes[k]
+			w.wakes = slices.Delete(w.wakes, k, k+1)
+			w.wake(wk)
+		})
 	}
-	k := w.rng.IntN(len(w.queue))
-	sub := w.queue[k]
-	w.queue = slices.Delete(w.queue, k, k+1)
-	w.invoke([]convert.Submission{sub})
+	if len(w.queue) > 0 {
+		kinds = append(kinds, func() {
+			k := w.rng.IntN(len(w.queue))
+			sub := w.queue[k]
+			w.queue = slices.Delete(w.queue, k, k+1)
+			w.invoke([]convert.Submission{sub})
+		})
+	}
+	if w.cfg.Redrive && len(w.dlq) > 0 && !w.redriving {
+		kinds = append(kinds, w.redrive)
+	}
+	if w.statusLeft > 0 {
+		kinds = append(kinds, func() {
+			w.statusLeft--
+			w.status()
+		})
+	}
+	k := 0
+	if len(kinds) > 1 {
+		k = w.rng.IntN(len(kinds))
+	}
+	kinds[k]()
 }
 
-// startPending starts an actor for every waiting message and wake-up.
+// startPending starts an actor for every waiting message and wake-up, and
+// a redrive of the dead-letter queue.
 func (w *world) startPending() {
 	q, wk := w.queue, w.wakes
 	w.queue, w.wakes = nil, nil
@@ -368,9 +578,30 @@ func (w *world) startPending() {
 	for _, k := range wk {
 		w.wake(k)
 	}
+	if len(w.dlq) > 0 && !w.redriving {
+		w.redrive()
+	}
 }
 
-// check tells, lead by lead, which promise the schedule broke.
+// openJobs reports whether a job or call in doubt of this schedule is
+// still open in the store: the status function has work left.
+func (w *world) openJobs() bool {
+	for _, id := range w.jobIDs {
+		if j, err := w.store.Job(context.Background(), id); err == nil && j.State.Open() {
+			return true
+		}
+	}
+	return false
+}
+
+// check tells, lead by lead, which promise the schedule broke. Zoho has
+// every lead and, once the drain mended its cause, refuses none for good,
+// so every acknowledged lead must end converted by a Zoho job, or rejected
+// with Zoho's reason (not converted after its attempts); and no lead may
+// be left in a job or call in doubt that the status function did not
+// close. A converted lead's claim may lag behind (a job that could not be
+// recorded; a refusal read back as converted whose write failed): Zoho has
+// done the work.
 func (w *world) check() []string {
 	var out []string
 	ctx := context.Background()
@@ -380,30 +611,82 @@ func (w *world) check() []string {
 			out = append(out, fmt.Sprintf("lead %s: its message was never answered done after the drain", id))
 			continue
 		}
-		if _, ok := w.inJob[id]; ok {
-			continue // in exactly one Zoho job (a second send is counted below)
-		}
 		cs, err := w.store.Claims(ctx, []string{id})
-		switch {
-		case err != nil:
+		if err != nil {
 			out = append(out, fmt.Sprintf("lead %s: reading its claim: %v", id, err))
-		case len(cs) == 0:
-			out = append(out, fmt.Sprintf("lead %s: acknowledged, in no Zoho job and without a claim: lost", id))
-		case cs[0].State == jobs.Rejected || cs[0].State == jobs.Lettered:
+			continue
+		}
+		converted := w.converted(id)
+		var c jobs.Claim
+		if len(cs) > 0 {
+			c = cs[0]
+		}
+		switch {
+		case len(cs) == 0 && !converted:
+			out = append(out, fmt.Sprintf("lead %s: acknowledged, not converted and without a claim: lost", id))
+		case c.State == jobs.ClaimScheduled, c.State == jobs.ClaimInDoubt:
+			j, err := w.store.Job(ctx, c.JobID)
+			switch {
+			case err != nil || j.State.Open():
+				out = append(out, fmt.Sprintf("lead %s: its claim's job %s is still open after the drain (%s, %v)", id, w.name(c.JobID), j.State, err))
+			case !converted:
+				out = append(out, fmt.Sprintf("lead %s: its claim's job %s ended %s, and Zoho has not converted it", id, w.name(c.JobID), j.State))
+			}
+		case converted:
+		case c.State == jobs.Rejected && zohoVerdict(c.Reason):
 		default:
-			out = append(out, fmt.Sprintf("lead %s: acknowledged, in no Zoho job, stranded: %+v", id, cs[0]))
+			out = append(out, fmt.Sprintf("lead %s: acknowledged, not converted after the drain and its redrive: %s %q (owner %s)", id, c.State, c.Reason, c.Owner))
+		}
+	}
+	for _, id := range w.jobIDs {
+		if j, err := w.store.Job(ctx, id); err == nil && j.State.Open() {
+			out = append(out, fmt.Sprintf("job %s: still %s after the drain", w.name(id), j.State))
 		}
 	}
 	for _, id := range w.resent {
 		out = append(out, fmt.Sprintf("lead %s: sent to Zoho again after a call that scheduled it", id))
 	}
+	out = append(out, w.refused...)
 	return out
 }
 
-// gatedStore makes every store operation a step of the schedule.
+// zohoVerdict reports whether a rejection's reason is Zoho's own verdict,
+// as the status function words it: not converted after the lead's
+// attempts, or not found. (A refused call's options are no verdict on the
+// lead: its letter must convert it once redriven.)
+func zohoVerdict(reason string) bool {
+	return strings.HasPrefix(reason, "not converted by Zoho") || strings.HasPrefix(reason, "not found in Zoho")
+}
+
+// name is how the trace calls a job: a call in doubt's id is random, so it
+// is named by the order it was first seen in, and a seed's trace replays
+// to the letter.
+func (w *world) name(id string) string {
+	if !strings.HasPrefix(id, jobs.DoubtPrefix) {
+		return id
+	}
+	n, ok := w.doubts[id]
+	if !ok {
+		n = fmt.Sprintf("doubt#%d", len(w.doubts)+1)
+		w.doubts[id] = n
+	}
+	return n
+}
+
+// gatedStore makes every store operation of an actor a step of the
+// schedule; the checker's own reads, outside any actor, go straight
+// through.
 type gatedStore struct {
 	testkit.JobStore
 	w *world
+}
+
+// read gates a read made by an actor; the checker's own go through.
+func (g *gatedStore) read(ctx context.Context, op string) error {
+	if ctx.Value(actorKey{}) == nil {
+		return nil
+	}
+	return g.w.gate(ctx, op)
 }
 
 func (g *gatedStore) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
@@ -414,14 +697,14 @@ func (g *gatedStore) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
 }
 
 func (g *gatedStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, srcs []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
-	if err := g.w.gate(ctx, fmt.Sprintf("park %v in gen %d (as read: %d leads)", short(ids), acc.Gen, len(acc.LeadIDs))); err != nil {
+	if err := g.w.write(ctx, fmt.Sprintf("park %v in gen %d (as read: %d leads)", short(ids), acc.Gen, len(acc.LeadIDs))); err != nil {
 		return nil, nil, err
 	}
 	return g.JobStore.Park(ctx, owner, acc, ids, srcs, now, exp)
 }
 
 func (g *gatedStore) Take(ctx context.Context, acc jobs.Acc, taker string, until time.Time) (jobs.Batch, error) {
-	if err := g.w.gate(ctx, fmt.Sprintf("take gen %d (as read: %d leads)", acc.Gen, len(acc.LeadIDs))); err != nil {
+	if err := g.w.write(ctx, fmt.Sprintf("take gen %d (as read: %d leads)", acc.Gen, len(acc.LeadIDs))); err != nil {
 		return jobs.Batch{}, err
 	}
 	return g.JobStore.Take(ctx, acc, taker, until)
@@ -435,52 +718,63 @@ func (g *gatedStore) Batch(ctx context.Context, key jobs.BatchKey) (jobs.Batch, 
 }
 
 func (g *gatedStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, now, until time.Time) error {
-	if err := g.w.gate(ctx, "lease batch "+key.String()); err != nil {
+	op := "lease batch "
+	if !until.After(now) {
+		op = "release the lease of batch "
+	}
+	if err := g.w.write(ctx, op+key.String()); err != nil {
 		return err
 	}
 	return g.JobStore.Lease(ctx, key, taker, now, until)
 }
 
 func (g *gatedStore) DropBatch(ctx context.Context, key jobs.BatchKey) error {
-	if err := g.w.gate(ctx, "drop batch "+key.String()); err != nil {
+	if err := g.w.write(ctx, "drop batch "+key.String()); err != nil {
 		return err
 	}
 	return g.JobStore.DropBatch(ctx, key)
 }
 
 func (g *gatedStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
-	if err := g.w.gate(ctx, fmt.Sprintf("claim %v", short(ids))); err != nil {
+	if err := g.w.write(ctx, fmt.Sprintf("claim %v", short(ids))); err != nil {
 		return nil, nil, err
 	}
 	return g.JobStore.Claim(ctx, owner, ids, now, until)
 }
 
 func (g *gatedStore) Release(ctx context.Context, owner string, ids []string) error {
-	if err := g.w.gate(ctx, fmt.Sprintf("release %v", short(ids))); err != nil {
+	if err := g.w.write(ctx, fmt.Sprintf("release %v", short(ids))); err != nil {
 		return err
 	}
 	return g.JobStore.Release(ctx, owner, ids)
 }
 
 func (g *gatedStore) Reject(ctx context.Context, owner, id, reason string, exp time.Time) error {
-	if err := g.w.gate(ctx, "reject "+short1(id)); err != nil {
+	if err := g.w.write(ctx, "reject "+short1(id)); err != nil {
 		return err
 	}
 	return g.JobStore.Reject(ctx, owner, id, reason, exp)
 }
 
 func (g *gatedStore) Letter(ctx context.Context, owner, id, reason string, exp time.Time) error {
-	if err := g.w.gate(ctx, "letter "+short1(id)); err != nil {
+	if err := g.w.write(ctx, "letter "+short1(id)); err != nil {
 		return err
 	}
 	return g.JobStore.Letter(ctx, owner, id, reason, exp)
 }
 
 func (g *gatedStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time) error {
-	if err := g.w.gate(ctx, fmt.Sprintf("record %s %v batch %q", job.ID, short(job.LeadIDs), job.Batch.String())); err != nil {
+	what := "record"
+	if job.State == jobs.InDoubt {
+		what = "hold in doubt as"
+	}
+	if err := g.w.write(ctx, fmt.Sprintf("%s %s %v batch %q", what, g.w.name(job.ID), short(job.LeadIDs), job.Batch.String())); err != nil {
 		return err
 	}
 	err := g.JobStore.RecordJob(ctx, job, exp)
+	if err == nil && !slices.Contains(g.w.jobIDs, job.ID) {
+		g.w.jobIDs = append(g.w.jobIDs, job.ID)
+	}
 	if _, zohos := g.w.zohoJobs[job.ID]; err == nil && zohos {
 		for _, id := range job.LeadIDs {
 			g.w.recorded[id] = true
@@ -490,13 +784,62 @@ func (g *gatedStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time)
 }
 
 func (g *gatedStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, error) {
-	if ctx.Value(actorKey{}) == nil {
-		return g.JobStore.Claims(ctx, ids) // the checker's own read
-	}
-	if err := g.w.gate(ctx, fmt.Sprintf("read claims %v", short(ids))); err != nil {
+	if err := g.read(ctx, fmt.Sprintf("read claims %v", short(ids))); err != nil {
 		return nil, err
 	}
 	return g.JobStore.Claims(ctx, ids)
+}
+
+func (g *gatedStore) Job(ctx context.Context, id string) (jobs.Job, error) {
+	if err := g.read(ctx, "read job "+g.w.name(id)); err != nil {
+		return jobs.Job{}, err
+	}
+	return g.JobStore.Job(ctx, id)
+}
+
+// The status function's operations.
+
+func (g *gatedStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
+	if err := g.w.gate(ctx, "read due jobs"); err != nil {
+		return nil, "", err
+	}
+	return g.JobStore.DueJobs(ctx, now, limit, cursor)
+}
+
+func (g *gatedStore) CountDue(ctx context.Context, now time.Time, cursor string) (int, error) {
+	if err := g.w.gate(ctx, "count due jobs"); err != nil {
+		return 0, err
+	}
+	return g.JobStore.CountDue(ctx, now, cursor)
+}
+
+func (g *gatedStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = g.w.name(id)
+	}
+	if err := g.w.gate(ctx, fmt.Sprintf("read jobs %v", names)); err != nil {
+		return nil, err
+	}
+	return g.JobStore.Jobs(ctx, ids)
+}
+
+func (g *gatedStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
+	if err := g.w.write(ctx, fmt.Sprintf("save check of %s: %s", g.w.name(job.ID), job.State)); err != nil {
+		return err
+	}
+	return g.JobStore.SaveCheck(ctx, job, prevVersion)
+}
+
+func (g *gatedStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs.LeadResult, p jobs.SettlePolicy) ([]string, error) {
+	var rs []string
+	for _, r := range results {
+		rs = append(rs, short1(r.LeadID)+":"+string(r.Outcome))
+	}
+	if err := g.w.write(ctx, fmt.Sprintf("settle %s %v", g.w.name(job.ID), rs)); err != nil {
+		return nil, err
+	}
+	return g.JobStore.SettleLeads(ctx, job, results, p)
 }
 
 func short(ids []string) []string {
@@ -511,8 +854,9 @@ func short(ids []string) []string {
 func short1(id string) string { return strings.TrimLeft(id[max(len(id)-6, 0):], "0") }
 
 // gatedZoho is Zoho as the scheduler lets it answer: it schedules a call
-// at once and converts its leads, refuses a lead another job has (as Zoho
-// does), throttles, or schedules and loses the answer.
+// at once and converts its leads zohoJobTakes later, refuses a lead
+// another job has (as Zoho does), refuses the call's owner, throttles, or
+// schedules and loses the answer. It answers the status function too.
 type gatedZoho struct{ w *world }
 
 func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (string, error) {
@@ -520,13 +864,21 @@ func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (s
 	if err := w.gate(ctx, fmt.Sprintf("zoho mass_convert %v", short(req.IDs))); err != nil {
 		return "", &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the process died", Err: err}
 	}
+	if w.rng.Chance(w.cfg.RefuseRate) {
+		// The owner was deactivated: Zoho refuses the options, for every
+		// lead alike, until an administrator mends it (the drain).
+		w.trace = append(w.trace, "    zoho: refuses the owner (INVALID_DATA at $.assign_to)")
+		return "", &zoho.APIError{Op: "mass_convert", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.Permanent, IDIndex: -1,
+			Message: "the user is inactive", Details: json.RawMessage(`{"api_name":"assign_to","json_path":"$.assign_to"}`)}
+	}
 	for k, id := range req.IDs {
-		if _, ok := w.inJob[id]; ok {
+		if w.held(id) {
 			if w.recorded[id] {
 				// A crash between Zoho's answer and the record may send a
 				// lead again (Zoho refuses it); once recorded, never.
 				w.resent = append(w.resent, id)
 			}
+			w.trace = append(w.trace, fmt.Sprintf("    zoho: refuses %s (job %s has it)", short1(id), w.inJob[id]))
 			return "", &zoho.APIError{Op: "mass_convert", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.InvalidID, IDIndex: k, ID: id, Message: "invalid data"}
 		}
 	}
@@ -544,8 +896,10 @@ func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (s
 	return id, nil
 }
 
+// schedule1 makes a Zoho job of ids. Its id is the seed's, so that
+// schedules sharing a table never record one job twice.
 func (w *world) schedule1(ids []string) string {
-	id := fmt.Sprintf("3652397999%09d", len(w.zohoJobs)+1)
+	id := fmt.Sprintf("3652399%06d%06d", uint64(w.seed)%1_000_000, len(w.zohoJobs)+1)
 	w.zohoJobs[id] = slices.Clone(ids)
 	w.doneAt[id] = w.now.Add(zohoJobTakes)
 	for _, l := range ids {
@@ -554,9 +908,18 @@ func (w *world) schedule1(ids []string) string {
 	return id
 }
 
-// zohoJobTakes is how long Zoho takes to convert a job's leads: meanwhile
-// it refuses them to another call and reads them back not converted.
-const zohoJobTakes = 30 * time.Second
+// converted reports whether Zoho has converted lead id by now.
+func (w *world) converted(id string) bool {
+	job, ok := w.inJob[id]
+	return ok && !w.fails[job] && !w.now.Before(w.doneAt[job])
+}
+
+// held reports whether Zoho refuses lead id to a new call: a running job
+// has it, or it is converted.
+func (w *world) held(id string) bool {
+	job, ok := w.inJob[id]
+	return ok && (w.now.Before(w.doneAt[job]) || !w.fails[job])
+}
 
 func (z gatedZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error) {
 	if err := z.w.gate(ctx, fmt.Sprintf("zoho get leads %v", short(ids))); err != nil {
@@ -564,11 +927,29 @@ func (z gatedZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, err
 	}
 	out := make([]zoho.Lead, len(ids))
 	for i, id := range ids {
-		job, ok := z.w.inJob[id]
-		converted := ok && !z.w.now.Before(z.w.doneAt[job])
-		out[i] = zoho.Lead{ID: id, Found: true, Known: true, Converted: converted}
+		out[i] = zoho.Lead{ID: id, Found: true, Known: true, Converted: z.w.converted(id)}
 	}
 	return out, nil
+}
+
+// ConvertStatus is Zoho's status of a job: in progress until its leads
+// are converted, then completed, every lead converted.
+func (z gatedZoho) ConvertStatus(ctx context.Context, jobID string) (zoho.JobStatus, error) {
+	w := z.w
+	if err := w.gate(ctx, "zoho status of "+jobID); err != nil {
+		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", Class: zoho.Retryable, IDIndex: -1, Message: "the process died", Err: err}
+	}
+	ids, ok := w.zohoJobs[jobID]
+	switch {
+	case !ok:
+		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.Permanent, IDIndex: -1,
+			Message: "invalid job id", Details: json.RawMessage(`{"param_name":"job_id"}`)}
+	case w.now.Before(w.doneAt[jobID]):
+		return zoho.JobStatus{RawStatus: "in progress", State: zoho.StateInProgress, Total: len(ids), NotConverted: len(ids)}, nil
+	case w.fails[jobID]:
+		return zoho.JobStatus{RawStatus: "failed", State: zoho.StateFailed, Total: len(ids), Failed: len(ids)}, nil
+	}
+	return zoho.JobStatus{RawStatus: "completed", State: zoho.StateCompleted, Total: len(ids), Converted: len(ids)}, nil
 }
 
 // timer is the conversion queue's delayed wake-ups: the scheduler delivers

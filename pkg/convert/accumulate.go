@@ -438,8 +438,9 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 // (send then ends the batch, once every lead of it is settled): the request is
 // dead-lettered whole, with every submission that asked, and each lead is
 // lettered: free for the letter's redrive (the letter is the only copy of
-// the options), showing why until then.
-func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) {
+// the options), showing why until then. It returns the leads whose letter
+// could not be written: still parked in the batch.
+func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) (unlettered []string) {
 	req := *g.options
 	req.IDs = ids
 	if r.s.cfg.Refused != nil {
@@ -448,10 +449,12 @@ func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadO
 	expires := r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)
 	for _, id := range ids {
 		if err := r.s.cfg.Store.Letter(ctx, g.batch.Owner(), id, out.code+": "+out.reason, expires); err != nil {
-			r.s.cfg.Logger.WarnContext(ctx, "recording a refused lead failed", "lead_id", id, "error", err)
+			r.s.cfg.Logger.WarnContext(ctx, "recording a refused lead failed; it stays in its batch", "lead_id", id, "error", err)
+			unlettered = append(unlettered, id)
 		}
 	}
 	r.metrics.Count("BatchesRefused", 1)
+	return unlettered
 }
 
 // dropBatch ends g's batch, none of whose leads is left to send. If that

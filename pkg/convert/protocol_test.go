@@ -52,6 +52,13 @@ func (h *hookStore) Take(ctx context.Context, acc jobs.Acc, taker string, until 
 	return h.JobStore.Take(ctx, acc, taker, until)
 }
 
+func (h *hookStore) Letter(ctx context.Context, owner, id, reason string, exp time.Time) error {
+	if err := h.before("letter"); err != nil {
+		return err
+	}
+	return h.JobStore.Letter(ctx, owner, id, reason, exp)
+}
+
 func (h *hookStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time) error {
 	op := "record"
 	if job.State == jobs.InDoubt {
@@ -128,6 +135,47 @@ func TestRefusedBatchLetterConverts(t *testing.T) {
 		}
 		if len(claims) != len(ids) {
 			t.Errorf("%d claims of %d leads", len(claims), len(ids))
+		}
+	})
+}
+
+// TestRefusedBatchLeadWhoseLetterFailsIsSentAgain (found by the schedule
+// explorer): Zoho refuses a batch's options and the letter of one of its
+// leads cannot be written. That lead is still parked in the batch, and the
+// redriven letter leaves it there (parked: on its way), so the batch must
+// survive the refusal, released, for the next wake-up to send the lead.
+func TestRefusedBatchLeadWhoseLetterFailsIsSentAgain(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
+		store := &hookStore{JobStore: st}
+		r := newAccRig(t, store)
+		ids := r.sim.SeedLeadRange(3)
+		ctx := context.Background()
+		const owner = "3652397000000000404"
+		r.accumulate(singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: owner} }))
+		key := r.timer.keys()[0]
+		store.on("letter", func() error { return errors.New("the table is throttling") })
+		if v := r.wake(key); v[0] != convert.Done {
+			t.Fatalf("the refusing wake-up: %v; want done, a later wake-up set", v)
+		}
+		c := claimOf(t, store, ids[0])
+		if c.State != jobs.Parked || c.Owner != key.Owner() {
+			t.Fatalf("the lead whose letter failed: %+v; want still parked in its batch", c)
+		}
+		if _, err := store.Batch(ctx, key); err != nil {
+			t.Fatalf("the batch of a lead still parked: %v; want it kept", err)
+		}
+		if w := r.timer.last(); w.key != key || w.try != 1 {
+			t.Fatalf("the last wake-up set: %+v; want the batch's next try", w)
+		}
+		r.sim.AddUser(owner) // the operator mends the cause
+		if v := r.wake(key); v[0] != convert.Done {
+			t.Fatalf("the next wake-up: %v", v)
+		}
+		if c := claimOf(t, store, ids[0]); c.State != jobs.ClaimScheduled {
+			t.Fatalf("the lead after the next wake-up: %+v; want scheduled", c)
+		}
+		if _, err := store.Batch(ctx, key); !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("the batch once every lead is settled: %v; want it gone", err)
 		}
 	})
 }

@@ -485,8 +485,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 	read, sorted := false, false // the chunk was read back once; that read succeeded
 	for calls := 0; len(ids) > 0; calls++ {
 		if out := g.failure(); out != nil {
-			r.giveBack(ctx, g, ids, *out)
-			ended = out.verdict == Permanent // a batch's leads are lettered: settled
+			ended = r.giveBack(ctx, g, ids, *out) // a batch's leads are lettered: settled
 			return
 		}
 		if r.stopping(ctx) {
@@ -546,8 +545,7 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 			g.fail(out)
 			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids), "error", err)
-			r.giveBack(ctx, g, ids, out)
-			ended = true // a batch's leads are lettered: settled
+			ended = r.giveBack(ctx, g, ids, out) // a batch's leads are lettered: settled
 			return
 		default:
 			if apiErr.Ambiguous {
@@ -741,28 +739,45 @@ func (r *run) holder(g *group) string {
 
 // giveBack releases the claims of leads that were not scheduled. A batch's
 // leads stay parked in it for the next try, unless Zoho refused the
-// options, which no try can mend.
-func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutcome) {
+// options, which no try can mend. It reports whether Zoho refused the
+// options and every lead is settled by that (lettered, for a batch): a
+// batch lead whose letter could not be written stays parked in the batch,
+// which must then outlive this call for a wake-up to send it again.
+func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutcome) (settled bool) {
 	bg, cancel := r.bookkeeping(ctx, 5*time.Second)
 	defer cancel()
 	if g.batch != (jobs.BatchKey{}) {
-		if out.verdict == Permanent {
-			r.refuseBatch(bg, g, ids, out)
-		} else {
-			// Let the next wake-up take it at once instead of after the lease.
-			now := r.s.cfg.Now()
-			if err := r.s.cfg.Store.Lease(bg, g.batch, r.owner, now, now); err != nil {
-				r.s.cfg.Logger.WarnContext(ctx, "releasing a batch's lease failed", "batch", g.batch.String(), "error", err)
-			}
+		if out.verdict != Permanent {
+			r.releaseBatch(ctx, bg, g)
+			r.settle(ids, out)
+			return false
 		}
+		unlettered := r.refuseBatch(bg, g, ids, out)
 		r.settle(ids, out)
-		return
+		if len(unlettered) == 0 {
+			return true
+		}
+		// The letter names them, but its redrive finds them parked and
+		// leaves them to the batch: the next wake-up sends them again.
+		r.releaseBatch(ctx, bg, g)
+		r.settle(unlettered, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
+		return false
 	}
 	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {
 		// The claims lapse on their own after the deadline.
 		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
 	}
 	r.settle(ids, out)
+	return out.verdict == Permanent
+}
+
+// releaseBatch lets the next wake-up take g's batch at once instead of
+// after the lease.
+func (r *run) releaseBatch(ctx, bg context.Context, g *group) {
+	now := r.s.cfg.Now()
+	if err := r.s.cfg.Store.Lease(bg, g.batch, r.owner, now, now); err != nil {
+		r.s.cfg.Logger.WarnContext(ctx, "releasing a batch's lease failed", "batch", g.batch.String(), "error", err)
+	}
 }
 
 // survive is deferred on each goroutine of a run: it recovers a panic,
