@@ -165,8 +165,11 @@ func (p *pair) reach(ctx context.Context, t *testing.T, st JobStore, s jobs.Lead
 	switch s {
 	case jobs.LeadFree:
 	case jobs.LeadExpired:
-		// A pending claim expires an hour after it lapses.
-		claim(p.otherOwner, now.Add(-3*time.Hour), now.Add(-time.Hour))
+		// A verdict that expires at now exactly: only its expiry frees it
+		// (a pending claim's lapse would free it earlier, so a pending
+		// claim past its expiry cannot tell the expiry's rule apart).
+		claim(p.otherOwner, now, now.Add(time.Minute))
+		must(t, st.Reject(ctx, p.otherOwner, p.lead, "refused", now))
 	case jobs.LeadPendingMine:
 		claim(p.me.Owner, now, now.Add(time.Minute))
 	case jobs.LeadPendingOther:

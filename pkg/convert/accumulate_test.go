@@ -537,6 +537,14 @@ func TestWaitCountsFromAcceptance(t *testing.T) {
 	if len(r.timer.wakes) != 2 || r.timer.wakes[1].after != maxWait-20*time.Second-25*time.Second {
 		t.Fatalf("wake-ups %+v; want a second one for the earlier lead", r.timer.wakes)
 	}
+	// Less than earlierLead (5 s) before the generation's first lead: the
+	// timer set for that one serves it too, and no wake-up more is sent.
+	near := singles(r.sim.SeedLeadRange(1), nil)
+	near[0].Source, near[0].Accepted = "near", now.Add(-17*time.Second)
+	r.accumulate(near)
+	if len(r.timer.wakes) != 2 {
+		t.Fatalf("wake-ups %+v; want none for a lead accepted 2 s before the first", r.timer.wakes)
+	}
 }
 
 // TestAddedWaitIsMeasured: a part-filled batch sent by its wake-up reports

@@ -3,11 +3,16 @@ package table_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -146,4 +151,74 @@ func TestBatchLeaseAndRecord(t *testing.T) {
 			t.Fatalf("dropping a batch already gone: %v", err)
 		}
 	})
+}
+
+// cancelTakes cancels the next n transactions with reason code on the
+// accumulator's item, as DynamoDB does when a transaction meets another
+// on its items (TransactionConflict) or is throttled.
+type cancelTakes struct {
+	table.API
+	code string
+	n    int
+}
+
+func (c *cancelTakes) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if c.n > 0 {
+		c.n--
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i].Code = aws.String("None")
+		}
+		reasons[0].Code = aws.String(c.code)
+		return nil, &types.TransactionCanceledException{Message: aws.String("cancelled: " + c.code), CancellationReasons: reasons}
+	}
+	return c.API.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestTakeCancelled: only a failed condition means the accumulator moved on
+// (ErrChanged, read it again). A transaction that met another is tried
+// again; one cancelled for anything else is an error, never ErrChanged: a
+// wake-up that read it so would read again and again, and a run would
+// leave a full accumulator to its timer as if another had taken it.
+func TestTakeCancelled(t *testing.T) {
+	tests := []struct {
+		code    string
+		n       int
+		wantErr bool // an error, and not ErrChanged
+	}{
+		{"TransactionConflict", 1, false},
+		{"TransactionConflict", 100, true},
+		{"ThrottlingError", 1, true},
+		{"ValidationError", 1, true},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s×%d", tt.code, tt.n), func(t *testing.T) {
+			testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+				if !s.Dynamo {
+					t.Skip("the memory store has no transactions to cancel")
+				}
+				ctx, fp := context.Background(), fmt.Sprintf("fp-cancel-%d", i)
+				st := s.New()
+				ids := leadIDs(7000+10*i, 2)
+				if _, _, err := st.Park(ctx, "me", readAcc(t, st, fp), ids, sourcesFor(ids, "m1"), t0, t0.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				acc := readAcc(t, st, fp)
+				c := &cancelTakes{code: tt.code, n: tt.n}
+				_, err := s.Wrapped(func(api table.API) table.API { c.API = api; return c }).Take(ctx, acc, "taker", t0.Add(time.Minute))
+				if tt.wantErr {
+					if err == nil || errors.Is(err, jobs.ErrChanged) {
+						t.Fatalf("take cancelled by %s: %v; want an error, not ErrChanged", tt.code, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("take after one %s: %v; want it tried again and taken", tt.code, err)
+				}
+				if b, err := st.Batch(ctx, acc.Key()); err != nil || !slices.Equal(b.LeadIDs, ids) {
+					t.Fatalf("the batch after the take: %+v, %v", b, err)
+				}
+			})
+		})
+	}
 }
