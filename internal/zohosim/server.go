@@ -23,6 +23,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -122,6 +123,15 @@ type Options struct {
 	// ConcurrencyLimit, when positive, answers 429 TOO_MANY_REQUESTS to a
 	// CRM call that arrives while this many are already in flight.
 	ConcurrencyLimit int
+
+	// DailyCredits, when positive, is the org's daily API credits: each
+	// CRM call answered costs Credits[endpoint] (1 when not listed), and
+	// once half are spent every answer carries X-API-CREDITS-REMAINING, as
+	// Zoho's does (zoho-crm-api.md section 4). Zero: credits are not kept.
+	DailyCredits int
+	// Credits is each endpoint's cost. Zoho's cost of mass_convert is
+	// unconfirmed; tests set what they assume.
+	Credits map[Endpoint]int
 }
 
 // Stats are the simulator's counters since New or the last ResetStats.
@@ -136,6 +146,7 @@ type Stats struct {
 	MaxInFlight          int // most CRM calls in flight at once
 	InvalidTokenAnswers  int // 401s written
 	ConcurrencyRejected  int // 429s due to ConcurrencyLimit
+	CreditsUsed          int // credits the answered CRM calls cost (with Options.DailyCredits)
 }
 
 // A Server is the simulator. It serves Accounts and CRM from one handler,
@@ -325,7 +336,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, v := serve()
+	s.charge(w, ep)
 	s.writeJSON(w, status, v)
+}
+
+// charge spends the credits of an answered CRM call and, past half the
+// org's daily credits, tells how many remain.
+func (s *Server) charge(w http.ResponseWriter, ep Endpoint) {
+	if s.opts.DailyCredits <= 0 || ep == EndpointToken {
+		return
+	}
+	cost, ok := s.opts.Credits[ep]
+	if !ok {
+		cost = 1
+	}
+	s.mu.Lock()
+	s.stats.CreditsUsed += cost
+	used := s.stats.CreditsUsed
+	s.mu.Unlock()
+	if 2*used >= s.opts.DailyCredits {
+		w.Header().Set("X-API-CREDITS-REMAINING", strconv.Itoa(max(s.opts.DailyCredits-used, 0)))
+	}
 }
 
 func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {

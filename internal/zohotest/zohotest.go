@@ -61,6 +61,13 @@ type Zoho struct {
 // at most attempts tries per call.
 func Start(t testing.TB, opts zohosim.Options, attempts int) *Zoho {
 	t.Helper()
+	return StartWith(t, opts, attempts, nil)
+}
+
+// StartWith is Start with the client's configuration passed through edit
+// (may be nil) before the client is built.
+func StartWith(t testing.TB, opts zohosim.Options, attempts int, edit func(*zoho.Config)) *Zoho {
+	t.Helper()
 	clock := zohosim.NewManualClock(T0)
 	opts.Clock = clock
 	sim := zohosim.New(opts)
@@ -72,8 +79,12 @@ func Start(t testing.TB, opts zohosim.Options, attempts int) *Zoho {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := zoho.New(zoho.Config{Tokens: tokens, APIURL: url,
-		Retry: zoho.RetryPolicy{Attempts: attempts, Base: time.Millisecond, Max: time.Millisecond}})
+	cfg := zoho.Config{Tokens: tokens, APIURL: url,
+		Retry: zoho.RetryPolicy{Attempts: attempts, Base: time.Millisecond, Max: time.Millisecond}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	client, err := zoho.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,18 @@ type StatusDeps struct {
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
 }
 
+// observeZoho counts every request sent to the CRM by kind, retries
+// included (ZohoRequests; the token refreshes are TokenRefreshes), and the
+// org's remaining daily credits when Zoho says (ZohoCreditsLeft, the
+// lowest of the invocation).
+func observeZoho(ctx context.Context, c zoho.Call) {
+	m := obs.MetricsFrom(ctx)
+	m.CountBy("ZohoRequests", "Kind", c.Op, 1)
+	if c.CreditsLeft >= 0 {
+		m.Lowest("ZohoCreditsLeft", c.CreditsLeft)
+	}
+}
+
 // zohoClient builds the Zoho client of a function, with its token source.
 func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, error) {
 	hc := d.HTTPClient
@@ -89,7 +101,8 @@ func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, er
 	if err != nil {
 		return nil, fmt.Errorf("token source: %w", err)
 	}
-	zc := zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log}
+	zc := zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log,
+		Observe: observeZoho}
 	if cfg.ConcurrencyBudget > 0 {
 		if d.Slots == nil {
 			return nil, errors.New("ZOHO_CONCURRENCY_BUDGET is set but the function has no budget slots")

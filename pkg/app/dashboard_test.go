@@ -61,7 +61,7 @@ func emittedMetrics(t *testing.T) emitted {
 				switch sel.Sel.Name {
 				case "NewMetrics":
 					out.functions = append(out.functions, name)
-				case "Count", "Duration", "Longest":
+				case "Count", "Duration", "Longest", "Lowest":
 					if len(call.Args) == 2 {
 						out.metrics[name] = appendNew(out.metrics[name], "")
 					}

@@ -64,6 +64,19 @@ func (m *Metrics) Longest(name string, d time.Duration) {
 	}
 }
 
+// Lowest records the lowest of the counts it is given in one invocation:
+// graphed with the Minimum statistic, the lowest over a period.
+func (m *Metrics) Lowest(name string, n int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.plain[name]; !ok || float64(n) < cur.value {
+		m.plain[name] = metric{value: float64(n), unit: "Count"}
+	}
+}
+
 func (m *Metrics) add(name string, v float64, unit string, k dimKey) {
 	if m == nil {
 		return

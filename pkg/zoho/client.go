@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -65,7 +67,22 @@ type Config struct {
 	// concurrency budget: every attempt holds one of its slots.
 	Limiter Limiter
 	Logger  *slog.Logger
+	// Observe, when set, hears of every request sent to the CRM, retries
+	// included: what Zoho bills against the org's daily credits.
+	Observe func(ctx context.Context, c Call)
 }
+
+// Call is one request sent to Zoho CRM, as Observe hears of it.
+type Call struct {
+	Op     string // "mass_convert", "convert_status", "get_leads"
+	Status int    // the HTTP status; 0 when no answer came
+	// CreditsLeft is X-API-CREDITS-REMAINING, which Zoho sends once half
+	// the org's daily credits are spent; -1 when the answer had none.
+	CreditsLeft int
+}
+
+// CreditsHeader carries the org's remaining API credits.
+const CreditsHeader = "X-API-CREDITS-REMAINING"
 
 // Limiter hands out slots of a concurrency budget (budget.Limiter).
 type Limiter interface {
@@ -81,6 +98,7 @@ type Client struct {
 	retry   RetryPolicy
 	limiter Limiter
 	log     *slog.Logger
+	observe func(ctx context.Context, c Call)
 }
 
 // New returns a Client for cfg.
@@ -89,7 +107,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("zoho: Config.Tokens is required")
 	}
 	c := &Client{http: cfg.HTTPClient, tokens: cfg.Tokens, version: cfg.APIVersion,
-		apiURL: cfg.APIURL, retry: cfg.Retry, limiter: cfg.Limiter, log: cfg.Logger}
+		apiURL: cfg.APIURL, retry: cfg.Retry, limiter: cfg.Limiter, log: cfg.Logger, observe: cfg.Observe}
 	switch c.version {
 	case "":
 		c.version = "v7"
@@ -358,9 +376,11 @@ func (c *Client) send(ctx context.Context, op, method, target string, tok Token,
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
+		c.observed(ctx, Call{Op: op, CreditsLeft: -1})
 		return response{}, transportError(op, method, wrote.Load(), err)
 	}
 	defer res.Body.Close()
+	c.observed(ctx, Call{Op: op, Status: res.StatusCode, CreditsLeft: creditsLeft(res.Header)})
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		return response{}, transportError(op, method, true, err)
@@ -393,4 +413,19 @@ func transportError(op, method string, wrote bool, err error) *APIError {
 		e.Message = "no answer"
 	}
 	return e
+}
+
+func (c *Client) observed(ctx context.Context, call Call) {
+	if c.observe != nil {
+		c.observe(ctx, call)
+	}
+}
+
+// creditsLeft reads CreditsHeader; -1 when absent or not a count.
+func creditsLeft(h http.Header) int {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get(CreditsHeader)))
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }

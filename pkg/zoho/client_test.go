@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
@@ -483,5 +486,36 @@ func TestTokenFailureKeepsItsCause(t *testing.T) {
 				t.Fatalf("err %v (%d calls); want code %q, class %v and no call", err, h.calls, tt.code, tt.class)
 			}
 		})
+	}
+}
+
+// TestObserveCountsCallsAndCredits: every request sent is observed with
+// its kind and status, retries included, and Zoho's remaining credits once
+// it sends them (past half the daily credits).
+func TestObserveCountsCallsAndCredits(t *testing.T) {
+	var mu sync.Mutex
+	var calls []zoho.Call
+	z := zohotest.StartWith(t, zohosim.Options{DailyCredits: 40, Credits: map[zohosim.Endpoint]int{zohosim.EndpointMassConvert: 10}}, 1,
+		func(c *zoho.Config) {
+			c.Observe = func(_ context.Context, call zoho.Call) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls = append(calls, call)
+			}
+		})
+	ids := z.Sim.SeedLeadRange(3)
+	ctx := context.Background()
+	for _, id := range ids[:2] {
+		if _, err := z.Client.MassConvert(ctx, zohotest.Request(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := z.Client.GetLeads(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	want := []zoho.Call{{Op: "mass_convert", Status: 202, CreditsLeft: -1}, {Op: "mass_convert", Status: 202, CreditsLeft: 20},
+		{Op: "get_leads", Status: 200, CreditsLeft: 19}}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("observed %+v\nwant     %+v", calls, want)
 	}
 }
