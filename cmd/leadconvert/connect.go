@@ -54,12 +54,16 @@ Generate Code enter the scopes
 then run connect within the minutes the code is valid. A code is good for one
 exchange only.
 
-Without --dc, connect finds the data centre: the accounts server of every
-other data centre answers invalid_client, and the code is sent only to the
-first one that knows the client. It then asks the CRM, with calls that change
-nothing, whether the grant holds each scope the bridge needs; a broader scope
-(ZohoCRM.modules.ALL) counts when the CRM accepts it. If one is missing, or
-Zoho refuses the code, the secret is not changed and connect says how to fix it.
+Without --dc, connect finds the data centre before it sends anything secret:
+it asks the accounts server of every data centre with the client id alone (a
+stand-in secret and code), and the client's own server is the one that knows
+the client, where every other answers invalid_client. The client secret and
+the code then go to that server only. When the answers do not single out one
+data centre, connect sends them nowhere and asks for --dc. It then asks the
+CRM, with calls that change nothing, whether the grant holds each scope the
+bridge needs; a broader scope (ZohoCRM.modules.ALL) counts when the CRM
+accepts it. If one is missing, or Zoho refuses the code, the secret is not
+changed and connect says how to fix it.
 
 The secret (created if absent) gets client_id, client_secret, refresh_token
 and data_center (and environment, with --environment); every other field is
@@ -70,9 +74,10 @@ The client secret is read from $` + envClientSecret + `, or from the first line 
 standard input with --client-secret-stdin; the client id may come from
 $` + envClientID + `. Nothing secret is printed.
 
-Touches: Zoho Accounts (one exchange), Zoho CRM (three calls that change nothing),
-and Secrets Manager (DescribeSecret, GetSecretValue, then PutSecretValue or
-CreateSecret).`,
+Touches: Zoho Accounts (without --dc, one question with the client id alone
+to each data centre; then one exchange, at the client's own), Zoho CRM (three
+calls that change nothing), and Secrets Manager (DescribeSecret,
+GetSecretValue, then PutSecretValue or CreateSecret).`,
 		Example: `  # the client secret from a password manager, the data centre found
   pass zoho/self-client | leadconvert connect --stack lead-convert \
       --client-id 1000.XXXXXXXX --client-secret-stdin --code 1000.abcd.efgh
@@ -95,7 +100,7 @@ CreateSecret).`,
 	fl.StringVar(&f.clientID, "client-id", "", "the self-client's client id (default $"+envClientID+")")
 	fl.BoolVar(&f.secretStdin, "client-secret-stdin", false, "read the client secret from the first line of standard input (default: $"+envClientSecret+")")
 	fl.StringVar(&f.code, "code", "", "the grant code from Self Client > Generate Code (single use, valid for minutes)")
-	fl.StringVar(&f.dc, "dc", "", "Zoho data centre: us, eu, in, au, jp, ca, sa, cn (default: found by asking each)")
+	fl.StringVar(&f.dc, "dc", "", "Zoho data centre: us, eu, in, au, jp, ca, sa, cn (default: found by asking each with the client id alone)")
 	fl.StringVar(&f.environment, "environment", "", "production, sandbox or developer, written to the secret (default: left as the secret has it)")
 	fl.StringToStringVar(&f.accountsURLs, "zoho-accounts-url", nil, "accounts server per data centre, e.g. eu=http://127.0.0.1:8080 (a simulator)")
 	fl.StringVar(&f.apiURL, "zoho-api-url", "", "CRM API base URL for the scope check (a simulator)")
@@ -220,7 +225,7 @@ func runConnect(ctx context.Context, f connectFlags, stdin io.Reader, out io.Wri
 	dc := g.Server.DataCenter
 	fmt.Fprintf(out, "Zoho: the client is in data centre %s (%s)", dc, g.Server.URL)
 	if len(g.Skipped) > 0 {
-		fmt.Fprintf(out, "; %s answered invalid_client", joinDataCenters(g.Skipped))
+		fmt.Fprintf(out, "; %s answered invalid_client to the client id alone and saw no secret", joinDataCenters(g.Skipped))
 	}
 	fmt.Fprintln(out, "\nZoho: the grant code gave a refresh token")
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,19 @@ func (r *connectRig) noSecretsShown(output string, more ...string) {
 	}
 }
 
+// onlyTheClientsOwnSaw fails when a data centre other than eu, the
+// client's own, received any of values in any part of a request.
+func (r *connectRig) onlyTheClientsOwnSaw(values ...string) {
+	r.t.Helper()
+	for _, req := range r.us.TokenRequests() {
+		for _, v := range values {
+			if v != "" && strings.Contains(req.Raw, v) {
+				r.t.Errorf("the us accounts server received %.8q...", v)
+			}
+		}
+	}
+}
+
 // TestConnectWritesTheSecret: a grant code becomes a secret the functions
 // parse, at the data centre found by asking, keeping what else the secret
 // holds and making a webhook key when it has none.
@@ -140,9 +154,10 @@ func TestConnectWritesTheSecret(t *testing.T) {
 				secret = awstest.CreateSecret(t, r.cfg, tt.existing)
 			}
 			usCalls := r.us.Stats().Calls[zohosim.EndpointToken]
-			code, out, errOut := r.connect(append([]string{"--secret", secret, "--code", r.eu.GrantCode(3 * time.Minute)}, tt.args...)...)
-			if code != exitOK {
-				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			code := r.eu.GrantCode(3 * time.Minute)
+			exit, out, errOut := r.connect(append([]string{"--secret", secret, "--code", code}, tt.args...)...)
+			if exit != exitOK {
+				t.Fatalf("exit %d\n%s%s", exit, out, errOut)
 			}
 			for _, want := range append(tt.report, "ZohoCRM.modules.leads.READ", "Next: leadconvert doctor --secret "+secret) {
 				if !strings.Contains(out, want) {
@@ -152,6 +167,7 @@ func TestConnectWritesTheSecret(t *testing.T) {
 			if n := r.us.Stats().Calls[zohosim.EndpointToken] - usCalls; (tt.args == nil) != (n == 1) {
 				t.Errorf("us got %d token calls", n)
 			}
+			r.onlyTheClientsOwnSaw(testClientSecret, code)
 			v := r.secretValue(secret)
 			raw, _ := json.Marshal(v)
 			creds, err := oauth.ParseSecret(string(raw))
@@ -193,39 +209,51 @@ func TestConnectRefusals(t *testing.T) {
 		stdin    string
 		want     []string // in stderr
 		exchange int      // token calls the eu server got, the failing one included
+		// sentNowhere: not even eu may see the secret or the code.
+		sentNowhere bool
 	}{
 		{name: "expired code", code: func(r *connectRig) string {
 			c := r.eu.GrantCode(3 * time.Minute)
 			r.eu.Clock().(*zohosim.ManualClock).Advance(3 * time.Minute)
 			return c
-		}, want: []string{"invalid_code", "fix: a grant code is good for the minutes chosen and for one exchange"}, exchange: 1},
+		}, want: []string{"invalid_code", "fix: a grant code is good for the minutes chosen and for one exchange"}, exchange: 2},
 		{name: "code used twice", code: func(r *connectRig) string {
 			c := r.eu.GrantCode(3 * time.Minute)
 			if code, out, errOut := r.connect("--secret", awstest.CreateSecret(r.t, r.cfg, "{}"), "--code", c); code != exitOK {
 				r.t.Fatalf("first use: exit %d %s%s", code, out, errOut)
 			}
 			return c
-		}, want: []string{"gave no refresh token: this grant code was exchanged before", "fix: "}, exchange: 2},
+		}, want: []string{"gave no refresh token: this grant code was exchanged before", "fix: "}, exchange: 4},
 		{name: "invalid client", args: []string{"--client-id", "1000.NOBODY"},
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
 			want: []string{"no Zoho data centre knows this client id (invalid_client from us, eu)", "fix: copy the client id again"}, exchange: 1},
+		// us served by the eu simulator: two data centres that both know
+		// the client, so the answers cannot tell which is its own.
+		{name: "no answer tells the data centre", args: []string{"--zoho-accounts-url", "us=EU"},
+			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
+			want: []string{"do not tell which one holds the client (us: invalid_client_secret, eu: invalid_client_secret)",
+				"the client secret and the grant code were sent to none", "fix: name the data centre with --dc"},
+			exchange: 2, sentNowhere: true},
 		{name: "invalid client at the named data centre", args: []string{"--dc", "us"},
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
 			want: []string{"does not know this client id", "leave out --dc"}},
 		{name: "wrong client secret", stdin: "not-the-secret\n",
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
-			want: []string{"invalid_client_secret", "fix: copy the client secret again"}, exchange: 1},
+			want: []string{"invalid_client_secret", "fix: copy the client secret again"}, exchange: 2},
 		{name: "missing scope", scopes: []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead},
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
 			want: []string{"the grant lacks ZohoCRM.modules.leads.READ; the secret was not changed",
 				"fix: generate a new code with the scopes ZohoCRM.mass_convert.leads.CREATE,ZohoCRM.mass_convert.leads.READ,ZohoCRM.modules.leads.READ"},
-			exchange: 1},
+			exchange: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newConnectRig(t, tt.scopes)
 			secret := awstest.CreateSecret(t, r.cfg, before)
 			code := tt.code(r)
-			args := append([]string{"--secret", secret, "--code", code}, tt.args...)
+			args := []string{"--secret", secret, "--code", code}
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "=EU", "="+r.euURL))
+			}
 			var exit int
 			var out, errOut string
 			if tt.stdin != "" {
@@ -257,6 +285,16 @@ func TestConnectRefusals(t *testing.T) {
 				}
 			}
 			r.noSecretsShown(out+errOut, code, "unchanged-key")
+			if !slices.Contains(tt.args, "--dc") { // a named data centre gets the code, right or wrong
+				r.onlyTheClientsOwnSaw(testClientSecret, strings.TrimSpace(tt.stdin), code)
+			}
+			if tt.sentNowhere {
+				for _, req := range r.eu.TokenRequests() {
+					if strings.Contains(req.Raw, testClientSecret) || strings.Contains(req.Raw, code) {
+						t.Error("eu received the secret or the code, though the data centre was not known")
+					}
+				}
+			}
 		})
 	}
 }

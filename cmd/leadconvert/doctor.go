@@ -37,13 +37,14 @@ what it found, and the fix when a check fails. It exits 1 when any check fails, 
 
   secret        the Zoho secret parses as the functions parse it (the field at fault is named,
                 never a value), and it holds a webhook key for the API
-  token         an access token is obtainable through the table's shared token item, as the
-                functions obtain it: a live shared token is reused; only when none is live is one
-                refreshed, under the lease; a refresh pause after Zoho's Access Denied is reported
-                with its end and nothing is refreshed
+  token         the table's shared token item, read without opening the token: a sealed token
+                stored, its expiry and CRM host, the refresh lease, a refresh pause after Zoho's
+                Access Denied; doctor never takes the lease or refreshes, even with no token
   scopes        mass_convert.leads.READ and modules.leads.READ, probed with a status call for a
                 made-up job id and a read of a made-up lead (neither changes anything);
-                mass_convert.leads.CREATE is not probed: only a conversion would show it
+                mass_convert.leads.CREATE is not probed: only a conversion would show it. Needs a
+                live shared token that opens: the key policy lets only the convert and status
+                functions' roles decrypt it, so run doctor as one of them for this check
   indexes, ttl, pitr   the table's open-checks index (and open-jobs, kept for the upgrade), TTL on
                 expires_at, point-in-time recovery
   queue, dead letters  depths; the dead letters' reasons, peeked without consuming them
@@ -51,9 +52,9 @@ what it found, and the fix when a check fails. It exits 1 when any check fails, 
   stale jobs    jobs that ended STALE, by a scan of at most --scan-limit items
   concurrency   the stack's concurrency parameters against Zoho's 10 calls in flight (--stack)
 
-It reads the stack, the secret, the table, the queues and KMS (to open the shared token), and
-calls Zoho's accounts server only when no shared token is live. It writes nothing but what a
-function would write to get a token. Secrets and tokens are never printed.`,
+It reads the stack, the secret, the table, the queues and KMS (kms:Decrypt of a live shared
+token, for the scopes probes only). It never calls Zoho's accounts server and writes nothing
+(the dead letters it peeks at are made visible again). Secrets and tokens are never printed.`,
 		Example: `  leadconvert doctor --stack leadconvert
   leadconvert doctor --region eu-west-1 --table leadconvert-JobsTable-1A2B --secret zoho \
       --queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/leadconvert-conversions \
@@ -127,7 +128,8 @@ type doctor struct {
 	openIndex bool   // the open-checks index is there and active
 	secret    string // the secret's JSON once read; never printed
 	creds     *oauth.Credentials
-	tokens    *oauth.Source // set once a token was obtained
+	tokens    zoho.TokenSource // the shared token, once opened, for the scopes probes
+	noToken   string           // why there is none to probe with
 }
 
 func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {

@@ -15,15 +15,23 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
 // testWebhookKey is the webhook key of the test secrets: the report must
@@ -165,13 +173,14 @@ func line(report, check string) string {
 	return re.FindString(report)
 }
 
-// TestDoctorHealthy: a healthy deployment, named by its stack, is all ok;
-// the first run refreshes once (no token yet), the second reuses the
-// shared token and Zoho's accounts server sees no call.
+// TestDoctorHealthy: a healthy deployment, named by its stack, whose
+// functions stored a sealed token, is all ok; doctor opens the token for the
+// scopes probes and Zoho's accounts server sees no call.
 func TestDoctorHealthy(t *testing.T) {
 	d := deploy(t, zohosim.Options{})
-	args := d.args(d.newStack())
-	code, report := d.doctor(args)
+	d.functionsToken()
+	d.sim.ResetStats()
+	code, report := d.doctor(d.args(d.newStack()))
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0", code)
 	}
@@ -180,19 +189,150 @@ func TestDoctorHealthy(t *testing.T) {
 			t.Errorf("check %s: %q, want ok", check, l)
 		}
 	}
-	if l := line(report, "token"); !strings.Contains(l, "refreshed once under the lease") {
-		t.Errorf("first run: %q", l)
-	}
-	if got := d.sim.Stats().RefreshRequests; got != 1 {
-		t.Fatalf("%d refreshes, want 1", got)
-	}
-	d.sim.ResetStats()
-	code, report = d.doctor(args)
-	if code != exitOK || !strings.Contains(line(report, "token"), "reused, no refresh") {
-		t.Fatalf("second run: exit %d, token line %q", code, line(report, "token"))
+	if l := line(report, "token"); !strings.Contains(l, "sealed, live until") {
+		t.Errorf("token line %q", l)
 	}
 	if got := d.sim.Stats().RefreshRequests; got != 0 {
-		t.Fatalf("second run: %d refreshes, want 0 (the shared token is live)", got)
+		t.Fatalf("%d refreshes, want 0", got)
+	}
+}
+
+// functionsToken has a function's Source obtain the shared token, as the
+// convert function does on its first Zoho call: refreshed under the lease,
+// sealed with the key, saved. It returns the Source's error.
+func (d *deployed) functionsToken() error {
+	d.t.Helper()
+	raw, err := secretstore.New(secretsmanager.NewFromConfig(d.cfg), d.secret).Fetch(d.t.Context())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	src, err := oauth.NewSource(oauth.Config{
+		Secret: secret.Static(raw), DataCenter: zoho.US, AccountsURL: d.simURL,
+		Store: table.NewTokenStore(table.NewClient(d.cfg), d.table, kmsseal.New(kms.NewFromConfig(d.cfg), d.key)),
+	})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = src.Token(d.t.Context())
+	return err
+}
+
+// tokenItem returns the store key of the deployment's shared token item, as
+// the functions derive it, and the item's state.
+func (d *deployed) tokenItem() (string, table.TokenState) {
+	d.t.Helper()
+	raw, err := secretstore.New(secretsmanager.NewFromConfig(d.cfg), d.secret).Fetch(d.t.Context())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	peek := &peekStore{state: table.NewTokenStore(table.NewClient(d.cfg), d.table, nil)}
+	src, err := oauth.NewSource(oauth.Config{Secret: secret.Static(raw), Store: peek, DataCenter: zoho.US, AccountsURL: d.simURL})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := src.Shared(d.t.Context()); err != nil {
+		d.t.Fatal(err)
+	}
+	return peek.key, peek.found
+}
+
+// TestDoctorReadsTheTokenWithoutOpeningIt: whatever the shared token item
+// holds, doctor reports it without refreshing, and leaves the item as it
+// was: no lease taken, none released.
+func TestDoctorReadsTheTokenWithoutOpeningIt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(t *testing.T, d *deployed)
+		code   int
+		token  []string // in the token line
+		scopes string   // the scopes line's start
+	}{
+		{name: "no token stored", code: exitOK,
+			token:  []string{"warn", "no shared token is stored", "the functions refresh one under the lease", "never refreshes"},
+			scopes: "skip  scopes        no live shared token"},
+		{name: "a live sealed token", code: exitOK,
+			setup: func(t *testing.T, d *deployed) {
+				if err := d.functionsToken(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			token: []string{"ok", "sealed, live until", "CRM " + zohosim.DefaultAPIDomain}, scopes: "ok"},
+		{name: "an expired sealed token", code: exitOK,
+			setup: func(t *testing.T, d *deployed) {
+				key, _ := d.tokenItem()
+				store := table.NewTokenStore(table.NewClient(d.cfg), d.table, kmsseal.New(kms.NewFromConfig(d.cfg), d.key))
+				now := time.Now()
+				if ok, err := store.TryLease(t.Context(), key, "instance-1", 0, now, now.Add(30*time.Second)); !ok || err != nil {
+					t.Fatalf("lease: %v %v", ok, err)
+				}
+				if ok, err := store.Save(t.Context(), key, "instance-1", oauth.Record{AccessToken: "1000.expired.token", ExpiresAt: now.Add(-time.Minute)}); !ok || err != nil {
+					t.Fatalf("save: %v %v", ok, err)
+				}
+			},
+			token: []string{"ok", "sealed, expired at", "the next Zoho call refreshes it"}, scopes: "skip  scopes        the shared token expired"},
+		{name: "a lease held by an instance", code: exitOK,
+			setup: func(t *testing.T, d *deployed) {
+				key, _ := d.tokenItem()
+				now := time.Now()
+				store := table.NewTokenStore(table.NewClient(d.cfg), d.table, nil)
+				if ok, err := store.TryLease(t.Context(), key, "instance-7", 0, now, now.Add(time.Minute)); !ok || err != nil {
+					t.Fatalf("lease: %v %v", ok, err)
+				}
+			},
+			token: []string{"warn", "no shared token is stored", "an instance holds the refresh lease until"}, scopes: "skip"},
+		{name: "a refresh pause after Access Denied", code: exitFailed,
+			setup: func(t *testing.T, d *deployed) {
+				d.sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
+				if err := d.functionsToken(); err == nil {
+					t.Fatal("the functions got a token through Access Denied")
+				}
+			},
+			token: []string{"FAIL", "refreshing is paused until", "did not refresh", "fix: wait"}, scopes: "skip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := deploy(t, zohosim.Options{})
+			if tc.setup != nil {
+				tc.setup(t, d)
+			}
+			_, before := d.tokenItem()
+			d.sim.ResetStats()
+			code, report := d.doctor(d.args(""))
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			l := line(report, "token")
+			for _, w := range tc.token {
+				if !strings.Contains(l, w) {
+					t.Errorf("token line %q lacks %q", l, w)
+				}
+			}
+			if l := line(report, "scopes"); !strings.HasPrefix(l, tc.scopes) {
+				t.Errorf("scopes line %q, want it to start %q", l, tc.scopes)
+			}
+			if got := d.sim.Stats().Calls[zohosim.EndpointToken]; got != 0 {
+				t.Errorf("the accounts server got %d calls from doctor, want 0", got)
+			}
+			if _, after := d.tokenItem(); after != before {
+				t.Errorf("doctor changed the token item: %+v, was %+v", after, before)
+			}
+		})
+	}
+}
+
+// TestExplainOpenError: a key policy's refusal names the roles that may
+// open the token; other failures are reported as they are.
+func TestExplainOpenError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("opening the shared token: %w", fmt.Errorf("kmsseal: decrypt: %w", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not allowed"})),
+			"only the convert and status functions' roles"},
+		{fmt.Errorf("opening the shared token: %w", &smithy.GenericAPIError{Code: "DisabledException"}), "cannot open the shared token: "},
+	} {
+		if got := explainOpenError(tc.err); !strings.Contains(got, tc.want) {
+			t.Errorf("explainOpenError(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
 
@@ -221,13 +361,10 @@ func TestDoctorFindsProblems(t *testing.T) {
 		{name: "secret without webhook_key", check: "secret",
 			setup: func(t *testing.T, d *deployed) { d.putSecret(zohotest.SecretJSON("")) },
 			want:  []string{"FAIL", "webhook_key: must be a non-empty string", "the API refuses every caller"}},
-		{name: "client of another data centre", check: "token",
-			opts: zohosim.Options{ClientID: "1000.OTHERDC"},
-			want: []string{"FAIL", "invalid_client", "data_center", "fix:"}},
-		{name: "a grant without leads.READ", check: "scopes",
+		{name: "a grant without leads.READ", check: "scopes", setup: storedToken,
 			opts: zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ"}},
 			want: []string{"FAIL", "lacks ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.READ and run leadconvert connect"}},
-		{name: "a grant without mass_convert.READ", check: "scopes",
+		{name: "a grant without mass_convert.READ", check: "scopes", setup: storedToken,
 			opts: zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.modules.leads.READ"}},
 			want: []string{"FAIL", "lacks ZohoCRM.mass_convert.leads.READ (the status function cannot follow jobs)"}},
 		{name: "a table without the index", check: "indexes",
@@ -306,27 +443,12 @@ func TestDoctorFindsProblems(t *testing.T) {
 	}
 }
 
-// TestDoctorHonoursTheAccessDeniedPause: once Zoho answered Access Denied,
-// the shared item pauses refreshing; doctor reports until when and does
-// not refresh.
-func TestDoctorHonoursTheAccessDeniedPause(t *testing.T) {
-	d := deploy(t, zohosim.Options{})
-	d.sim.Script(zohosim.EndpointToken, zohosim.Fault{Kind: zohosim.AccessDenied})
-	code, report := d.doctor(d.args(""))
-	if l := line(report, "token"); code != exitFailed || !strings.Contains(l, "Access Denied") {
-		t.Fatalf("exit %d, token line %q; want Zoho's Access Denied explained", code, l)
-	}
-	d.sim.ResetStats()
-	code, report = d.doctor(d.args(""))
-	l := line(report, "token")
-	if code != exitFailed || !strings.Contains(l, "refreshing is paused until") || !strings.Contains(l, "did not refresh") || !strings.Contains(l, "fix: wait") {
-		t.Fatalf("exit %d, token line %q; want the pause and its end", code, l)
-	}
-	if got := d.sim.Stats().RefreshRequests; got != 0 {
-		t.Fatalf("the token endpoint saw %d calls during the pause, want 0", got)
-	}
-	if l := line(report, "scopes"); !strings.HasPrefix(l, "skip") {
-		t.Errorf("scopes without a token: %q", l)
+// storedToken has the functions store a sealed token, as before any
+// check of the scopes.
+func storedToken(t *testing.T, d *deployed) {
+	t.Helper()
+	if err := d.functionsToken(); err != nil {
+		t.Fatal(err)
 	}
 }
 

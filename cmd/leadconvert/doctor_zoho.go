@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -84,57 +84,177 @@ func configErrors(err error) string {
 	return strings.Join(parts, "; ")
 }
 
-// checkToken obtains a token the way the functions do, through the shared
-// token item: a live token is reused; a refresh happens only under the
-// lease when none is live; a refresh pause is honoured.
+// checkToken judges the shared token item as stored, without opening the
+// token: the key policy lets only the convert and status functions' roles
+// decrypt it, and an operator's machine must never take the refresh lease
+// or refresh (a token it made could not be sealed, and the lease would hold
+// every instance back until it lapsed). It reports whether a sealed token
+// is stored, its expiry and CRM host, who holds the lease and a refresh
+// pause. Then, for the scopes check, it tries to open a live token; where
+// the key policy refuses, the scopes check says which role it needs.
 func (d *doctor) checkToken(ctx context.Context) result {
 	const check = "token"
 	if d.creds == nil {
 		return skip(check, "needs a usable secret")
 	}
-	store := table.NewTokenStore(d.ddb, d.o.dep.Table, kmsseal.New(d.kms, d.o.dep.TokenKey))
+	peek := &peekStore{state: table.NewTokenStore(d.ddb, d.o.dep.Table, nil)}
 	src, err := oauth.NewSource(oauth.Config{
-		Secret: secret.Static(d.secret), Store: store,
+		Secret: secret.Static(d.secret), Store: peek,
 		DataCenter: d.zoho.dc, Environment: d.zoho.env, AccountsURL: d.zoho.accountsURL,
 	})
 	if err != nil {
 		return result{statusFail, check, err.Error(), ""}
 	}
-	rec, err := src.Shared(ctx)
-	if err != nil {
+	if !d.creds.CanRefresh() {
+		// A ready token sits in the secret, which the operator read already.
+		tok, err := src.Token(ctx)
+		if err != nil {
+			found, fix := explainTokenError(err)
+			return result{statusFail, check, found, fix}
+		}
+		d.tokens = staticTokens{tok}
+		return passed(check, "the secret's ready access_token; CRM at %s", d.crmURL(tok.APIURL))
+	}
+	if _, err := src.Shared(ctx); err != nil {
 		return result{statusFail, check, "cannot read the shared token item: " + err.Error(),
-			"check --table and --token-key, and that you may read the table and call kms:Decrypt with the key"}
+			"check --table and that you may call dynamodb:GetItem on it"}
 	}
-	now := time.Now()
-	if now.Before(rec.BlockedUntil) && !rec.UsableAt(now) {
-		return result{statusFail, check, fmt.Sprintf("refreshing is paused until %s (%s from now) after Zoho refused a refresh (Access Denied, or the credentials); no token is live and doctor did not refresh",
-			rec.BlockedUntil.UTC().Format(time.RFC3339), rec.BlockedUntil.Sub(now).Round(time.Second)),
-			"wait until then: every refresh before it prolongs Zoho's lock-out; if the credentials were refused, " + connectFix}
-	}
-	m := obs.NewMetrics("doctor")
-	tok, err := src.Token(obs.WithMetrics(ctx, m))
-	if err != nil {
-		found, fix := explainTokenError(err)
-		return result{statusFail, check, found, fix}
-	}
-	d.tokens = src
-	host := tok.APIURL
-	if d.zoho.apiURL != "" {
-		host = d.zoho.apiURL
-	}
-	found := fmt.Sprintf("the shared token is live until %s: reused, no refresh", tok.Expiry.UTC().Format(time.RFC3339))
+	st, now := peek.found, time.Now()
+	live := st.Sealed && !st.Clear && now.Before(st.ExpiresAt)
+	var notes []string
 	switch {
-	case !d.creds.CanRefresh():
-		found = "the secret's ready access_token"
-	case m.Value("TokenRefreshes") > 0:
-		found = fmt.Sprintf("no live shared token: refreshed once under the lease, live until %s", tok.Expiry.UTC().Format(time.RFC3339))
+	case st.LeaseOwner != "" && now.Before(st.LeaseUntil):
+		notes = append(notes, fmt.Sprintf("an instance holds the refresh lease until %s", stamp(st.LeaseUntil)))
+	case st.LeaseOwner != "":
+		notes = append(notes, fmt.Sprintf("a lease lapsed at %s (the next instance takes it over)", stamp(st.LeaseUntil)))
 	}
-	if now.Before(rec.BlockedUntil) {
-		return result{statusWarn, check, fmt.Sprintf("%s, but refreshing is paused until %s after Zoho refused a refresh", found, rec.BlockedUntil.UTC().Format(time.RFC3339)),
-			"nothing now; if the token expires before the pause ends, calls wait for it"}
+	if st.APIDomain != "" {
+		if _, _, ok := zoho.LookupAPIDomain(st.APIDomain); !ok {
+			notes = append(notes, "api_domain "+st.APIDomain+" is not a Zoho host: the functions ignore it")
+		}
 	}
-	return passed(check, "%s; CRM at %s", found, host)
+	if now.Before(st.BlockedUntil) {
+		pause := fmt.Sprintf("refreshing is paused until %s (%s from now) after Zoho refused a refresh (Access Denied, or the credentials)",
+			stamp(st.BlockedUntil), st.BlockedUntil.Sub(now).Round(time.Second))
+		if !live {
+			return result{statusFail, check, pause + "; no token is live and doctor did not refresh",
+				"wait until then: every refresh before it prolongs Zoho's lock-out; if the credentials were refused, " + connectFix}
+		}
+		notes = append(notes, pause)
+	}
+	more := ""
+	if len(notes) > 0 {
+		more = "; " + strings.Join(notes, "; ")
+	}
+	const noRefresh = "doctor never refreshes from an operator's machine"
+	switch {
+	case !st.Sealed:
+		what := "no shared token is stored"
+		if st.Clear {
+			what = "only a clear token from a version before sealing is stored (the functions treat it as absent)"
+		}
+		d.noToken = "no live shared token to probe with (" + noRefresh + ")"
+		return result{statusWarn, check, what + ": the functions refresh one under the lease at their next Zoho call; " + noRefresh + more,
+			"nothing, unless conversions fail: then the convert function's logs and its TokenRefreshErrors metric say why"}
+	case !live:
+		d.noToken = "the shared token expired (" + noRefresh + ")"
+		return passed(check, "sealed, expired at %s: the next Zoho call refreshes it; %s%s", stamp(st.ExpiresAt), noRefresh, more)
+	}
+	d.openShared(ctx, peek.key)
+	found := fmt.Sprintf("sealed, live until %s, CRM %s%s", stamp(st.ExpiresAt), cmp.Or(st.APIDomain, "of the data centre"), more)
+	if now.Before(st.BlockedUntil) {
+		return result{statusWarn, check, found, "nothing now; if the token expires before the pause ends, calls wait for it"}
+	}
+	return passed(check, "%s", found)
 }
+
+// openShared opens the live shared token for the scopes check, read only:
+// one GetItem and one kms:Decrypt, which the key policy grants only the
+// convert and status functions' roles. Where it is refused, d.noToken says
+// so and nothing else is tried.
+func (d *doctor) openShared(ctx context.Context, key string) {
+	store := table.NewTokenStore(d.ddb, d.o.dep.Table, kmsseal.New(d.kms, d.o.dep.TokenKey))
+	rec, err := store.Load(ctx, key)
+	switch {
+	case err != nil:
+		d.noToken = explainOpenError(err)
+	case rec.AccessToken == "":
+		d.noToken = "the sealed token does not open with --token-key for this item (another key, or copied from another item); the functions refresh it"
+	default:
+		d.tokens = staticTokens{zoho.Token{AccessToken: rec.AccessToken, APIURL: d.crmURL(rec.APIDomain), Expiry: rec.ExpiresAt}}
+	}
+}
+
+// explainOpenError says why the token did not open, naming the role that
+// may open it when the key policy is the reason.
+func explainOpenError(err error) string {
+	// smithy.APIError's method, without importing smithy for one call.
+	if apiErr, ok := errors.AsType[interface {
+		error
+		ErrorCode() string
+	}](err); ok && apiErr.ErrorCode() == "AccessDeniedException" {
+		return "the token is sealed with a key only the convert and status functions' roles may use (kms:Decrypt in TokenKey's policy): " +
+			"run doctor with one of those roles (sts assume-role) to probe the scopes, or read the functions' metrics"
+	}
+	return "cannot open the shared token: " + err.Error()
+}
+
+// crmURL is the CRM host calls go to: the override, else the token's
+// domain, else the data centre's.
+func (d *doctor) crmURL(apiDomain string) string {
+	switch {
+	case d.zoho.apiURL != "":
+		return d.zoho.apiURL
+	case apiDomain != "":
+		if _, _, ok := zoho.LookupAPIDomain(apiDomain); ok {
+			return apiDomain
+		}
+	}
+	return d.zoho.dc.APIURL(d.zoho.env)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// peekStore is the oauth.Store doctor hands the Source: it reads the shared
+// item's state without opening the token, and refuses every write, so that
+// no path of the Source can take the lease or store a token from an
+// operator's machine. It also learns the item's key, which the Source
+// derives from the credentials as the functions do.
+type peekStore struct {
+	state *table.TokenStore
+	key   string
+	found table.TokenState
+}
+
+var errDoctorWrites = errors.New("doctor never writes the shared token item")
+
+func (p *peekStore) Load(ctx context.Context, key string) (oauth.Record, error) {
+	st, err := p.state.State(ctx, key)
+	if err != nil {
+		return oauth.Record{}, err
+	}
+	p.key, p.found = key, st
+	return oauth.Record{APIDomain: st.APIDomain, ExpiresAt: st.ExpiresAt, LeaseOwner: st.LeaseOwner,
+		LeaseUntil: st.LeaseUntil, BlockedUntil: st.BlockedUntil, Version: st.Version}, nil
+}
+
+func (p *peekStore) TryLease(context.Context, string, string, int64, time.Time, time.Time) (bool, error) {
+	return false, errDoctorWrites
+}
+
+func (p *peekStore) Save(context.Context, string, string, oauth.Record) (bool, error) {
+	return false, errDoctorWrites
+}
+
+func (p *peekStore) Release(context.Context, string, string, time.Time) error { return errDoctorWrites }
+func (p *peekStore) Drop(context.Context, string, string) error               { return errDoctorWrites }
+
+// staticTokens serves one token to the scopes probes. Invalidate does
+// nothing: a refused token is the functions' to drop, not doctor's.
+type staticTokens struct{ tok zoho.Token }
+
+func (s staticTokens) Token(context.Context) (zoho.Token, error)    { return s.tok, nil }
+func (s staticTokens) Invalidate(context.Context, zoho.Token) error { return nil }
 
 // explainTokenError says in a sentence why no token came, and the fix.
 func explainTokenError(err error) (found, fix string) {
@@ -172,7 +292,7 @@ func explainTokenError(err error) (found, fix string) {
 func (d *doctor) checkScopes(ctx context.Context) result {
 	const check = "scopes"
 	if d.tokens == nil {
-		return skip(check, "needs a token")
+		return skip(check, cmp.Or(d.noToken, "needs a token"))
 	}
 	client, err := zoho.New(zoho.Config{Tokens: d.tokens, APIURL: d.zoho.apiURL, APIVersion: d.zoho.apiVersion,
 		Retry: zoho.RetryPolicy{Attempts: 2}})

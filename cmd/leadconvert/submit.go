@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -51,7 +53,9 @@ More than 1,000 ids are split into requests of 1,000, all checked before any is 
 --to queue (the default) puts each request on the conversion queue (SendMessage) and
 prints its message id; --to api posts it to the HTTP API's POST /conversions with the
 webhook key read from the secret (never printed) and prints the request_id of the 202
-answer. Standard output holds one id per line and nothing else; how to follow them goes
+answer. The API URL must be https (plain http only for a loopback host, such as
+a local run), and redirects are not followed, so the key goes to that host alone.
+Standard output holds one id per line and nothing else; how to follow them goes
 to stderr.`,
 		Example: `  leadconvert submit --stack leadconvert --ids 3652397000001000001,3652397000001000002 --options options.json
   leadconvert submit --stack leadconvert --ids-file leads.txt --options options.json --to api
@@ -88,6 +92,13 @@ to stderr.`,
 			if err != nil {
 				return err
 			}
+			if o.to == "api" {
+				// Before the secret is read: a key must never head for a
+				// host it could be read on the way to.
+				if err := checkAPIURL(d.APIURL); err != nil {
+					return usageError{err}
+				}
+			}
 			dec, err := rules.decoder(d.Params)
 			if err != nil {
 				return err
@@ -107,7 +118,7 @@ to stderr.`,
 			if err != nil {
 				return err
 			}
-			return s.toAPI(ctx, &http.Client{Timeout: apiTimeout}, d.APIURL, key)
+			return s.toAPI(ctx, apiClient(), d.APIURL, key)
 		},
 	}
 	f := cmd.Flags()
@@ -247,6 +258,48 @@ func (s *submitter) toQueue(ctx context.Context, api *sqs.Client, url string) er
 	return nil
 }
 
+// apiClient is the client that carries the webhook key. It follows no
+// redirect: Go's client would resend the X-Webhook-Key header to wherever a
+// Location points on the same domain and its subdomains, and API Gateway
+// never redirects POST /conversions, so a redirect means something else
+// answered.
+func apiClient() *http.Client {
+	return &http.Client{
+		Timeout:       apiTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// checkAPIURL admits https URLs, and plain http only to a loopback host
+// (127.0.0.0/8, ::1, localhost), where the key never leaves the machine.
+func checkAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("--api-url: %w", err)
+	}
+	if u.Host == "" || u.User != nil {
+		return fmt.Errorf("--api-url %q: want https://host[/stage] without credentials", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("--api-url %q: plain http would send the webhook key in clear; use https (http only for a loopback host)", raw)
+	}
+	return fmt.Errorf("--api-url %q: scheme must be https", raw)
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // apiAnswer is what the API answers, 202 or an error.
 type apiAnswer struct {
 	RequestID string `json:"request_id"`
@@ -255,10 +308,10 @@ type apiAnswer struct {
 }
 
 func (s *submitter) toAPI(ctx context.Context, client *http.Client, apiURL, key string) error {
-	url := strings.TrimRight(apiURL, "/") + "/conversions"
+	endpoint := strings.TrimRight(apiURL, "/") + "/conversions"
 	var last string
 	for i, body := range s.bodies {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
 		if err != nil {
 			return usageError{fmt.Errorf("--api-url: %w", err)}
 		}
@@ -266,12 +319,16 @@ func (s *submitter) toAPI(ctx context.Context, client *http.Client, apiURL, key 
 		req.Header.Set(httpapi.KeyHeader, key)
 		res, err := client.Do(req)
 		if err != nil {
-			return s.notAll(i, fmt.Errorf("POST %s: %w", url, err))
+			return s.notAll(i, fmt.Errorf("POST %s: %w", endpoint, err))
 		}
 		raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 		res.Body.Close()
 		if err != nil {
-			return s.notAll(i, fmt.Errorf("POST %s: reading the answer: %w", url, err))
+			return s.notAll(i, fmt.Errorf("POST %s: reading the answer: %w", endpoint, err))
+		}
+		if loc := res.Header.Get("Location"); res.StatusCode >= 300 && res.StatusCode < 400 {
+			return s.notAll(i, fmt.Errorf("POST %s: the answer was a redirect (%d) to %q, not followed: the webhook key goes only to --api-url; check the URL (stack output ApiUrl)",
+				endpoint, res.StatusCode, shorten(loc, 200)))
 		}
 		var ans apiAnswer
 		_ = json.Unmarshal(bytes.TrimSpace(raw), &ans) // an answer not in our shape leaves it empty

@@ -233,3 +233,81 @@ func TestSubmitToAPI(t *testing.T) {
 		t.Fatalf("refused requests queued: %d messages", n)
 	}
 }
+
+// TestSubmitToAPINeverLeaksTheKey: a redirect is not followed, so the key
+// reaches no other host, and the command says why it stopped; a plain http
+// URL to a host off this machine is refused before the secret is read or
+// anything is sent.
+func TestSubmitToAPINeverLeaksTheKey(t *testing.T) {
+	cfg := awstest.Require(t)
+	const key = "the-webhook-key-redirected-5e2d"
+	secret := awstest.CreateSecret(t, cfg, `{"webhook_key":"`+key+`"}`)
+	options := writeFile(t, "options.json", `{"assign_to":{"id":"`+owner+`"}}`)
+
+	var elsewhere atomic.Int64 // requests that reached the redirect's target
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"request_id":"Stolen="}`)
+	}))
+	t.Cleanup(target.Close)
+	var redirected atomic.Int64
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Add(1)
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+
+	for _, tc := range []struct {
+		name, apiURL, secret string
+		code                 int
+		want                 string
+		sent                 int64 // requests the redirector gets
+	}{
+		{name: "a redirect", apiURL: redirector.URL, secret: secret, code: exitFailed,
+			want: "redirect (307)", sent: 1},
+		{name: "plain http off this machine", apiURL: "http://api.example.test/prod", secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent",
+			code: exitUsage, want: "plain http would send the webhook key in clear"},
+		{name: "another scheme", apiURL: "ftp://127.0.0.1/", secret: "absent", code: exitUsage, want: "scheme must be https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			redirected.Store(0)
+			code, out, errOut := runSubcommand(t, nil, append([]string{"submit", "--to", "api", "--api-url", tc.apiURL, "--secret", tc.secret,
+				"--ids", "3652397000001000001", "--options", options}, motoArgs(cfg)...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) || out != "" || strings.Contains(out+errOut, key) {
+				t.Fatalf("exit %d, stderr %q; want %d with %q and no key", code, errOut, tc.code, tc.want)
+			}
+			if n := redirected.Load(); n != tc.sent {
+				t.Errorf("the API got %d requests, want %d", n, tc.sent)
+			}
+			if n := elsewhere.Load(); n != 0 {
+				t.Fatalf("the redirect's target got %d requests", n)
+			}
+		})
+	}
+}
+
+func TestCheckAPIURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://abc123.execute-api.eu-west-1.amazonaws.com", true},
+		{"https://abc123.execute-api.eu-west-1.amazonaws.com/prod/", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://127.9.8.7", true},
+		{"http://[::1]:3000", true},
+		{"http://localhost:3000", true},
+		{"http://abc123.execute-api.eu-west-1.amazonaws.com", false},
+		{"http://10.0.0.1", false},
+		{"http://127.0.0.1.example.test", false},
+		{"http://localhost.example.test", false},
+		{"https://user:pass@api.example.test", false},
+		{"ftp://127.0.0.1", false},
+		{"api.example.test", false},
+	} {
+		if err := checkAPIURL(tc.url); (err == nil) != tc.ok {
+			t.Errorf("checkAPIURL(%q) = %v, want ok %v", tc.url, err, tc.ok)
+		}
+	}
+}

@@ -3,7 +3,10 @@ package zohosim
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,7 +29,10 @@ var accessDeniedBody = obj{
 // it reports every error with HTTP 200 except the throttle, whose status is
 // configurable. The client is checked first: a client id is registered in
 // one data centre, so another data centre's server answers invalid_client
-// whatever else the request holds.
+// whatever else the request holds, and its own server answers
+// invalid_client_secret or invalid_code to a request with the right id and
+// anything else wrong (zoho-crm-api.md section 3). connect tells the data
+// centres apart by exactly this, without sending the secret or the code.
 func (s *Server) token(r *http.Request) (int, any) {
 	r.ParseForm() // a malformed body leaves the form empty, which fails below
 	f := r.Form
@@ -78,6 +84,40 @@ func (s *Server) token(r *http.Request) (int, any) {
 		body["expires_in"] = int(tokenLifetime / time.Millisecond)
 	}
 	return http.StatusOK, body
+}
+
+// TokenRequest is a request the token endpoint received, as it arrived.
+type TokenRequest struct {
+	Form url.Values // the query and the form body together
+	// Raw is the request line, headers and body as text, so that a test can
+	// tell whether a value reached this server in any part of the request.
+	Raw string
+}
+
+// recordToken keeps what a token request carried, before any fault, since
+// a request that gets no answer has still been received.
+func (s *Server) recordToken(r *http.Request, body []byte) {
+	form := r.URL.Query()
+	if posted, err := url.ParseQuery(string(body)); err == nil {
+		for k, v := range posted {
+			form[k] = append(form[k], v...)
+		}
+	}
+	var raw strings.Builder
+	fmt.Fprintf(&raw, "%s %s\n", r.Method, r.URL.RequestURI())
+	_ = r.Header.Write(&raw)
+	raw.Write(body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received = append(s.received, TokenRequest{Form: form, Raw: raw.String()})
+}
+
+// TokenRequests returns every request the token endpoint received since New,
+// in order: tests check what a client sent to which data centre.
+func (s *Server) TokenRequests() []TokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.received)
 }
 
 // grantCode is a self-client's grant code: good until it expires, and for

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -296,6 +297,41 @@ func TestGrantCode(t *testing.T) {
 			}
 			if st := e.s.Stats(); st.TokensIssued != 0 {
 				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+// TestTokenTellsItsClient: as Zoho documents, a server that does not know
+// the client id answers invalid_client whatever else the request holds, and
+// the client's own server, knowing it, finds the secret or the code wrong;
+// every request is recorded as it arrived, faulted ones included.
+func TestTokenTellsItsClient(t *testing.T) {
+	probe := func(clientID, secret, code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "client_id": {clientID}, "client_secret": {secret}, "code": {code}}
+	}
+	for _, tt := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"another data centre's client", probe("1000.OTHER", DefaultClientSecret, "1000.any.code"), "invalid_client"},
+		{"the client id alone", probe(DefaultClientID, "stand-in", "1000.stand.in"), "invalid_client_secret"},
+		{"the secret right, the code not", probe(DefaultClientID, DefaultClientSecret, "1000.stand.in"), "invalid_code"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			if a := e.refresh(tt.form); a.status != http.StatusOK || a.body["error"] != tt.want {
+				t.Fatalf("got %d %s, want 200 with error %s", a.status, a.raw, tt.want)
+			}
+			e.s.Script(EndpointToken, Fault{Kind: Drop})
+			if _, err := e.try(e.c, "POST", "/oauth/v2/token?code=dropped", "", ""); err == nil {
+				t.Fatal("the dropped request was answered")
+			}
+			got := e.s.TokenRequests()
+			if len(got) != 2 || got[0].Form.Get("client_secret") != tt.form.Get("client_secret") ||
+				!strings.Contains(got[0].Raw, url.QueryEscape(tt.form.Get("code"))) || got[1].Form.Get("code") != "dropped" {
+				t.Fatalf("recorded %+v", got)
 			}
 		})
 	}

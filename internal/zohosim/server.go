@@ -169,6 +169,7 @@ type Server struct {
 	deniedUntil time.Time
 	revoked     bool
 	codes       map[string]*grantCode // grant codes by value
+	received    []TokenRequest        // every token request, faulted ones included
 
 	// CRM directory.
 	users       map[string]bool
@@ -299,6 +300,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if ep == EndpointToken {
+		s.recordToken(r, body)
+	}
 
 	fault, over := s.arrive(ep)
 	if ep != EndpointToken {

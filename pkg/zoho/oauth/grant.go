@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
@@ -18,8 +19,8 @@ type AccountsServer struct {
 	URL        string // e.g. https://accounts.zoho.eu; a simulator in tests
 }
 
-// AccountsServers lists the accounts server of every data centre, in the
-// order ExchangeCode tries them when the data centre is not known.
+// AccountsServers lists the accounts server of every data centre, the ones
+// ExchangeCode asks about the client when the data centre is not known.
 func AccountsServers() []AccountsServer {
 	var s []AccountsServer
 	for _, dc := range zoho.DataCenters() {
@@ -31,14 +32,14 @@ func AccountsServers() []AccountsServer {
 // Grant is what the exchange of a grant code yields: the refresh token the
 // functions will use, and a first access token.
 type Grant struct {
-	Server       AccountsServer // the one that knew the client
+	Server       AccountsServer // the one that knew the client, where the code went
 	RefreshToken string
 	AccessToken  string
 	// APIDomain is the CRM host Zoho named, checked against Zoho's hosts
 	// (zoho.LookupAPIDomain); empty when Zoho named none or an unknown one.
 	APIDomain string
-	// Skipped are the data centres that did not know the client, before
-	// Server did.
+	// Skipped are the data centres whose servers answered invalid_client to
+	// the client id alone; they saw neither the secret nor the code.
 	Skipped []zoho.DataCenter
 }
 
@@ -56,6 +57,7 @@ const (
 	CodeUsed                              // exchanged before: no refresh token any more
 	Throttled                             // Zoho Accounts' Access Denied
 	NoAnswer                              // the accounts server did not answer
+	DataCenterUnknown                     // the servers' answers to the client id did not single out one
 )
 
 // GrantError is a failed exchange of a grant code, with the sentence an
@@ -64,8 +66,11 @@ const (
 type GrantError struct {
 	Failure GrantFailure
 	Server  AccountsServer    // where the exchange stopped; for UnknownClient the last one tried
-	Tried   []zoho.DataCenter // every data centre asked, in order
+	Tried   []zoho.DataCenter // every data centre asked, about the client or with the code
 	Err     error             // Zoho's answer as a *zoho.APIError, when there was one
+	// Answers are each server's answer to the client id alone, as
+	// "dc: answer", for DataCenterUnknown.
+	Answers []string
 }
 
 func (e *GrantError) Error() string {
@@ -86,6 +91,9 @@ func (e *GrantError) Error() string {
 		return fmt.Sprintf("Zoho Accounts at %s refuses new tokens for now (Access Denied)", at)
 	case NoAnswer:
 		return fmt.Sprintf("no usable answer from Zoho Accounts at %s: %v", at, e.Err)
+	case DataCenterUnknown:
+		return fmt.Sprintf("the data centres' answers to the client id alone do not tell which one holds the client (%s); the client secret and the grant code were sent to none",
+			strings.Join(e.Answers, ", "))
 	}
 	return fmt.Sprintf("Zoho Accounts at %s refused the grant code: %v", at, e.Err)
 }
@@ -98,7 +106,7 @@ func (e *GrantError) Fix() string {
 		if len(e.Tried) == 1 {
 			return "check the client id (API console > Self Client > Client Secret), or leave out --dc to try every data centre"
 		}
-		return "copy the client id again from the API console of your data centre (Self Client > Client Secret)"
+		return "copy the client id again from the API console of your data centre (Self Client > Client Secret), or name the data centre with --dc"
 	case WrongClientSecret:
 		return "copy the client secret again from the API console (Self Client > Client Secret)"
 	case CodeRefused, CodeUsed:
@@ -107,11 +115,21 @@ func (e *GrantError) Fix() string {
 		return "wait 15 to 30 minutes, then " + newCode
 	case NoAnswer:
 		return "check the network to " + e.Server.URL + " and run connect again; if Zoho then answers invalid_code, " + newCode
+	case DataCenterUnknown:
+		return "name the data centre with --dc: the domain of your API console (api-console.zoho.eu is eu; .com us, .in in, .com.au au, .jp jp, .zohocloud.ca ca, .sa sa, .com.cn cn); the code was not spent"
 	}
 	return newCode
 }
 
 func (e *GrantError) Unwrap() error { return e.Err }
+
+func dataCenters(servers []AccountsServer) []zoho.DataCenter {
+	dcs := make([]zoho.DataCenter, len(servers))
+	for i, s := range servers {
+		dcs[i] = s.DataCenter
+	}
+	return dcs
+}
 
 func joinDCs(dcs []zoho.DataCenter) string {
 	s := make([]string, len(dcs))
@@ -121,47 +139,113 @@ func joinDCs(dcs []zoho.DataCenter) string {
 	return strings.Join(s, ", ")
 }
 
-// ExchangeCode exchanges a self-client's grant code for a refresh token, at
-// the first of servers that knows the client. A client id is registered in
-// one data centre, and the accounts servers of the others answer
-// invalid_client (zoho-crm-api.md section 3), so those are skipped; the
-// first server that answers anything else is the client's, and the code is
-// sent there and nowhere else: a code is good for one exchange, and only
-// that exchange yields the refresh token. A server that gives no answer
-// also stops the search, since the code may have reached it.
+// ExchangeCode exchanges a self-client's grant code for a refresh token at
+// the client's own accounts server, and sends the client secret and the code
+// to no other: a code is good for one exchange, only that exchange yields
+// the refresh token, and another data centre has no business seeing either.
+//
+// With one server (the data centre is named) the code goes there. With
+// several, FindDataCenter first asks each with the client id alone, and the
+// code goes to the one that knows the client; when the answers do not single
+// one out, nothing secret is sent and the failure is DataCenterUnknown.
 //
 // Failures are *GrantError.
 func ExchangeCode(ctx context.Context, hc *http.Client, servers []AccountsServer, clientID, clientSecret, code string) (Grant, error) {
 	if len(servers) == 0 {
 		return Grant{}, errors.New("oauth: no accounts server to exchange the code at")
 	}
-	form := url.Values{
+	s, skipped := servers[0], []zoho.DataCenter(nil)
+	if len(servers) > 1 {
+		var err error
+		if s, skipped, err = FindDataCenter(ctx, hc, servers, clientID); err != nil {
+			return Grant{}, err
+		}
+	}
+	tried := dataCenters(servers)
+	a, err := postToken(ctx, hc, s.URL, url.Values{
 		"grant_type":    {"authorization_code"},
 		"client_id":     {clientID},
 		"client_secret": {clientSecret},
 		"code":          {code},
+	})
+	if err != nil {
+		return Grant{}, &GrantError{Failure: classifyGrantError(err), Server: s, Tried: tried, Err: err}
 	}
-	var tried []zoho.DataCenter
-	for _, s := range servers {
-		tried = append(tried, s.DataCenter)
-		a, err := postToken(ctx, hc, s.URL, form)
-		if err != nil {
-			ge := &GrantError{Failure: classifyGrantError(err), Server: s, Tried: tried, Err: err}
-			if ge.Failure == UnknownClient {
-				continue
+	if a.RefreshToken == "" {
+		return Grant{}, &GrantError{Failure: CodeUsed, Server: s, Tried: tried}
+	}
+	g := Grant{Server: s, RefreshToken: a.RefreshToken, AccessToken: a.AccessToken, Skipped: skipped}
+	if _, _, ok := zoho.LookupAPIDomain(a.APIDomain); ok {
+		g.APIDomain = a.APIDomain
+	}
+	return g, nil
+}
+
+// The probe's stand-ins for the client secret and the grant code: plainly
+// not real ones, so that no server learns anything from them but the id.
+const (
+	probeSecret = "leadconvert-probe-not-a-secret"
+	probeCode   = "1000.leadconvert-probe.not-a-code"
+)
+
+// FindDataCenter finds the accounts server that knows clientID, sending
+// each server the client id with a stand-in secret and code. A client id is
+// registered in one data centre: the other data centres' servers answer
+// invalid_client, and its own, knowing the client, finds the secret or the
+// code wrong (invalid_client_secret or invalid_code; zoho-crm-api.md
+// section 3). The servers are asked at once, as each answer costs a round
+// trip to another continent.
+//
+// It returns the client's server and the data centres that answered
+// invalid_client. Exactly one server must say it knows the client: when
+// every one answers invalid_client the failure is UnknownClient, and when
+// the answers cannot tell (none knows it but some gave no or another answer,
+// or several know it) it is DataCenterUnknown, with each answer, so that the
+// operator names the data centre instead.
+func FindDataCenter(ctx context.Context, hc *http.Client, servers []AccountsServer, clientID string) (AccountsServer, []zoho.DataCenter, error) {
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"client_id":     {clientID},
+		"client_secret": {probeSecret},
+		"code":          {probeCode},
+	}
+	answers := make([]string, len(servers)) // Zoho's error, or "" with no usable answer
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			_, err := postToken(ctx, hc, s.URL, form)
+			if apiErr, ok := errors.AsType[*zoho.APIError](err); ok {
+				answers[i] = apiErr.Code
+			} else if err == nil {
+				answers[i] = "a token" // no Zoho would grant one for the stand-ins
 			}
-			return Grant{}, ge
-		}
-		if a.RefreshToken == "" {
-			return Grant{}, &GrantError{Failure: CodeUsed, Server: s, Tried: tried}
-		}
-		g := Grant{Server: s, RefreshToken: a.RefreshToken, AccessToken: a.AccessToken, Skipped: tried[:len(tried)-1]}
-		if _, _, ok := zoho.LookupAPIDomain(a.APIDomain); ok {
-			g.APIDomain = a.APIDomain
-		}
-		return g, nil
+		})
 	}
-	return Grant{}, &GrantError{Failure: UnknownClient, Server: servers[len(servers)-1], Tried: tried}
+	wg.Wait()
+
+	var known []int
+	var unknown []zoho.DataCenter
+	said := make([]string, len(servers))
+	for i, s := range servers {
+		a := answers[i]
+		switch a {
+		case "invalid_client_secret", "invalid_code":
+			known = append(known, i)
+		case "invalid_client":
+			unknown = append(unknown, s.DataCenter)
+		case "":
+			a = "no answer"
+		}
+		said[i] = string(s.DataCenter) + ": " + a
+	}
+	tried := dataCenters(servers)
+	switch {
+	case len(known) == 1:
+		return servers[known[0]], unknown, nil
+	case len(unknown) == len(servers):
+		return AccountsServer{}, nil, &GrantError{Failure: UnknownClient, Server: servers[len(servers)-1], Tried: tried}
+	}
+	return AccountsServer{}, nil, &GrantError{Failure: DataCenterUnknown, Tried: tried, Answers: said}
 }
 
 func classifyGrantError(err error) GrantFailure {
