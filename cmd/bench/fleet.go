@@ -337,7 +337,8 @@ func runFleetDesign(ctx context.Context, s settings, c fleetCell, arr []arrival,
 // rowFleet is row 7: per cell, leads per Zoho call of the three designs
 // against the floor, and the added wait against MAX_WAIT_SECONDS; the
 // write units per lead of two cells; the most Zoho calls in flight across
-// a busy deployment; the largest batch's answer.
+// a busy deployment; what waiting for a budget slot costs and how soon a
+// freed one is taken; the largest batch's answer.
 func rowFleet(ctx context.Context, s settings, rep int) ([]sample, error) {
 	// The largest batch waits in real time (claims at DynamoDB's pace,
 	// the 60 s deadline) where the cells run on simulated clocks: it runs
@@ -356,6 +357,12 @@ func rowFleet(ctx context.Context, s settings, rep int) ([]sample, error) {
 		var b sample
 		if b, err = budgetSample(ctx, s); err == nil {
 			out = append(out, b)
+		}
+	}
+	if err == nil {
+		var w []sample
+		if w, err = budgetWaitSamples(ctx, rep); err == nil {
+			out = append(out, w...)
 		}
 	}
 	l := <-big

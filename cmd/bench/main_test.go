@@ -168,6 +168,15 @@ func TestRowsRun(t *testing.T) {
 			}
 			return ""
 		}},
+		lineCheck{"fleet/budget/wait-write-units", func(r row) string {
+			// The sweep writes every slot every step; ours at most once a step.
+			if val(r.Baseline) <= 0 || val(r.Ours) >= val(r.Baseline) {
+				return fmt.Sprintf("%v write units per waiter-second, the sweep %v", val(r.Ours), val(r.Baseline))
+			}
+			return ""
+		}},
+		lineCheck{"fleet/budget/wait-read-units", measured("ours")},
+		lineCheck{"fleet/budget/time-to-slot", measured("ours", "baseline")},
 		lineCheck{"fleet/largest-batch/answer", measured("ours", "floor")})
 	for _, n := range s.statusJobs {
 		checks = append(checks,

@@ -144,3 +144,156 @@ func TestMemorySlotFreedOnlyByItsHolder(t *testing.T) {
 		t.Fatal("not free once its holder freed it")
 	}
 }
+
+// manualClock is a clock whose Sleep moves it at once, so a waiter's
+// steps run without waiting; after, when set, runs after each move and may
+// end the wait with an error.
+type manualClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	steps int
+	after func(now time.Time) error
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.steps++
+	now, after := c.now, c.after
+	c.mu.Unlock()
+	if after != nil {
+		return after(now)
+	}
+	return nil
+}
+
+// countingSlots counts the writes and reads that reach Slots; stale makes
+// every read report every slot free, as a read a moment late might.
+type countingSlots struct {
+	budget.Slots
+	stale         bool
+	writes, reads atomic.Int32
+}
+
+func (c *countingSlots) TryTake(ctx context.Context, slot int, holder string, now, until time.Time) (bool, error) {
+	c.writes.Add(1)
+	return c.Slots.TryTake(ctx, slot, holder, now, until)
+}
+
+func (c *countingSlots) Vacant(ctx context.Context, n int, now time.Time) ([]int, error) {
+	c.reads.Add(1)
+	if c.stale {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return all, nil
+	}
+	return c.Slots.Vacant(ctx, n, now)
+}
+
+// holdAll has another instance take every slot for a day.
+func holdAll(t *testing.T, slots budget.Slots, size int, now time.Time) {
+	t.Helper()
+	for slot := range size {
+		if ok, err := slots.TryTake(context.Background(), slot, "other", now, now.Add(24*time.Hour)); !ok || err != nil {
+			t.Fatalf("slot %d: %v, %v", slot, ok, err)
+		}
+	}
+}
+
+// TestWaiterWritesAtMostOncePerStep: a waiter for a full budget of 8 over
+// 10 minutes (on a manual clock) makes at most one write a step, and at
+// most 2 a second once its delay has grown (Poll 1s, jitter down to half);
+// reading first, it writes only where a slot looks free. The sweep before
+// issue 18, run the same way, wrote once per slot and step.
+func TestWaiterWritesAtMostOncePerStep(t *testing.T) {
+	const size, wait = 8, 10 * time.Minute
+	tests := []struct {
+		name         string
+		sweep, stale bool
+		perStep      int
+		perSecond    float64 // after the delay has grown; 0: not checked
+		most         int     // writes in all; 0: not checked
+	}{
+		{name: "reads first, every slot held", perStep: 1, perSecond: 2, most: 1},
+		{name: "reads a moment stale: every slot looks free", stale: true, perStep: 1, perSecond: 2},
+		{name: "sweep, the policy before", sweep: true, perStep: size},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newManualClock()
+			start := clk.Now()
+			slots := &countingSlots{Slots: budget.NewMemorySlots(), stale: tt.stale}
+			holdAll(t, slots.Slots, size, start)
+			clk.after = func(now time.Time) error {
+				if now.Sub(start) >= wait {
+					return context.DeadlineExceeded
+				}
+				return nil
+			}
+			l, err := budget.New(budget.Config{Slots: slots, Size: size, Now: clk.Now, Sleep: clk.Sleep, Sweep: tt.sweep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Acquire(context.Background()); !errors.Is(err, budget.ErrExhausted) {
+				t.Fatalf("Acquire = %v, want ErrExhausted", err)
+			}
+			writes, steps, secs := int(slots.writes.Load()), clk.steps, clk.Now().Sub(start).Seconds()
+			t.Logf("%d writes, %d reads in %d steps over %.0f s: %.2f writes a second", writes, slots.reads.Load(), steps, secs, float64(writes)/secs)
+			if writes > tt.perStep*steps {
+				t.Errorf("%d writes in %d steps, want at most %d a step", writes, steps, tt.perStep)
+			}
+			// The first steps are short (50ms doubling): allow them 8 writes.
+			if tt.perSecond > 0 && float64(writes) > 8+tt.perSecond*secs {
+				t.Errorf("%d writes in %.0f s, want at most %.0f a second", writes, secs, tt.perSecond)
+			}
+			if tt.most > 0 && writes > tt.most {
+				t.Errorf("%d writes while the reads showed every slot held, want at most %d", writes, tt.most)
+			}
+		})
+	}
+}
+
+// TestFreedSlotTakenWithinPoll: a waiter takes a slot that frees, however
+// long it has waited, within Poll (the default, 1s) of its freeing, on a
+// manual clock.
+func TestFreedSlotTakenWithinPoll(t *testing.T) {
+	const poll = time.Second // Config.Poll's default
+	for _, after := range []time.Duration{10 * time.Millisecond, 700 * time.Millisecond, 3 * time.Second, 10 * time.Minute} {
+		t.Run(after.String(), func(t *testing.T) {
+			clk := newManualClock()
+			slots := budget.NewMemorySlots()
+			holdAll(t, slots, 1, clk.Now())
+			freeAt := clk.Now().Add(after)
+			clk.after = func(now time.Time) error {
+				if !now.Before(freeAt) {
+					return slots.Free(context.Background(), 0, "other") // freed at freeAt, seen now
+				}
+				return nil
+			}
+			l, err := budget.New(budget.Config{Slots: slots, Size: 1, Now: clk.Now, Sleep: clk.Sleep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			release, err := l.Acquire(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if late := clk.Now().Sub(freeAt); late < 0 || late > poll {
+				t.Fatalf("taken %s after it freed, want within %s", late, poll)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,4 +65,48 @@ func (s *Slots) Free(ctx context.Context, slot int, holder string) error {
 		return fmt.Errorf("freeing budget slot %d: %w", slot, err)
 	}
 	return nil
+}
+
+// Vacant reads the n slots with one eventually consistent BatchGetItem:
+// half a read unit per slot, where a waiter's blind try costs a write unit
+// per slot, billed even when its condition fails. A slot read a moment late
+// costs at worst one failed write or one step's wait. A slot never taken
+// has no item.
+func (s *Slots) Vacant(ctx context.Context, n int, now time.Time) ([]int, error) {
+	held := make([]bool, n)
+	keys := make([]map[string]types.AttributeValue, n)
+	for slot := range n {
+		keys[slot] = slotKey(slot)
+	}
+	out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+		s.table: {Keys: keys, ProjectionExpression: aws.String("pk, holder, until_ms")}}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the budget's slots: %w", err)
+	}
+	for _, it := range out.Responses[s.table] {
+		if slot, ok := slotOf(it, n); ok {
+			_, taken := it["holder"]
+			held[slot] = taken && now.UnixMilli() < num(it["until_ms"])
+		}
+	}
+	// Keys left unread (throttling) count as held: the waiter's next step
+	// reads again, and a read per step is what bounds its cost.
+	for _, k := range out.UnprocessedKeys[s.table].Keys {
+		if slot, ok := slotOf(k, n); ok {
+			held[slot] = true
+		}
+	}
+	var free []int
+	for slot, h := range held {
+		if !h {
+			free = append(free, slot)
+		}
+	}
+	return free, nil
+}
+
+// slotOf is the number of the slot item (or key) it, if below n.
+func slotOf(it map[string]types.AttributeValue, n int) (int, bool) {
+	slot, err := strconv.Atoi(strings.TrimPrefix(str(it["pk"]), slotPrefix))
+	return slot, err == nil && slot >= 0 && slot < n
 }

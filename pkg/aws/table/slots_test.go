@@ -2,6 +2,7 @@ package table_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +74,42 @@ func TestSlotLapsesAtItsEnd(t *testing.T) {
 				got, err := s.TryTake(ctx, 3, st.holder, st.at, st.at.Add(time.Minute))
 				if err != nil || got != st.want {
 					t.Fatalf("%s: TryTake = %v, %v; want %v", st.name, got, err, st.want)
+				}
+			}
+		})
+	}
+}
+
+// TestSlotsVacant: the read a waiter makes before it writes names the
+// slots never taken, freed, or lapsed (at their end exactly), the same on
+// both implementations.
+func TestSlotsVacant(t *testing.T) {
+	for name, newSlots := range slotStores() {
+		t.Run(name, func(t *testing.T) {
+			s, ctx := newSlots(t), context.Background()
+			leases := []time.Duration{time.Minute, time.Minute, 2 * time.Minute} // slots 0 to 2; 3 and 4 never taken
+			for slot, lease := range leases {
+				if ok, err := s.TryTake(ctx, slot, string(rune('a'+slot)), t0, t0.Add(lease)); !ok || err != nil {
+					t.Fatalf("slot %d: %v, %v", slot, ok, err)
+				}
+			}
+			if err := s.Free(ctx, 1, "b"); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				name string
+				at   time.Time
+				want []int
+			}{
+				{"while held", t0.Add(time.Second), []int{1, 3, 4}},
+				{"1ms before slot 0 lapses", t0.Add(time.Minute - time.Millisecond), []int{1, 3, 4}},
+				{"the instant it lapses", t0.Add(time.Minute), []int{0, 1, 3, 4}},
+				{"once every lease lapsed", t0.Add(2 * time.Minute), []int{0, 1, 2, 3, 4}},
+			}
+			for _, st := range steps {
+				got, err := s.Vacant(ctx, 5, st.at)
+				if err != nil || !slices.Equal(got, st.want) {
+					t.Fatalf("%s: Vacant = %v, %v; want %v", st.name, got, err, st.want)
 				}
 			}
 		})

@@ -114,7 +114,7 @@ func (d *TokenStore) token(ctx context.Context, key string, it map[string]types.
 	case errors.Is(err, oauth.ErrUnsealable):
 		return "", nil // the next caller refreshes, and its Save replaces it
 	case err != nil:
-		return "", fmt.Errorf("opening the shared token: %w", err)
+		return "", fmt.Errorf("opening the shared token: %w: %w", oauth.ErrSealing, err)
 	}
 	d.remember(key, sealed, string(plain))
 	return string(plain), nil
@@ -154,7 +154,7 @@ func (d *TokenStore) TryLease(ctx context.Context, key, owner string, version in
 func (d *TokenStore) Save(ctx context.Context, key, owner string, rec oauth.Record) (bool, error) {
 	sealed, err := d.sealer.Seal(ctx, []byte(rec.AccessToken), d.bind(key))
 	if err != nil {
-		return false, fmt.Errorf("sealing the shared token: %w", err)
+		return false, fmt.Errorf("sealing the shared token: %w: %w", oauth.ErrSealing, err)
 	}
 	update := "SET sealed_token = :tok, token_expires_ms = :exp, version = version + :one REMOVE access_token, lease_owner, lease_until_ms, blocked_until_ms"
 	values := map[string]types.AttributeValue{

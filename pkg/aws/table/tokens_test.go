@@ -3,6 +3,7 @@ package table_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -294,7 +295,23 @@ func TestTokenLoadFailsWhileKMSFails(t *testing.T) {
 	down := r.cfg.Copy()
 	down.BaseEndpoint, down.RetryMaxAttempts = aws.String("http://127.0.0.1:1"), 1
 	b := table.NewTokenStore(awstest.CheckExpressions(t, r.api), r.table, kmsseal.New(kms.NewFromConfig(down), r.key))
-	if rec, err := b.Load(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), "opening the shared token") {
-		t.Fatalf("Load = %q, %v; want an error", rec.AccessToken, err)
+	if rec, err := b.Load(context.Background(), "k"); !errors.Is(err, oauth.ErrSealing) || !strings.Contains(err.Error(), "opening the shared token") {
+		t.Fatalf("Load = %q, %v; want an error of the key service (oauth.ErrSealing)", rec.AccessToken, err)
+	}
+	// A save it cannot seal fails before its write, as an ErrSealing, and
+	// leaves the lease to its holder, who releases it with a pause.
+	ctx, now := context.Background(), time.Now()
+	rec := r.load(a, "k")
+	if ok, err := b.TryLease(ctx, "k", "b", rec.Version, now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if saved, err := b.Save(ctx, "k", "b", oauth.Record{AccessToken: tokenB, ExpiresAt: now.Add(time.Hour)}); saved || !errors.Is(err, oauth.ErrSealing) {
+		t.Fatalf("Save = %v, %v; want an error of the key service", saved, err)
+	}
+	if err := b.Release(ctx, "k", "b", now.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.load(a, "k"); got.AccessToken != tokenA || got.LeaseOwner != "" || !got.BlockedUntil.After(now) {
+		t.Fatalf("after the failed save and release: %+v; want token A kept, no lease, a pause", got)
 	}
 }

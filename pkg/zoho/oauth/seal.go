@@ -21,3 +21,11 @@ type Sealer interface {
 // not mend it. Any other Open error (the key service unreachable, a
 // permission missing) may pass, so it is an error, not an absent token.
 var ErrUnsealable = errors.New("oauth: the sealed token does not open for this item")
+
+// ErrSealing is wrapped by a Store's errors when its Sealer failed for a
+// reason other than the ciphertext (ErrUnsealable): the key disabled or
+// its policy changed, the key service throttling or unreachable. Such a
+// failure passes by itself or needs an operator, so a Source counts it
+// (TokenSealErrors) and, when it kept a new token from being stored,
+// pauses refreshing rather than let every instance refresh in turn.
+var ErrSealing = errors.New("oauth: the key service failed")

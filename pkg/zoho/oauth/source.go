@@ -46,7 +46,15 @@ type Config struct {
 	// refusal (wrong client, revoked token) until an operator mends the secret.
 	ThrottleCooldown time.Duration // default 15m
 	FailureCooldown  time.Duration // default 1m
-	Logger           *slog.Logger
+	// SaveCooldown follows a refresh whose token the store could not keep
+	// (sealing failed: the key disabled, the key service throttling). The
+	// refresher keeps its token; without a pause each other instance would
+	// refresh in turn as the lease lapsed, one token per LeaseFor, and
+	// exhaust Zoho's 10 per 10 minutes in five. The default, one token per
+	// 5 minutes, stays within that and within the 15 live tokens per
+	// refresh token (a token lives an hour), however long the key is out.
+	SaveCooldown time.Duration // default 5m
+	Logger       *slog.Logger
 }
 
 // Source is a zoho.TokenSource. It is safe for concurrent use; within a
@@ -84,6 +92,7 @@ func NewSource(cfg Config) (*Source, error) {
 	def(&cfg.MaxWait, 10*time.Second)
 	def(&cfg.ThrottleCooldown, 15*time.Minute)
 	def(&cfg.FailureCooldown, time.Minute)
+	def(&cfg.SaveCooldown, 5*time.Minute)
 	if cfg.DataCenter == "" {
 		cfg.DataCenter = zoho.US
 	}
@@ -198,6 +207,12 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 	for {
 		rec, err := s.cfg.Store.Load(ctx, key)
 		if err != nil {
+			if errors.Is(err, ErrSealing) {
+				obs.MetricsFrom(ctx).Count("TokenSealErrors", 1)
+			}
+			if tok, ok := s.own(key, s.cfg.Now()); ok {
+				return tok, nil // still good, whatever the store or the key service says
+			}
 			return zoho.Token{}, retryable("reading the shared token", err)
 		}
 		s.mu.Lock()
@@ -213,8 +228,11 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 			if rec.UsableAt(now) {
 				return s.adopt(key, creds, rec), nil
 			}
+			if tok, ok := s.own(key, now); ok {
+				return tok, nil
+			}
 			return zoho.Token{}, &zoho.APIError{Op: "token", Class: zoho.Retryable, IDIndex: -1,
-				Message: fmt.Sprintf("refreshing is paused until %s after Zoho refused a refresh", rec.BlockedUntil.UTC().Format(time.RFC3339))}
+				Message: fmt.Sprintf("refreshing is paused until %s after Zoho refused a refresh or its token could not be stored", rec.BlockedUntil.UTC().Format(time.RFC3339))}
 		case rec.LeaseOwner == "" || rec.LeaseOwner == s.owner || !now.Before(rec.LeaseUntil):
 			won, err := s.cfg.Store.TryLease(ctx, key, s.owner, rec.Version, now, now.Add(s.cfg.LeaseFor))
 			if err != nil {
@@ -226,6 +244,9 @@ func (s *Source) obtain(ctx context.Context) (zoho.Token, error) {
 			continue // another instance moved first: read what it did
 		case rec.UsableAt(now):
 			return s.adopt(key, creds, rec), nil // still valid while the other one refreshes
+		}
+		if tok, ok := s.own(key, now); ok {
+			return tok, nil // still valid while the other one refreshes
 		}
 		if time.Now().After(giveUp) {
 			return zoho.Token{}, &zoho.APIError{Op: "token", Class: zoho.Retryable, IDIndex: -1,
@@ -274,12 +295,39 @@ func (s *Source) refreshUnderLease(ctx context.Context, key string, creds Creden
 		apiDomain = ""
 	}
 	rec := Record{AccessToken: g.accessToken, APIDomain: apiDomain, ExpiresAt: now.Add(g.lifetime)}
-	if saved, err := s.cfg.Store.Save(bg, key, s.owner, rec); err != nil || !saved {
-		// The token is good; the others will refresh for themselves.
-		s.cfg.Logger.WarnContext(ctx, "sharing the new token failed", "error", err, "lease_lost", !saved)
+	saved, err := s.cfg.Store.Save(bg, key, s.owner, rec)
+	switch {
+	case err != nil:
+		// The token is good and this instance keeps it. The lease must not
+		// just lapse: the next instance would refresh, fail to store in
+		// turn, and so on until Zoho locks every instance out. So release
+		// it with a pause, as after a refused refresh.
+		if errors.Is(err, ErrSealing) {
+			m.Count("TokenSealErrors", 1)
+		}
+		blocked := now.Add(s.cfg.SaveCooldown)
+		s.cfg.Logger.ErrorContext(ctx, "storing the new token failed: other instances wait for it", "error", err, "paused_until", blocked)
+		if rerr := s.cfg.Store.Release(bg, key, s.owner, blocked); rerr != nil {
+			s.cfg.Logger.WarnContext(ctx, "releasing the refresh lease failed", "error", rerr)
+		}
+	case !saved:
+		// Another instance took the lapsed lease; its save will share a token.
+		s.cfg.Logger.WarnContext(ctx, "sharing the new token failed: the lease was lost")
 	}
 	s.cfg.Logger.InfoContext(ctx, "zoho access token refreshed", "expires_at", rec.ExpiresAt)
 	return s.adopt(key, creds, rec), nil
+}
+
+// own returns this process's token for key while it is valid at now: the
+// refresher's, when the store could not keep it, or one about to expire
+// while another instance refreshes or refreshing is paused.
+func (s *Source) own(key string, now time.Time) (zoho.Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key != key || s.tok.AccessToken == "" || s.tok.AccessToken == s.refused || !now.Before(s.tok.Expiry) {
+		return zoho.Token{}, false
+	}
+	return s.tok, true
 }
 
 func (s *Source) adopt(key string, creds Credentials, rec Record) zoho.Token {

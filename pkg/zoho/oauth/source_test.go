@@ -3,7 +3,9 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -426,6 +429,143 @@ func TestSharedReadsWithoutRefreshing(t *testing.T) {
 			}
 			if got := f.sim.Stats().RefreshRequests; got != 2 {
 				t.Fatalf("%d refresh requests, want 2 (Shared made none)", got)
+			}
+		})
+	}
+}
+
+// errKeyDisabled is what KMS answers while the key is disabled.
+var errKeyDisabled = errors.New("KMSInvalidStateException: the key is disabled")
+
+// switchSealer is a Sealer that fails every call while down, as KMS does
+// with the key disabled or throttling, and otherwise passes to Sealer.
+type switchSealer struct {
+	oauth.Sealer
+	down atomic.Bool
+}
+
+func (s *switchSealer) Seal(ctx context.Context, p []byte, bind map[string]string) ([]byte, error) {
+	if s.down.Load() {
+		return nil, errKeyDisabled
+	}
+	return s.Sealer.Seal(ctx, p, bind)
+}
+
+func (s *switchSealer) Open(ctx context.Context, c []byte, bind map[string]string) ([]byte, error) {
+	if s.down.Load() {
+		return nil, errKeyDisabled
+	}
+	return s.Sealer.Open(ctx, c, bind)
+}
+
+// plainSealer seals nothing: the memory store's stand-in for a key.
+type plainSealer struct{}
+
+func (plainSealer) Seal(_ context.Context, p []byte, _ map[string]string) ([]byte, error) {
+	return p, nil
+}
+func (plainSealer) Open(_ context.Context, c []byte, _ map[string]string) ([]byte, error) {
+	return c, nil
+}
+
+// sealedMemory is a MemoryStore that seals before it saves, as the table
+// store does, so that a failing Sealer fails its Save the same way.
+type sealedMemory struct {
+	*oauth.MemoryStore
+	sealer oauth.Sealer
+}
+
+func (m sealedMemory) Save(ctx context.Context, key, owner string, rec oauth.Record) (bool, error) {
+	if _, err := m.sealer.Seal(ctx, []byte(rec.AccessToken), nil); err != nil {
+		return false, fmt.Errorf("sealing the shared token: %w: %w", oauth.ErrSealing, err)
+	}
+	return m.MemoryStore.Save(ctx, key, owner, rec)
+}
+
+// sealingStores yields, for each store, the sealer that works and a
+// function that makes one instance's store, sealing with the sealer given.
+func sealingStores() map[string]func(t *testing.T) (oauth.Sealer, func(oauth.Sealer) oauth.Store) {
+	return map[string]func(t *testing.T) (oauth.Sealer, func(oauth.Sealer) oauth.Store){
+		"memory": func(*testing.T) (oauth.Sealer, func(oauth.Sealer) oauth.Store) {
+			shared := oauth.NewMemoryStore()
+			return plainSealer{}, func(s oauth.Sealer) oauth.Store { return sealedMemory{shared, s} }
+		},
+		"dynamodb": func(t *testing.T) (oauth.Sealer, func(oauth.Sealer) oauth.Store) {
+			cfg := awstest.RequireSerial(t) // leases race: one request at a time, as DynamoDB applies them
+			api, tbl := awstest.CheckExpressions(t, table.NewClient(cfg)), awstest.CreateTableFromTemplate(t, cfg, "JobsTable")
+			return kmsseal.New(kms.NewFromConfig(cfg), awstest.CreateKey(t, cfg)),
+				func(s oauth.Sealer) oauth.Store { return table.NewTokenStore(api, tbl, s) }
+		},
+	}
+}
+
+// TestKeyServiceFailureDoesNotLockZohoOut: while the key cannot seal (KMS
+// disabled or throttling) and no token is stored, 14 instances calling
+// every 10 s for 7 minutes make at most one refresh per SaveCooldown,
+// never Zoho's Access Denied; the refresher keeps serving its own token;
+// once the key is back, one refresh is shared by every instance. Before
+// the fix, the unsaved refresh left its lease to lapse, each next
+// instance refreshed 30 s later, and the 11th refresh was Access Denied.
+func TestKeyServiceFailureDoesNotLockZohoOut(t *testing.T) {
+	const (
+		instances = 14
+		step      = 10 * time.Second
+		outage    = 7 * time.Minute
+		cooldown  = 5 * time.Minute // Config.SaveCooldown's default
+	)
+	for name, newStores := range sealingStores() {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, zohosim.Options{}) // Accounts' real 10 per 10 minutes
+			good, instance := newStores(t)
+			sealer := &switchSealer{Sealer: good}
+			sealer.down.Store(true)
+			sources := make([]*oauth.Source, instances)
+			for i := range sources {
+				sources[i] = f.source(t, instance(sealer), func(c *oauth.Config) { c.MaxWait = time.Millisecond })
+			}
+			metrics := obs.NewMetrics("test")
+			ctx := obs.WithMetrics(context.Background(), metrics)
+			// round has every instance ask for a token at once and says
+			// how many got one.
+			round := func() int {
+				var served atomic.Int32
+				var wg sync.WaitGroup
+				for _, s := range sources {
+					wg.Go(func() {
+						if _, err := s.Token(ctx); err == nil {
+							served.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				return int(served.Load())
+			}
+			for at := time.Duration(0); at < outage; at += step {
+				if n := round(); n == 0 {
+					t.Fatalf("at %s no instance had a token; the refresher must keep its own", at)
+				}
+				f.clock.Advance(step)
+			}
+			st := f.sim.Stats()
+			if most := 1 + int(outage/cooldown); st.AccessDenied > 0 || st.TokensIssued > most {
+				t.Fatalf("over %s of a failing key: %d tokens issued, %d Access Denied; want at most %d (one per %s) and none",
+					outage, st.TokensIssued, st.AccessDenied, most, cooldown)
+			}
+			if got := metrics.Value("TokenSealErrors"); got != float64(st.TokensIssued) {
+				t.Fatalf("TokenSealErrors = %v, want one per unsaved refresh (%d)", got, st.TokensIssued)
+			}
+
+			sealer.down.Store(false)
+			f.clock.Advance(cooldown)
+			issued := st.TokensIssued
+			deadline := time.Now().Add(30 * time.Second)
+			for round() < instances {
+				if time.Now().After(deadline) {
+					t.Fatal("once the key is back, not every instance got a token")
+				}
+			}
+			if got := f.sim.Stats().TokensIssued - issued; got != 1 {
+				t.Fatalf("once the key is back: %d refreshes, want 1 shared by every instance", got)
 			}
 		})
 	}
