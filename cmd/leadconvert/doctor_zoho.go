@@ -134,11 +134,12 @@ func (d *doctor) checkToken(ctx context.Context) result {
 		}
 	}
 	if now.Before(st.BlockedUntil) {
-		pause := fmt.Sprintf("refreshing is paused until %s (%s from now) after Zoho refused a refresh (Access Denied, or the credentials)",
+		pause := fmt.Sprintf("refreshing is paused until %s (%s from now) after Zoho refused a refresh (Access Denied, or the credentials) or a refreshed token could not be sealed (KMS: see the TokenSealErrors metric)",
 			stamp(st.BlockedUntil), st.BlockedUntil.Sub(now).Round(time.Second))
 		if !live {
 			return result{statusFail, check, pause + "; no token is live and doctor did not refresh",
-				"wait until then: every refresh before it prolongs Zoho's lock-out; if the credentials were refused, " + connectFix}
+				"wait until then: every refresh before it prolongs Zoho's lock-out; if the credentials were refused, " + connectFix +
+					"; if TokenSealErrors counts, check the TokenKey KMS key is enabled"}
 		}
 		notes = append(notes, pause)
 	}
