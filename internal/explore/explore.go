@@ -366,11 +366,12 @@ type letter struct {
 
 // deadLetter is Config.Refused: a refused batch's request goes to the
 // dead-letter queue, as pkg/app sends it (the body is the request as JSON).
-func (w *world) deadLetter(ctx context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) {
+func (w *world) deadLetter(ctx context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) error {
 	if err := w.gate(ctx, fmt.Sprintf("sqs dead-letter %v", short(req.IDs))); err != nil {
-		return
+		return err
 	}
 	w.dlq = append(w.dlq, letter{req: req, source: strings.Join(sources, " ")})
+	return nil
 }
 
 // redrive starts what `leadconvert redrive --apply` does: each letter

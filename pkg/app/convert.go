@@ -113,12 +113,14 @@ func keepUnrecorded(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Con
 // the dead-letter queue: the body is the request (ids and options, ready to
 // redrive once mended) and the submissions that asked travel in the letter,
 // since their own messages were acknowledged when the leads were parked.
-func deadLetterBatch(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, *zoho.ConvertRequest, []string, string, string) {
-	return func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string) {
+func deadLetterBatch(dead sqsbatch.DeadLetter, log *slog.Logger) func(context.Context, *zoho.ConvertRequest, []string, string, string) error {
+	return func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string) error {
 		body, _ := convert.Marshal(req) // a decoded request always marshals
 		if err := dead.Send(ctx, string(body), sqsbatch.Letter{Code: code, Reason: reason, MessageID: strings.Join(sources, " ")}); err != nil {
 			log.ErrorContext(ctx, "dead-lettering a refused batch failed", "leads", len(req.IDs), "sources", sources, "error", err)
+			return err
 		}
+		return nil
 	}
 }
 

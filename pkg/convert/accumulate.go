@@ -399,10 +399,18 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 			return Retry
 		}
 		ids = nil
+		var lettered []jobs.Claim
 		for _, c := range claims {
-			if c.State == jobs.Parked && c.Owner == b.Key().Owner() {
+			switch {
+			case c.Owner != b.Key().Owner():
+			case c.State == jobs.Parked:
 				ids = append(ids, c.LeadID)
+			case c.State == jobs.Lettered:
+				lettered = append(lettered, c)
 			}
+		}
+		if len(lettered) > 0 && !r.letterAgain(ctx, b, lettered) {
+			return Retry
 		}
 		if len(ids) == 0 {
 			if err := r.s.cfg.Store.DropBatch(ctx, b.Key()); err != nil {
@@ -435,26 +443,47 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 }
 
 // refuseBatch settles the leads of a batch whose options Zoho refused
-// (send then ends the batch, once every lead of it is settled): the request is
-// dead-lettered whole, with every submission that asked, and each lead is
-// lettered: free for the letter's redrive (the letter is the only copy of
-// the options), showing why until then. It returns the leads whose letter
-// could not be written: still parked in the batch.
-func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) (unlettered []string) {
-	req := *g.options
-	req.IDs = ids
-	if r.s.cfg.Refused != nil {
-		r.s.cfg.Refused(ctx, &req, r.sources(g, ids), out.code, out.reason)
-	}
+// (send then ends the batch, once every lead of it is settled): each lead
+// is lettered, free for the letter's redrive and showing why, and then the
+// request is dead-lettered whole, with every submission that asked; the
+// letter is the only copy of its options. In that order, so that a redrive
+// of the letter, however soon, finds its leads free to claim, and a crash
+// between the two leaves the leads lettered in a batch that still exists:
+// the wake-up that takes it over sends their letter (sendLetter). It
+// returns the leads that are not settled yet (their letter write, or the
+// letter, failed): the batch must outlive this call for them.
+func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) (unsettled []string) {
 	expires := r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)
+	var lettered []string
 	for _, id := range ids {
 		if err := r.s.cfg.Store.Letter(ctx, g.batch.Owner(), id, out.code+": "+out.reason, expires); err != nil {
 			r.s.cfg.Logger.WarnContext(ctx, "recording a refused lead failed; it stays in its batch", "lead_id", id, "error", err)
-			unlettered = append(unlettered, id)
+			unsettled = append(unsettled, id)
+			continue
 		}
+		lettered = append(lettered, id)
+	}
+	if len(lettered) > 0 && !r.sendLetter(ctx, g, lettered, out.code, out.reason) {
+		unsettled = append(unsettled, lettered...)
 	}
 	r.metrics.Count("BatchesRefused", 1)
-	return unlettered
+	return unsettled
+}
+
+// sendLetter dead-letters the request for ids with g's options; false if
+// the letter could not be sent.
+func (r *run) sendLetter(ctx context.Context, g *group, ids []string, code, reason string) bool {
+	if r.s.cfg.Refused == nil {
+		return true
+	}
+	req := *g.options
+	req.IDs = ids
+	if err := r.s.cfg.Refused(ctx, &req, r.sources(g, ids), code, reason); err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "dead-lettering a refused batch failed; the batch is kept for its next wake-up",
+			"batch", g.batch.String(), "leads", len(ids), "error", err)
+		return false
+	}
+	return true
 }
 
 // dropBatch ends g's batch, none of whose leads is left to send. If that
@@ -467,4 +496,25 @@ func (r *run) dropBatch(ctx context.Context, g *group) {
 	if err := r.s.cfg.Store.DropBatch(ctx, g.batch); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "dropping a batch failed", "batch", g.batch.String(), "error", err)
 	}
+}
+
+// letterAgain sends the letter of a batch's lettered leads, which the
+// sender that lettered them may have died before sending: a letter sent
+// twice is redriven harmlessly (the second finds its leads claimed), a
+// letter never sent would lose them. It reports whether it was sent.
+func (r *run) letterAgain(ctx context.Context, b jobs.Batch, lettered []jobs.Claim) bool {
+	var opts zoho.ConvertRequest
+	if err := json.Unmarshal([]byte(b.Options), &opts); err != nil {
+		r.s.cfg.Logger.ErrorContext(ctx, "a batch's options do not decode", "batch", b.Key().String(), "error", err)
+		return false
+	}
+	ids := make([]string, len(lettered))
+	for i, c := range lettered {
+		ids[i] = c.LeadID
+	}
+	code, reason, ok := strings.Cut(lettered[0].Reason, ": ")
+	if !ok {
+		code, reason = "REFUSED", lettered[0].Reason
+	}
+	return r.sendLetter(ctx, r.batchGroup(&group{options: &opts}, b), ids, code, reason)
 }

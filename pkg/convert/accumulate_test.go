@@ -61,12 +61,24 @@ type refusals struct {
 	mu      sync.Mutex
 	sources [][]string
 	ids     [][]string
+	// sent, when set, runs once a letter is sent (an operator's redrive,
+	// at once), or fails it with its error (the dead-letter queue down).
+	sent func(req *zoho.ConvertRequest) error
 }
 
-func (rf *refusals) add(_ context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) {
+func (rf *refusals) add(_ context.Context, req *zoho.ConvertRequest, sources []string, _, _ string) error {
+	rf.mu.Lock()
+	sent := rf.sent
+	rf.mu.Unlock()
+	if sent != nil {
+		if err := sent(req); err != nil {
+			return err
+		}
+	}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	rf.sources, rf.ids = append(rf.sources, sources), append(rf.ids, req.IDs)
+	return nil
 }
 
 type accRig struct {

@@ -3,6 +3,7 @@ package convert_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -263,3 +264,69 @@ func TestInDoubtLoopEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestRedriveRacingTheRefusalConverts: the letter of a refused batch is
+// redriven at once, before the sender that wrote it has finished: its
+// leads are lettered before the letter exists, so the redriven request
+// claims them and converts them (the explorer found the other order
+// consuming the letter while the leads were still parked).
+func TestRedriveRacingTheRefusalConverts(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, store testkit.JobStore) {
+		r := newAccRig(t, store)
+		ids := r.sim.SeedLeadRange(2)
+		const owner = "3652397000000000404"
+		r.accumulate(singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: owner} }))
+		var redriven []convert.Result
+		r.refused.sent = func(req *zoho.ConvertRequest) error {
+			r.refused.sent = nil
+			r.sim.AddUser(owner) // mended as fast as can be
+			redriven = r.accumulate([]convert.Submission{{Source: "redriven", Request: req}})
+			return nil
+		}
+		r.wake(r.timer.keys()[0])
+		if len(redriven) != 1 || redriven[0].Verdict != convert.Done {
+			t.Fatalf("the redriven letter: %+v", redriven)
+		}
+		r.wake(r.timer.keys()[1:]...)
+		for _, id := range ids {
+			if c := claimOf(t, store, id); c.State != jobs.ClaimScheduled {
+				t.Errorf("lead %s: %s %q; want scheduled by the redriven letter", id, c.State, c.Reason)
+			}
+		}
+	})
+}
+
+// TestLetterNotSentIsSentByTheNextWakeup: when the dead-letter queue
+// refuses a refused batch's letter, its leads are lettered but nobody has
+// their options: the batch is kept, and the wake-up that takes it over
+// sends the letter.
+func TestLetterNotSentIsSentByTheNextWakeup(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, store testkit.JobStore) {
+		r := newAccRig(t, store)
+		ids := r.sim.SeedLeadRange(2)
+		r.accumulate(singles(ids, func(req *zoho.ConvertRequest) { req.AssignTo = &zoho.Ref{ID: "3652397000000000404"} }))
+		key := r.timer.keys()[0]
+		r.refused.sent = func(*zoho.ConvertRequest) error {
+			r.refused.sent = nil
+			return errors.New("the dead-letter queue is throttling")
+		}
+		if v := r.wake(key); v[0] != convert.Done { // a later wake-up is set
+			t.Fatalf("wake: %v", v)
+		}
+		if len(r.refused.ids) != 0 {
+			t.Fatalf("letters %v; want none sent yet", r.refused.ids)
+		}
+		if _, err := store.Batch(context.Background(), key); err != nil {
+			t.Fatalf("the batch of leads without a letter: %v; want it kept", err)
+		}
+		r.wake(key)
+		if len(r.refused.ids) != 1 || !slices.Equal(sortedCopy(r.refused.ids[0]), sortedCopy(ids)) {
+			t.Fatalf("letters %v; want one for %v", r.refused.ids, ids)
+		}
+		if _, err := store.Batch(context.Background(), key); !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("the batch once its letter is sent: %v; want it gone", err)
+		}
+	})
+}
+
+func sortedCopy(s []string) []string { return slices.Sorted(slices.Values(s)) }

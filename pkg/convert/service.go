@@ -88,7 +88,9 @@ type Config struct {
 	// Refused, when set, receives a batch whose options Zoho refused, with
 	// the submissions that asked for its leads, to dead-letter it: their
 	// own messages were acknowledged when the leads were parked.
-	Refused func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string)
+	// An error means the letter was not sent: the batch is kept, and the
+	// wake-up that takes it over sends the letter again.
+	Refused func(ctx context.Context, req *zoho.ConvertRequest, sources []string, code, reason string) error
 
 	// Pause waits between tries of a write that must happen (a job's
 	// record); default time.Sleep.
@@ -752,15 +754,15 @@ func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutc
 			r.settle(ids, out)
 			return false
 		}
-		unlettered := r.refuseBatch(bg, g, ids, out)
+		unsettled := r.refuseBatch(bg, g, ids, out)
 		r.settle(ids, out)
-		if len(unlettered) == 0 {
+		if len(unsettled) == 0 {
 			return true
 		}
-		// The letter names them, but its redrive finds them parked and
-		// leaves them to the batch: the next wake-up sends them again.
+		// Not lettered, or lettered without a letter: the batch stays, and
+		// the next wake-up sends them again or sends their letter.
 		r.releaseBatch(ctx, bg, g)
-		r.settle(unlettered, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
+		r.settle(unsettled, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table or the dead-letter queue could not be written"})
 		return false
 	}
 	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {

@@ -126,14 +126,16 @@ func (m *Store) Release(_ context.Context, owner string, leadIDs []string) error
 	return nil
 }
 
+// A verdict keeps the claim's owner, as the table does: a lettered lead
+// names the batch whose letter must carry it.
 func (m *Store) Reject(_ context.Context, owner, leadID, reason string, expires time.Time) error {
 	return m.verdict(owner, leadID, heldOp(owner, jobs.OpReject, jobs.OpRejectParked),
-		jobs.Claim{LeadID: leadID, State: jobs.Rejected, Reason: reason, ExpiresAt: expires})
+		jobs.Claim{LeadID: leadID, State: jobs.Rejected, Owner: owner, Reason: reason, ExpiresAt: expires})
 }
 
 func (m *Store) Letter(_ context.Context, owner, leadID, reason string, expires time.Time) error {
 	return m.verdict(owner, leadID, jobs.OpLetter,
-		jobs.Claim{LeadID: leadID, State: jobs.Lettered, Reason: reason, ExpiresAt: expires})
+		jobs.Claim{LeadID: leadID, State: jobs.Lettered, Owner: owner, Reason: reason, ExpiresAt: expires})
 }
 
 func (m *Store) verdict(owner, leadID string, op jobs.LeadOp, next jobs.Claim) error {

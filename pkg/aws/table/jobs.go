@@ -233,12 +233,14 @@ func (d *JobStore) Letter(ctx context.Context, owner, leadID, reason string, exp
 }
 
 // verdict gives a lead owner holds its end: rejected or lettered, with the
-// reason, its counts starting again.
+// reason, its counts starting again. The claim keeps its owner: a lettered
+// lead names the batch whose letter must carry it (a takeover sends the
+// letter again for the leads of a batch whose letter was not sent).
 func (d *JobStore) verdict(ctx context.Context, owner, leadID string, state jobs.ClaimState, reason string, expires time.Time) error {
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
 		Key:                      leadKey(leadID),
-		UpdateExpression:         aws.String("SET claim_state = :state, reason = :reason, expires_at = :exp REMOVE #owner, claim_until_ms, attempts, doubts"),
+		UpdateExpression:         aws.String("SET claim_state = :state, reason = :reason, expires_at = :exp REMOVE claim_until_ms, attempts, doubts"),
 		ConditionExpression:      aws.String(heldBy),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
