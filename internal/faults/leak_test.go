@@ -90,8 +90,8 @@ func TestAWSErrorsStayInTheLog(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if f := res.(events.SQSEventResponse).BatchItemFailures; len(f) != 0 {
-					t.Fatalf("batch failures %v; Zoho has the lead, the message is done", f)
+				if f := res.(events.SQSEventResponse).BatchItemFailures; len(f) != 1 {
+					t.Fatalf("batch failures %v; the message is handed back, so that its lead is followed", f)
 				}
 				code, reason := r.deadLetter(t)
 				if code != "JOB_NOT_RECORDED" {

@@ -360,21 +360,31 @@ func TestLostTimerIsMadeGoodByTheNextLead(t *testing.T) {
 
 // unrecordable is a store whose RecordJob always fails, as DynamoDB might
 // right after Zoho scheduled a job.
-type unrecordable struct{ jobs.Store }
-
-func (unrecordable) RecordJob(context.Context, jobs.Job, time.Time) error {
-	return errors.New("DynamoDB is unavailable")
+// unrecordable fails the recording of jobs while down is set.
+type unrecordable struct {
+	jobs.Store
+	down *bool
 }
 
-// TestUnrecordedBatchIsNotSentAgain: when Zoho scheduled an accumulated
-// call but the job cannot be recorded, the job is kept for an operator and
-// the batch is ended, so no wake-up sends its leads to Zoho again.
-func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
+func (u unrecordable) RecordJob(ctx context.Context, j jobs.Job, exp time.Time) error {
+	if *u.down {
+		return errors.New("DynamoDB is unavailable")
+	}
+	return u.Store.RecordJob(ctx, j, exp)
+}
+
+// TestUnrecordedBatchIsFollowed: when Zoho scheduled an accumulated call
+// but the job cannot be recorded, the job is kept for an operator and the
+// batch outlives it: the next wake-up sends its leads again, Zoho refuses
+// them while its job holds them, and the read-back holds them in doubt,
+// for the status function to follow, in at most maxCallsPerChunk calls.
+func TestUnrecordedBatchIsFollowed(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	store := memstore.New()
 	var kept []jobs.Job
 	tm := &timer{}
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: unrecordable{store}, Now: z.Clock.Now, APIVersion: "v7",
+	down := true
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Leads: z.Client, Store: unrecordable{store, &down}, Now: z.Clock.Now, APIVersion: "v7",
 		Timer: tm, MaxWait: maxWait, Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)
@@ -383,15 +393,28 @@ func TestUnrecordedBatchIsNotSentAgain(t *testing.T) {
 	ctx := obs.WithMetrics(context.Background(), obs.NewMetrics("convert"))
 	svc.Accumulate(ctx, singles(ids, nil))
 	key := tm.keys()[0]
-	if v := svc.Wake(ctx, wakeups(key)); v[0] != convert.Done {
-		t.Fatalf("wake: %v", v)
-	}
+	svc.Wake(ctx, wakeups(key))
 	if len(kept) != 1 || len(kept[0].LeadIDs) != 3 {
 		t.Fatalf("jobs kept for an operator: %+v", kept)
 	}
-	z.Clock.Advance(time.Hour) // any lease has lapsed
-	if v := svc.Wake(ctx, wakeups(key)); v[0] != convert.Done || z.Sim.Stats().Calls[zohosim.EndpointMassConvert] != 1 {
-		t.Fatalf("a later wake-up: %v, %d calls; want done and no second call", v, z.Sim.Stats().Calls[zohosim.EndpointMassConvert])
+	if _, err := store.Batch(ctx, key); err != nil {
+		t.Fatalf("the batch of an unrecorded job: %v; want it kept", err)
+	}
+	down = false
+	if v := svc.Wake(ctx, wakeups(key)); v[0] != convert.Done {
+		t.Fatalf("the next wake-up: %v", v)
+	}
+	if n := z.Sim.Stats().Calls[zohosim.EndpointMassConvert]; n > 4 {
+		t.Fatalf("%d mass_convert calls; want at most the first and maxCallsPerChunk more", n)
+	}
+	cs, _ := store.Claims(ctx, ids)
+	for _, c := range cs {
+		if c.State != jobs.ClaimInDoubt {
+			t.Errorf("lead %s: %s %q; want held in doubt, followed", c.LeadID, c.State, c.Reason)
+		}
+	}
+	if len(cs) != 3 {
+		t.Fatalf("%d claims", len(cs))
 	}
 }
 

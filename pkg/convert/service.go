@@ -506,8 +506,10 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 		if err == nil {
 			// The job ends the batch only if no lead of the chunk is left to
 			// hold in doubt: that hold ends it instead.
-			r.record(ctx, g, ids, jobID, len(doubtful) == 0)
-			ended, scheduled = true, true
+			// A job that could not be recorded leaves its leads to be sent
+			// again: the batch does not end with it.
+			recorded := r.record(ctx, g, ids, jobID, len(doubtful) == 0)
+			ended, scheduled = recorded, true
 			return
 		}
 		var apiErr *zoho.APIError
@@ -671,8 +673,9 @@ func codeOrClass(e *zoho.APIError) string {
 // record stores a job Zoho scheduled. Zoho has the leads now whatever
 // happens here, so a failure to record is logged with everything needed to
 // recover the job by hand, and the leads still count as scheduled.
-// endsBatch says the job ends the batch its leads came from, if any.
-func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, endsBatch bool) {
+// endsBatch says the job ends the batch its leads came from, if any. It
+// reports whether the job was recorded.
+func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, endsBatch bool) bool {
 	now := r.s.cfg.Now()
 	sources := r.sources(g, ids)
 	job := jobs.Job{
@@ -707,15 +710,21 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, 
 		if r.s.cfg.Unrecorded != nil {
 			r.s.cfg.Unrecorded(bg, job)
 		}
-		if endsBatch {
-			// Zoho has these leads: the batch must not be sent again when its
-			// lease lapses, or Zoho refuses each of them, one call at a time.
-			r.dropBatch(bg, g)
+		// Zoho has the leads, but nothing would follow them to an outcome.
+		// They go again as if this invocation had died after Zoho's answer:
+		// their claims lapse, or their batch is taken over, and the next
+		// call finds Zoho refusing them while its job holds them; the
+		// read-back then settles them (converted, or held in doubt).
+		if g.batch != (jobs.BatchKey{}) {
+			r.releaseBatch(ctx, bg, g)
 		}
-	} else {
-		r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
+		r.settle(ids, leadOutcome{verdict: Retry, code: "JOB_NOT_RECORDED",
+			reason: "Zoho scheduled the leads but the job could not be recorded; they are sent again to be followed"})
+		return false
 	}
+	r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
 	r.settle(ids, leadOutcome{verdict: Done, jobID: jobID})
+	return true
 }
 
 // bookkeeping is a context for writes that must happen after the calls'

@@ -270,30 +270,59 @@ func TestLeadBusyElsewhereIsRetried(t *testing.T) {
 
 // failingRecords is a store whose job writes fail, as when DynamoDB is down
 // right after Zoho scheduled a job.
-type failingRecords struct{ jobs.Store }
-
-func (failingRecords) RecordJob(context.Context, jobs.Job, time.Time) error {
-	return errors.New("dynamodb: service unavailable")
+// failingRecords fails the recording of Zoho's jobs while down is set.
+type failingRecords struct {
+	jobs.Store
+	down *bool
 }
 
-// TestUnrecordedJobIsKept: Zoho has the leads, so they count as scheduled,
-// and the job goes to the Unrecorded hook (the DLQ in Lambda), not only a log.
-func TestUnrecordedJobIsKept(t *testing.T) {
+func (f failingRecords) RecordJob(ctx context.Context, j jobs.Job, exp time.Time) error {
+	if *f.down {
+		return errors.New("dynamodb: service unavailable")
+	}
+	return f.Store.RecordJob(ctx, j, exp)
+}
+
+// TestUnrecordedJobIsFollowed: Zoho scheduled the leads but the job cannot
+// be recorded. The job goes to the Unrecorded hook (the DLQ in Lambda) for
+// an operator, and the message is handed back: its redelivery, once the
+// claims lapse, finds Zoho refusing the leads its job holds, reads them
+// back, and holds them in doubt, so the status function follows them to an
+// outcome (a job that fails a lead no longer goes unnoticed).
+func TestUnrecordedJobIsFollowed(t *testing.T) {
 	z := zohotest.Start(t, zohosim.Options{}, 1)
 	ids := z.Sim.SeedLeadRange(3)
 	var kept []jobs.Job
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Store: failingRecords{memstore.New()}, Now: z.Clock.Now,
+	down := true
+	store := memstore.New()
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Leads: z.Client, Store: failingRecords{store, &down}, Now: z.Clock.Now,
 		Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := obs.NewMetrics("convert")
-	res := svc.Convert(obs.WithMetrics(context.Background(), m), []convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}})
-	if res[0].Verdict != convert.Done || len(res[0].Jobs) != 1 {
-		t.Fatalf("result %+v", res[0])
+	sub := []convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}}
+	res := svc.Convert(obs.WithMetrics(context.Background(), m), sub)
+	if res[0].Verdict != convert.Retry || res[0].Code != "JOB_NOT_RECORDED" {
+		t.Fatalf("result %+v; want the message handed back", res[0])
 	}
-	if len(kept) != 1 || kept[0].ID != res[0].Jobs[0].JobID || len(kept[0].LeadIDs) != 3 || m.Value("JobsNotRecorded") != 1 {
+	if len(kept) != 1 || len(kept[0].LeadIDs) != 3 || m.Value("JobsNotRecorded") != 1 {
 		t.Fatalf("kept %+v, metric %v", kept, m.Value("JobsNotRecorded"))
+	}
+	down = false
+	z.Clock.Advance(time.Hour) // the claims lapse; SQS delivers the message again
+	if res := svc.Convert(obs.WithMetrics(context.Background(), m), sub); res[0].Verdict != convert.Done {
+		t.Fatalf("the redelivery: %+v", res[0])
+	}
+	cs, err := store.Claims(context.Background(), ids)
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("claims %+v %v", cs, err)
+	}
+	for _, c := range cs {
+		followed := c.State == jobs.ClaimInDoubt || c.State == jobs.Rejected && strings.HasPrefix(c.Reason, convert.ConvertedElsewhere)
+		if !followed {
+			t.Errorf("lead %s after the redelivery: %s %q; want held in doubt or found converted", c.LeadID, c.State, c.Reason)
+		}
 	}
 }
 

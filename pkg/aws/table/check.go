@@ -277,7 +277,17 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 				continue
 			}
 			if !moved {
-				continue // it moved on since the read: its new holder sends it
+				// It moved on since the read. If another run settling this
+				// very job moved it to retry, this run sends it too (settling
+				// repeats harmlessly, and that run may fail before it sends);
+				// any other move leaves it to its new holder.
+				again, err := d.Claims(ctx, []string{c.LeadID})
+				if err != nil {
+					errs = append(errs, err)
+				} else if len(again) == 1 && again[0].State == jobs.Retry && again[0].JobID == job.ID {
+					retry = append(retry, c.LeadID)
+				}
+				continue
 			}
 			if next.State == jobs.Rejected && p.Rejected != nil {
 				p.Rejected(c, byID[c.LeadID])

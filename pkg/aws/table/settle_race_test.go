@@ -40,6 +40,7 @@ func (b *beforeWrite) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 // does not send it again (it would go out twice). This is the gap that
 // moveClaim's condition "claim_state = :seen AND job_id = :job" guards.
 func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
+	const jobA = "3652397000009666666"
 	policy := jobs.SettlePolicy{MaxAttempts: 3, RetryUntil: t0.Add(time.Hour), RejectUntil: t0.Add(2 * time.Hour)}
 	jobB := jobs.Job{ID: "3652397000009777777", State: jobs.Scheduled, CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
 	tests := []struct {
@@ -48,13 +49,19 @@ func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
 		// meanwhile re-points the claim of lead, through st.
 		meanwhile func(ctx context.Context, t *testing.T, st jobs.Store, lead string)
 		want      func(c jobs.Claim) bool
+		wantRetry bool // job A's read-back sends the lead again
 	}{
 		{"sent again into job B, A would retry it", jobs.NotConverted, recordInB(jobB),
-			func(c jobs.Claim) bool { return c.State == jobs.ClaimScheduled && c.JobID == jobB.ID }},
+			func(c jobs.Claim) bool { return c.State == jobs.ClaimScheduled && c.JobID == jobB.ID }, false},
 		{"sent again into job B, A would reject it", jobs.NotFound, recordInB(jobB),
-			func(c jobs.Claim) bool { return c.State == jobs.ClaimScheduled && c.JobID == jobB.ID }},
+			func(c jobs.Claim) bool { return c.State == jobs.ClaimScheduled && c.JobID == jobB.ID }, false},
 		{"claimed again once expired, A would retry it", jobs.NotConverted, claimAgain,
-			func(c jobs.Claim) bool { return c.State == jobs.Pending && c.JobID == "" }},
+			func(c jobs.Claim) bool { return c.State == jobs.Pending && c.JobID == "" }, false},
+		// Two status runs settle job A at once; the other one moved the
+		// claim to retry and may die before it sends the lead: this run
+		// sends it (a second copy is claimed once).
+		{"moved to retry by another run settling A, A retries it too", jobs.NotConverted, settledByAnotherRun(jobA, policy),
+			func(c jobs.Claim) bool { return c.State == jobs.Retry && c.JobID == jobA }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +71,7 @@ func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
 				}
 				ctx := context.Background()
 				other := s.New()
-				a := jobs.Job{ID: "3652397000009666666", State: jobs.Scheduled, LeadIDs: leadIDs(9100, 1),
+				a := jobs.Job{ID: jobA, State: jobs.Scheduled, LeadIDs: leadIDs(9100, 1),
 					Sources: []string{"msg"}, APIVersion: "v7", CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
 				// The claims of A expire an hour after t0, so that claimAgain may take one.
 				if err := other.RecordJob(ctx, a, t0.Add(time.Hour)); err != nil {
@@ -82,8 +89,8 @@ func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
 				if !w.fired {
 					t.Fatal("the read-back wrote no claim: nothing slipped in between")
 				}
-				if slices.Contains(retry, lead) {
-					t.Errorf("job A's read-back sends again %s, which moved on: retry %v", lead, retry)
+				if slices.Contains(retry, lead) != tt.wantRetry {
+					t.Errorf("job A's read-back: retry %v; want %s in it: %v", retry, lead, tt.wantRetry)
 				}
 				got, err := other.Claims(ctx, []string{lead})
 				if err != nil || len(got) != 1 || !tt.want(got[0]) {
@@ -110,5 +117,21 @@ func claimAgain(ctx context.Context, t *testing.T, st jobs.Store, lead string) {
 	claimed, held, err := st.Claim(ctx, "invocation-c", []string{lead}, now, now.Add(5*time.Minute))
 	if err != nil || len(claimed) != 1 {
 		t.Errorf("claiming the expired lead again: %v held %+v, %v", claimed, held, err)
+	}
+}
+
+// settledByAnotherRun settles job a's lead as not converted: another status
+// run's read-back of the same job, first.
+func settledByAnotherRun(a string, p jobs.SettlePolicy) func(ctx context.Context, t *testing.T, st jobs.Store, lead string) {
+	return func(ctx context.Context, t *testing.T, st jobs.Store, lead string) {
+		t.Helper()
+		cs, ok := st.(jobs.CheckStore)
+		if !ok {
+			t.Fatal("the store does not settle")
+		}
+		j := jobs.Job{ID: a, State: jobs.Completed, LeadIDs: []string{lead}}
+		if _, err := cs.SettleLeads(ctx, j, []jobs.LeadResult{{LeadID: lead, Outcome: jobs.NotConverted}}, p); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
