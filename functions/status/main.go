@@ -34,6 +34,7 @@ func main() {
 		fail(err)
 	}
 	ddb := table.NewClient(awsCfg)
+	jobStore := table.NewJobStore(ddb, cfg.JobsTable)
 	deps := app.StatusDeps{
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
@@ -42,7 +43,8 @@ func main() {
 			Slots:  table.NewSlots(ddb, cfg.JobsTable),
 			Out:    os.Stdout,
 		},
-		Jobs: table.NewJobStore(ddb, cfg.JobsTable),
+		Jobs:   jobStore,
+		Sweeps: jobStore,
 	}
 	if cfg.ConversionQueueURL != "" {
 		deps.Resend = sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)

@@ -6,11 +6,12 @@ import (
 )
 
 // DefaultScopes are what the bridge's setup asks for: both mass_convert
-// scopes, and reading leads back.
+// scopes, reading leads back, and selecting them with COQL (sweeps).
 var DefaultScopes = []string{
 	"ZohoCRM.mass_convert.leads.CREATE",
 	"ZohoCRM.mass_convert.leads.READ",
 	"ZohoCRM.modules.leads.READ",
+	"ZohoCRM.coql.READ",
 }
 
 // endpointScopes are the scopes that each allow a CRM endpoint
@@ -20,6 +21,9 @@ var endpointScopes = map[Endpoint][]string{
 	EndpointMassConvert: {"ZohoCRM.mass_convert.leads.CREATE"},
 	EndpointStatus:      {"ZohoCRM.mass_convert.leads.READ"},
 	EndpointGetLeads:    {"ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.ALL", "ZohoCRM.modules.ALL"},
+	// COQL needs its own scope; the module's READ is needed besides
+	// (section 8), which the simulator does not check.
+	EndpointCOQL: {"ZohoCRM.coql.READ"},
 }
 
 // allows reports whether the grant's scopes let a token call ep. Zoho

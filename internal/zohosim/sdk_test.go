@@ -19,7 +19,7 @@ import (
 
 // TestOfficialPythonSDK drives Zoho's own Python SDK (zohocrmsdk8-0,
 // unmodified, from the project's .venv) through token refresh, mass
-// convert, status polling and Get Records against the simulator, so that
+// convert, status polling, Get Records and a COQL select against the simulator, so that
 // the simulator keeps answering the way Zoho's own client expects.
 //
 // It skips when the venv or the SDK is missing (run `make venv`), except
@@ -84,6 +84,7 @@ func TestOfficialPythonSDK(t *testing.T) {
 		NotConverted       int      `json:"not_converted"`
 		Failed             int      `json:"failed"`
 		Records            map[string]bool
+		Selected           []string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("summary: %v\n%s", err, stdout.Bytes())
@@ -119,12 +120,17 @@ func TestOfficialPythonSDK(t *testing.T) {
 		}
 	}
 
+	// COQL returns converted leads (the simulator's default reading).
+	if !slices.Equal(got.Selected, ids[1:]) {
+		t.Errorf("COQL selected %v, want %v", got.Selected, ids[1:])
+	}
+
 	// Every call the SDK made reached the simulator and was one it knows.
 	st := s.Stats()
 	if st.TokensIssued != 1 || st.InvalidTokenAnswers != 0 {
 		t.Errorf("tokens issued %d, 401s %d; want 1, 0", st.TokensIssued, st.InvalidTokenAnswers)
 	}
-	for _, ep := range []Endpoint{EndpointToken, EndpointMassConvert, EndpointStatus, EndpointGetLeads, EndpointFields, EndpointUsers, EndpointOrg} {
+	for _, ep := range []Endpoint{EndpointToken, EndpointMassConvert, EndpointStatus, EndpointGetLeads, EndpointFields, EndpointUsers, EndpointOrg, EndpointCOQL} {
 		if st.Calls[ep] == 0 {
 			t.Errorf("the SDK never called %s", ep)
 		}

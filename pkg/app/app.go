@@ -26,6 +26,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -73,6 +74,14 @@ type StatusDeps struct {
 	Jobs   StatusStore
 	Events jobcheck.Publisher // nil: finished jobs are not announced
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
+	Sweeps SweepStore         // nil: the function runs no sweeps
+}
+
+// SweepStore is what the status function reads and writes to run a sweep:
+// the sweep and its runs, and the claims of the leads it selects.
+type SweepStore interface {
+	sweep.Store
+	sweep.Claims
 }
 
 // observeZoho counts every request sent to the CRM by kind, retries
@@ -200,9 +209,10 @@ func (e *Embedded) Convert() ConvertDeps {
 	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes}
 }
 
-// Status returns the status function's share; it announces nothing.
+// Status returns the status function's share; it announces nothing, and
+// runs the sweeps stored in Jobs.
 func (e *Embedded) Status() StatusDeps {
-	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs, Resend: e.Queue}
+	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs, Resend: e.Queue, Sweeps: e.Jobs}
 }
 
 // Deliver hands both queues' visible messages to fn, wake-ups last, at

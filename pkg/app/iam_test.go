@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/budget"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -200,7 +201,7 @@ func grants(t *testing.T, tmpl template, fn string) map[string][]string {
 // TestTemplateGrantsWhatTheCodeCalls: each function's role grants exactly
 // the DynamoDB actions its stores make, read from pkg/aws/table's source
 // through the interfaces the function is given (app.ConvertDeps,
-// app.StatusDeps): nothing the code never calls, and nothing it calls left
+// app.StatusDeps, sweeps included): nothing the code never calls, and nothing it calls left
 // out. Query is granted on the open-checks index only.
 func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 	calls := tableCalls(t)
@@ -221,7 +222,7 @@ func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 		ops []string
 	}{
 		{"ConvertFunction", append(uses("JobStore", (*jobs.Store)(nil)), shared...)},
-		{"StatusFunction", append(uses("JobStore", (*jobs.CheckStore)(nil)), shared...)},
+		{"StatusFunction", slices.Concat(uses("JobStore", (*jobs.CheckStore)(nil)), uses("JobStore", (*app.SweepStore)(nil)), shared)},
 	}
 	tmpl := loadTemplate(t)
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,11 +14,15 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
-// Status is the status function: scheduled checks of the open jobs.
+// Status is the status function: scheduled checks of the open jobs, and
+// the runs of sweeps.
 type Status struct {
 	checker *jobcheck.Checker
+	sweeps  *sweep.Runner // nil without a sweep store
+	now     func() time.Time
 	out     io.Writer
 	log     *slog.Logger
 }
@@ -42,14 +47,46 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Status{checker: checker, out: d.Out, log: log}, nil
+	st := &Status{checker: checker, now: d.Now, out: d.Out, log: log}
+	if st.now == nil {
+		st.now = time.Now
+	}
+	if d.Sweeps != nil {
+		sc := sweep.Config{Zoho: client, Store: d.Sweeps, Claims: d.Sweeps, Queue: d.Resend,
+			Decoder: &convert.Decoder{APIVersion: client.APIVersion(), DefaultOwner: cfg.DefaultOwner}, Now: st.now, Logger: log}
+		if d.Resend == nil {
+			sc.Queue = noQueue{}
+		}
+		if st.sweeps, err = sweep.NewRunner(sc); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// noQueue refuses every message: a deployment without a conversion queue
+// cannot run sweeps (dry runs excepted).
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, string, string) error {
+	return errors.New("the status function has no conversion queue (CONVERSION_QUEUE_URL)")
 }
 
 // Invoke is the Lambda handler. A schedule's event (whatever its shape),
 // {} or null runs over the due jobs; {"job_ids": [...]} checks those jobs
-// now. It returns the run's report, and an error only for a malformed
-// job_ids.
+// now; {"sweep": "NAME"} (with "dry_run": true, "run": "ID") runs that
+// sweep (sweep.ParseEvent). It returns the run's report, and an error for
+// a malformed event, an unknown or paused sweep, or a sweep run that
+// could not be stored; Zoho's refusals end a sweep's run with the reason in
+// its report.
 func (s *Status) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	if ev, ok, err := sweep.ParseEvent(raw); ok {
+		if err != nil {
+			s.log.ErrorContext(ctx, "status: bad sweep event", "error", err)
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		return s.runSweep(ctx, ev)
+	}
 	req, err := jobcheck.ParseRequest(raw)
 	if err != nil {
 		s.log.ErrorContext(ctx, "status: bad request", "error", err)
@@ -65,4 +102,34 @@ type queueWaker struct{ q jobcheck.Resender }
 
 func (w queueWaker) Wake(ctx context.Context, key jobs.BatchKey) error {
 	return w.q.Enqueue(ctx, convert.WakeBody(convert.Wakeup{Key: key}), "")
+}
+
+// runSweep runs one sweep, leaving the invocation's last moments to save
+// the run: the runner stops on Now's clock, which the local run sets to the
+// simulator's, so the deadline is carried over as the time remaining.
+func (s *Status) runSweep(ctx context.Context, ev sweep.Event) (any, error) {
+	if s.sweeps == nil {
+		return nil, errors.New("status: this deployment has no sweep store")
+	}
+	m := obs.NewMetrics("status")
+	defer func() { _ = m.Flush(s.out, time.Now()) }()
+	ctx = obs.WithMetrics(ctx, m)
+	o := sweep.Options{RunID: ev.RunID, DryRun: ev.DryRun}
+	if dl, ok := ctx.Deadline(); ok {
+		o.Deadline = s.now().Add(time.Until(dl))
+	}
+	rep, err := s.sweeps.Run(ctx, ev.Sweep, o)
+	if err != nil {
+		s.log.ErrorContext(ctx, "status: sweep not run", "sweep", ev.Sweep, "error", err)
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	if !rep.DryRun {
+		m.CountBy("SweepLeadsQueued", "Sweep", ev.Sweep, rep.Queued)
+		if rep.End == sweep.EndError {
+			m.CountBy("SweepRunsFailed", "Sweep", ev.Sweep, 1)
+		}
+	}
+	s.log.InfoContext(ctx, "status: sweep ran", "sweep", ev.Sweep, "run", rep.RunID, "dry_run", rep.DryRun,
+		"end", rep.End, "stopped", rep.Stopped, "queued", rep.Queued, "matched", rep.Matched)
+	return rep, nil
 }

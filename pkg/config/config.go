@@ -77,6 +77,9 @@ type Status struct {
 	// MaxWait (MAX_WAIT_SECONDS, the convert function's): a batch whose
 	// first lead waited longer, and a grace, is woken again by the safety net.
 	MaxWait time.Duration
+	// DefaultOwner (DEFAULT_OWNER_ID, the convert function's): sweeps'
+	// options are decoded with it, as the convert function decodes them.
+	DefaultOwner string
 }
 
 // Authorizer is the authorizer function's configuration: it reads only
@@ -198,6 +201,10 @@ func LoadStatus(getenv func(string) string) (Status, error) {
 		ConversionQueueURL: p.str("CONVERSION_QUEUE_URL", "", false),
 		MaxLeadAttempts:    p.integer("MAX_LEAD_ATTEMPTS", 2, 1, 10),
 		MaxWait:            time.Duration(p.integer("MAX_WAIT_SECONDS", 60, 1, 900)) * time.Second,
+		DefaultOwner:       p.str("DEFAULT_OWNER_ID", "", false),
+	}
+	if s.DefaultOwner != "" && !zoho.IsRecordID(s.DefaultOwner) {
+		p.fail("DEFAULT_OWNER_ID", "want a Zoho user id (1 to 19 digits, no leading zero), got %q", s.DefaultOwner)
 	}
 	return s, p.err()
 }

@@ -24,6 +24,7 @@ type Store struct {
 	accs     map[string]jobs.Acc
 	batches  map[jobs.BatchKey]jobs.Batch
 	requests map[string]jobs.Request
+	sw       *sweepState // made on first use
 }
 
 var (

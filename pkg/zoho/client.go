@@ -74,7 +74,7 @@ type Config struct {
 
 // Call is one request sent to Zoho CRM, as Observe hears of it.
 type Call struct {
-	Op     string // "mass_convert", "convert_status", "get_leads"
+	Op     string // "mass_convert", "convert_status", "get_leads", "coql"
 	Status int    // the HTTP status; 0 when no answer came
 	// CreditsLeft is X-API-CREDITS-REMAINING, which Zoho sends once half
 	// the org's daily credits are spent; -1 when the answer had none.
@@ -334,6 +334,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 const (
 	massConvertPath = "/Leads/actions/mass_convert"
 	leadsPath       = "/Leads"
+	coqlPath        = "/coql"
 )
 
 func (c *Client) endpoint(tok Token, path string, query url.Values) string {
@@ -400,11 +401,12 @@ func isErrorBody(body []byte) bool {
 }
 
 // transportError classifies a call that got no usable answer. Only a POST
-// that reached Zoho is ambiguous: a GET can always be repeated, and a
-// request that was never written cannot have been acted on.
+// that reached Zoho is ambiguous: a GET can always be repeated, and so can
+// a COQL select, a POST that changes nothing; a request that was never
+// written cannot have been acted on.
 func transportError(op, method string, wrote bool, err error) *APIError {
 	e := &APIError{Op: op, Class: Retryable, IDIndex: -1, Err: err,
-		Ambiguous: wrote && method != http.MethodGet}
+		Ambiguous: wrote && method != http.MethodGet && op != "coql"}
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

@@ -7,7 +7,8 @@ The SDK is initialised with a custom environment whose CRM and Accounts URLs
 both point at the simulator, so no request can leave it. The script refreshes
 a token, mass converts the ids (with a Deals object, so the SDK validates it
 against the Deals fields metadata), polls the job until it is COMPLETED, reads
-the leads back with Get Records (converted=both) and prints a JSON summary on
+the leads back with Get Records (converted=both), selects them with a COQL
+query as a sweep does (keyset paging: id > last, order by id) and prints a JSON summary on
 stdout. Any failure exits non-zero with the reason on stderr.
 
 It is run by sdk_test.go; the client credentials are zohosim's defaults.
@@ -31,6 +32,7 @@ from zohocrmsdk.src.com.zoho.crm.api.sdk_config import SDKConfig
 from zohocrmsdk.src.com.zoho.crm.api.util.choice import Choice
 from zohocrmsdk.src.com.zoho.crm.api import mass_convert
 from zohocrmsdk.src.com.zoho.crm.api import record
+from zohocrmsdk.src.com.zoho.crm.api import coql
 
 CLIENT_ID = "1000.SIMCLIENT"  # zohosim.DefaultClientID
 CLIENT_SECRET = "simsecret"  # zohosim.DefaultClientSecret
@@ -157,6 +159,23 @@ def read_back(ids):
     return out
 
 
+def select(ids):
+    # A sweep's page: the ids above the first one, in id order.
+    body = coql.BodyWrapper()
+    body.set_select_query("select id, Last_Name from Leads where Lead_Status = 'Not Contacted' "
+                          "and id > %d order by id asc limit 2000" % min(ids))
+    resp = coql.CoqlOperations().get_records(body)
+    if resp is None:
+        fail("coql: no response")
+    obj = resp.get_object()
+    if resp.get_status_code() != 200 or not isinstance(obj, coql.ResponseWrapper):
+        fail("coql: HTTP %d %s" % (resp.get_status_code(), describe(obj)))
+    info = obj.get_info()
+    if info.get_more_records() is not False or info.get_count() != len(obj.get_data()):
+        fail("coql: info %s" % describe(info))
+    return [str(rec.get_id()) for rec in obj.get_data()]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base-url", required=True)
@@ -172,6 +191,7 @@ def main():
     job_id, http_status = convert(ids)
     st, status, seen = poll(job_id, deadline)
     converted = read_back(ids)
+    selected = select(ids)
     summary = {
         "job_id": job_id,
         "schedule_http_status": http_status,
@@ -182,6 +202,7 @@ def main():
         "not_converted": st.get_not_converted_count(),
         "failed": st.get_failed_count(),
         "records": converted,
+        "selected": selected,
     }
     json.dump(summary, sys.stdout, sort_keys=True)
     sys.stdout.write("\n")

@@ -15,6 +15,8 @@
 //	BATCH#<fp>#<gen>     a taken accumulator, until its job is recorded
 //	REQ#<request id>     a request the API queued, for GET /requests/{id}
 //	SLOT#<k>             one slot of the deployment's Zoho concurrency budget
+//	SWEEP#<name>         a sweep: a COQL selection and conversion options
+//	SWEEPRUN#<name>#<id> one run of a sweep: counts, cursor and lease
 package table
 
 import (
@@ -28,14 +30,16 @@ import (
 
 // The key scheme and the index of open jobs, shared with template.yaml.
 const (
-	jobPrefix     = "JOB#"
-	checkPrefix   = "CHK#"
-	leadPrefix    = "LEAD#"
-	tokenPrefix   = "TOKEN#"
-	accPrefix     = "ACC#"
-	batchPrefix   = "BATCH#"
-	requestPrefix = "REQ#"
-	slotPrefix    = "SLOT#"
+	jobPrefix      = "JOB#"
+	checkPrefix    = "CHK#"
+	leadPrefix     = "LEAD#"
+	tokenPrefix    = "TOKEN#"
+	accPrefix      = "ACC#"
+	batchPrefix    = "BATCH#"
+	requestPrefix  = "REQ#"
+	slotPrefix     = "SLOT#"
+	sweepPrefix    = "SWEEP#"
+	sweepRunPrefix = "SWEEPRUN#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard) and no range, with due_at (and a previous version's

@@ -1,0 +1,192 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
+)
+
+// TestSweepEndToEnd: the status function runs a sweep over qualified
+// leads, some converted already, some claimed, some of another status;
+// it queues exactly the convertible ones, and the convert function,
+// delivered the queue, converts them in ceil(n/50) mass_convert calls.
+// The same run asked again queues nothing.
+func TestSweepEndToEnd(t *testing.T) {
+	const convertible, converted, claimed, other = 437, 40, 23, 30
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	env := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "MAX_WAIT_SECONDS": "60", "BATCHING_WINDOW_SECONDS": "20",
+		"DEFAULT_OWNER_ID": zohotest.Owner}
+	convertCfg, err := config.LoadConvert(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusCfg, err := config.LoadStatus(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, io.Discard)
+	convertFn, err := app.NewConvert(convertCfg, deps.Convert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusFn, err := app.NewStatus(statusCfg, deps.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// The leads, interleaved by id.
+	ids := sim.SeedLeadRange(convertible + converted + claimed + other)
+	var want, conv, held []string
+	for i, id := range ids {
+		status := "Qualified"
+		switch {
+		case i%5 == 1 && len(conv) < converted:
+			conv = append(conv, id)
+		case i%5 == 2 && len(held) < claimed:
+			held = append(held, id)
+		case i%5 == 3 && other > 0 && i/5 < other:
+			status = "Contacted"
+		default:
+			want = append(want, id)
+		}
+		sim.SetLeadFields(id, map[string]any{"Lead_Status": status, "Lead_Source": "Web"})
+	}
+	if len(want) != convertible {
+		t.Fatalf("seeded %d convertible leads, want %d", len(want), convertible)
+	}
+	// Converted by someone else (a Zoho workflow, a person): no claim of ours.
+	tok := sim.IssueToken()
+	for c := range slices.Chunk(conv, 50) {
+		body, _ := json.Marshal(map[string]any{"ids": c, "assign_to": map[string]string{"id": zohotest.Owner}})
+		req, _ := http.NewRequest("POST", url+"/crm/v7/Leads/actions/mass_convert", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Zoho-oauthtoken "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("converting beforehand: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	clock.Advance(5 * time.Minute)
+	// Claimed by a request under way.
+	if got, _, err := deps.Jobs.Claim(ctx, "another-invocation", held, clock.Now(), clock.Now().Add(time.Hour)); err != nil || len(got) != claimed {
+		t.Fatalf("claiming: %v %v", got, err)
+	}
+
+	s := sweep.Sweep{Name: "qualified-web", Schedule: "cron(0 2 * * ? *)", TimeZone: "Europe/Berlin",
+		Condition: "Lead_Status = 'Qualified' and Lead_Source = 'Web'",
+		Options:   json.RawMessage(`{"Deals":{"Deal_Name":"Web lead","Stage":"Qualification","Closing_Date":"2026-12-31"}}`), Enabled: true}
+	if err := s.Check(&convert.Decoder{APIVersion: "v7", DefaultOwner: statusCfg.DefaultOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Jobs.PutSweep(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	sim.ResetStats()
+
+	dry := invokeSweep(t, statusFn, `{"sweep":"qualified-web","dry_run":true}`)
+	if !dry.DryRun || dry.Queued != convertible || deps.Queue.Len() != 0 {
+		t.Fatalf("dry run: %+v, %d messages queued", dry, deps.Queue.Len())
+	}
+
+	rep := invokeSweep(t, statusFn, `{"sweep":"qualified-web","run":"2026-11-28T02:00:00Z"}`)
+	if rep.End != sweep.EndDone || rep.Queued != convertible || rep.SkippedConverted != converted ||
+		rep.SkippedClaimed != claimed || rep.Matched != convertible+converted+claimed || rep.Messages != 1 {
+		t.Fatalf("run: %+v", rep)
+	}
+	again := invokeSweep(t, statusFn, `{"sweep":"qualified-web","run":"2026-11-28T02:00:00Z"}`)
+	if !again.Repeated || deps.Queue.Len() != 1 {
+		t.Fatalf("the same run again: %+v, %d messages", again, deps.Queue.Len())
+	}
+
+	calls := sim.Stats().Calls[zohosim.EndpointMassConvert]
+	for range 3 { // the messages, then the accumulator's wake-up
+		if _, err := deps.Deliver(ctx, convertFn, 10); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(90 * time.Second)
+	}
+	calls = sim.Stats().Calls[zohosim.EndpointMassConvert] - calls
+	if wantCalls := (convertible + 49) / 50; calls != wantCalls {
+		t.Errorf("mass_convert calls %d, want %d", calls, wantCalls)
+	}
+	var sent []string
+	for _, j := range sim.Jobs() {
+		sent = append(sent, j.IDs...)
+	}
+	slices.Sort(sent)
+	// The jobs include those that converted conv beforehand.
+	wantSent := slices.Sorted(slices.Values(slices.Concat(want, conv)))
+	if !slices.Equal(sent, wantSent) {
+		t.Errorf("Zoho was sent %d leads, want the %d convertible (and the %d converted beforehand)", len(sent), convertible, converted)
+	}
+}
+
+func invokeSweep(t *testing.T, fn *app.Status, event string) sweep.Report {
+	t.Helper()
+	res, err := fn.Invoke(context.Background(), json.RawMessage(event))
+	if err != nil {
+		t.Fatalf("%s: %v", event, err)
+	}
+	rep, ok := res.(sweep.Report)
+	if !ok {
+		t.Fatalf("%s answered %T", event, res)
+	}
+	return rep
+}
+
+// TestSweepEventRefusals: a malformed event or an unknown sweep is an
+// error naming the problem.
+func TestSweepEventRefusals(t *testing.T) {
+	r := newStatusOnEmbedded(t)
+	for event, want := range map[string]string{
+		`{"sweep": 5}`:                       `"sweep" must name a sweep`,
+		`{"sweep": "a#b"}`:                   `"sweep" must name a sweep`,
+		`{"sweep": "x", "dry_run": "yes"}`:   `"dry_run" must be true or false`,
+		`{"sweep": "x", "run": "a/b"}`:       `"run" must be a run id`,
+		`{"sweep": "x", "colour": "red"}`:    `unknown key "colour"`,
+		`{"sweep": "nope"}`:                  `sweep "nope" is not defined`,
+		`{"sweep": "nope", "dry_run": true}`: `sweep "nope" is not defined`,
+	} {
+		_, err := r.Invoke(context.Background(), json.RawMessage(event))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", event, err, want)
+		}
+	}
+}
+
+func newStatusOnEmbedded(t *testing.T) *app.Status {
+	t.Helper()
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	cfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := app.NewStatus(cfg, app.NewEmbedded(sampleSecret(), clock.Now, io.Discard).Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn
+}

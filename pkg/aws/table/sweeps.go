@@ -1,0 +1,213 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
+)
+
+// A sweep item SWEEP#<name> holds the definition (name, schedule,
+// time_zone, condition, options, max_leads, enabled, created_at) and, while
+// a run is under way, open_run; last_run names the last run started. A run
+// item SWEEPRUN#<name>#<run id> holds the run's counts, cursor, lease and
+// version. Names and run ids never hold '#' (sweep.ValidName,
+// sweep.ValidRunID).
+
+var (
+	_ sweep.Store   = (*JobStore)(nil)
+	_ sweep.Catalog = (*JobStore)(nil)
+)
+
+func sweepKey(name string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": sAttr(sweepPrefix + name)}
+}
+
+func runKey(name, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": sAttr(sweepRunPrefix + name + "#" + id)}
+}
+
+func boolAttr(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }
+
+func boolOf(v types.AttributeValue) bool {
+	b, ok := v.(*types.AttributeValueMemberBOOL)
+	return ok && b.Value
+}
+
+func timeString(t time.Time) types.AttributeValue {
+	if t.IsZero() {
+		return sAttr("")
+	}
+	return sAttr(t.UTC().Format(time.RFC3339Nano))
+}
+
+func timeOf(v types.AttributeValue) time.Time {
+	if str(v) == "" {
+		return time.Time{}
+	}
+	return timeAttr(v)
+}
+
+// setAll is an update expression setting every attribute of attrs, with
+// placeholders for every name (run attributes such as end and cursor are
+// DynamoDB reserved words).
+func setAll(attrs map[string]types.AttributeValue, names map[string]string, values map[string]types.AttributeValue) string {
+	var parts []string
+	for i, k := range slices.Sorted(maps.Keys(attrs)) {
+		n, v := "#s"+strconv.Itoa(i), ":s"+strconv.Itoa(i)
+		names[n], values[v] = k, attrs[k]
+		parts = append(parts, n+" = "+v)
+	}
+	return "SET " + strings.Join(parts, ", ")
+}
+
+func (d *JobStore) PutSweep(ctx context.Context, s sweep.Sweep) error {
+	attrs := map[string]types.AttributeValue{
+		"kind": sAttr("sweep"), "name": sAttr(s.Name), "schedule": sAttr(s.Schedule), "time_zone": sAttr(s.TimeZone),
+		"condition": sAttr(s.Condition), "options": sAttr(string(s.Options)), "max_leads": nAttr(int64(s.MaxLeads)),
+		"enabled": boolAttr(s.Enabled),
+	}
+	names, values := map[string]string{"#created": "created_at"}, map[string]types.AttributeValue{":created": timeString(s.CreatedAt)}
+	// An update, not a put: it keeps the runs' open_run and last_run.
+	expr := setAll(attrs, names, values) + ", #created = if_not_exists(#created, :created)"
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.table), Key: sweepKey(s.Name),
+		UpdateExpression: aws.String(expr), ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	if err != nil {
+		return fmt.Errorf("storing sweep %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (d *JobStore) Sweep(ctx context.Context, name string) (sweep.Sweep, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table), Key: sweepKey(name), ConsistentRead: aws.Bool(true)})
+	switch {
+	case err != nil:
+		return sweep.Sweep{}, fmt.Errorf("reading sweep %s: %w", name, err)
+	case out.Item == nil:
+		return sweep.Sweep{}, sweep.ErrNotFound
+	}
+	it := out.Item
+	s := sweep.Sweep{Name: str(it["name"]), Schedule: str(it["schedule"]), TimeZone: str(it["time_zone"]),
+		Condition: str(it["condition"]), MaxLeads: int(num(it["max_leads"])), Enabled: boolOf(it["enabled"]),
+		OpenRun: str(it["open_run"]), LastRun: str(it["last_run"]), CreatedAt: timeOf(it["created_at"])}
+	if o := str(it["options"]); o != "" {
+		s.Options = json.RawMessage(o)
+	}
+	return s, nil
+}
+
+func runAttrs(r sweep.Run) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"kind": sAttr("sweep_run"), "sweep": sAttr(r.Sweep), "run_id": sAttr(r.ID),
+		"started_at": timeString(r.StartedAt), "ended_at": timeString(r.EndedAt), "end": sAttr(r.End), "reason": sAttr(r.Reason),
+		"cursor": sAttr(r.Cursor), "matched": nAttr(int64(r.Matched)), "skipped_converted": nAttr(int64(r.SkippedConverted)),
+		"skipped_not_found": nAttr(int64(r.SkippedNotFound)), "skipped_claimed": nAttr(int64(r.SkippedClaimed)),
+		"queued": nAttr(int64(r.Queued)), "over_max": nAttr(int64(r.OverMax)), "more_over_max": boolAttr(r.MoreOverMax),
+		"messages": nAttr(int64(r.Messages)), "coql_calls": nAttr(int64(r.COQLCalls)), "read_calls": nAttr(int64(r.ReadCalls)),
+		"invocations": nAttr(int64(r.Invocations)), "lease_owner": sAttr(r.LeaseOwner), "lease_until_ms": nAttr(r.LeaseUntil.UnixMilli()),
+	}
+}
+
+func (d *JobStore) StartRun(ctx context.Context, r sweep.Run) error {
+	attrs := runAttrs(r)
+	attrs["version"] = nAttr(1)
+	names, values := map[string]string{}, map[string]types.AttributeValue{}
+	runExpr := setAll(attrs, names, values)
+	_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: aws.String(d.table), Key: sweepKey(r.Sweep),
+			UpdateExpression:          aws.String("SET open_run = :id, last_run = :id"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(open_run) OR open_run = :none)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(r.ID), ":none": sAttr("")}}},
+		{Update: &types.Update{TableName: aws.String(d.table), Key: runKey(r.Sweep, r.ID),
+			UpdateExpression: aws.String(runExpr), ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+	}})
+	if err == nil {
+		return nil
+	}
+	if cancelled(err) {
+		if _, rerr := d.Sweep(ctx, r.Sweep); errors.Is(rerr, sweep.ErrNotFound) {
+			return sweep.ErrNotFound
+		}
+		return sweep.ErrChanged
+	}
+	return fmt.Errorf("starting run %s of sweep %s: %w", r.ID, r.Sweep, err)
+}
+
+// cancelled reports a transaction a condition cancelled.
+func cancelled(err error) bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return false
+	}
+	return slices.ContainsFunc(tce.CancellationReasons, func(r types.CancellationReason) bool {
+		return aws.ToString(r.Code) == "ConditionalCheckFailed"
+	})
+}
+
+func (d *JobStore) SweepRun(ctx context.Context, name, id string) (sweep.Run, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table), Key: runKey(name, id), ConsistentRead: aws.Bool(true)})
+	switch {
+	case err != nil:
+		return sweep.Run{}, fmt.Errorf("reading run %s of sweep %s: %w", id, name, err)
+	case out.Item == nil:
+		return sweep.Run{}, sweep.ErrNotFound
+	}
+	it := out.Item
+	r := sweep.Run{Sweep: str(it["sweep"]), ID: str(it["run_id"]), StartedAt: timeOf(it["started_at"]), EndedAt: timeOf(it["ended_at"]),
+		End: str(it["end"]), Reason: str(it["reason"]), Cursor: str(it["cursor"]), Matched: int(num(it["matched"])),
+		SkippedConverted: int(num(it["skipped_converted"])), SkippedNotFound: int(num(it["skipped_not_found"])),
+		SkippedClaimed: int(num(it["skipped_claimed"])), Queued: int(num(it["queued"])), OverMax: int(num(it["over_max"])),
+		MoreOverMax: boolOf(it["more_over_max"]), Messages: int(num(it["messages"])), COQLCalls: int(num(it["coql_calls"])),
+		ReadCalls: int(num(it["read_calls"])), Invocations: int(num(it["invocations"])), LeaseOwner: str(it["lease_owner"]),
+		Version: int(num(it["version"]))}
+	if ms := num(it["lease_until_ms"]); ms > 0 {
+		r.LeaseUntil = time.UnixMilli(ms)
+	}
+	return r, nil
+}
+
+func (d *JobStore) SaveRun(ctx context.Context, r sweep.Run) error {
+	attrs := runAttrs(r)
+	attrs["version"] = nAttr(int64(r.Version + 1))
+	names, values := map[string]string{"#v": "version"}, map[string]types.AttributeValue{":was": nAttr(int64(r.Version))}
+	run := types.Update{TableName: aws.String(d.table), Key: runKey(r.Sweep, r.ID),
+		UpdateExpression: aws.String(setAll(attrs, names, values)), ConditionExpression: aws.String("#v = :was"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values}
+	var err error
+	if r.End == "" {
+		_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: run.TableName, Key: run.Key,
+			UpdateExpression: run.UpdateExpression, ConditionExpression: run.ConditionExpression,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return sweep.ErrChanged
+		}
+	} else {
+		// The run's end and the sweep's open run go in one write, so the
+		// sweep is never left pointing at an ended run.
+		_, err = d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &run},
+			{Update: &types.Update{TableName: aws.String(d.table), Key: sweepKey(r.Sweep),
+				UpdateExpression: aws.String("REMOVE open_run"), ConditionExpression: aws.String("open_run = :id"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(r.ID)}}},
+		}})
+		if cancelled(err) {
+			return sweep.ErrChanged
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("saving run %s of sweep %s: %w", r.ID, r.Sweep, err)
+	}
+	return nil
+}

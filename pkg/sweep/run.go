@@ -1,0 +1,553 @@
+package sweep
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// How a run ended.
+const (
+	EndDone     = "done"      // every matching lead was seen
+	EndMaxLeads = "max_leads" // it queued max_leads and left the rest
+	EndError    = "error"     // Zoho (or the queue) refused; Reason says how
+)
+
+// Run is one run of a sweep, as stored after each message it queues.
+type Run struct {
+	Sweep, ID string
+	StartedAt time.Time
+	EndedAt   time.Time // zero while it is under way
+	End       string    // "" while under way, else EndDone, EndMaxLeads, EndError
+	Reason    string    // why it ended in error: Zoho's answer as it is (APIError.Public)
+	// Cursor is the last lead id the run is done with: the next page
+	// selects id > Cursor. Empty before the first page.
+	Cursor string
+	// Counts, over the whole run. Matched counts the ids COQL returned
+	// that the run looked at; each is then skipped as converted, not
+	// found or claimed, or queued.
+	Matched, SkippedConverted, SkippedNotFound, SkippedClaimed, Queued int
+	// OverMax counts matching ids the run did not look at once it had
+	// queued max_leads, on the page it stopped in; MoreOverMax says Zoho
+	// had more pages besides.
+	OverMax     int
+	MoreOverMax bool
+	Messages    int // messages put on the conversion queue
+	COQLCalls   int
+	ReadCalls   int // Get Records calls
+	Invocations int // invocations that took part (a run nearing a deadline goes on in another)
+	// LeaseOwner holds the run until LeaseUntil: only the invocation that
+	// holds the lease queues.
+	LeaseOwner string
+	LeaseUntil time.Time
+	Version    int
+}
+
+// Report is what an invocation answers.
+type Report struct {
+	Sweep            string    `json:"sweep"`
+	RunID            string    `json:"run_id,omitempty"`
+	DryRun           bool      `json:"dry_run,omitempty"`
+	StartedAt        time.Time `json:"started_at"`
+	EndedAt          time.Time `json:"ended_at,omitzero"`
+	End              string    `json:"end,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	Matched          int       `json:"matched"`
+	SkippedConverted int       `json:"skipped_converted"`
+	SkippedNotFound  int       `json:"skipped_not_found"`
+	SkippedClaimed   int       `json:"skipped_claimed"`
+	Queued           int       `json:"queued"` // in a dry run: would be queued
+	OverMax          int       `json:"over_max"`
+	MoreOverMax      bool      `json:"more_over_max,omitempty"`
+	Messages         int       `json:"messages"`
+	COQLCalls        int       `json:"coql_calls"`
+	ReadCalls        int       `json:"read_calls"`
+	Cursor           string    `json:"cursor,omitempty"`
+	// Stopped says why this invocation stopped before the run ended:
+	// "deadline" (it goes on in the next invocation), "busy" (another
+	// invocation holds the run), "lease_lost" (another took it over).
+	Stopped string `json:"stopped,omitempty"`
+	// Repeated says the run had ended before this invocation: nothing was
+	// queued again.
+	Repeated bool `json:"repeated,omitempty"`
+	// Sample holds the first ids a dry run would queue.
+	Sample []string `json:"sample,omitempty"`
+}
+
+// SampleSize is how many ids a dry run shows.
+const SampleSize = 10
+
+// Zoho is what a run asks of Zoho (*zoho.Client).
+type Zoho interface {
+	COQL(ctx context.Context, query string) ([]zoho.COQLRow, bool, error)
+	GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error)
+}
+
+// Claims reads the leads' claims (jobs.Store).
+type Claims interface {
+	Claims(ctx context.Context, leadIDs []string) ([]jobs.Claim, error)
+}
+
+// Queue is the conversion queue (jobcheck.Resender).
+type Queue interface {
+	Enqueue(ctx context.Context, body, requestID string) error
+}
+
+// Config configures a Runner.
+type Config struct {
+	Zoho    Zoho
+	Store   Store
+	Claims  Claims
+	Queue   Queue
+	Decoder *convert.Decoder // the deployment's: API version and default owner
+	Now     func() time.Time // default time.Now
+	// Reserve is the time a run leaves before its deadline: it stops
+	// taking pages then. Default max(10 s, 10% of the time it had).
+	Reserve time.Duration
+	Logger  *slog.Logger
+}
+
+// Runner runs sweeps.
+type Runner struct{ cfg Config }
+
+// NewRunner returns a Runner for cfg.
+func NewRunner(cfg Config) (*Runner, error) {
+	if cfg.Zoho == nil || cfg.Store == nil || cfg.Claims == nil || cfg.Decoder == nil {
+		return nil, errors.New("sweep: Config needs Zoho, Store, Claims and Decoder")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// Options say which run to make.
+type Options struct {
+	// RunID names the run: a schedule's tick time, so that a tick
+	// delivered twice is one run. Empty: a new run named by its start
+	// time, unless the sweep has a run under way, which goes on.
+	RunID  string
+	DryRun bool
+	// Deadline is when the invocation ends (on Now's clock); zero: none.
+	Deadline time.Time
+}
+
+// UnknownSweepError is a run asked of a sweep that is not stored.
+type UnknownSweepError struct{ Name string }
+
+func (e *UnknownSweepError) Error() string { return fmt.Sprintf("sweep %q is not defined", e.Name) }
+
+// PausedError is a run asked of a paused sweep.
+type PausedError struct{ Name string }
+
+func (e *PausedError) Error() string { return fmt.Sprintf("sweep %q is paused", e.Name) }
+
+// leaseGrace is how long a lease outlives its invocation's deadline: the
+// runtime ends an invocation at its deadline, so once the lease lapses the
+// holder can no longer be sending.
+const leaseGrace = time.Minute
+
+// noDeadlineLease is the lease of an invocation without a deadline.
+const noDeadlineLease = 15 * time.Minute
+
+// Run runs the sweep name: starts a run, goes on with the one under way,
+// or, in a dry run, counts what a run would queue without queueing or
+// storing anything. An error is returned for an unknown or paused sweep, a
+// sweep whose options no longer decode, or a store that fails; Zoho's
+// refusals end the run, with the reason in its report.
+//
+// Idempotency. A run is stored after each message it queues, with its
+// cursor moved to the last id that message covers, in one conditional
+// write on the run's version; ids are taken in id order, so the next page
+// (id > cursor) never selects a lead a queued message carried. Only the
+// invocation holding the run's lease queues, and the lease lasts until a
+// minute past that invocation's deadline, when it can no longer send, so
+// two invocations never queue for one run. A run that has ended is never
+// run again: a run id given twice (a schedule's tick delivered twice)
+// queues once. What remains is a crash between SendMessage and the save:
+// the next invocation sends that one message again, and the lead claims
+// make the second copy a no-op in the convert function (its leads are
+// claimed by then, or still unclaimed and converted once).
+func (r *Runner) Run(ctx context.Context, name string, o Options) (Report, error) {
+	sw, err := r.cfg.Store.Sweep(ctx, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Report{}, &UnknownSweepError{name}
+	case err != nil:
+		return Report{}, fmt.Errorf("reading sweep %s: %w", name, err)
+	case !sw.Enabled && !o.DryRun:
+		return Report{}, &PausedError{name}
+	}
+	req, err := Request(r.cfg.Decoder, sw.Options)
+	if err != nil {
+		return Report{}, fmt.Errorf("sweep %s: %w", name, err)
+	}
+	now := r.cfg.Now()
+	if o.DryRun {
+		p := &pass{r: r, sw: sw, req: req, o: o, dry: true, run: Run{Sweep: name, StartedAt: now}}
+		return p.go_(ctx)
+	}
+	run, rep, ok, err := r.take(ctx, sw, o, now)
+	if err != nil || !ok {
+		return rep, err
+	}
+	p := &pass{r: r, sw: sw, req: req, o: o, run: run}
+	return p.go_(ctx)
+}
+
+// take finds or starts the run to go on with and takes its lease. ok is
+// false when there is nothing to do: rep says why.
+func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (Run, Report, bool, error) {
+	owner := newOwner()
+	until := now.Add(noDeadlineLease)
+	if !o.Deadline.IsZero() {
+		until = o.Deadline.Add(leaseGrace)
+	}
+	for range 3 { // a start that loses a race reads again
+		if sw.OpenRun == "" {
+			id := o.RunID
+			if id == "" {
+				id = strconv.FormatInt(now.UnixMilli(), 10)
+			}
+			if done, err := r.cfg.Store.SweepRun(ctx, sw.Name, id); err == nil {
+				rep := done.report()
+				rep.Repeated = true
+				return Run{}, rep, false, nil
+			} else if !errors.Is(err, ErrNotFound) {
+				return Run{}, Report{}, false, fmt.Errorf("reading run %s of sweep %s: %w", id, sw.Name, err)
+			}
+			run := Run{Sweep: sw.Name, ID: id, StartedAt: now, Invocations: 1, LeaseOwner: owner, LeaseUntil: until, Version: 1}
+			err := r.cfg.Store.StartRun(ctx, run)
+			if err == nil {
+				return run, Report{}, true, nil
+			}
+			if !errors.Is(err, ErrChanged) {
+				return Run{}, Report{}, false, fmt.Errorf("starting run %s of sweep %s: %w", id, sw.Name, err)
+			}
+		} else {
+			run, err := r.cfg.Store.SweepRun(ctx, sw.Name, sw.OpenRun)
+			if err != nil {
+				return Run{}, Report{}, false, fmt.Errorf("reading run %s of sweep %s: %w", sw.OpenRun, sw.Name, err)
+			}
+			if run.End == "" && (run.LeaseOwner == "" || jobs.Lapsed(run.LeaseUntil, now)) {
+				run.LeaseOwner, run.LeaseUntil = owner, until
+				run.Invocations++
+				err := r.cfg.Store.SaveRun(ctx, run)
+				if err == nil {
+					run.Version++
+					return run, Report{}, true, nil
+				}
+				if !errors.Is(err, ErrChanged) {
+					return Run{}, Report{}, false, fmt.Errorf("taking run %s of sweep %s: %w", run.ID, sw.Name, err)
+				}
+			} else if run.End == "" {
+				rep := run.report()
+				rep.Stopped = "busy"
+				return Run{}, rep, false, nil
+			}
+		}
+		var err error
+		if sw, err = r.cfg.Store.Sweep(ctx, sw.Name); err != nil {
+			return Run{}, Report{}, false, fmt.Errorf("reading sweep %s: %w", sw.Name, err)
+		}
+	}
+	return Run{}, Report{Sweep: sw.Name, Stopped: "busy"}, false, nil
+}
+
+func newOwner() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails
+	return hex.EncodeToString(b[:])
+}
+
+func (run Run) report() Report {
+	return Report{Sweep: run.Sweep, RunID: run.ID, StartedAt: run.StartedAt, EndedAt: run.EndedAt, End: run.End,
+		Reason: run.Reason, Matched: run.Matched, SkippedConverted: run.SkippedConverted, SkippedNotFound: run.SkippedNotFound,
+		SkippedClaimed: run.SkippedClaimed, Queued: run.Queued, OverMax: run.OverMax, MoreOverMax: run.MoreOverMax,
+		Messages: run.Messages, COQLCalls: run.COQLCalls, ReadCalls: run.ReadCalls, Cursor: run.Cursor}
+}
+
+// pass is one invocation's work on a run.
+type pass struct {
+	r      *Runner
+	sw     Sweep
+	req    *zoho.ConvertRequest
+	o      Options
+	dry    bool
+	run    Run
+	sample []string
+	start  time.Time
+}
+
+// nearDeadline reports whether the invocation should stop taking work.
+func (p *pass) nearDeadline() bool {
+	if p.o.Deadline.IsZero() {
+		return false
+	}
+	now := p.r.cfg.Now()
+	reserve := p.r.cfg.Reserve
+	if reserve <= 0 {
+		reserve = max(10*time.Second, p.o.Deadline.Sub(p.start)/10)
+	}
+	return p.o.Deadline.Sub(now) < reserve
+}
+
+func (p *pass) go_(ctx context.Context) (Report, error) {
+	p.start = p.r.cfg.Now()
+	stopped, err := p.pages(ctx)
+	rep := p.run.report()
+	rep.DryRun, rep.Sample, rep.Stopped = p.dry, p.sample, stopped
+	if p.dry {
+		rep.RunID = ""
+	}
+	return rep, err
+}
+
+// pages runs pages until the run ends or the invocation stops.
+func (p *pass) pages(ctx context.Context) (stopped string, err error) {
+	for p.run.End == "" {
+		if p.nearDeadline() {
+			return "deadline", p.release(ctx)
+		}
+		if p.run.Queued >= p.sw.MaxLeads {
+			return p.end(ctx, EndMaxLeads, "")
+		}
+		after := p.run.Cursor
+		if after == "" {
+			after = "0"
+		}
+		q := fmt.Sprintf("select id from Leads where (%s) and id > %s order by id asc limit %d",
+			p.sw.Condition, after, zoho.MaxCOQLRows)
+		rows, more, err := p.r.cfg.Zoho.COQL(ctx, q)
+		p.run.COQLCalls++
+		if err != nil {
+			return p.end(ctx, EndError, "selecting leads: "+public(err))
+		}
+		ids := make([]string, 0, len(rows))
+		for _, row := range rows {
+			if !zoho.IsRecordID(row.ID) || !idAfter(row.ID, after) || len(ids) > 0 && !idAfter(row.ID, ids[len(ids)-1]) {
+				// Keyset paging relies on ids ascending past the cursor.
+				return p.end(ctx, EndError, fmt.Sprintf("selecting leads: Zoho answered id %q out of order after %s", row.ID, after))
+			}
+			ids = append(ids, row.ID)
+		}
+		if len(ids) == 0 {
+			return p.end(ctx, EndDone, "")
+		}
+		stopped, err := p.page(ctx, ids, more)
+		if stopped != "" || err != nil {
+			return stopped, err
+		}
+		if !more && p.run.End == "" {
+			return p.end(ctx, EndDone, "")
+		}
+	}
+	return "", nil
+}
+
+// page handles one COQL page, a message at a time: each message covers
+// the ids up to its last one, and the run is saved with the cursor there.
+func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped string, err error) {
+	for len(ids) > 0 {
+		var send []string
+		var seg Run // the counts of the ids this message covers
+		covered := ""
+		var zohoErr error // a read Zoho refused: what was read before it is still sent
+		for len(ids) > 0 && len(send) < convert.MaxIDs {
+			room := min(zoho.MaxIDsPerRead, convert.MaxIDs-len(send), p.sw.MaxLeads-p.run.Queued-len(send))
+			if room <= 0 || p.nearDeadline() {
+				break
+			}
+			chunk := ids[:min(room, len(ids))]
+			keep, err := p.convertible(ctx, chunk, &seg)
+			if err != nil {
+				if _, ok := errors.AsType[*zoho.APIError](err); !ok {
+					return "", err // the claims could not be read: the run stays open
+				}
+				zohoErr = err
+				break
+			}
+			send = append(send, keep...)
+			ids = ids[len(chunk):]
+			covered = chunk[len(chunk)-1]
+		}
+		if covered == "" && zohoErr == nil {
+			break // max_leads reached, or the deadline
+		}
+		if len(send) > 0 && !p.dry {
+			if err := p.enqueue(ctx, send); err != nil {
+				p.add(seg, p.run.Cursor)
+				return p.end(ctx, EndError, "queueing leads: the conversion queue refused the message")
+			}
+		}
+		seg.Queued, seg.Messages = len(send), min(len(send), 1)
+		p.add(seg, covered)
+		if p.dry && len(p.sample) < SampleSize {
+			p.sample = append(p.sample, send[:min(len(send), SampleSize-len(p.sample))]...)
+		}
+		if zohoErr != nil {
+			return p.end(ctx, EndError, "reading leads back: "+public(zohoErr))
+		}
+		if err := p.save(ctx); err != nil {
+			if errors.Is(err, ErrChanged) {
+				return "lease_lost", nil
+			}
+			return "", err
+		}
+	}
+	if len(ids) > 0 && p.run.Queued >= p.sw.MaxLeads {
+		p.run.OverMax, p.run.MoreOverMax = len(ids), more
+		return p.end(ctx, EndMaxLeads, "")
+	}
+	if len(ids) > 0 { // the deadline
+		return "deadline", p.release(ctx)
+	}
+	return "", nil
+}
+
+// convertible reads chunk back and returns the leads to queue: found, not
+// converted, and not claimed. COQL may return converted leads (unconfirmed:
+// zoho-crm-api.md section 8), and one converted id fails a whole
+// mass_convert call, so every candidate is read back whatever COQL says.
+func (p *pass) convertible(ctx context.Context, chunk []string, seg *Run) ([]string, error) {
+	leads, err := p.r.cfg.Zoho.GetLeads(ctx, chunk)
+	seg.ReadCalls++
+	if err != nil {
+		return nil, err
+	}
+	var open []string
+	for _, l := range leads {
+		seg.Matched++
+		switch {
+		case !l.Found:
+			seg.SkippedNotFound++
+		case l.Known && l.Converted:
+			seg.SkippedConverted++
+		default:
+			open = append(open, l.ID)
+		}
+	}
+	if len(open) == 0 {
+		return nil, nil
+	}
+	claims, err := p.r.cfg.Claims.Claims(ctx, open)
+	if err != nil {
+		return nil, fmt.Errorf("reading claims: %w", err)
+	}
+	now := p.r.cfg.Now()
+	held := map[string]bool{}
+	for _, c := range claims {
+		if c.Live(now) {
+			held[c.LeadID] = true
+		}
+	}
+	keep := open[:0:0]
+	for _, id := range open {
+		if held[id] {
+			seg.SkippedClaimed++
+		} else {
+			keep = append(keep, id)
+		}
+	}
+	return keep, nil
+}
+
+func (p *pass) enqueue(ctx context.Context, ids []string) error {
+	req := *p.req
+	req.IDs = ids
+	body, err := convert.Marshal(&req)
+	if err != nil {
+		return err
+	}
+	if err := p.r.cfg.Queue.Enqueue(ctx, string(body), ""); err != nil {
+		p.r.cfg.Logger.ErrorContext(ctx, "sweep: queueing leads failed", "sweep", p.sw.Name, "run", p.run.ID,
+			"leads", len(ids), "error", err)
+		return err
+	}
+	return nil
+}
+
+// add counts seg into the run and moves its cursor to covered.
+func (p *pass) add(seg Run, covered string) {
+	r := &p.run
+	r.Matched += seg.Matched
+	r.SkippedConverted += seg.SkippedConverted
+	r.SkippedNotFound += seg.SkippedNotFound
+	r.SkippedClaimed += seg.SkippedClaimed
+	r.Queued += seg.Queued
+	r.Messages += seg.Messages
+	r.ReadCalls += seg.ReadCalls
+	if covered != "" {
+		r.Cursor = covered
+	}
+}
+
+// save stores the run (not in a dry run) on the version it holds.
+func (p *pass) save(ctx context.Context) error {
+	if p.dry {
+		return nil
+	}
+	if err := p.r.cfg.Store.SaveRun(ctx, p.run); err != nil {
+		if errors.Is(err, ErrChanged) {
+			return err
+		}
+		return fmt.Errorf("saving run %s of sweep %s: %w", p.run.ID, p.sw.Name, err)
+	}
+	p.run.Version++
+	return nil
+}
+
+// release saves the run and gives up its lease, for the next invocation.
+func (p *pass) release(ctx context.Context) error {
+	p.run.LeaseOwner, p.run.LeaseUntil = "", time.Time{}
+	if err := p.save(ctx); err != nil && !errors.Is(err, ErrChanged) {
+		return err
+	}
+	return nil
+}
+
+// end ends the run and saves it.
+func (p *pass) end(ctx context.Context, how, reason string) (string, error) {
+	p.run.End, p.run.Reason, p.run.EndedAt = how, reason, p.r.cfg.Now()
+	p.run.LeaseOwner, p.run.LeaseUntil = "", time.Time{}
+	if how == EndError {
+		p.r.cfg.Logger.WarnContext(ctx, "sweep: run ended in error", "sweep", p.sw.Name, "run", p.run.ID, "reason", reason)
+	}
+	if err := p.save(ctx); err != nil {
+		if errors.Is(err, ErrChanged) {
+			return "lease_lost", nil
+		}
+		return "", err
+	}
+	return "", nil
+}
+
+// public is an error as a report may show it: Zoho's answer as it is, our
+// own words otherwise.
+func public(err error) string {
+	if apiErr, ok := errors.AsType[*zoho.APIError](err); ok {
+		return apiErr.Public()
+	}
+	return "an unexpected error (see the log)"
+}
+
+// idAfter reports whether record id a comes after b in Zoho's order
+// (numeric; both are decimal without leading zeros).
+func idAfter(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
+}

@@ -1,0 +1,412 @@
+package sweep_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/internal/zohotest"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/memstore"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
+	"github.com/zoho-bridge/leadconvert/pkg/zoho"
+)
+
+// queue records the messages a run sends.
+type queue struct {
+	mu   sync.Mutex
+	msgs []string
+	fail error
+}
+
+func (q *queue) Enqueue(_ context.Context, body, _ string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
+	q.msgs = append(q.msgs, body)
+	return nil
+}
+
+// ids decodes every message as the convert function would and returns
+// their ids in order, failing on a duplicate or a message over 1,000 ids.
+func (q *queue) ids(t *testing.T) []string {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var all []string
+	seen := map[string]bool{}
+	for _, m := range q.msgs {
+		req, err := convert.DecodeJSON([]byte(m), "v7")
+		if err != nil {
+			t.Fatalf("a queued message does not decode: %v\n%s", err, m)
+		}
+		if req.AssignTo == nil || req.AssignTo.ID != zohotest.Owner || req.Deals == nil {
+			t.Fatalf("a queued message without the sweep's options: %s", m)
+		}
+		for _, id := range req.IDs {
+			if seen[id] {
+				t.Fatalf("lead %s queued twice", id)
+			}
+			seen[id] = true
+		}
+		all = append(all, req.IDs...)
+	}
+	return all
+}
+
+// rig is a simulator with leads, a store, a queue and a runner.
+type rig struct {
+	t      *testing.T
+	z      *zohotest.Zoho
+	st     stores
+	claims sweep.Claims
+	q      *queue
+	// convertible are the leads a run should queue.
+	convertible []string
+	// onRead runs before every Get Records call (the deadline test's clock).
+	onRead func()
+}
+
+type zohoHook struct {
+	*zoho.Client
+	r *rig
+}
+
+func (h zohoHook) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error) {
+	if h.r.onRead != nil {
+		h.r.onRead()
+	}
+	return h.Client.GetLeads(ctx, ids)
+}
+
+const options = `{"Deals":{"Deal_Name":"Nightly","Stage":"Qualification","Closing_Date":"2026-12-31"}}`
+
+// newRig seeds qualified leads: n convertible, converted already, claimed
+// already, plus others of another status, interleaved by id.
+func newRig(t *testing.T, st stores, claims sweep.Claims, opts zohosim.Options, n, converted, claimed, other int) *rig {
+	t.Helper()
+	if st == nil {
+		m := memstore.New()
+		st, claims = m, m
+	}
+	z := zohotest.Start(t, opts, 2)
+	r := &rig{t: t, z: z, st: st, claims: claims, q: &queue{}}
+	ctx := context.Background()
+	total := n + converted + claimed + other
+	ids := z.Sim.SeedLeadRange(total)
+	var conv, claim []string
+	for i, id := range ids {
+		status := "Qualified"
+		switch {
+		case i%4 == 3 && len(conv) < converted:
+			conv = append(conv, id)
+		case i%4 == 2 && len(claim) < claimed:
+			claim = append(claim, id)
+		case i%4 == 1 && other > 0:
+			other--
+			status = "Contacted"
+		default:
+			r.convertible = append(r.convertible, id)
+		}
+		z.Sim.SetLeadFields(id, map[string]any{"Lead_Status": status, "Lead_Source": "Web"})
+	}
+	if len(r.convertible) != n {
+		t.Fatalf("seeded %d convertible leads, want %d", len(r.convertible), n)
+	}
+	for c := range slices.Chunk(conv, 50) {
+		if _, err := z.Client.MassConvert(ctx, zohotest.Request(c...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z.Clock.Advance(10 * time.Minute) // the jobs end: those leads are converted
+	if len(claim) > 0 {
+		js := claims.(jobs.Store)
+		if got, _, err := js.Claim(ctx, "another-invocation", claim, z.Clock.Now(), z.Clock.Now().Add(time.Hour)); err != nil || len(got) != len(claim) {
+			t.Fatalf("claiming: %v %v", got, err)
+		}
+	}
+	r.define("nightly", sweep.MaxMaxLeads)
+	return r
+}
+
+func (r *rig) define(name string, maxLeads int) {
+	r.t.Helper()
+	s := sweep.Sweep{Name: name, Schedule: "cron(0 2 * * ? *)", TimeZone: "Europe/Berlin",
+		Condition: "Lead_Status = 'Qualified' and Lead_Source = 'Web'", Options: json.RawMessage(options), MaxLeads: maxLeads, Enabled: true}
+	if err := s.Check(decoder()); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.st.PutSweep(context.Background(), s); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func decoder() *convert.Decoder {
+	return &convert.Decoder{APIVersion: "v7", DefaultOwner: zohotest.Owner}
+}
+
+func (r *rig) runner(reserve time.Duration) *sweep.Runner {
+	r.t.Helper()
+	run, err := sweep.NewRunner(sweep.Config{Zoho: zohoHook{r.z.Client, r}, Store: r.st, Claims: r.claims, Queue: r.q,
+		Decoder: decoder(), Now: r.z.Clock.Now, Reserve: reserve})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return run
+}
+
+func (r *rig) run(name string, o sweep.Options) sweep.Report {
+	r.t.Helper()
+	rep, err := r.runner(0).Run(context.Background(), name, o)
+	if err != nil {
+		r.t.Fatalf("run: %v", err)
+	}
+	return rep
+}
+
+// TestRunQueuesTheConvertible: a run over 2,300 matching leads (COQL
+// pages of 2,000) queues exactly those neither converted nor claimed, in
+// messages of at most 1,000 ids with the sweep's options.
+func TestRunQueuesTheConvertible(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, claims sweep.Claims) {
+		r := newRig(t, st, claims, zohosim.Options{}, 2150, 100, 50, 100)
+		rep := r.run("nightly", sweep.Options{RunID: "2026-03-01T02:00:00Z"})
+		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
+			t.Fatalf("queued %d leads, want the %d convertible", len(got), len(r.convertible))
+		}
+		want := sweep.Report{Sweep: "nightly", RunID: "2026-03-01T02:00:00Z", End: sweep.EndDone, Matched: 2300,
+			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46}
+		checkReport(t, rep, want)
+		if st := r.z.Sim.Stats(); st.Calls[zohosim.EndpointCOQL] != 2 || st.Calls[zohosim.EndpointGetLeads] != 46 {
+			t.Errorf("Zoho calls: %v", st.Calls)
+		}
+		stored, err := st.SweepRun(context.Background(), "nightly", rep.RunID)
+		if err != nil || stored.End != sweep.EndDone || stored.Queued != 2150 || stored.LeaseOwner != "" {
+			t.Errorf("stored run: %+v %v", stored, err)
+		}
+		if s, _ := st.Sweep(context.Background(), "nightly"); s.OpenRun != "" || s.LastRun != rep.RunID {
+			t.Errorf("sweep after the run: %+v", s)
+		}
+	})
+}
+
+func checkReport(t *testing.T, got, want sweep.Report) {
+	t.Helper()
+	g := got
+	g.StartedAt, g.EndedAt, g.Cursor, g.Sample = time.Time{}, time.Time{}, "", nil
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("report\n got %+v\nwant %+v", g, want)
+	}
+}
+
+// TestRunTwiceQueuesOnce: the same run id (a schedule's tick delivered
+// twice) queues nothing the second time; a new run finds the leads the
+// first queued claimed once the convert function has them.
+func TestRunTwiceQueuesOnce(t *testing.T) {
+	r := newRig(t, nil, nil, zohosim.Options{}, 120, 10, 0, 0)
+	first := r.run("nightly", sweep.Options{RunID: "tick-1"})
+	second := r.run("nightly", sweep.Options{RunID: "tick-1"})
+	if !second.Repeated || second.Queued != first.Queued || second.End != sweep.EndDone {
+		t.Errorf("the run again: %+v", second)
+	}
+	if got := r.q.ids(t); len(got) != 120 {
+		t.Errorf("queued %d, want 120 once", len(got))
+	}
+}
+
+// TestRunNearItsDeadlineGoesOn: an invocation that nears its deadline
+// stores its cursor and gives the run up; the next goes on from there, and
+// together they queue every convertible lead once. While the first holds
+// the run, another invocation queues nothing.
+func TestRunNearItsDeadlineGoesOn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, claims sweep.Claims) {
+		r := newRig(t, st, claims, zohosim.Options{}, 900, 60, 40, 0)
+		// Each Get Records call takes a simulated minute; an invocation has
+		// ten, and stops once less than one is left.
+		ctx := context.Background()
+		var busy sweep.Report
+		calls := 0
+		r.onRead = func() {
+			r.z.Clock.Advance(time.Minute)
+			if calls++; calls == 3 {
+				// A second invocation while the first holds the run.
+				var err error
+				if busy, err = r.runner(time.Minute).Run(ctx, "nightly", sweep.Options{Deadline: r.z.Clock.Now().Add(10 * time.Minute)}); err != nil {
+					t.Errorf("second invocation: %v", err)
+				}
+			}
+		}
+		deadline := r.z.Clock.Now().Add(10 * time.Minute)
+		first, err := r.runner(time.Minute).Run(ctx, "nightly", sweep.Options{Deadline: deadline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy.Stopped != "busy" || busy.Queued != 0 {
+			t.Errorf("the invocation meanwhile: %+v", busy)
+		}
+		if first.Stopped != "deadline" || first.End != "" || first.ReadCalls != 10 || first.Queued == 0 {
+			t.Fatalf("first invocation: %+v", first)
+		}
+		runs := 1
+		for rep := first; rep.End == ""; runs++ {
+			if runs > 5 {
+				t.Fatalf("the run never ended: %+v", rep)
+			}
+			rep, err = r.runner(time.Minute).Run(ctx, "nightly", sweep.Options{Deadline: r.z.Clock.Now().Add(10 * time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.RunID != first.RunID {
+				t.Fatalf("invocation %d made a new run %s", runs+1, rep.RunID)
+			}
+			first = rep
+		}
+		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
+			t.Fatalf("queued %d leads, want the %d convertible", len(got), len(r.convertible))
+		}
+		if first.Matched != 1000 || first.SkippedConverted != 60 || first.SkippedClaimed != 40 || first.Queued != 900 || first.End != sweep.EndDone {
+			t.Errorf("final report: %+v", first)
+		}
+		stored, _ := st.SweepRun(ctx, "nightly", first.RunID)
+		if stored.Invocations != runs {
+			t.Errorf("invocations %d, want %d", stored.Invocations, runs)
+		}
+	})
+}
+
+// TestRunStopsAtMaxLeads: a run queues max_leads and counts the rest.
+func TestRunStopsAtMaxLeads(t *testing.T) {
+	r := newRig(t, nil, nil, zohosim.Options{}, 300, 0, 0, 0)
+	r.define("capped", 120)
+	rep := r.run("capped", sweep.Options{})
+	if got := r.q.ids(t); !slices.Equal(got, r.convertible[:120]) {
+		t.Fatalf("queued %d, want the first 120", len(got))
+	}
+	if rep.End != sweep.EndMaxLeads || rep.Queued != 120 || rep.OverMax != 180 || rep.MoreOverMax || rep.ReadCalls != 3 {
+		t.Errorf("report: %+v", rep)
+	}
+}
+
+// TestRunDry counts and samples, and neither queues nor stores.
+func TestRunDry(t *testing.T) {
+	r := newRig(t, nil, nil, zohosim.Options{}, 80, 15, 5, 10)
+	rep := r.run("nightly", sweep.Options{DryRun: true})
+	if len(r.q.msgs) != 0 {
+		t.Fatalf("a dry run queued %d messages", len(r.q.msgs))
+	}
+	if !rep.DryRun || rep.Queued != 80 || rep.SkippedConverted != 15 || rep.SkippedClaimed != 5 || rep.Matched != 100 ||
+		!slices.Equal(rep.Sample, r.convertible[:sweep.SampleSize]) || rep.COQLCalls != 1 || rep.ReadCalls != 2 {
+		t.Errorf("dry run: %+v", rep)
+	}
+	if s, _ := r.st.Sweep(context.Background(), "nightly"); s.OpenRun != "" || s.LastRun != "" {
+		t.Errorf("a dry run stored a run: %+v", s)
+	}
+}
+
+// TestRunZohoErrorEndsIt: a refusal ends the run with Zoho's reason.
+func TestRunZohoErrorEndsIt(t *testing.T) {
+	ctx := context.Background()
+	t.Run("coql scope", func(t *testing.T) {
+		r := newRig(t, nil, nil, zohosim.Options{Scopes: []string{"ZohoCRM.modules.leads.READ", "ZohoCRM.mass_convert.leads.CREATE"}}, 10, 0, 0, 0)
+		rep := r.run("nightly", sweep.Options{})
+		if rep.End != sweep.EndError || !strings.Contains(rep.Reason, "OAUTH_SCOPE_MISMATCH") || rep.Queued != 0 {
+			t.Errorf("report: %+v", rep)
+		}
+	})
+	t.Run("invalid query", func(t *testing.T) {
+		r := newRig(t, nil, nil, zohosim.Options{}, 10, 0, 0, 0)
+		s, _ := r.st.Sweep(ctx, "nightly")
+		s.Condition = "No_Such_Field = 'x'"
+		r.st.PutSweep(ctx, s)
+		rep := r.run("nightly", sweep.Options{})
+		if rep.End != sweep.EndError || !strings.Contains(rep.Reason, "INVALID_QUERY") {
+			t.Errorf("report: %+v", rep)
+		}
+		if s, _ := r.st.Sweep(ctx, "nightly"); s.OpenRun != "" {
+			t.Errorf("an ended run left open: %+v", s)
+		}
+	})
+	t.Run("read back", func(t *testing.T) {
+		r := newRig(t, nil, nil, zohosim.Options{}, 120, 0, 0, 0)
+		r.z.Sim.Script(zohosim.EndpointGetLeads, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.NoPermission})
+		rep := r.run("nightly", sweep.Options{})
+		if rep.End != sweep.EndError || !strings.Contains(rep.Reason, "NO_PERMISSION") || rep.Queued != 50 || rep.Matched != 50 || rep.ReadCalls != 2 {
+			t.Errorf("report: %+v", rep)
+		}
+		if got := r.q.ids(t); !slices.Equal(got, r.convertible[:50]) {
+			t.Errorf("queued %d, want the first chunk's 50", len(got))
+		}
+	})
+}
+
+// TestRunBothReadingsOfCOQL: whether or not COQL returns converted leads,
+// a run queues the same leads (it reads every candidate back).
+func TestRunBothReadingsOfCOQL(t *testing.T) {
+	r := newRig(t, nil, nil, zohosim.Options{COQLHidesConverted: true}, 90, 30, 0, 0)
+	rep := r.run("nightly", sweep.Options{})
+	if got := r.q.ids(t); !slices.Equal(got, r.convertible) || rep.SkippedConverted != 0 || rep.Matched != 90 {
+		t.Errorf("queued %d, report %+v", len(got), rep)
+	}
+}
+
+func TestRunRefusals(t *testing.T) {
+	r := newRig(t, nil, nil, zohosim.Options{}, 1, 0, 0, 0)
+	ctx := context.Background()
+	_, err := r.runner(0).Run(ctx, "nope", sweep.Options{})
+	var unknown *sweep.UnknownSweepError
+	if !errors.As(err, &unknown) {
+		t.Errorf("unknown sweep: %v", err)
+	}
+	s, _ := r.st.Sweep(ctx, "nightly")
+	s.Enabled = false
+	r.st.PutSweep(ctx, s)
+	_, err = r.runner(0).Run(ctx, "nightly", sweep.Options{})
+	var paused *sweep.PausedError
+	if !errors.As(err, &paused) {
+		t.Errorf("paused sweep: %v", err)
+	}
+}
+
+func TestSweepCheck(t *testing.T) {
+	good := func() sweep.Sweep {
+		return sweep.Sweep{Name: "web-leads_1", Condition: "Lead_Status = 'Qualified'", Options: json.RawMessage(options)}
+	}
+	s := good()
+	if err := s.Check(decoder()); err != nil || s.MaxLeads != sweep.DefaultMaxLeads {
+		t.Fatalf("a good sweep: %v, max_leads %d", err, s.MaxLeads)
+	}
+	tests := []struct {
+		edit func(*sweep.Sweep)
+		want string
+	}{
+		{func(s *sweep.Sweep) { s.Name = "a#b" }, "sweep name"},
+		{func(s *sweep.Sweep) { s.Condition = "x = 1;" }, "semicolon"},
+		{func(s *sweep.Sweep) { s.MaxLeads = -1 }, "max_leads"},
+		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`{"ids":["1"]}`) }, "ids are chosen by the run"},
+		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`[1]`) }, "not a JSON object"},
+		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`{"Deals":{"Deal_Name":"x"}}`) }, "$.Deals.Stage"},
+		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`{"colour":"red"}`) }, "unknown key"},
+	}
+	for _, tt := range tests {
+		s := good()
+		tt.edit(&s)
+		if err := s.Check(decoder()); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", s, err, tt.want)
+		}
+	}
+	// Without a default owner, options must name one.
+	s = good()
+	if err := s.Check(&convert.Decoder{APIVersion: "v7"}); err == nil || !strings.Contains(err.Error(), "assign_to") {
+		t.Errorf("no owner anywhere: %v", err)
+	}
+}
