@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 // ForEachSerialStore is ForEachStore for a test that races writers
@@ -15,11 +14,7 @@ import (
 // finds are the code's own.
 func ForEachSerialStore(t *testing.T, test func(t *testing.T, s Stores)) {
 	t.Helper()
-	t.Run("memory", func(t *testing.T) { test(t, Stores{}) })
-	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.RequireSerial(t)
-		test(t, Stores{Dynamo: true, api: awstest.CheckExpressions(t, table.NewClient(cfg)), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
-	})
+	forEachStore(t, awstest.RequireSerial, test)
 }
 
 // ForEachSerialJobStore is ForEachSerialStore for a test that needs one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -55,9 +56,16 @@ func (s Stores) Wrapped(wrap func(table.API) table.API) JobStore {
 // `func TestMain(m *testing.M) { awstest.Main(m) }`.
 func ForEachStore(t *testing.T, test func(t *testing.T, s Stores)) {
 	t.Helper()
+	forEachStore(t, awstest.Require, test)
+}
+
+// forEachStore runs test on the memory store and on a table of the moto
+// that require gives.
+func forEachStore(t *testing.T, require func(testing.TB) aws.Config, test func(t *testing.T, s Stores)) {
+	t.Helper()
 	t.Run("memory", func(t *testing.T) { test(t, Stores{}) })
 	t.Run("dynamodb", func(t *testing.T) {
-		cfg := awstest.Require(t)
+		cfg := require(t)
 		test(t, Stores{Dynamo: true, api: awstest.CheckExpressions(t, table.NewClient(cfg)), table: awstest.CreateTableFromTemplate(t, cfg, "JobsTable")})
 	})
 }
