@@ -197,20 +197,9 @@ func runConnect(ctx context.Context, f connectFlags, stdin io.Reader, out io.Wri
 	if err != nil {
 		return err
 	}
-	cfg, err := f.d.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	if err := f.d.resolve(ctx, cfg); err != nil {
-		return err
-	}
-	if err := f.d.require("secret"); err != nil {
-		return err
-	}
 	// The secret is read before the code is spent: a secret connect cannot
 	// write must not cost the operator a code.
-	sm := secretsmanager.NewFromConfig(cfg)
-	cur, err := readSecret(ctx, sm, f.d.Secret)
+	sm, cur, err := f.d.openSecret(ctx)
 	if err != nil {
 		return err
 	}
@@ -305,6 +294,24 @@ func joinDataCenters(dcs []zoho.DataCenter) string {
 type currentSecret struct {
 	exists bool                       // the secret exists, with a value or not
 	fields map[string]json.RawMessage // its value's fields; empty without one
+}
+
+// openSecret finds the deployment's secret (by flag or stack output) and
+// reads its fields, for a command that will write it back.
+func (d *deployment) openSecret(ctx context.Context) (*secretsmanager.Client, currentSecret, error) {
+	cfg, err := d.awsConfig(ctx)
+	if err != nil {
+		return nil, currentSecret{}, err
+	}
+	if err := d.resolve(ctx, cfg); err != nil {
+		return nil, currentSecret{}, err
+	}
+	if err := d.require("secret"); err != nil {
+		return nil, currentSecret{}, err
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	cur, err := readSecret(ctx, sm, d.Secret)
+	return sm, cur, err
 }
 
 // readSecret reads the secret's fields. A secret that does not exist is

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/spf13/cobra"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -68,18 +67,7 @@ func runRotateKey(ctx context.Context, f rotateFlags, stdout, stderr io.Writer) 
 	if f.finish && f.show {
 		return usageError{errors.New("--show prints a new key; --finish makes none")}
 	}
-	cfg, err := f.d.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
-	if err := f.d.resolve(ctx, cfg); err != nil {
-		return err
-	}
-	if err := f.d.require("secret"); err != nil {
-		return err
-	}
-	sm := secretsmanager.NewFromConfig(cfg)
-	cur, err := readSecret(ctx, sm, f.d.Secret)
+	sm, cur, err := f.d.openSecret(ctx)
 	if err != nil {
 		return err
 	}

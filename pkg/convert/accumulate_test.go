@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -358,21 +357,6 @@ func TestLostTimerIsMadeGoodByTheNextLead(t *testing.T) {
 	}
 }
 
-// unrecordable is a store whose RecordJob always fails, as DynamoDB might
-// right after Zoho scheduled a job.
-// unrecordable fails the recording of jobs while down is set.
-type unrecordable struct {
-	jobs.Store
-	down *bool
-}
-
-func (u unrecordable) RecordJob(ctx context.Context, j jobs.Job, exp time.Time) error {
-	if *u.down {
-		return errors.New("DynamoDB is unavailable")
-	}
-	return u.Store.RecordJob(ctx, j, exp)
-}
-
 // TestUnrecordedBatchIsFollowed: when Zoho scheduled an accumulated call
 // but the job cannot be recorded, the job is kept for an operator and the
 // batch outlives it: the next wake-up sends its leads again, Zoho refuses
@@ -384,7 +368,7 @@ func TestUnrecordedBatchIsFollowed(t *testing.T) {
 	var kept []jobs.Job
 	tm := &timer{}
 	down := true
-	svc, err := convert.New(convert.Config{Zoho: z.Client, Leads: z.Client, Store: unrecordable{store, &down}, Now: z.Clock.Now, APIVersion: "v7",
+	svc, err := convert.New(convert.Config{Zoho: z.Client, Leads: z.Client, Store: failingRecords{store, &down}, Now: z.Clock.Now, APIVersion: "v7",
 		Timer: tm, MaxWait: maxWait, Unrecorded: func(_ context.Context, j jobs.Job) { kept = append(kept, j) }})
 	if err != nil {
 		t.Fatal(err)

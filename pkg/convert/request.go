@@ -278,7 +278,7 @@ func Options(req *zoho.ConvertRequest) []byte {
 			opts.Deals[k] = reqCanonical(v)
 		}
 	}
-	out, err := marshal(opts)
+	out, err := zoho.MarshalNoEscape(opts)
 	if err != nil {
 		panic("convert: canonical options do not marshal: " + err.Error()) // every value is canonical JSON by now
 	}
@@ -288,17 +288,7 @@ func Options(req *zoho.ConvertRequest) []byte {
 // Marshal is req as JSON for a queue or a dead letter: as json.Marshal
 // writes it, but without escaping <, > and & (six bytes each), which would
 // let a valid request outgrow the message that must carry it.
-func Marshal(req *zoho.ConvertRequest) ([]byte, error) { return marshal(req) }
-
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+func Marshal(req *zoho.ConvertRequest) ([]byte, error) { return zoho.MarshalNoEscape(req) }
 
 func reqSortModules(refs []zoho.ModuleRef) []zoho.ModuleRef {
 	return slices.SortedFunc(slices.Values(refs), func(a, b zoho.ModuleRef) int {
@@ -314,7 +304,7 @@ func reqCanonical(raw json.RawMessage) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if json.Valid(raw) && dec.Decode(&v) == nil {
-		if out, err := marshal(v); err == nil {
+		if out, err := zoho.MarshalNoEscape(v); err == nil {
 			return out
 		}
 	}

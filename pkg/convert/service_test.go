@@ -268,9 +268,8 @@ func TestLeadBusyElsewhereIsRetried(t *testing.T) {
 	}
 }
 
-// failingRecords is a store whose job writes fail, as when DynamoDB is down
-// right after Zoho scheduled a job.
-// failingRecords fails the recording of Zoho's jobs while down is set.
+// failingRecords fails the recording of jobs while down is set, as when
+// DynamoDB goes down right after Zoho scheduled a job.
 type failingRecords struct {
 	jobs.Store
 	down *bool

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -155,13 +154,8 @@ func RetryBody(options string, ids []string) (string, error) {
 	req["ids"] = raw
 	// Without HTML escaping, as the convert function queues requests: the
 	// options fit a message as they were validated.
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(req); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	body, err := zoho.MarshalNoEscape(req)
+	return string(body), err
 }
 
 // outOfAttempts counts a lead Zoho has and did not convert that settling

@@ -26,7 +26,7 @@ type COQLRow struct {
 // OAUTH_SCOPE_MISMATCH (no ZohoCRM.coql.READ) are Permanent.
 func (c *Client) COQL(ctx context.Context, query string) (rows []COQLRow, more bool, err error) {
 	const op = "coql"
-	body, err := marshalNoEscape(map[string]string{"select_query": query})
+	body, err := MarshalNoEscape(map[string]string{"select_query": query})
 	if err != nil {
 		return nil, false, &APIError{Op: op, Class: Permanent, IDIndex: -1, Message: "query does not encode", Err: err}
 	}
@@ -61,9 +61,10 @@ func (c *Client) COQL(ctx context.Context, query string) (rows []COQLRow, more b
 	return rows, env.Info.More, nil
 }
 
-// marshalNoEscape is json.Marshal without HTML escaping: a query's < and >
-// stay as written.
-func marshalNoEscape(v any) ([]byte, error) {
+// MarshalNoEscape is json.Marshal without HTML escaping: <, > and & stay
+// one byte each (a query's comparisons; options and queued requests, which
+// escaping would let outgrow the item or message that carries them).
+func MarshalNoEscape(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -271,7 +271,7 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 	for _, c := range claims {
 		next, write := jobs.Settle(c, job, byID[c.LeadID], p)
 		if write {
-			moved, err := d.moveClaim(ctx, c, next)
+			moved, now, err := d.moveClaim(ctx, c, next)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -281,10 +281,7 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 				// very job moved it to retry, this run sends it too (settling
 				// repeats harmlessly, and that run may fail before it sends);
 				// any other move leaves it to its new holder.
-				again, err := d.Claims(ctx, []string{c.LeadID})
-				if err != nil {
-					errs = append(errs, err)
-				} else if len(again) == 1 && again[0].State == jobs.Retry && again[0].JobID == job.ID {
+				if now != nil && now.State == jobs.Retry && now.JobID == job.ID {
 					retry = append(retry, c.LeadID)
 				}
 				continue
@@ -302,8 +299,9 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 
 // moveClaim writes next over claim c if c is still what was read, and
 // reports whether it did; a claim that changed meanwhile is left to its
-// new holder.
-func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (bool, error) {
+// new holder, and now is that claim as the failed condition found it (nil
+// when it is gone), so the caller needs no second read.
+func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (moved bool, now *jobs.Claim, err error) {
 	values := map[string]types.AttributeValue{":seen": sAttr(string(c.State)), ":job": sAttr(c.JobID),
 		":state": sAttr(string(next.State)), ":exp": nAttr(next.ExpiresAt.Unix())}
 	update := "SET claim_state = :state, expires_at = :exp"
@@ -314,21 +312,25 @@ func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (bool, err
 		update += ", reason = :reason REMOVE job_id, attempts, doubts"
 		values[":reason"] = sAttr(next.Reason)
 	}
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(d.table),
-		Key:                       leadKey(c.LeadID),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("claim_state = :seen AND job_id = :job"),
-		ExpressionAttributeValues: values,
+	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(d.table),
+		Key:                                 leadKey(c.LeadID),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String("claim_state = :seen AND job_id = :job"),
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	switch {
+	case errors.As(err, &ccf) && ccf.Item != nil:
+		cur := claimFromItem(ccf.Item)
+		return false, &cur, nil
 	case errors.As(err, &ccf):
-		return false, nil
+		return false, nil, nil // the claim is gone
 	case err != nil:
-		return false, fmt.Errorf("settling lead %s of job %s: %w", c.LeadID, c.JobID, err)
+		return false, nil, fmt.Errorf("settling lead %s of job %s: %w", c.LeadID, c.JobID, err)
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // resultsAttr stores results as a map by lead id, each with its outcome
