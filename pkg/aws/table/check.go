@@ -3,6 +3,7 @@ package table
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -163,8 +164,12 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
 		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#due": due, "#exp": "expires_at"}
+		"#reason": "reason", "#shard": "open_shard", "#due": due, "#exp": "expires_at", "#saver": "saved_by"}
 	update, values := checkUpdate(job, prevVersion, "#shard", "#due")
+	// A token of this save, which its retries repeat: it tells a retry of
+	// a write that was applied from another run's save.
+	values[":saver"] = sAttr(rand.Text())
+	update = "SET #saver = :saver, " + strings.TrimPrefix(update, "SET ")
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
 		Key:                                 map[string]types.AttributeValue{"pk": sAttr(pk)},
@@ -178,6 +183,10 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 	switch {
 	case errors.As(err, &ccf) && ccf.Item == nil:
 		return jobs.ErrNotFound
+	case errors.As(err, &ccf) && str(ccf.Item["saved_by"]) == str(values[":saver"]):
+		// This very request, applied by an attempt whose answer was lost
+		// (the SDK sends a retry with the same token): saved, not a conflict.
+		return nil
 	case errors.As(err, &ccf):
 		return jobs.ErrConflict
 	case err != nil:
