@@ -62,50 +62,19 @@ func (d *Decoder) Form(body []byte) (*zoho.ConvertRequest, error) {
 	for _, p := range pairs {
 		path := "$." + reqFragment(p.key)
 		value := strings.TrimSpace(p.value)
-		repeatable := p.key == "ids" || p.key == "id" || p.key == "related_modules" || p.key == "carry_over_tags"
-		if once[p.key] && !repeatable {
+		f, suffix, known := formField(p.key)
+		if once[p.key] && !(known && f.repeats) {
 			c.add(reqDuplicate, path, "the key may appear only once")
 			continue
 		}
 		once[p.key] = true
-		switch field, isDeal := strings.CutPrefix(p.key, "Deals."); {
-		case p.key == "ids" || p.key == "id":
-			req.IDs = append(req.IDs, formList(value)...)
-		case p.key == "related_modules":
-			req.RelatedModules = c.formModules(path, req.RelatedModules, value)
-		case p.key == "carry_over_tags":
-			req.CarryOverTags = c.formModules(path, req.CarryOverTags, value)
-		case isDeal:
-			if req.Deals == nil {
-				req.Deals = &zoho.Deal{}
-			}
-			if field == "" {
-				c.add(reqInvalid, "$.Deals", "a Deals key needs a field's API name, as in Deals.Deal_Name")
-			} else if p.value != "" {
-				req.Deals.SetString(field, p.value)
-			}
-		case !reqInList(formKeys, p.key):
+		switch {
+		case !known:
 			c.add(reqInvalid, path, "unknown key; allowed: %s", formKeys)
-		case value == "":
+		case value == "" && !f.repeats && !f.prefixed():
 			// An empty optional key is absent: merge fields render blank.
-		case p.key == "assign_to":
-			req.AssignTo = &zoho.Ref{ID: value}
-		case p.key == "portal_user_type":
-			req.PortalUserType = &zoho.Ref{ID: value}
-		case p.key == "move_attachments_to":
-			name, id, ok := strings.Cut(value, ":")
-			if !ok || strings.Contains(value, ",") {
-				c.add(reqInvalid, path, "%s is not one <module>:<module id>, as in Deals:444", reqQuote(value))
-				continue
-			}
-			req.MoveAttachmentsTo = &zoho.ModuleRef{APIName: strings.TrimSpace(name), ID: strings.TrimSpace(id)}
-		case p.key == "apply_assignment_threshold":
-			b := strings.EqualFold(value, "true")
-			if !b && !strings.EqualFold(value, "false") {
-				c.add(reqInvalid, path, "%s is not a boolean; expected true or false", reqQuote(value))
-				continue
-			}
-			req.ApplyAssignmentThreshold = &b
+		default:
+			f.form(&c, path, suffix, value, p.value, req)
 		}
 	}
 	withOwner(req, d.DefaultOwner)
@@ -115,8 +84,6 @@ func (d *Decoder) Form(body []byte) (*zoho.ConvertRequest, error) {
 	}
 	return req, nil
 }
-
-const formKeys = "ids, id, Deals.<field>, assign_to, portal_user_type, related_modules, carry_over_tags, move_attachments_to, apply_assignment_threshold"
 
 type formPair struct{ key, value string }
 

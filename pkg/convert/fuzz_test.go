@@ -3,7 +3,6 @@ package convert
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,50 +37,6 @@ func FuzzDecodeJSON(f *testing.F) {
 		d := reqFuzzDecoder(v8, owner)
 		req, err := d.JSON(body)
 		reqFuzzCheck(t, req, err, d)
-	})
-}
-
-// FuzzDecodeFast: whatever the fast path accepts, the careful path accepts
-// too, as the very same request.
-func FuzzDecodeFast(f *testing.F) {
-	for _, seed := range []string{
-		`{"ids":["3652397000009835021"]}`,
-		`{"ids":["1","2"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31","Amount":12345678901234567890,"Lookup":{"id":"5","name":"N"}},` +
-			`"assign_to":{"id":"11","name":"Ann"},"portal_user_type":{"id":"12"},"related_modules":[{"api_name":"Tasks","id":"21"},{"api_name":"Calls","id":"23"}],` +
-			`"carry_over_tags":[{"api_name":"Deals","id":"32"}],"move_attachments_to":{"api_name":"Deals","id":"32"},"apply_assignment_threshold":true}`,
-		`{"IDS":["1"]}`, `{"ids":["1"],"Assign_To":{"id":"1"}}`, `{"ids":["1"],"assign_to":{"ID":"1"}}`,
-		`{"ids":["1"],"related_modules":[{"api_name":"Tasks","Id":"1"}]}`, `{"ids":["\u0031"]}`,
-		`{"ids":["1"],"Deals":null,"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31"}}`,
-		`{"ids":["1"],"Deals":{"Deal_Name":"D","Stage":"S","Closing_Date":"2026-03-31"},"Deals":null}`,
-		`{"ids":["1"],"assign_to":null,"move_attachments_to":null,"related_modules":null}`,
-		"{\"ids\":[\"1\"],\"Deals\":{\"X\":\"\xff\"}}", `{"ids":["1"]} `, `{"ids":["1"]}}`,
-		`{"ids":["123","0123"]}`, `{"ids":["0"]}`, `{"ids":["1"],"assign_to":{"id":"01"}}`,
-		`{"ids":["1"],"move_attachments_to":{"api_name":"Deals","id":"032"}}`,
-	} {
-		f.Add([]byte(seed), true, true)
-		f.Add([]byte(seed), true, false)
-	}
-	f.Fuzz(func(t *testing.T, body []byte, v8, owner bool) {
-		d := reqFuzzDecoder(v8, owner)
-		version := d.APIVersion
-		fast, ok := decodeFast(body, version, d.DefaultOwner, nil)
-		if !ok {
-			return
-		}
-		careful, err := decodeCareful(body, version, d.DefaultOwner)
-		if err != nil {
-			t.Fatalf("the fast path accepted what the careful path refuses: %v", err)
-		}
-		if !reflect.DeepEqual(fast, careful) {
-			t.Fatalf("fast %+v\ncareful %+v", fast, careful)
-		}
-		// A batch's Decoder shares what it has read before: same answer.
-		for range 2 {
-			again, err := d.JSON(body)
-			if err != nil || !reflect.DeepEqual(again, careful) {
-				t.Fatalf("through a Decoder: %+v, %v", again, err)
-			}
-		}
 	})
 }
 

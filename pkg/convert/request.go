@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -45,7 +44,6 @@ const (
 	reqMaxModules = 3 // Zoho v8's cap on related_modules and carry_over_tags
 	reqFragMax    = 40
 
-	reqTopKeys         = "ids, Deals, assign_to, portal_user_type, related_modules, carry_over_tags, move_attachments_to, apply_assignment_threshold"
 	reqActivityModules = "Tasks, Events, Calls"
 	reqRecordModules   = "Contacts, Deals, Accounts"
 
@@ -127,9 +125,23 @@ func withOwner(req *zoho.ConvertRequest, owner string) {
 	}
 }
 
-// decodeCareful decodes key by key and value by value, so that every
-// problem gets its own path and message instead of encoding/json's.
-func decodeCareful(body []byte, apiVersion, owner string) (*zoho.ConvertRequest, error) {
+// Decoder decodes and validates requests with a deployment's settings.
+type Decoder struct {
+	APIVersion string // "v7" or "v8": the Zoho API version requests are validated for
+	// DefaultOwner is the Zoho user id given as assign_to to a request
+	// that names no owner (the deployment's DEFAULT_OWNER_ID). Empty: such
+	// a request is refused (MANDATORY_NOT_FOUND at $.assign_to).
+	DefaultOwner string
+}
+
+// JSON is DecodeJSON with the Decoder's APIVersion and DefaultOwner. It
+// decodes key by key and value by value, so that every problem gets its
+// own path and message instead of encoding/json's.
+func (d *Decoder) JSON(body []byte) (*zoho.ConvertRequest, error) {
+	return decodeJSON(body, d.APIVersion, d.DefaultOwner)
+}
+
+func decodeJSON(body []byte, apiVersion, owner string) (*zoho.ConvertRequest, error) {
 	var c reqChecker
 	if !c.body(body) {
 		return nil, c.err()
@@ -139,19 +151,13 @@ func decodeCareful(body []byte, apiVersion, owner string) (*zoho.ConvertRequest,
 		c.add(reqBadRequest, "$", "%s", reqShape(body, err))
 		return nil, c.err()
 	}
-	req := &zoho.ConvertRequest{
-		IDs:                      c.jsonIDs(top["ids"]),
-		Deals:                    c.jsonDeal(top["Deals"]),
-		AssignTo:                 c.jsonRef("$.assign_to", top["assign_to"]),
-		PortalUserType:           c.jsonRef("$.portal_user_type", top["portal_user_type"]),
-		RelatedModules:           c.jsonModules("$.related_modules", top["related_modules"]),
-		CarryOverTags:            c.jsonModules("$.carry_over_tags", top["carry_over_tags"]),
-		MoveAttachmentsTo:        c.jsonModule("$.move_attachments_to", top["move_attachments_to"]),
-		ApplyAssignmentThreshold: c.jsonBool("$.apply_assignment_threshold", top["apply_assignment_threshold"]),
+	req := new(zoho.ConvertRequest)
+	for _, f := range fields {
+		f.json(&c, top[f.key], req)
 	}
 	for _, k := range slices.Sorted(maps.Keys(top)) {
-		if !reqInList(reqTopKeys, k) {
-			c.add(reqInvalid, "$."+reqFragment(k), "unknown key; allowed: %s", reqTopKeys)
+		if _, ok := jsonField(k); !ok {
+			c.add(reqInvalid, "$."+reqFragment(k), "unknown key; allowed: %s", jsonKeys)
 		}
 	}
 	withOwner(req, owner)
@@ -181,104 +187,56 @@ func digest(opts []byte) string {
 
 // fingerprints computes the fingerprints of one batch. A batch repeats the
 // same options spelled the same way, so it canonicalises each distinct
-// spelling once: it looks the request up by a cheap key, the options as
-// sent (Deals fields sorted by name), written into a reused buffer.
+// spelling once: it looks the options up as sent, marshalled without their
+// ids, which is cheap beside canonicalising each Deals value.
 type fingerprints struct {
-	buf  []byte
-	keys []string
-	memo map[string][2]string // key -> fingerprint, Options JSON
+	memo map[string][2]string // options as sent -> fingerprint, Options JSON
 }
 
 // of returns the fingerprint of req and its options as canonical JSON.
 func (f *fingerprints) of(req *zoho.ConvertRequest) (fp, opts string) {
-	f.buf = f.buf[:0]
-	if req.Deals != nil {
-		f.keys = f.keys[:0]
-		for k := range *req.Deals {
-			f.keys = append(f.keys, k)
-		}
-		slices.Sort(f.keys)
-		f.field("D")
-		for _, k := range f.keys {
-			f.field(k)
-			f.bytes((*req.Deals)[k])
-		}
-	}
-	for _, r := range []*zoho.Ref{req.AssignTo, req.PortalUserType} {
-		f.field("R")
-		if r != nil {
-			f.field(r.ID)
-			f.field(r.Name)
-		}
-	}
-	for _, ms := range [][]zoho.ModuleRef{req.RelatedModules, req.CarryOverTags} {
-		f.field("M")
-		for _, m := range ms {
-			f.field(m.APIName)
-			f.field(m.ID)
-		}
-	}
-	if m := req.MoveAttachmentsTo; m != nil {
-		f.field("A")
-		f.field(m.APIName)
-		f.field(m.ID)
-	}
-	if t := req.ApplyAssignmentThreshold; t != nil {
-		f.field("T")
-		f.field(strconv.FormatBool(*t))
-	}
-	if v, ok := f.memo[string(f.buf)]; ok {
+	sent := *req
+	sent.IDs = nil
+	key, err := zoho.MarshalNoEscape(&sent)
+	if v, ok := f.memo[string(key)]; ok && err == nil {
 		return v[0], v[1]
 	}
 	canon := Options(req)
 	v := [2]string{digest(canon), string(canon)}
-	if f.memo == nil {
-		f.memo = map[string][2]string{}
+	if err == nil {
+		if f.memo == nil {
+			f.memo = map[string][2]string{}
+		}
+		f.memo[string(key)] = v
 	}
-	f.memo[string(f.buf)] = v
 	return v[0], v[1]
 }
 
-// field appends s with its length first, so that no two requests share a key.
-func (f *fingerprints) field(s string) { f.bytes([]byte(s)) }
-
-func (f *fingerprints) bytes(b []byte) {
-	f.buf = binary.AppendUvarint(f.buf, uint64(len(b)))
-	f.buf = append(f.buf, b...)
-}
-
-// Options returns everything of req except its ids as canonical JSON: object
-// keys sorted at every depth, no insignificant whitespace, the module lists
-// sorted (they are sets). Equal options give equal bytes however the client
-// spelled them. req is expected to be valid; a Deals value that is not JSON
-// is kept as a JSON string so that Options never fails.
+// Options returns everything of req except its ids as canonical JSON: the
+// keys in zoho.ConvertRequest's order, the keys of Deals values sorted at
+// every depth, no insignificant whitespace, the module lists sorted (they
+// are sets). Equal options give equal bytes however the client spelled
+// them. req is expected to be valid; a Deals value that is not JSON is kept
+// as a JSON string so that Options never fails.
 func Options(req *zoho.ConvertRequest) []byte {
-	if req == nil {
-		req = &zoho.ConvertRequest{}
+	var opts zoho.ConvertRequest
+	if req != nil {
+		opts = *req
 	}
-	opts := struct {
-		Deals                    zoho.Deal        `json:"Deals,omitempty"`
-		AssignTo                 *zoho.Ref        `json:"assign_to,omitempty"`
-		PortalUserType           *zoho.Ref        `json:"portal_user_type,omitempty"`
-		RelatedModules           []zoho.ModuleRef `json:"related_modules,omitempty"`
-		CarryOverTags            []zoho.ModuleRef `json:"carry_over_tags,omitempty"`
-		MoveAttachmentsTo        *zoho.ModuleRef  `json:"move_attachments_to,omitempty"`
-		ApplyAssignmentThreshold *bool            `json:"apply_assignment_threshold,omitempty"`
-	}{
-		AssignTo:                 req.AssignTo,
-		PortalUserType:           req.PortalUserType,
-		RelatedModules:           reqSortModules(req.RelatedModules),
-		CarryOverTags:            reqSortModules(req.CarryOverTags),
-		MoveAttachmentsTo:        req.MoveAttachmentsTo,
-		ApplyAssignmentThreshold: req.ApplyAssignmentThreshold,
-	}
-	if req.Deals != nil {
-		opts.Deals = make(zoho.Deal, len(*req.Deals))
-		for k, v := range *req.Deals {
-			opts.Deals[k] = reqCanonical(v)
+	opts.IDs = nil
+	opts.RelatedModules = reqSortModules(opts.RelatedModules)
+	opts.CarryOverTags = reqSortModules(opts.CarryOverTags)
+	if d := opts.Deals; d != nil {
+		opts.Deals = nil
+		if len(*d) > 0 {
+			canon := make(zoho.Deal, len(*d))
+			for k, v := range *d {
+				canon[k] = reqCanonical(v)
+			}
+			opts.Deals = &canon
 		}
 	}
-	out, err := zoho.MarshalNoEscape(opts)
+	out, err := zoho.MarshalNoEscape(&opts)
 	if err != nil {
 		panic("convert: canonical options do not marshal: " + err.Error()) // every value is canonical JSON by now
 	}
@@ -366,13 +324,7 @@ func reqPlace(path string) (key, index int) {
 			index = n
 		}
 	}
-	for k := range strings.SplitSeq(reqTopKeys, ", ") {
-		if k == name {
-			return key, index
-		}
-		key++
-	}
-	return key, index
+	return fieldRank(name), index
 }
 
 // body checks what every encoding needs: a bounded size and UTF-8.
@@ -568,25 +520,8 @@ func (c *reqChecker) validate(req *zoho.ConvertRequest, apiVersion string) {
 		c.add(reqBadRequest, "$", "no request")
 		return
 	}
-	c.ids(req.IDs)
-	if req.Deals != nil {
-		c.deal(*req.Deals)
-	}
-	if req.AssignTo == nil {
-		// Zoho's Mass Convert page marks assign_to mandatory: refused here,
-		// no call is spent on a request Zoho may refuse as a whole.
-		c.add(reqMandatory, "$.assign_to", "%s", reqOwnerRule)
-	}
-	c.ref("$.assign_to", req.AssignTo)
-	c.ref("$.portal_user_type", req.PortalUserType)
-	c.modules("$.related_modules", req.RelatedModules, reqActivityModules)
-	c.modules("$.carry_over_tags", req.CarryOverTags, reqRecordModules)
-	if m := req.MoveAttachmentsTo; m != nil {
-		c.module("$.move_attachments_to", *m, reqRecordModules)
-	}
-	if req.ApplyAssignmentThreshold != nil && apiVersion != "v8" {
-		c.add(reqNotSupported, "$.apply_assignment_threshold",
-			"exists in Zoho's v8 API only and the service calls %s; it needs ZOHO_API_VERSION=v8", reqFragment(apiVersion))
+	for _, f := range fields {
+		f.check(c, req, apiVersion)
 	}
 	c.stored(req)
 }

@@ -635,7 +635,6 @@ func TestLeadingZerosAreRefused(t *testing.T) {
 			for enc, decode := range map[string]func() (*zoho.ConvertRequest, error){
 				"json":    func() (*zoho.ConvertRequest, error) { return DecodeJSON([]byte(tc.json), "v8") },
 				"decoder": func() (*zoho.ConvertRequest, error) { return d.JSON([]byte(tc.json)) },
-				"careful": func() (*zoho.ConvertRequest, error) { return decodeCareful([]byte(tc.json), "v8", reqTestOwner) },
 				"form":    func() (*zoho.ConvertRequest, error) { return DecodeForm([]byte(tc.form), "v8") },
 			} {
 				req, err := decode()
@@ -649,9 +648,6 @@ func TestLeadingZerosAreRefused(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.path+": ") {
 					t.Errorf("%s: error %q does not name %s", enc, err, tc.path)
 				}
-			}
-			if _, ok := decodeFast([]byte(tc.json), "v8", reqTestOwner, nil); ok {
-				t.Error("the fast path accepted it")
 			}
 		})
 	}
@@ -678,7 +674,6 @@ func TestOwnerRequiredOrDefault(t *testing.T) {
 			d := Decoder{APIVersion: "v8", DefaultOwner: tc.owner}
 			for enc, decode := range map[string]func() (*zoho.ConvertRequest, error){
 				"decoder": func() (*zoho.ConvertRequest, error) { return d.JSON([]byte(tc.json)) },
-				"careful": func() (*zoho.ConvertRequest, error) { return decodeCareful([]byte(tc.json), "v8", tc.owner) },
 				"form":    func() (*zoho.ConvertRequest, error) { return d.Form([]byte(tc.form)) },
 			} {
 				req, err := decode()
@@ -702,9 +697,6 @@ func TestOwnerRequiredOrDefault(t *testing.T) {
 				if Fingerprint(req) != Fingerprint(named) {
 					t.Errorf("%s: fingerprint differs from a request naming %s itself:\n%s\n%s", enc, tc.want, Options(req), Options(named))
 				}
-			}
-			if _, ok := decodeFast([]byte(tc.json), "v8", tc.owner, nil); ok != (tc.want != "") {
-				t.Errorf("fast path ok=%v", ok)
 			}
 		})
 	}

@@ -15,7 +15,9 @@ const MaxIDsPerCall = 50
 // documents it. Ids are strings end to end: Zoho types them as long and
 // 19-digit values do not survive a float64.
 type ConvertRequest struct {
-	IDs               []string    `json:"ids"`
+	// IDs are left out of the JSON when empty, so that the request
+	// without them is its options (convert.Options).
+	IDs               []string    `json:"ids,omitempty"`
 	Deals             *Deal       `json:"Deals,omitempty"`
 	AssignTo          *Ref        `json:"assign_to,omitempty"`
 	PortalUserType    *Ref        `json:"portal_user_type,omitempty"`
