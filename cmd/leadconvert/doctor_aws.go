@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // checkIndexes: the status function reads open-checks; the previous
@@ -248,41 +249,20 @@ func (d *doctor) checkOpenJobs(ctx context.Context) result {
 // 128 read units), at most --scan-limit of them, and says what it read.
 func (d *doctor) checkStaleJobs(ctx context.Context) result {
 	const check = "stale jobs"
-	in := &dynamodb.ScanInput{
-		TableName:                 aws.String(d.o.dep.Table),
-		FilterExpression:          aws.String("begins_with(pk, :chk) AND job_status = :stale"),
-		ProjectionExpression:      aws.String("job_id"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":chk": &ddbtypes.AttributeValueMemberS{Value: "CHK#"}, ":stale": &ddbtypes.AttributeValueMemberS{Value: "STALE"}},
-		ReturnConsumedCapacity:    ddbtypes.ReturnConsumedCapacityTotal,
+	store := table.NewJobStore(d.ddb, d.o.dep.Table)
+	res, err := store.FinishedJobs(ctx, d.ddb, table.FinishedQuery{State: jobs.Stale, Limit: d.o.scanLimit, MaxScanned: d.o.scanLimit})
+	if err != nil {
+		return result{statusFail, check, "cannot scan the table: " + err.Error(), "check dynamodb:Scan and dynamodb:BatchGetItem on the table"}
 	}
-	var scanned int
-	var units float64
-	var stale []string
-	for {
-		in.Limit = aws.Int32(int32(min(d.o.scanLimit-scanned, 10000)))
-		out, err := d.ddb.Scan(ctx, in)
-		if err != nil {
-			return result{statusFail, check, "cannot scan the table: " + err.Error(), "check dynamodb:Scan on the table"}
-		}
-		scanned += int(out.ScannedCount)
-		if out.ConsumedCapacity != nil {
-			units += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
-		}
-		for _, it := range out.Items {
-			if v, ok := it["job_id"].(*ddbtypes.AttributeValueMemberS); ok {
-				stale = append(stale, v.Value)
-			}
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-		if len(out.LastEvaluatedKey) == 0 || scanned >= d.o.scanLimit {
-			break
-		}
-	}
-	cost := fmt.Sprintf("items scanned: %d, read units: %.0f", scanned, units)
-	if len(in.ExclusiveStartKey) > 0 {
+	cost := fmt.Sprintf("items scanned: %d, read units: %.0f", res.Scanned, res.ReadUnits)
+	if res.More {
 		cost += fmt.Sprintf(", stopped at --scan-limit %d: the rest unread", d.o.scanLimit)
 	}
-	if len(stale) > 0 {
+	if len(res.Jobs) > 0 {
+		stale := make([]string, len(res.Jobs))
+		for i, j := range res.Jobs {
+			stale[i] = j.ID
+		}
 		slices.Sort(stale)
 		return result{statusWarn, check, fmt.Sprintf("%d ended STALE (%s): Zoho never reported them finished; their leads were read back (%s)",
 			len(stale), clip(strings.Join(stale, ", "), 120), cost),

@@ -63,6 +63,9 @@ type FinishedQuery struct {
 	Since time.Time  // ended at or after (their last update)
 	State jobs.State // only jobs that ended in this state; "" any
 	Limit int        // stop scanning once this many are found (at least 1)
+	// MaxScanned stops the scan once it has read this many items, found
+	// or not: what a caller is willing to pay for. 0: no cap.
+	MaxScanned int
 }
 
 // Finished is what a scan for ended jobs found.
@@ -72,6 +75,8 @@ type Finished struct {
 	// billed for every item it reads, whatever its filter keeps), in Pages
 	// pages of at most 1 MB.
 	Scanned, Pages int
+	// ReadUnits is what the scan consumed, as DynamoDB reports it.
+	ReadUnits float64
 	// More is true when the scan stopped at the limit before the end of the
 	// table: other ended jobs, newer ones included, may exist.
 	More bool
@@ -102,16 +107,23 @@ func (d *JobStore) FinishedJobs(ctx context.Context, api Scanner, q FinishedQuer
 		FilterExpression:          aws.String(filter),
 		ExpressionAttributeValues: values,
 		ProjectionExpression:      aws.String("pk, updated_at"),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityTotal,
 	}
 	var res Finished
 	var ids []string
 	for {
+		if q.MaxScanned > 0 {
+			in.Limit = aws.Int32(int32(min(q.MaxScanned-res.Scanned, 10000)))
+		}
 		out, err := api.Scan(ctx, in)
 		if err != nil {
 			return Finished{}, fmt.Errorf("scanning for finished jobs: %w", err)
 		}
 		res.Pages++
 		res.Scanned += int(out.ScannedCount)
+		if out.ConsumedCapacity != nil {
+			res.ReadUnits += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
 		for _, it := range out.Items {
 			if !timeAttr(it["updated_at"]).Before(q.Since) {
 				ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(str(it["pk"]), checkPrefix), jobPrefix))
@@ -120,7 +132,7 @@ func (d *JobStore) FinishedJobs(ctx context.Context, api Scanner, q FinishedQuer
 		if len(out.LastEvaluatedKey) == 0 {
 			break
 		}
-		if len(ids) >= q.Limit {
+		if len(ids) >= q.Limit || q.MaxScanned > 0 && res.Scanned >= q.MaxScanned {
 			res.More = true
 			break
 		}

@@ -69,4 +69,13 @@ func TestListingsForOperators(t *testing.T) {
 			}
 		})
 	}
+	t.Run("capped", func(t *testing.T) {
+		res, err := st.FinishedJobs(ctx, client, table.FinishedQuery{State: jobs.Stale, Limit: 10, MaxScanned: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Scanned != 3 || !res.More {
+			t.Fatalf("scanned %d items (more %v), want 3 and more", res.Scanned, res.More)
+		}
+	})
 }
