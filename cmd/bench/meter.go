@@ -50,7 +50,7 @@ func (m *meter) reading() meterReading {
 }
 
 // estimatingStore is the in-memory job store, metered as the DynamoDB
-// store would be charged: it counts the requests DynamoStore makes for
+// store would be charged: it counts the requests table.JobStore makes for
 // each call (Query pages of up to 1 MB reading the whole open-checks index
 // for a run's first page of due jobs or a count from the start, one
 // BatchGetItem per 50 jobs (100 items: JOB# and CHK#), one UpdateItem per
@@ -150,7 +150,7 @@ func (e *estimatingStore) SaveCheck(ctx context.Context, j jobs.Job, prev int64)
 }
 
 // meteredTokens counts token record reads: a strongly consistent GetItem
-// of a small item each, as oauth.DynamoStore.Load makes.
+// of a small item each, as table.TokenStore.Load makes.
 type meteredTokens struct {
 	oauth.Store
 	m *meter

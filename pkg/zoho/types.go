@@ -103,11 +103,14 @@ const (
 	StateFailed
 )
 
-var stateNames = [...]string{"unknown", "scheduled", "in progress", "completed", "failed"}
+// stateNames spell the states as Zoho does, lower-cased; the first is no
+// status of Zoho's, and says "unrecognised" rather than "unknown", which
+// names a job Zoho does not know (jobs.UnknownToZoho).
+var stateNames = [...]string{"unrecognised", "scheduled", "in progress", "completed", "failed"}
 
 func (s State) String() string {
 	if s < 0 || int(s) >= len(stateNames) {
-		return "unknown"
+		return stateNames[StateUnrecognised]
 	}
 	return stateNames[s]
 }
