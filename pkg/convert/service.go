@@ -448,6 +448,34 @@ func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
 // Zoho keeps refusing its leads: Zoho names one bad id per answer.
 const maxCallsPerChunk = 3
 
+// A chunk is the leads of one send and what its calls have decided of them.
+type chunk struct {
+	ids   []string // still to send
+	calls int      // mass_convert calls made
+	// doubtful are leads only a read-back can settle: Zoho refused them
+	// though it has them unconverted (another job may hold them), or the
+	// answer to their call was lost; why says which.
+	doubtful []string
+	why      string
+	lost     bool // the last call's answer was lost: Zoho may or may not have its leads
+	// heldBack are leads Zoho never named, held because their chunk was
+	// refused too often: the calls did not carry them, so holding them
+	// uses none of their attempts.
+	heldBack []string
+	// ended: no lead of the chunk is handed back, so a batch it came from
+	// is done with; scheduled: a job took the leads still to send.
+	ended, scheduled bool
+	read, sorted     bool // the chunk was read back once; that read succeeded
+}
+
+// next says whether a chunk's attempt leaves leads to call Zoho with again.
+type next bool
+
+const (
+	callAgain next = true  // refused leads were sorted out; the rest goes in another call
+	done      next = false // every lead has its outcome, or is left for close
+)
+
 // send schedules one chunk. Zoho names one refused id per answer; the first
 // refusal reads the whole chunk back, so that every unknown or converted id
 // goes at once and a chunk costs at most maxCallsPerChunk calls whatever
@@ -455,118 +483,127 @@ const maxCallsPerChunk = 3
 // refuses (another job may hold them), and the leads of a call whose answer
 // was lost, are held in doubt until the status function reads them back.
 func (r *run) send(ctx context.Context, g *group, ids []string) {
+	c := &chunk{ids: ids, why: "Zoho refused leads it has and has not converted; another job may hold them"}
+	for len(c.ids) > 0 && r.attempt(ctx, g, c) == callAgain {
+		c.calls++
+	}
+	r.close(ctx, g, c)
+}
+
+// attempt makes one mass_convert call with the chunk's leads, unless the
+// group has failed, time is short or the chunk was refused too often, and
+// settles what the answer tells.
+func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	log := r.s.cfg.Logger
-	var doubtful []string
-	why := "Zoho refused leads it has and has not converted; another job may hold them"
-	ended := false // no lead of the chunk is handed back: a batch it came from is done with
-	// heldBack are leads Zoho never named, held because their chunk was
-	// refused too often: the calls did not carry them, so holding them
-	// uses none of their attempts.
-	var heldBack []string
-	lost := false // the last call's answer was lost: Zoho may or may not have its leads
-	scheduled := false
-	defer func() {
-		// A batch ends with the last write that settles its leads, never
-		// before: a lead whose hold fails stays parked in a batch that
-		// still exists, for the next wake-up to send.
-		ends := ended
-		if len(heldBack) > 0 && !r.hold(ctx, g, heldBack, "held with leads Zoho kept refusing in the same call", ends && len(doubtful) == 0, false) {
-			ends = false
+	if out := g.failure(); out != nil {
+		c.ended = r.giveBack(ctx, g, c.ids, *out) // a batch's leads are lettered: settled
+		return done
+	}
+	if r.stopping(ctx) {
+		r.handBack(c.ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+		return done
+	}
+	if c.sorted && c.calls == maxCallsPerChunk {
+		r.metrics.Count("ChunksRefusedTooOften", 1)
+		c.heldBack, c.ended = c.ids, true
+		return done
+	}
+	req := *g.options
+	req.IDs = c.ids
+	r.metrics.Count("ZohoCalls", 1)
+	jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
+	if err == nil {
+		// The job ends the batch only if no lead of the chunk is left to
+		// hold in doubt: that hold ends it instead. A job that could not be
+		// recorded leaves its leads to be sent again: the batch does not
+		// end with it.
+		c.ended, c.scheduled = r.record(ctx, g, c.ids, jobID, len(c.doubtful) == 0), true
+		return done
+	}
+	var apiErr *zoho.APIError
+	if !errors.As(err, &apiErr) {
+		apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the call failed", Err: err}
+	}
+	r.metrics.CountBy("ZohoErrors", "Code", codeOrClass(apiErr), 1)
+	// The reason reaches the caller, the dead letter and the lead's claim;
+	// the whole error, cause included, only the log lines below.
+	reason := apiErr.Public()
+	switch {
+	case apiErr.Class == zoho.InvalidID:
+		r.refused(ctx, g, c, apiErr, reason)
+		c.ended = len(c.ids) == 0
+		if c.ended {
+			return done
 		}
-		if len(doubtful) > 0 {
-			// A lead Zoho named is one it refused: an attempt. A lost answer
-			// may hide a job that converts them, or no job at all: the
-			// read-back decides, and only a job that fails them counts.
-			r.hold(ctx, g, doubtful, why, ends, !lost)
-		}
-		if ends && !scheduled && len(heldBack)+len(doubtful) == 0 && g.batch != (jobs.BatchKey{}) {
-			// Every lead was refused or found converted: nothing is left.
-			r.dropBatch(ctx, g)
-		}
-	}()
-	read, sorted := false, false // the chunk was read back once; that read succeeded
-	for calls := 0; len(ids) > 0; calls++ {
-		if out := g.failure(); out != nil {
-			ended = r.giveBack(ctx, g, ids, *out) // a batch's leads are lettered: settled
+		return callAgain
+	case apiErr.Class == zoho.Permanent:
+		out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
+		g.fail(out)
+		log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(c.ids), "error", err)
+		c.ended = r.giveBack(ctx, g, c.ids, out) // a batch's leads are lettered: settled
+	case apiErr.Ambiguous:
+		// Zoho may have scheduled them: sending them again now would be
+		// refused, or convert them twice over in the counts.
+		r.metrics.Count("AmbiguousCalls", 1)
+		log.WarnContext(ctx, "mass_convert answer lost; leads held until they are read back",
+			"status", apiErr.HTTPStatus, "leads", len(c.ids), "error", err)
+		c.doubtful, c.ended, c.lost = append(c.doubtful, c.ids...), true, true
+		c.why = "the answer to the call was lost: " + reason
+	default:
+		log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
+			"code", apiErr.Code, "status", apiErr.HTTPStatus, "leads", len(c.ids), "error", err)
+		r.giveBack(ctx, g, c.ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
+	}
+	return done
+}
+
+// refused takes the lead Zoho named out of the chunk and settles it: an
+// id Zoho calls INVALID_DATA may be unknown, converted, or held by another
+// job, so the first such refusal reads the whole chunk back to tell them
+// apart (sortRefused); any other code rejects the lead.
+func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIError, reason string) {
+	id := apiErr.ID
+	c.ids = slices.Delete(slices.Clone(c.ids), apiErr.IDIndex, apiErr.IDIndex+1)
+	switch {
+	case apiErr.Code != "INVALID_DATA":
+		r.reject(ctx, g, id, apiErr.Code, reason)
+	case !c.read:
+		c.read = true
+		keep, doubt, ok := r.sortRefused(ctx, g, id, c.ids, reason)
+		if !ok {
+			// Unreadable (no leads.READ scope, Zoho busy): Zoho's refusal is
+			// all there is; the rest goes again, one refused id a call, as
+			// nothing can tell them apart.
+			r.reject(ctx, g, id, apiErr.Code, reason)
 			return
 		}
-		if r.stopping(ctx) {
-			r.handBack(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
-			return
-		}
-		if sorted && calls == maxCallsPerChunk {
-			r.metrics.Count("ChunksRefusedTooOften", 1)
-			heldBack, ended = ids, true
-			return
-		}
-		req := *g.options
-		req.IDs = ids
-		r.metrics.Count("ZohoCalls", 1)
-		jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
-		if err == nil {
-			// The job ends the batch only if no lead of the chunk is left to
-			// hold in doubt: that hold ends it instead.
-			// A job that could not be recorded leaves its leads to be sent
-			// again: the batch does not end with it.
-			recorded := r.record(ctx, g, ids, jobID, len(doubtful) == 0)
-			ended, scheduled = recorded, true
-			return
-		}
-		var apiErr *zoho.APIError
-		if !errors.As(err, &apiErr) {
-			apiErr = &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the call failed", Err: err}
-		}
-		r.metrics.CountBy("ZohoErrors", "Code", codeOrClass(apiErr), 1)
-		// The reason reaches the caller, the dead letter and the lead's claim;
-		// the whole error, cause included, only the log lines below.
-		reason := apiErr.Public()
-		switch apiErr.Class {
-		case zoho.InvalidID:
-			refused := apiErr.ID
-			ids = slices.Delete(slices.Clone(ids), apiErr.IDIndex, apiErr.IDIndex+1)
-			switch {
-			case apiErr.Code != "INVALID_DATA":
-				r.reject(ctx, g, refused, apiErr.Code, reason)
-			case !read:
-				read = true
-				keep, doubt, ok := r.sortRefused(ctx, g, refused, ids, reason)
-				if !ok {
-					// Unreadable (no leads.READ scope, Zoho busy): Zoho's
-					// refusal is all there is; the rest goes again, one
-					// refused id a call, as nothing can tell them apart.
-					r.reject(ctx, g, refused, apiErr.Code, reason)
-					break
-				}
-				ids, sorted, doubtful = keep, true, append(doubtful, doubt...)
-			case sorted:
-				// Read a moment ago as a lead Zoho has and has not converted.
-				doubtful = append(doubtful, refused)
-			default:
-				r.reject(ctx, g, refused, apiErr.Code, reason)
-			}
-			ended = len(ids) == 0
-		case zoho.Permanent:
-			out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
-			g.fail(out)
-			log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(ids), "error", err)
-			ended = r.giveBack(ctx, g, ids, out) // a batch's leads are lettered: settled
-			return
-		default:
-			if apiErr.Ambiguous {
-				// Zoho may have scheduled them: sending them again now would
-				// be refused, or convert them twice over in the counts.
-				r.metrics.Count("AmbiguousCalls", 1)
-				log.WarnContext(ctx, "mass_convert answer lost; leads held until they are read back",
-					"status", apiErr.HTTPStatus, "leads", len(ids), "error", err)
-				doubtful, ended, lost = append(doubtful, ids...), true, true
-				why = "the answer to the call was lost: " + reason
-				return
-			}
-			log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
-				"code", apiErr.Code, "status", apiErr.HTTPStatus, "leads", len(ids), "error", err)
-			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
-			return
-		}
+		c.ids, c.sorted, c.doubtful = keep, true, append(c.doubtful, doubt...)
+	case c.sorted:
+		// Read a moment ago as a lead Zoho has and has not converted.
+		c.doubtful = append(c.doubtful, id)
+	default:
+		r.reject(ctx, g, id, apiErr.Code, reason)
+	}
+}
+
+// close holds the chunk's leads in doubt and drops the batch they came
+// from once nothing is left of it. A batch ends with the last write that
+// settles its leads, never before: a lead whose hold fails stays parked in
+// a batch that still exists, for the next wake-up to send.
+func (r *run) close(ctx context.Context, g *group, c *chunk) {
+	ends := c.ended
+	if len(c.heldBack) > 0 && !r.hold(ctx, g, c.heldBack, "held with leads Zoho kept refusing in the same call", ends && len(c.doubtful) == 0, false) {
+		ends = false
+	}
+	if len(c.doubtful) > 0 {
+		// A lead Zoho named is one it refused: an attempt. A lost answer may
+		// hide a job that converts them, or no job at all: the read-back
+		// decides, and only a job that fails them counts.
+		r.hold(ctx, g, c.doubtful, c.why, ends, !c.lost)
+	}
+	if ends && !c.scheduled && len(c.heldBack)+len(c.doubtful) == 0 && g.batch != (jobs.BatchKey{}) {
+		// Every lead was refused or found converted: nothing is left.
+		r.dropBatch(ctx, g)
 	}
 }
 
