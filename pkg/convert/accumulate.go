@@ -104,11 +104,11 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 	expires := now.Add(r.s.cfg.MaxWait + r.s.cfg.ParkedFor)
 	for attempt := 0; len(ids) > 0; attempt++ {
 		if r.stopping(ctx) {
-			r.handBack(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			r.answer(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return
 		}
 		if attempt == parkAttempts {
-			r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "BUSY", reason: "the accumulator kept changing"})
+			r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "BUSY", reason: "the accumulator kept changing"})
 			return
 		}
 		acc, err := store.Acc(ctx, g.fp)
@@ -139,7 +139,7 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 			r.storeFailed(ctx, g, ids, "park the leads", err)
 			return
 		}
-		r.settleClaims(ctx, held)
+		r.answerClaimed(ctx, held)
 		r.metrics.Count("LeadsParked", len(parked))
 		out := leadOutcome{verdict: Done, parked: true}
 		opened := len(acc.LeadIDs) == 0 && len(parked) > 0
@@ -158,7 +158,7 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
 			}
 		}
-		r.settle(parked, out)
+		r.answer(parked, out)
 		if len(acc.LeadIDs)+len(parked) >= jobs.MaxLeadsPerBatch {
 			acc.LeadIDs = append(acc.LeadIDs, parked...)
 			acc.Sources = append(acc.Sources, r.sourcesOf(parked)...)
@@ -249,7 +249,7 @@ func (r *run) batchGroup(g *group, b jobs.Batch) *group {
 // leads only.
 func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
 	defer r.survive(ctx, func() {
-		r.handBackUnsettled(ids, leadOutcome{verdict: Retry, code: "INTERNAL", reason: "internal error"})
+		r.answerRest(ids, leadOutcome{verdict: Retry, code: "INTERNAL", reason: "internal error"})
 	})
 	r.sem <- struct{}{}
 	defer func() { <-r.sem }()
@@ -266,10 +266,10 @@ func (r *run) sourcesOf(ids []string) []string {
 	return out
 }
 
-// settleParked gives leads already parked their outcome: done, they are on
+// answerParked answers for leads already parked: done, they are on
 // their way. Their generation is woken again, in case the run that opened
 // it died before setting its timer (wake-ups are idempotent).
-func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
+func (r *run) answerParked(ctx context.Context, parked []jobs.Claim) {
 	for _, c := range parked {
 		key, _ := jobs.BatchOfOwner(c.Owner)
 		out := leadOutcome{verdict: Done, parked: true}
@@ -279,7 +279,7 @@ func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
 				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
 			}
 		}
-		r.settle([]string{c.LeadID}, out)
+		r.answer([]string{c.LeadID}, out)
 		r.metrics.Count("DuplicatesPrevented", 1)
 	}
 }
@@ -287,7 +287,7 @@ func (r *run) settleParked(ctx context.Context, parked []jobs.Claim) {
 func (r *run) storeFailed(ctx context.Context, g *group, ids []string, what string, err error) {
 	r.s.cfg.Logger.ErrorContext(ctx, "could not "+what, "leads", len(ids), "error", err)
 	r.metrics.CountBy("StoreErrors", "Operation", "park", 1)
-	r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not " + what})
+	r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not " + what})
 }
 
 // Wake sends the batches the wake-ups name: the accumulator's generation if
@@ -442,7 +442,7 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	return verdict
 }
 
-// refuseBatch settles the leads of a batch whose options Zoho refused
+// letterBatch settles the leads of a batch whose options Zoho refused
 // (send then ends the batch, once every lead of it is settled): each lead
 // is lettered, free for the letter's redrive and showing why, and then the
 // request is dead-lettered whole, with every submission that asked; the
@@ -452,7 +452,7 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 // the wake-up that takes it over sends their letter (sendLetter). It
 // returns the leads that are not settled yet (their letter write, or the
 // letter, failed): the batch must outlive this call for them.
-func (r *run) refuseBatch(ctx context.Context, g *group, ids []string, out leadOutcome) (unsettled []string) {
+func (r *run) letterBatch(ctx context.Context, g *group, ids []string, out leadOutcome) (unsettled []string) {
 	expires := r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)
 	var lettered []string
 	for _, id := range ids {

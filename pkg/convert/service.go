@@ -377,7 +377,7 @@ func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
 	var buf []string
 	for i := 0; i < len(g.ids); i += claimSize {
 		if r.stopping(ctx) {
-			r.handBack(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return nil
 		}
 		ids := g.ids[i:min(i+claimSize, len(g.ids))]
@@ -385,10 +385,10 @@ func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
 		if err != nil {
 			r.s.cfg.Logger.ErrorContext(ctx, "claiming leads failed", "leads", len(ids), "error", err)
 			r.metrics.CountBy("StoreErrors", "Operation", "claim", 1)
-			r.handBack(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
+			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
 			return nil
 		}
-		r.settleClaims(ctx, held)
+		r.answerClaimed(ctx, held)
 		buf = append(buf, claimed...)
 		for len(buf) >= zoho.MaxIDsPerCall {
 			chunk := buf[:zoho.MaxIDsPerCall:zoho.MaxIDsPerCall]
@@ -414,13 +414,9 @@ func (r *run) stopping(ctx context.Context) bool {
 	return ok && time.Until(dl) < r.s.cfg.StopMargin
 }
 
-// handBack gives leads their outcome without a write: their claims, if
-// any, lapse a minute after the invocation's deadline, so an invocation
-// short of time spends none of it releasing them one by one.
-func (r *run) handBack(ids []string, out leadOutcome) { r.settle(ids, out) }
-
-// settleClaims gives leads whose claims stand their outcome now.
-func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
+// answerClaimed answers for leads whose claims another holds, and those
+// parked already.
+func (r *run) answerClaimed(ctx context.Context, held []jobs.Claim) {
 	now := r.s.cfg.Now()
 	var parked []jobs.Claim
 	for _, c := range held {
@@ -428,20 +424,20 @@ func (r *run) settleClaims(ctx context.Context, held []jobs.Claim) {
 		case c.State == jobs.Parked:
 			parked = append(parked, c)
 		case c.State == jobs.ClaimScheduled:
-			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
+			r.answer([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
 			r.metrics.Count("DuplicatesPrevented", 1)
 		case c.State == jobs.ClaimInDoubt:
-			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
+			r.answer([]string{c.LeadID}, leadOutcome{verdict: Done, jobID: c.JobID, earlier: true})
 			r.metrics.Count("DuplicatesPrevented", 1)
 		case c.State == jobs.Rejected:
-			r.settle([]string{c.LeadID}, leadOutcome{verdict: Done, code: "REJECTED", reason: c.Reason})
+			r.answer([]string{c.LeadID}, leadOutcome{verdict: Done, code: "REJECTED", reason: c.Reason})
 			r.metrics.Count("DuplicatesPrevented", 1)
 		default:
-			r.settle([]string{c.LeadID}, leadOutcome{verdict: Retry, code: "LEAD_BUSY",
+			r.answer([]string{c.LeadID}, leadOutcome{verdict: Retry, code: "LEAD_BUSY",
 				reason: fmt.Sprintf("another invocation is converting this lead (claim lapses in %s)", c.Until.Sub(now).Round(time.Second))})
 		}
 	}
-	r.settleParked(ctx, parked)
+	r.answerParked(ctx, parked)
 }
 
 // maxCallsPerChunk bounds the mass_convert calls one chunk may cost when
@@ -496,11 +492,11 @@ func (r *run) send(ctx context.Context, g *group, ids []string) {
 func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	log := r.s.cfg.Logger
 	if out := g.failure(); out != nil {
-		c.ended = r.giveBack(ctx, g, c.ids, *out) // a batch's leads are lettered: settled
+		c.ended = r.release(ctx, g, c.ids, *out) // a batch's leads are lettered: settled
 		return done
 	}
 	if r.stopping(ctx) {
-		r.handBack(c.ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+		r.answer(c.ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
 		return done
 	}
 	if c.sorted && c.calls == maxCallsPerChunk {
@@ -514,10 +510,10 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	jobID, err := r.s.cfg.Zoho.MassConvert(ctx, &req)
 	if err == nil {
 		// The job ends the batch only if no lead of the chunk is left to
-		// hold in doubt: that hold ends it instead. A job that could not be
+		// record in doubt: that record ends it instead. A job that could not be
 		// recorded leaves its leads to be sent again: the batch does not
 		// end with it.
-		c.ended, c.scheduled = r.record(ctx, g, c.ids, jobID, len(c.doubtful) == 0), true
+		c.ended, c.scheduled = r.recordJob(ctx, g, c.ids, jobID, len(c.doubtful) == 0), true
 		return done
 	}
 	var apiErr *zoho.APIError
@@ -540,7 +536,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 		out := leadOutcome{verdict: Permanent, code: apiErr.Code, reason: reason}
 		g.fail(out)
 		log.WarnContext(ctx, "zoho refused the request", "code", apiErr.Code, "json_path", apiErr.JSONPath(), "leads", len(c.ids), "error", err)
-		c.ended = r.giveBack(ctx, g, c.ids, out) // a batch's leads are lettered: settled
+		c.ended = r.release(ctx, g, c.ids, out) // a batch's leads are lettered: settled
 	case apiErr.Ambiguous:
 		// Zoho may have scheduled them: sending them again now would be
 		// refused, or convert them twice over in the counts.
@@ -552,7 +548,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	default:
 		log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
 			"code", apiErr.Code, "status", apiErr.HTTPStatus, "leads", len(c.ids), "error", err)
-		r.giveBack(ctx, g, c.ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
+		r.release(ctx, g, c.ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
 	}
 	return done
 }
@@ -566,7 +562,7 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 	c.ids = slices.Delete(slices.Clone(c.ids), apiErr.IDIndex, apiErr.IDIndex+1)
 	switch {
 	case apiErr.Code != "INVALID_DATA":
-		r.reject(ctx, g, id, apiErr.Code, reason)
+		r.recordRejection(ctx, g, id, apiErr.Code, reason)
 	case !c.read:
 		c.read = true
 		keep, doubt, ok := r.sortRefused(ctx, g, id, c.ids, reason)
@@ -574,7 +570,7 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 			// Unreadable (no leads.READ scope, Zoho busy): Zoho's refusal is
 			// all there is; the rest goes again, one refused id a call, as
 			// nothing can tell them apart.
-			r.reject(ctx, g, id, apiErr.Code, reason)
+			r.recordRejection(ctx, g, id, apiErr.Code, reason)
 			return
 		}
 		c.ids, c.sorted, c.doubtful = keep, true, append(c.doubtful, doubt...)
@@ -582,7 +578,7 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 		// Read a moment ago as a lead Zoho has and has not converted.
 		c.doubtful = append(c.doubtful, id)
 	default:
-		r.reject(ctx, g, id, apiErr.Code, reason)
+		r.recordRejection(ctx, g, id, apiErr.Code, reason)
 	}
 }
 
@@ -592,14 +588,14 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 // a batch that still exists, for the next wake-up to send.
 func (r *run) close(ctx context.Context, g *group, c *chunk) {
 	ends := c.ended
-	if len(c.heldBack) > 0 && !r.hold(ctx, g, c.heldBack, "held with leads Zoho kept refusing in the same call", ends && len(c.doubtful) == 0, false) {
+	if len(c.heldBack) > 0 && !r.recordDoubt(ctx, g, c.heldBack, "held with leads Zoho kept refusing in the same call", ends && len(c.doubtful) == 0, false) {
 		ends = false
 	}
 	if len(c.doubtful) > 0 {
 		// A lead Zoho named is one it refused: an attempt. A lost answer may
 		// hide a job that converts them, or no job at all: the read-back
 		// decides, and only a job that fails them counts.
-		r.hold(ctx, g, c.doubtful, c.why, ends, !c.lost)
+		r.recordDoubt(ctx, g, c.doubtful, c.why, ends, !c.lost)
 	}
 	if ends && !c.scheduled && len(c.heldBack)+len(c.doubtful) == 0 && g.batch != (jobs.BatchKey{}) {
 		// Every lead was refused or found converted: nothing is left.
@@ -607,8 +603,9 @@ func (r *run) close(ctx context.Context, g *group, c *chunk) {
 	}
 }
 
-// reject records that Zoho refused lead id for good.
-func (r *run) reject(ctx context.Context, g *group, id, code, reason string) {
+// recordRejection writes that Zoho refused lead id for good (its claim
+// becomes REJECTED) and answers for it: done.
+func (r *run) recordRejection(ctx context.Context, g *group, id, code, reason string) {
 	if code != "ALREADY_CONVERTED" {
 		r.metrics.Count("LeadsRejected", 1)
 	}
@@ -616,7 +613,7 @@ func (r *run) reject(ctx context.Context, g *group, id, code, reason string) {
 	if err := r.s.cfg.Store.Reject(ctx, r.holder(g), id, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "recording a rejection failed", "lead_id", id, "error", err)
 	}
-	r.settle([]string{id}, leadOutcome{verdict: Done, code: code, reason: reason})
+	r.answer([]string{id}, leadOutcome{verdict: Done, code: code, reason: reason})
 }
 
 // sortRefused reads back the refused lead and the rest of its chunk in one
@@ -641,13 +638,13 @@ func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []
 		switch {
 		case l.Found && l.Known && l.Converted:
 			r.metrics.Count("LeadsFoundConverted", 1)
-			r.reject(ctx, g, l.ID, "ALREADY_CONVERTED", ConvertedElsewhere+reason)
+			r.recordRejection(ctx, g, l.ID, "ALREADY_CONVERTED", ConvertedElsewhere+reason)
 		case !l.Found:
 			why := reason
 			if l.ID != refused {
 				why = "Zoho has no lead " + l.ID + " (read back after it refused another lead of the call)"
 			}
-			r.reject(ctx, g, l.ID, "INVALID_DATA", why)
+			r.recordRejection(ctx, g, l.ID, "INVALID_DATA", why)
 		case l.ID == refused:
 			doubt = append(doubt, l.ID)
 		default:
@@ -657,15 +654,15 @@ func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []
 	return keep, doubt, true
 }
 
-// hold records leads whose outcome is in doubt as a call in doubt: their
+// recordDoubt writes leads whose outcome is in doubt as a call in doubt: their
 // claims hold them, so no request sends them again, until the status
 // function reads them back and settles them (converted, or sent again).
-// If even that cannot be recorded, they are handed back as before, and
-// hold reports false. ended says no other lead of the chunk is left to
+// If even that cannot be written, they are released as before, and
+// recordDoubt reports false. ended says no other lead of the chunk is left to
 // settle, so the batch it came from, if any, ends with this record.
-// attempt says the hold counts as one of the leads' attempts: Zoho named
+// attempt says the record counts as one of the leads' attempts: Zoho named
 // them in a refusal; otherwise it counts as a doubt.
-func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) bool {
+func (r *run) recordDoubt(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) bool {
 	now := r.s.cfg.Now()
 	job := jobs.Job{
 		ID: jobs.DoubtPrefix + newOwner(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
@@ -680,12 +677,12 @@ func (r *run) hold(ctx context.Context, g *group, ids []string, reason string, e
 	defer cancel()
 	if err := r.s.cfg.Store.RecordJob(bg, job, now.Add(r.s.cfg.JobRetention+48*time.Hour)); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "recording a call in doubt failed; its leads are handed back", "leads", len(ids), "error", err)
-		r.giveBack(ctx, g, ids, leadOutcome{verdict: Retry, code: "IN_DOUBT", reason: reason})
+		r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "IN_DOUBT", reason: reason})
 		return false
 	}
 	r.metrics.Count("LeadsInDoubt", len(ids))
 	r.s.cfg.Logger.InfoContext(ctx, "leads held in doubt", "doubt_id", job.ID, "leads", len(ids), "reason", reason)
-	r.settle(ids, leadOutcome{verdict: Done, jobID: job.ID})
+	r.answer(ids, leadOutcome{verdict: Done, jobID: job.ID})
 	return true
 }
 
@@ -707,12 +704,12 @@ func codeOrClass(e *zoho.APIError) string {
 	return e.Class.String()
 }
 
-// record stores a job Zoho scheduled. Zoho has the leads now whatever
+// recordJob writes a job Zoho scheduled and answers for its leads. Zoho has the leads now whatever
 // happens here, so a failure to record is logged with everything needed to
 // recover the job by hand, and the leads still count as scheduled.
 // endsBatch says the job ends the batch its leads came from, if any. It
 // reports whether the job was recorded.
-func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, endsBatch bool) bool {
+func (r *run) recordJob(ctx context.Context, g *group, ids []string, jobID string, endsBatch bool) bool {
 	now := r.s.cfg.Now()
 	sources := r.sources(g, ids)
 	job := jobs.Job{
@@ -755,12 +752,12 @@ func (r *run) record(ctx context.Context, g *group, ids []string, jobID string, 
 		if g.batch != (jobs.BatchKey{}) {
 			r.releaseBatch(ctx, bg, g)
 		}
-		r.settle(ids, leadOutcome{verdict: Retry, code: "JOB_NOT_RECORDED",
+		r.answer(ids, leadOutcome{verdict: Retry, code: "JOB_NOT_RECORDED",
 			reason: "Zoho scheduled the leads but the job could not be recorded; they are sent again to be followed"})
 		return false
 	}
 	r.s.cfg.Logger.InfoContext(ctx, "mass convert scheduled", "job_id", jobID, "leads", len(ids))
-	r.settle(ids, leadOutcome{verdict: Done, jobID: jobID})
+	r.answer(ids, leadOutcome{verdict: Done, jobID: jobID})
 	return true
 }
 
@@ -785,37 +782,38 @@ func (r *run) holder(g *group) string {
 	return r.owner
 }
 
-// giveBack releases the claims of leads that were not scheduled. A batch's
+// release frees the claims of leads that were not scheduled (or, for a
+// batch's leads, the batch's lease), and answers for them. A batch's
 // leads stay parked in it for the next try, unless Zoho refused the
 // options, which no try can mend. It reports whether Zoho refused the
 // options and every lead is settled by that (lettered, for a batch): a
 // batch lead whose letter could not be written stays parked in the batch,
 // which must then outlive this call for a wake-up to send it again.
-func (r *run) giveBack(ctx context.Context, g *group, ids []string, out leadOutcome) (settled bool) {
+func (r *run) release(ctx context.Context, g *group, ids []string, out leadOutcome) (settled bool) {
 	bg, cancel := r.bookkeeping(ctx, 5*time.Second)
 	defer cancel()
 	if g.batch != (jobs.BatchKey{}) {
 		if out.verdict != Permanent {
 			r.releaseBatch(ctx, bg, g)
-			r.settle(ids, out)
+			r.answer(ids, out)
 			return false
 		}
-		unsettled := r.refuseBatch(bg, g, ids, out)
-		r.settle(ids, out)
+		unsettled := r.letterBatch(bg, g, ids, out)
+		r.answer(ids, out)
 		if len(unsettled) == 0 {
 			return true
 		}
 		// Not lettered, or lettered without a letter: the batch stays, and
 		// the next wake-up sends them again or sends their letter.
 		r.releaseBatch(ctx, bg, g)
-		r.settle(unsettled, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table or the dead-letter queue could not be written"})
+		r.answer(unsettled, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table or the dead-letter queue could not be written"})
 		return false
 	}
 	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {
 		// The claims lapse on their own after the deadline.
 		r.s.cfg.Logger.WarnContext(ctx, "releasing claims failed", "leads", len(ids), "error", err)
 	}
-	r.settle(ids, out)
+	r.answer(ids, out)
 	return out.verdict == Permanent
 }
 
@@ -838,8 +836,8 @@ func (r *run) survive(ctx context.Context, failed func()) {
 	}
 }
 
-// handBackUnsettled is handBack for those of ids that have no outcome yet.
-func (r *run) handBackUnsettled(ids []string, out leadOutcome) {
+// answerRest answers for those of ids that have no answer yet.
+func (r *run) answerRest(ids []string, out leadOutcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
@@ -849,7 +847,12 @@ func (r *run) handBackUnsettled(ids []string, out leadOutcome) {
 	}
 }
 
-func (r *run) settle(ids []string, out leadOutcome) {
+// answer sets what the invocation answers for leads, and writes nothing:
+// their claims, if any, lapse a minute after the invocation's deadline, so
+// an invocation short of time spends none of it releasing them. Three
+// verbs say what becomes of a lead: answer (no write), release (its claim
+// freed), record (a job, a doubt or a rejection written).
+func (r *run) answer(ids []string, out leadOutcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
