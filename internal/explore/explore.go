@@ -344,7 +344,7 @@ func (w *world) invoke(subs []convert.Submission) {
 func (w *world) wake(wk convert.Wakeup) {
 	w.start("wake["+wk.Key.String()+"]", func(ctx context.Context, a *actor) {
 		v := w.svc.Wake(ctx, []convert.Wakeup{wk})
-		if a.crashed || v[0] == convert.Retry {
+		if a.crashed || v[0] == convert.TryLater {
 			w.wakes = append(w.wakes, wk) // not deleted: SQS delivers it again
 		}
 	})

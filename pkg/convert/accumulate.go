@@ -104,11 +104,11 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 	expires := now.Add(r.s.cfg.MaxWait + r.s.cfg.ParkedFor)
 	for attempt := 0; len(ids) > 0; attempt++ {
 		if r.stopping(ctx) {
-			r.answer(ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			r.answer(ids, leadOutcome{verdict: TryLater, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return
 		}
 		if attempt == parkAttempts {
-			r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "BUSY", reason: "the accumulator kept changing"})
+			r.release(ctx, g, ids, leadOutcome{verdict: TryLater, code: "BUSY", reason: "the accumulator kept changing"})
 			return
 		}
 		acc, err := store.Acc(ctx, g.fp)
@@ -155,7 +155,7 @@ func (r *run) park(ctx context.Context, wg *sync.WaitGroup, g *group, ids []stri
 			if err := r.wake(ctx, acc.Key(), first, now); err != nil {
 				// Parked without a timer: hand the messages back, so their
 				// redelivery finds the leads parked and sets it again.
-				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
+				out = leadOutcome{verdict: TryLater, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
 			}
 		}
 		r.answer(parked, out)
@@ -249,7 +249,7 @@ func (r *run) batchGroup(g *group, b jobs.Batch) *group {
 // leads only.
 func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
 	defer r.survive(ctx, func() {
-		r.answerRest(ids, leadOutcome{verdict: Retry, code: "INTERNAL", reason: "internal error"})
+		r.answerRest(ids, leadOutcome{verdict: TryLater, code: "INTERNAL", reason: "internal error"})
 	})
 	r.sem <- struct{}{}
 	defer func() { <-r.sem }()
@@ -276,7 +276,7 @@ func (r *run) answerParked(ctx context.Context, parked []jobs.Claim) {
 		if r.s.cfg.Timer != nil && !r.woken[key] {
 			r.woken[key] = true
 			if err := r.wake(ctx, key, time.Time{}, r.s.cfg.Now()); err != nil {
-				out = leadOutcome{verdict: Retry, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
+				out = leadOutcome{verdict: TryLater, code: "TIMER_UNAVAILABLE", reason: "could not set the accumulator's timer"}
 			}
 		}
 		r.answer([]string{c.LeadID}, out)
@@ -287,13 +287,13 @@ func (r *run) answerParked(ctx context.Context, parked []jobs.Claim) {
 func (r *run) storeFailed(ctx context.Context, g *group, ids []string, what string, err error) {
 	r.s.cfg.Logger.ErrorContext(ctx, "could not "+what, "leads", len(ids), "error", err)
 	r.metrics.CountBy("StoreErrors", "Operation", "park", 1)
-	r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "could not " + what})
+	r.release(ctx, g, ids, leadOutcome{verdict: TryLater, code: "STORE_UNAVAILABLE", reason: "could not " + what})
 }
 
 // Wake sends the batches the wake-ups name: the accumulator's generation if
 // it is still open, or the batch a vanished sender left, once its lease
 // lapsed. Done means there is nothing left to send, or a later wake-up will
-// try again (sent with a growing delay); Retry, that this wake-up should
+// try again (sent with a growing delay); TryLater, that this wake-up should
 // come again.
 func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 	r, ctx, cancel := s.newRun(ctx, nil)
@@ -310,9 +310,9 @@ func (s *Service) Wake(ctx context.Context, wakeups []Wakeup) []Verdict {
 		}
 		first[w.Key] = i
 		r.spawn(&wg, func() {
-			defer r.survive(ctx, func() { out[i] = Retry })
+			defer r.survive(ctx, func() { out[i] = TryLater })
 			out[i] = r.wakeOne(ctx, w.Key)
-			if out[i] == Retry && w.Try < retryWakeups {
+			if out[i] == TryLater && w.Try < retryWakeups {
 				// Try again later, each time later, instead of after SQS's
 				// fixed visibility timeout.
 				next := Wakeup{Key: w.Key, Try: w.Try + 1}
@@ -343,7 +343,7 @@ func (r *run) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
 		acc, err := store.Acc(ctx, key.Fingerprint)
 		if err != nil {
 			r.s.cfg.Logger.ErrorContext(ctx, "wake: reading the accumulator failed", "batch", key.String(), "error", err)
-			return Retry
+			return TryLater
 		}
 		switch {
 		case acc.Gen < key.Gen:
@@ -363,11 +363,11 @@ func (r *run) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
 				continue // a lead more was parked, or another took it: read again
 			}
 			r.s.cfg.Logger.WarnContext(ctx, "wake: taking the accumulator failed", "batch", key.String(), "error", err)
-			return Retry
+			return TryLater
 		}
 		return r.takeOver(ctx, key)
 	}
-	return Retry
+	return TryLater
 }
 
 // takeOver sends a taken batch whose sender's lease lapsed.
@@ -377,13 +377,13 @@ func (r *run) takeOver(ctx context.Context, key jobs.BatchKey) Verdict {
 	case errors.Is(err, jobs.ErrNotFound):
 		return Done // sent and recorded, or dropped
 	case errors.Is(err, jobs.ErrChanged):
-		return Retry // its sender is still at it
+		return TryLater // its sender is still at it
 	case err != nil:
-		return Retry
+		return TryLater
 	}
 	b, err := store.Batch(ctx, key)
 	if err != nil {
-		return Retry
+		return TryLater
 	}
 	r.metrics.Count("BatchesTakenOver", 1)
 	return r.sendBatch(ctx, b, true)
@@ -396,7 +396,7 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	if takenOver {
 		claims, err := r.s.cfg.Store.Claims(ctx, b.LeadIDs)
 		if err != nil {
-			return Retry
+			return TryLater
 		}
 		ids = nil
 		var lettered []jobs.Claim
@@ -410,11 +410,11 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 			}
 		}
 		if len(lettered) > 0 && !r.letterAgain(ctx, b, lettered) {
-			return Retry
+			return TryLater
 		}
 		if len(ids) == 0 {
 			if err := r.s.cfg.Store.DropBatch(ctx, b.Key()); err != nil {
-				return Retry
+				return TryLater
 			}
 			return Done
 		}
@@ -422,7 +422,7 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	var opts zoho.ConvertRequest
 	if err := json.Unmarshal([]byte(b.Options), &opts); err != nil {
 		r.s.cfg.Logger.ErrorContext(ctx, "a batch's options do not decode", "batch", b.Key().String(), "error", err)
-		return Retry
+		return TryLater
 	}
 	g := r.batchGroup(&group{options: &opts}, b)
 	r.sendLimited(ctx, g, ids)
@@ -434,8 +434,8 @@ func (r *run) sendBatch(ctx context.Context, b jobs.Batch, takenOver bool) Verdi
 	verdict := Done
 	r.mu.Lock()
 	for _, id := range ids {
-		if o := r.outcomes[id]; o.verdict == Retry {
-			verdict = Retry
+		if o := r.outcomes[id]; o.verdict == TryLater {
+			verdict = TryLater
 		}
 	}
 	r.mu.Unlock()

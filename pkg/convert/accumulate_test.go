@@ -232,7 +232,7 @@ func TestRefusedBatchReachesEveryRequest(t *testing.T) {
 
 // TestThrottledBatchIsRetriedWithBackoff: a wake-up whose call Zoho
 // throttles sets a later one, each later than the last; the wake-ups end in
-// SQS's hands (Retry) only after retryWakeups tries.
+// SQS's hands (TryLater) only after retryWakeups tries.
 func TestThrottledBatchIsRetriedWithBackoff(t *testing.T) {
 	r := newAccRig(t, memstore.New())
 	ids := r.sim.SeedLeadRange(5)
@@ -251,7 +251,7 @@ func TestThrottledBatchIsRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("delays %v; want 30 s growing to 15 minutes", delays)
 	}
 	r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{Kind: zohosim.TooManyRequestsLegacy})
-	if v := r.svc.Wake(context.Background(), []convert.Wakeup{{Key: key, Try: 12}}); v[0] != convert.Retry {
+	if v := r.svc.Wake(context.Background(), []convert.Wakeup{{Key: key, Try: 12}}); v[0] != convert.TryLater {
 		t.Fatalf("the last try throttled: %v, want retry (SQS's redrive takes over)", v)
 	}
 	if v := r.wake(key); v[0] != convert.Done {
@@ -498,7 +498,7 @@ func TestLargestBatchEndsInTime(t *testing.T) {
 					t.Fatalf("%s is done but lead %s is in no job", res.Source, id)
 				}
 			}
-		case convert.Retry:
+		case convert.TryLater:
 			retry++
 		default:
 			t.Fatalf("%s: %s %s", res.Source, res.Verdict, res.Reason)

@@ -156,8 +156,9 @@ type Verdict int
 const (
 	// Done: every lead is scheduled (now or earlier) or rejected by Zoho.
 	Done Verdict = iota
-	// Retry: some leads can succeed later (throttling, faults, deadline).
-	Retry
+	// TryLater: some leads can succeed later (throttling, faults, deadline):
+	// the message comes again. (jobs.Retry is a lead's claim state.)
+	TryLater
 	// Permanent: Zoho refused the request as a whole; resending cannot help.
 	Permanent
 )
@@ -170,7 +171,7 @@ func (v Verdict) String() string {
 type Result struct {
 	Source   string
 	Verdict  Verdict
-	Code     string // for Retry and Permanent: Zoho's code or our own
+	Code     string // for TryLater and Permanent: Zoho's code or our own
 	Reason   string
 	Jobs     []JobRef
 	Rejected []Rejection
@@ -377,7 +378,7 @@ func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
 	var buf []string
 	for i := 0; i < len(g.ids); i += claimSize {
 		if r.stopping(ctx) {
-			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: TryLater, code: "DEADLINE", reason: "not enough time left in this invocation"})
 			return nil
 		}
 		ids := g.ids[i:min(i+claimSize, len(g.ids))]
@@ -385,7 +386,7 @@ func (r *run) feed(ctx context.Context, wg *sync.WaitGroup, g *group) []string {
 		if err != nil {
 			r.s.cfg.Logger.ErrorContext(ctx, "claiming leads failed", "leads", len(ids), "error", err)
 			r.metrics.CountBy("StoreErrors", "Operation", "claim", 1)
-			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
+			r.answer(append(buf, g.ids[i:]...), leadOutcome{verdict: TryLater, code: "STORE_UNAVAILABLE", reason: "the table could not be written"})
 			return nil
 		}
 		r.answerClaimed(ctx, held)
@@ -433,7 +434,7 @@ func (r *run) answerClaimed(ctx context.Context, held []jobs.Claim) {
 			r.answer([]string{c.LeadID}, leadOutcome{verdict: Done, code: "REJECTED", reason: c.Reason})
 			r.metrics.Count("DuplicatesPrevented", 1)
 		default:
-			r.answer([]string{c.LeadID}, leadOutcome{verdict: Retry, code: "LEAD_BUSY",
+			r.answer([]string{c.LeadID}, leadOutcome{verdict: TryLater, code: "LEAD_BUSY",
 				reason: fmt.Sprintf("another invocation is converting this lead (claim lapses in %s)", c.Until.Sub(now).Round(time.Second))})
 		}
 	}
@@ -496,7 +497,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 		return done
 	}
 	if r.stopping(ctx) {
-		r.answer(c.ids, leadOutcome{verdict: Retry, code: "DEADLINE", reason: "not enough time left in this invocation"})
+		r.answer(c.ids, leadOutcome{verdict: TryLater, code: "DEADLINE", reason: "not enough time left in this invocation"})
 		return done
 	}
 	if c.sorted && c.calls == maxCallsPerChunk {
@@ -548,7 +549,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	default:
 		log.WarnContext(ctx, "mass_convert failed, leads handed back for a retry",
 			"code", apiErr.Code, "status", apiErr.HTTPStatus, "leads", len(c.ids), "error", err)
-		r.release(ctx, g, c.ids, leadOutcome{verdict: Retry, code: codeOrClass(apiErr), reason: reason})
+		r.release(ctx, g, c.ids, leadOutcome{verdict: TryLater, code: codeOrClass(apiErr), reason: reason})
 	}
 	return done
 }
@@ -677,7 +678,7 @@ func (r *run) recordDoubt(ctx context.Context, g *group, ids []string, reason st
 	defer cancel()
 	if err := r.s.cfg.Store.RecordJob(bg, job, now.Add(r.s.cfg.JobRetention+48*time.Hour)); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "recording a call in doubt failed; its leads are handed back", "leads", len(ids), "error", err)
-		r.release(ctx, g, ids, leadOutcome{verdict: Retry, code: "IN_DOUBT", reason: reason})
+		r.release(ctx, g, ids, leadOutcome{verdict: TryLater, code: "IN_DOUBT", reason: reason})
 		return false
 	}
 	r.metrics.Count("LeadsInDoubt", len(ids))
@@ -752,7 +753,7 @@ func (r *run) recordJob(ctx context.Context, g *group, ids []string, jobID strin
 		if g.batch != (jobs.BatchKey{}) {
 			r.releaseBatch(ctx, bg, g)
 		}
-		r.answer(ids, leadOutcome{verdict: Retry, code: "JOB_NOT_RECORDED",
+		r.answer(ids, leadOutcome{verdict: TryLater, code: "JOB_NOT_RECORDED",
 			reason: "Zoho scheduled the leads but the job could not be recorded; they are sent again to be followed"})
 		return false
 	}
@@ -806,7 +807,7 @@ func (r *run) release(ctx context.Context, g *group, ids []string, out leadOutco
 		// Not lettered, or lettered without a letter: the batch stays, and
 		// the next wake-up sends them again or sends their letter.
 		r.releaseBatch(ctx, bg, g)
-		r.answer(unsettled, leadOutcome{verdict: Retry, code: "STORE_UNAVAILABLE", reason: "the table or the dead-letter queue could not be written"})
+		r.answer(unsettled, leadOutcome{verdict: TryLater, code: "STORE_UNAVAILABLE", reason: "the table or the dead-letter queue could not be written"})
 		return false
 	}
 	if err := r.s.cfg.Store.Release(bg, r.owner, ids); err != nil {
@@ -902,18 +903,18 @@ func (r *run) results(subs []Submission) []Result {
 		for _, id := range sub.Request.IDs {
 			o, ok := r.outcomes[id]
 			if !ok {
-				o = leadOutcome{verdict: Retry, code: "INTERNAL", reason: "lead was not processed"}
+				o = leadOutcome{verdict: TryLater, code: "INTERNAL", reason: "lead was not processed"}
 			}
 			if o.verdict == Permanent && r.first[id].fp != r.subFP[i] {
 				// Zoho refused another request's options for this lead, not
 				// this request's: send it again, on its own this time.
-				o = leadOutcome{verdict: Retry, code: "OTHER_REQUEST_REFUSED",
+				o = leadOutcome{verdict: TryLater, code: "OTHER_REQUEST_REFUSED",
 					reason: "another request for this lead, with other options, was refused: " + o.reason}
 			}
 			switch {
-			case o.verdict == Retry:
-				if res.Verdict != Retry {
-					res.Verdict, res.Code, res.Reason = Retry, o.code, o.reason
+			case o.verdict == TryLater:
+				if res.Verdict != TryLater {
+					res.Verdict, res.Code, res.Reason = TryLater, o.code, o.reason
 				}
 			case o.verdict == Permanent:
 				if res.Verdict == Done {

@@ -175,12 +175,12 @@ func TestThrottledGroupOnlyIsRetried(t *testing.T) {
 	for i, res := range results {
 		want := throttled
 		if i >= 10 {
-			want = map[convert.Verdict]convert.Verdict{convert.Retry: convert.Done, convert.Done: convert.Retry}[throttled]
+			want = map[convert.Verdict]convert.Verdict{convert.TryLater: convert.Done, convert.Done: convert.TryLater}[throttled]
 		}
 		if res.Verdict != want {
 			t.Fatalf("submission %d: %v (%s), want %v: one group retried, the other done", i, res.Verdict, res.Reason, want)
 		}
-		if res.Verdict == convert.Retry && res.Code != "TOO_MANY_REQUESTS" {
+		if res.Verdict == convert.TryLater && res.Code != "TOO_MANY_REQUESTS" {
 			t.Errorf("code %q", res.Code)
 		}
 	}
@@ -212,7 +212,7 @@ func TestDeadlineHandsLeadsBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // under the 5s margin
 	defer cancel()
 	results := r.svc.Convert(obs.WithMetrics(ctx, r.metrics), subs)
-	if v := verdicts(results); v[convert.Retry] != 10 || results[0].Code != "DEADLINE" || r.calls() != 0 {
+	if v := verdicts(results); v[convert.TryLater] != 10 || results[0].Code != "DEADLINE" || r.calls() != 0 {
 		t.Fatalf("verdicts %v, code %q, %d calls", v, results[0].Code, r.calls())
 	}
 	if res := r.convert(subs); verdicts(res)[convert.Done] != 10 {
@@ -263,7 +263,7 @@ func TestLeadBusyElsewhereIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := r.convert([]convert.Submission{{Source: "m", Request: zohotest.Request(ids...)}})
-	if res[0].Verdict != convert.Retry || res[0].Code != "LEAD_BUSY" || len(res[0].Jobs) != 1 || len(res[0].Jobs[0].LeadIDs) != 2 {
+	if res[0].Verdict != convert.TryLater || res[0].Code != "LEAD_BUSY" || len(res[0].Jobs) != 1 || len(res[0].Jobs[0].LeadIDs) != 2 {
 		t.Fatalf("result %+v", res[0])
 	}
 }
@@ -302,7 +302,7 @@ func TestUnrecordedJobIsFollowed(t *testing.T) {
 	m := obs.NewMetrics("convert")
 	sub := []convert.Submission{{Source: "m1", Request: zohotest.Request(ids...)}}
 	res := svc.Convert(obs.WithMetrics(context.Background(), m), sub)
-	if res[0].Verdict != convert.Retry || res[0].Code != "JOB_NOT_RECORDED" {
+	if res[0].Verdict != convert.TryLater || res[0].Code != "JOB_NOT_RECORDED" {
 		t.Fatalf("result %+v; want the message handed back", res[0])
 	}
 	if len(kept) != 1 || len(kept[0].LeadIDs) != 3 || m.Value("JobsNotRecorded") != 1 {

@@ -246,7 +246,7 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 	case convert.Permanent:
 		writeError(w, http.StatusBadRequest, res.Code, res.Reason, nil)
 		return
-	case convert.Retry:
+	case convert.TryLater:
 		out.RetryIDs, out.RetryReason = pending(req.IDs, res), res.Reason
 		if len(res.Jobs) == 0 && len(res.Rejected) == 0 && len(res.AlreadyConverted) == 0 {
 			w.Header().Set("Retry-After", "30")

@@ -135,7 +135,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp
 	if len(wakes) > 0 {
 		m.Count("Wakeups", len(wakes))
 		for i, v := range c.cfg.Converter.Wake(ctx, wakes) {
-			if v == convert.Retry {
+			if v == convert.TryLater {
 				m.Count("WakeupsRetried", 1)
 				retry(wakeIDs[i])
 			}
@@ -151,7 +151,7 @@ func (c *Consumer) convert(ctx context.Context, msgs []lambdaio.SQSMessage, subs
 	for i, res := range c.cfg.Converter.Accumulate(ctx, subs) {
 		rec := msgs[from[i]]
 		switch res.Verdict {
-		case convert.Retry:
+		case convert.TryLater:
 			m.Count("MessagesRetried", 1)
 			c.log.InfoContext(ctx, "message handed back for a retry", "message_id", rec.MessageID, "code", res.Code)
 			retry(rec.MessageID)

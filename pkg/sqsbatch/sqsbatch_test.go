@@ -216,7 +216,7 @@ func (c stepConverter) Accumulate(_ context.Context, subs []convert.Submission) 
 	for i, s := range subs {
 		out[i] = convert.Result{Source: s.Source}
 		if s.Request.IDs[0] == "2" {
-			out[i].Verdict = convert.Retry
+			out[i].Verdict = convert.TryLater
 		}
 	}
 	return out
