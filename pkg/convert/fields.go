@@ -59,59 +59,12 @@ var fields = []field{
 			}
 		},
 	},
-	{
-		key: "assign_to",
-		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
-			req.AssignTo = c.jsonRef("$.assign_to", raw)
-		},
-		form: func(_ *reqChecker, _, _, value, _ string, req *zoho.ConvertRequest) {
-			req.AssignTo = &zoho.Ref{ID: value}
-		},
-		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) {
-			if req.AssignTo == nil {
-				// Zoho's Mass Convert page marks assign_to mandatory: refused
-				// here, no call is spent on a request Zoho may refuse whole.
-				c.add(reqMandatory, "$.assign_to", "%s", reqOwnerRule)
-			}
-			c.ref("$.assign_to", req.AssignTo)
-		},
-	},
-	{
-		key: "portal_user_type",
-		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
-			req.PortalUserType = c.jsonRef("$.portal_user_type", raw)
-		},
-		form: func(_ *reqChecker, _, _, value, _ string, req *zoho.ConvertRequest) {
-			req.PortalUserType = &zoho.Ref{ID: value}
-		},
-		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) {
-			c.ref("$.portal_user_type", req.PortalUserType)
-		},
-	},
-	{
-		key: "related_modules", repeats: true,
-		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
-			req.RelatedModules = c.jsonModules("$.related_modules", raw)
-		},
-		form: func(c *reqChecker, path, _, value, _ string, req *zoho.ConvertRequest) {
-			req.RelatedModules = c.formModules(path, req.RelatedModules, value)
-		},
-		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) {
-			c.modules("$.related_modules", req.RelatedModules, reqActivityModules)
-		},
-	},
-	{
-		key: "carry_over_tags", repeats: true,
-		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
-			req.CarryOverTags = c.jsonModules("$.carry_over_tags", raw)
-		},
-		form: func(c *reqChecker, path, _, value, _ string, req *zoho.ConvertRequest) {
-			req.CarryOverTags = c.formModules(path, req.CarryOverTags, value)
-		},
-		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) {
-			c.modules("$.carry_over_tags", req.CarryOverTags, reqRecordModules)
-		},
-	},
+	// Zoho's Mass Convert page marks assign_to mandatory: refused here, no
+	// call is spent on a request Zoho may refuse whole.
+	record("assign_to", reqOwnerRule, func(r *zoho.ConvertRequest) **zoho.Ref { return &r.AssignTo }),
+	record("portal_user_type", "", func(r *zoho.ConvertRequest) **zoho.Ref { return &r.PortalUserType }),
+	moduleList("related_modules", reqActivityModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.RelatedModules }),
+	moduleList("carry_over_tags", reqRecordModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.CarryOverTags }),
 	{
 		key: "move_attachments_to",
 		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
@@ -151,6 +104,40 @@ var fields = []field{
 			}
 		},
 	},
+}
+
+// record is a Zoho record named by its id ({"id", "name"}; a form gives
+// the id alone), at the field of a request that at returns. required, if
+// set, is the message for a request without one.
+func record(key, required string, at func(*zoho.ConvertRequest) **zoho.Ref) field {
+	path := "$." + key
+	return field{
+		key:  key,
+		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) { *at(req) = c.jsonRef(path, raw) },
+		form: func(_ *reqChecker, _, _, value, _ string, req *zoho.ConvertRequest) { *at(req) = &zoho.Ref{ID: value} },
+		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) {
+			if *at(req) == nil && required != "" {
+				c.add(reqMandatory, path, "%s", required)
+			}
+			c.ref(path, *at(req))
+		},
+	}
+}
+
+// moduleList is a list of {api_name, id} of the modules allowed, at the
+// field of a request that list returns.
+func moduleList(key, allowed string, list func(*zoho.ConvertRequest) *[]zoho.ModuleRef) field {
+	path := "$." + key
+	return field{
+		key: key, repeats: true,
+		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
+			*list(req) = c.jsonModules(path, raw)
+		},
+		form: func(c *reqChecker, path, _, value, _ string, req *zoho.ConvertRequest) {
+			*list(req) = c.formModules(path, *list(req), value)
+		},
+		check: func(c *reqChecker, req *zoho.ConvertRequest, _ string) { c.modules(path, *list(req), allowed) },
+	}
 }
 
 // jsonKeys and formKeys list the keys a refusal names as allowed.
