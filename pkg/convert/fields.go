@@ -61,10 +61,10 @@ var fields = []field{
 	},
 	// Zoho's Mass Convert page marks assign_to mandatory: refused here, no
 	// call is spent on a request Zoho may refuse whole.
-	record("assign_to", reqOwnerRule, func(r *zoho.ConvertRequest) **zoho.Ref { return &r.AssignTo }),
-	record("portal_user_type", "", func(r *zoho.ConvertRequest) **zoho.Ref { return &r.PortalUserType }),
-	moduleList("related_modules", reqActivityModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.RelatedModules }),
-	moduleList("carry_over_tags", reqRecordModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.CarryOverTags }),
+	refField("assign_to", reqOwnerRule, func(r *zoho.ConvertRequest) **zoho.Ref { return &r.AssignTo }),
+	refField("portal_user_type", "", func(r *zoho.ConvertRequest) **zoho.Ref { return &r.PortalUserType }),
+	modulesField("related_modules", reqActivityModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.RelatedModules }),
+	modulesField("carry_over_tags", reqRecordModules, func(r *zoho.ConvertRequest) *[]zoho.ModuleRef { return &r.CarryOverTags }),
 	{
 		key: "move_attachments_to",
 		json: func(c *reqChecker, raw json.RawMessage, req *zoho.ConvertRequest) {
@@ -106,10 +106,10 @@ var fields = []field{
 	},
 }
 
-// record is a Zoho record named by its id ({"id", "name"}; a form gives
+// refField is a Zoho record named by its id ({"id", "name"}; a form gives
 // the id alone), at the field of a request that at returns. required, if
 // set, is the message for a request without one.
-func record(key, required string, at func(*zoho.ConvertRequest) **zoho.Ref) field {
+func refField(key, required string, at func(*zoho.ConvertRequest) **zoho.Ref) field {
 	path := "$." + key
 	return field{
 		key:  key,
@@ -124,9 +124,9 @@ func record(key, required string, at func(*zoho.ConvertRequest) **zoho.Ref) fiel
 	}
 }
 
-// moduleList is a list of {api_name, id} of the modules allowed, at the
+// modulesField is a list of {api_name, id} of the modules allowed, at the
 // field of a request that list returns.
-func moduleList(key, allowed string, list func(*zoho.ConvertRequest) *[]zoho.ModuleRef) field {
+func modulesField(key, allowed string, list func(*zoho.ConvertRequest) *[]zoho.ModuleRef) field {
 	path := "$." + key
 	return field{
 		key: key, repeats: true,
