@@ -81,6 +81,28 @@ type Report struct {
 	Repeated bool `json:"repeated,omitempty"`
 	// Sample holds the first ids a dry run would queue.
 	Sample []string `json:"sample,omitempty"`
+	// Calls estimates, in a dry run, the Zoho calls the run would make.
+	Calls *CallEstimate `json:"zoho_calls,omitempty"`
+}
+
+// CallEstimate is the Zoho calls a run would make, as a dry run counts
+// them: it pages and reads back exactly as the run would, so COQL and Get
+// Records are counted, not guessed; mass_convert is the floor for what
+// it would queue, ceil(queued / 50), since the convert function merges
+// leads with the same options into calls of 50. Leads other requests send
+// with the same options can only share those calls.
+type CallEstimate struct {
+	COQL        int `json:"coql"`
+	GetRecords  int `json:"get_records"`
+	MassConvert int `json:"mass_convert"`
+	Total       int `json:"total"`
+}
+
+func estimate(r Report) *CallEstimate {
+	e := &CallEstimate{COQL: r.COQLCalls, GetRecords: r.ReadCalls,
+		MassConvert: (r.Queued + zoho.MaxIDsPerCall - 1) / zoho.MaxIDsPerCall}
+	e.Total = e.COQL + e.GetRecords + e.MassConvert
+	return e
 }
 
 // SampleSize is how many ids a dry run shows.
@@ -311,6 +333,7 @@ func (p *pass) go_(ctx context.Context) (Report, error) {
 	rep.DryRun, rep.Sample, rep.Stopped = p.dry, p.sample, stopped
 	if p.dry {
 		rep.RunID = ""
+		rep.Calls = estimate(rep)
 	}
 	return rep, err
 }

@@ -100,12 +100,23 @@ func validToken(s string, maxLen int, extra string) bool {
 	return true
 }
 
+// DefaultTimeZone is the time zone of a schedule that names none.
+const DefaultTimeZone = "UTC"
+
 // Check validates s before it is stored, and fills in the default
-// max_leads. dec validates the options as every request is validated, with
+// max_leads and time zone. The schedule is checked as EventBridge
+// Scheduler would check it (CheckSchedule), so that a sweep is never
+// stored with a schedule that cannot be made. dec validates the options as every request is validated, with
 // the deployment's default owner.
 func (s *Sweep) Check(dec *convert.Decoder) error {
 	if !ValidName(s.Name) {
 		return fmt.Errorf("sweep name %q: use 1 to 64 letters, digits, - and _", s.Name)
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	if err := CheckSchedule(s.Schedule, s.TimeZone); err != nil {
+		return err
 	}
 	if err := CheckCondition(s.Condition); err != nil {
 		return err
