@@ -46,6 +46,7 @@ type deployed struct {
 	sim                            *zohosim.Server
 	simURL                         string
 	params                         map[string]string // the stack's, for newStack
+	outputs                        map[string]string // more outputs of newStack's stack
 }
 
 // deploy builds the parts of a deployment as the template would: the table
@@ -125,6 +126,9 @@ func (d *deployed) newStack() string {
 			"QueueUrl": map[string]any{"Value": d.queue}, "DeadLetterQueueUrl": map[string]any{"Value": d.dlq},
 			"TokenKeyArn": map[string]any{"Value": d.key}, "ApiUrl": map[string]any{"Value": "https://api.example.test"},
 		},
+	}
+	for k, v := range d.outputs {
+		tmpl["Outputs"].(map[string]any)[k] = map[string]any{"Value": v}
 	}
 	declared := map[string]any{}
 	var params []cftypes.Parameter

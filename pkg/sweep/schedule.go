@@ -67,10 +67,10 @@ func checkRate(body string) error {
 		return fmt.Errorf("rate unit %q: want minute(s), hour(s) or day(s)", unit)
 	}
 	if n == 1 && unit != singular {
-		return fmt.Errorf("rate(1 %s): a value of 1 takes the singular %s", unit, singular)
+		return fmt.Errorf("a value of 1 takes the singular unit %s", singular)
 	}
 	if n > 1 && unit == singular {
-		return fmt.Errorf("rate(%d %s): a value above 1 takes the plural %ss", n, unit, singular)
+		return fmt.Errorf("a value above 1 takes the plural unit %ss", singular)
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func (c cronField) number(s string, named bool) (int, error) {
 		return 0, fmt.Errorf("%q: want %s, *, a list (a,b), a range (a-b) or a step (a/n)", s, want)
 	}
 	if n < c.min || n > c.max {
-		return 0, fmt.Errorf("%d: out of range %d to %d", n, c.min, c.max)
+		return 0, fmt.Errorf("%d is out of range %d to %d", n, c.min, c.max)
 	}
 	return n, nil
 }
