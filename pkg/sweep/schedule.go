@@ -207,11 +207,11 @@ func dayOfMonthSpecial(v string) (bool, error) {
 	case strings.HasSuffix(v, "W"):
 		d, err := strconv.Atoi(strings.TrimSuffix(v, "W"))
 		if err != nil || d < 1 || d > 31 {
-			return true, errors.New("W follows a day from 1 to 31, e.g. 15W")
+			return true, errors.New("a W follows a day from 1 to 31, e.g. 15W")
 		}
 		return true, nil
 	case strings.ContainsAny(v, "LW"):
-		return true, errors.New("L and W stand alone: L, LW or nW")
+		return true, errors.New("an L or a W stands alone: L, LW or nW")
 	}
 	return false, nil
 }
@@ -234,7 +234,7 @@ func dayOfWeekSpecial(v string) (bool, error) {
 		return true, nil
 	case strings.HasSuffix(v, "L"):
 		if !day(strings.TrimSuffix(v, "L")) {
-			return true, errors.New("L follows a day, e.g. 6L (the last Friday)")
+			return true, errors.New("an L follows a day, e.g. 6L (the last Friday)")
 		}
 		return true, nil
 	}
