@@ -221,6 +221,20 @@ func TestSweepCommands(t *testing.T) {
 	if s, _ := r.schedule(t, "qualified-web"); s.State != schedtypes.ScheduleStateEnabled {
 		t.Fatalf("resumed schedule: %+v", s)
 	}
+	// A schedule deleted behind the commands' back: show says so, and
+	// resume makes it again.
+	if _, err := r.sched.DeleteSchedule(t.Context(), &scheduler.DeleteScheduleInput{Name: aws.String("qualified-web"), GroupName: aws.String(r.group)}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := r.cli(t, "sweep", "show", "qualified-web"); code != exitOK || !strings.Contains(out, "MISSING from group "+r.group) {
+		t.Fatalf("show without its schedule: exit %d", code)
+	}
+	if code, _ := r.cli(t, "sweep", "resume", "qualified-web"); code != exitOK {
+		t.Fatalf("resume without a schedule: exit %d", code)
+	}
+	if s, ok := r.schedule(t, "qualified-web"); !ok || s.State != schedtypes.ScheduleStateEnabled || aws.ToString(s.ScheduleExpressionTimezone) != "Europe/Berlin" {
+		t.Fatalf("the schedule resume made again: %+v", s)
+	}
 	// The tick now runs, once however often it is delivered: its leads
 	// are converted or claimed, so it queues nothing new.
 	for range 2 {
