@@ -22,6 +22,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	// The time zones a sweep's schedule may name are checked here, before
+	// Scheduler sees them: with the database built in, the answer does not
+	// depend on the operator's machine having one.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )

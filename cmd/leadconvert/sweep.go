@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -43,8 +44,10 @@ func newSweepCmd() *cobra.Command {
     --condition "Lead_Status = 'Qualified' and Lead_Source = 'Web'" --options @options.json
   leadconvert sweep run qualified-web --dry-run --stack leadconvert
   leadconvert sweep show qualified-web --stack leadconvert`,
-		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for leadconvert sweep: want create, list, show, run, pause, resume or delete", args[0])}
+			}
 			return usageError{errors.New("sweep: name a command: create, list, show, run, pause, resume or delete")}
 		},
 	}
@@ -110,15 +113,11 @@ func readSweepOptions(v string) (json.RawMessage, error) {
 }
 
 func compactJSON(b []byte) json.RawMessage {
-	var m json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return b
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b // not reached: b is valid JSON
 	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return b
-	}
-	return out
+	return buf.Bytes()
 }
 
 func newSweepCreateCmd() *cobra.Command {
