@@ -82,6 +82,7 @@ type cronField struct {
 	min, max int
 	names    []string // names for min, min+1, ... (months, days of the week)
 	question bool     // '?' allowed
+	noStep   bool     // '/' refused (day-of-week's wildcards are , - * ? L #)
 	special  func(item string) (bool, error)
 }
 
@@ -97,7 +98,7 @@ var cronFields = [6]cronField{
 	{name: "hours", min: 0, max: 23},
 	{name: "day-of-month", min: 1, max: 31, question: true, special: dayOfMonthSpecial},
 	{name: "month", min: 1, max: 12, names: months},
-	{name: "day-of-week", min: 1, max: 7, names: weekdays, question: true, special: dayOfWeekSpecial},
+	{name: "day-of-week", min: 1, max: 7, names: weekdays, question: true, noStep: true, special: dayOfWeekSpecial},
 	{name: "year", min: 1970, max: 2199},
 }
 
@@ -147,6 +148,9 @@ func (c cronField) check(v string) error {
 // with /step.
 func (c cronField) item(item string) error {
 	base, step, stepped := strings.Cut(item, "/")
+	if stepped && c.noStep {
+		return fmt.Errorf("%s takes no step (/): list the days, e.g. MON,WED,FRI", c.name)
+	}
 	if stepped {
 		n, err := c.number(step, false)
 		if err != nil || n < 1 || n > c.max-c.min+1 {

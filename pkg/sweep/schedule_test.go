@@ -37,6 +37,8 @@ func TestCheckSchedule(t *testing.T) {
 		{"cron(0 2 32 * ? *)", "UTC", "day-of-month"},
 		{"cron(0 2 * 13 ? *)", "UTC", "month"},
 		{"cron(0 2 ? * 8 *)", "UTC", "day-of-week"},
+		{"cron(0 2 ? * */2 *)", "UTC", "takes no step"},
+		{"cron(0 2 ? * MON,WED,FRI *)", "UTC", ""},
 		{"cron(0 2 ? * 2#6 *)", "UTC", "day-of-week"},
 		{"cron(0 2 * * ? 1969)", "UTC", "year"},
 		{"cron(0 2 * * ? 2200)", "UTC", "year"},
@@ -90,6 +92,9 @@ func FuzzCheckSchedule(f *testing.F) {
 			fields := strings.Split(strings.TrimSuffix(strings.TrimPrefix(expr, "cron("), ")"), " ")
 			if len(fields) != 6 || (fields[2] == "?") == (fields[4] == "?") {
 				t.Fatalf("accepted %q", expr)
+			}
+			if strings.Contains(fields[4], "/") {
+				t.Fatalf("accepted %q: a step in day-of-week", expr)
 			}
 			for _, fl := range fields {
 				if fl == "" || strings.Trim(strings.ToUpper(fl), "0123456789*?,-/#ABCDEFGHIJLMNOPRSTUVWY") != "" {
