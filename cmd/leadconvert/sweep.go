@@ -467,7 +467,8 @@ the function's deadline goes on from its cursor: run invokes the function again 
 the run ends. A sweep with a run under way goes on with that run.
 
 --dry-run counts and samples instead, and stores and queues nothing: how many leads
-match, how many are converted or claimed, the first ids that would be queued, and the
+match, how many are converted or claimed, the first ids that would be queued with their
+names, and the
 Zoho calls the run would make (its COQL pages and Get Records calls, counted as the dry
 run makes them, and ceil(queued / 50) mass_convert calls). A paused sweep can be dry
 run, not run.`,
@@ -554,7 +555,10 @@ func printReport(w io.Writer, rep sweep.Report) {
 			fmt.Fprintf(w, "  %-18s %d: %d COQL, %d Get Records, %d mass_convert (at most 50 leads a call)\n", "zoho calls", c.Total, c.COQL, c.GetRecords, c.MassConvert)
 		}
 		if len(rep.Sample) > 0 {
-			fmt.Fprintf(w, "  %-18s %s\n", "sample", strings.Join(rep.Sample, ", "))
+			fmt.Fprintf(w, "  sample: the first %d it would queue\n", len(rep.Sample))
+			for _, id := range rep.Sample {
+				fmt.Fprintf(w, "    %s  %s\n", id, rep.SampleNames[id])
+			}
 		}
 	} else {
 		fmt.Fprintf(w, "  %-18s %d; %s and %s\n", "messages", rep.Messages, plural(rep.COQLCalls, "COQL call"), plural(rep.ReadCalls, "Get Records call"))

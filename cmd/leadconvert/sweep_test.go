@@ -173,7 +173,7 @@ func TestSweepCommands(t *testing.T) {
 	// The dry run counts and converts nothing.
 	code, out := r.cli(t, "sweep", "run", "qualified-web", "--dry-run")
 	if code != exitOK || !strings.Contains(out, "would queue 60") || !strings.Contains(out, "zoho calls 5: 1 COQL, 2 Get Records, 2 mass_convert") ||
-		!strings.Contains(out, leads[0]) {
+		!strings.Contains(out, leads[0]+" Lead "+leads[0]) {
 		t.Fatalf("dry run: exit %d", code)
 	}
 	if _, err := sqs.NewFromConfig(r.d.cfg).PurgeQueue(t.Context(), &sqs.PurgeQueueInput{QueueUrl: &r.d.queue}); err != nil {

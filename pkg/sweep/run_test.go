@@ -308,6 +308,12 @@ func TestRunDry(t *testing.T) {
 		!slices.Equal(rep.Sample, r.convertible[:sweep.SampleSize]) || rep.COQLCalls != 1 || rep.ReadCalls != 2 {
 		t.Errorf("dry run: %+v", rep)
 	}
+	// The sample's names, as Zoho has them (the simulator's leads are "Lead <id>").
+	for _, id := range rep.Sample {
+		if rep.SampleNames[id] != "Lead "+id {
+			t.Errorf("sample %s named %q", id, rep.SampleNames[id])
+		}
+	}
 	// 1 COQL page, 2 reads of 50, and 80 leads in ceil(80/50) = 2 calls.
 	if want := (sweep.CallEstimate{COQL: 1, GetRecords: 2, MassConvert: 2, Total: 5}); rep.Calls == nil || *rep.Calls != want {
 		t.Errorf("estimated calls: %+v, want %+v", rep.Calls, want)
