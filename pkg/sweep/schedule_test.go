@@ -2,6 +2,8 @@ package sweep
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -129,5 +131,19 @@ func TestSchedulerRunID(t *testing.T) {
 	ev, ok, err := ParseEvent([]byte(strings.ReplaceAll(in, ScheduledTime, "2026-12-05T01:00:00Z")))
 	if !ok || err != nil || ev.Sweep != "nightly" || ev.RunID != "2026-12-05T01:00:00Z" {
 		t.Fatalf("the schedule's input: %+v %v %v", ev, ok, err)
+	}
+}
+
+// TestSampleScheduleEvent: events/sweep-schedule.json is what a sweep's
+// schedule delivers once Scheduler substituted the tick's time.
+func TestSampleScheduleEvent(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "sweep-schedule.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, ok, err := ParseEvent(b)
+	want := strings.ReplaceAll(ScheduleInput(ev.Sweep), ScheduledTime, ev.RunID)
+	if !ok || err != nil || ev.DryRun || strings.TrimSpace(string(b)) != want {
+		t.Fatalf("events/sweep-schedule.json: %+v %v %v, want the shape %s", ev, ok, err, want)
 	}
 }
