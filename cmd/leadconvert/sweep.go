@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/spf13/cobra"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
@@ -107,7 +108,7 @@ func readSweepOptions(v string) (json.RawMessage, error) {
 		}
 	}
 	if !json.Valid(b) {
-		return nil, usageError{fmt.Errorf("--options: not JSON: want a conversion request without ids, e.g. '{\"assign_to\":{\"id\":\"...\"}}', or @FILE")}
+		return nil, usageError{errors.New(`--options: not JSON: want a conversion request without ids, e.g. '{"assign_to":{"id":"..."}}', or @FILE`)}
 	}
 	return compactJSON(b), nil
 }
@@ -161,6 +162,13 @@ keeping its runs.`,
 				return err
 			}
 			s.Options, s.Enabled, s.CreatedAt = opts, !paused, time.Now().UTC()
+			// What needs no deployment is judged before AWS is asked
+			// anything; Check below judges it all again, options included.
+			pre := s
+			pre.Options = json.RawMessage(`{"assign_to":{"id":"1"}}`)
+			if err := pre.Check(&convert.Decoder{APIVersion: defaultAPIVersion}); err != nil {
+				return usageError{fmt.Errorf("sweep %s not created: %w", s.Name, err)}
+			}
 			ctx := cmd.Context()
 			env, err := openSweeps(ctx, &d, "function", "schedule-group", "scheduler-role")
 			if err != nil {
