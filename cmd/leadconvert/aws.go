@@ -19,6 +19,9 @@ type deployment struct {
 
 	Table, Secret, QueueURL, DLQURL, APIURL, TokenKey string
 
+	// The sweeps' parts (addSweepFlags).
+	StatusFunction, ScheduleGroup, SchedulerRole string
+
 	// Params are the stack's parameters, read with its outputs (nil
 	// without --stack): the settings the functions were deployed with.
 	Params map[string]string
@@ -36,6 +39,15 @@ func (d *deployment) addAWSFlags(cmd *cobra.Command) {
 	f.StringVar(&d.QueueURL, "queue-url", "", "conversion queue URL (stack output QueueUrl)")
 	f.StringVar(&d.DLQURL, "dlq-url", "", "dead-letter queue URL (stack output DeadLetterQueueUrl)")
 	f.StringVar(&d.APIURL, "api-url", "", "HTTP API URL (stack output ApiUrl)")
+}
+
+// addSweepFlags adds the flags naming what the sweep commands use besides
+// the table.
+func (d *deployment) addSweepFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&d.StatusFunction, "function", "", "status function name or ARN, which runs sweeps (stack output StatusFunctionArn)")
+	f.StringVar(&d.ScheduleGroup, "schedule-group", "", "EventBridge Scheduler group of the sweeps' schedules (stack output SweepScheduleGroupName)")
+	f.StringVar(&d.SchedulerRole, "scheduler-role", "", "role ARN the schedules invoke the function as (stack output SweepSchedulerRoleArn)")
 }
 
 // awsConfig loads the AWS configuration as the AWS CLI would, with the
@@ -69,6 +81,10 @@ var stackOutputs = map[string]func(*deployment) *string{
 	"DeadLetterQueueUrl": func(d *deployment) *string { return &d.DLQURL },
 	"ApiUrl":             func(d *deployment) *string { return &d.APIURL },
 	"TokenKeyArn":        func(d *deployment) *string { return &d.TokenKey },
+
+	"StatusFunctionArn":      func(d *deployment) *string { return &d.StatusFunction },
+	"SweepScheduleGroupName": func(d *deployment) *string { return &d.ScheduleGroup },
+	"SweepSchedulerRoleArn":  func(d *deployment) *string { return &d.SchedulerRole },
 }
 
 // resolve fills the parts not named by flag from the stack's outputs.
@@ -97,7 +113,8 @@ func (d *deployment) resolve(ctx context.Context, cfg aws.Config) error {
 
 // require reports the first of the named parts that is still unknown.
 func (d *deployment) require(parts ...string) error {
-	have := map[string]string{"table": d.Table, "secret": d.Secret, "queue-url": d.QueueURL, "dlq-url": d.DLQURL, "api-url": d.APIURL}
+	have := map[string]string{"table": d.Table, "secret": d.Secret, "queue-url": d.QueueURL, "dlq-url": d.DLQURL, "api-url": d.APIURL,
+		"function": d.StatusFunction, "schedule-group": d.ScheduleGroup, "scheduler-role": d.SchedulerRole}
 	for _, p := range parts {
 		if have[p] == "" {
 			return usageError{fmt.Errorf("no --%s: pass it, or --stack of a deployment", p)}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,5 +54,23 @@ func TestStackOutputsNameTheParts(t *testing.T) {
 	missing := deployment{Stack: "no-such-stack"}
 	if err := missing.resolve(ctx, cfg); exitCode(err) != exitNotFound {
 		t.Fatalf("a missing stack: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// TestStackOutputsExist: every stack output the commands read is one the
+// template declares, so --stack finds what the commands need.
+func TestStackOutputsExist(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, outputs, ok := strings.Cut(string(b), "\nOutputs:\n")
+	if !ok {
+		t.Fatal("template.yaml has no Outputs")
+	}
+	for name := range stackOutputs {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + `:$`).MatchString(outputs) {
+			t.Errorf("the commands read stack output %s, which template.yaml does not declare", name)
+		}
 	}
 }

@@ -240,10 +240,14 @@ func TestConnectRefusals(t *testing.T) {
 		{name: "wrong client secret", stdin: "not-the-secret\n",
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
 			want: []string{"invalid_client_secret", "fix: copy the client secret again"}, exchange: 2},
-		{name: "missing scope", scopes: []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead},
+		{name: "missing scope", scopes: []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeCOQLRead},
 			code: func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
 			want: []string{"the grant lacks ZohoCRM.modules.leads.READ; the secret was not changed",
-				"fix: generate a new code with the scopes ZohoCRM.mass_convert.leads.CREATE,ZohoCRM.mass_convert.leads.READ,ZohoCRM.modules.leads.READ"},
+				"fix: generate a new code with the scopes ZohoCRM.mass_convert.leads.CREATE,ZohoCRM.mass_convert.leads.READ,ZohoCRM.modules.leads.READ,ZohoCRM.coql.READ"},
+			exchange: 2},
+		{name: "missing COQL scope", scopes: []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead},
+			code:     func(r *connectRig) string { return r.eu.GrantCode(3 * time.Minute) },
+			want:     []string{"the grant lacks ZohoCRM.coql.READ; the secret was not changed"},
 			exchange: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

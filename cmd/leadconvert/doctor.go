@@ -41,7 +41,8 @@ what it found, and the fix when a check fails. It exits 1 when any check fails, 
                 stored, its expiry and CRM host, the refresh lease, a refresh pause after Zoho's
                 Access Denied; doctor never takes the lease or refreshes, even with no token
   scopes        mass_convert.leads.READ and modules.leads.READ, probed with a status call for a
-                made-up job id and a read of a made-up lead (neither changes anything);
+                made-up job id and a read of a made-up lead (neither changes anything), and
+                coql.READ when a sweep is defined, probed with a query selecting nothing;
                 mass_convert.leads.CREATE is not probed: only a conversion would show it. Needs a
                 live shared token that opens: the key policy lets only the convert and status
                 functions' roles decrypt it, so run doctor as one of them for this check

@@ -30,6 +30,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
@@ -46,6 +47,7 @@ type deployed struct {
 	sim                            *zohosim.Server
 	simURL                         string
 	params                         map[string]string // the stack's, for newStack
+	outputs                        map[string]string // more outputs of newStack's stack
 }
 
 // deploy builds the parts of a deployment as the template would: the table
@@ -125,6 +127,9 @@ func (d *deployed) newStack() string {
 			"QueueUrl": map[string]any{"Value": d.queue}, "DeadLetterQueueUrl": map[string]any{"Value": d.dlq},
 			"TokenKeyArn": map[string]any{"Value": d.key}, "ApiUrl": map[string]any{"Value": "https://api.example.test"},
 		},
+	}
+	for k, v := range d.outputs {
+		tmpl["Outputs"].(map[string]any)[k] = map[string]any{"Value": v}
 	}
 	declared := map[string]any{}
 	var params []cftypes.Parameter
@@ -363,7 +368,11 @@ func TestDoctorFindsProblems(t *testing.T) {
 			want:  []string{"FAIL", "webhook_key: must be a non-empty string", "the API refuses every caller"}},
 		{name: "a grant without leads.READ", check: "scopes", setup: storedToken,
 			opts: zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ"}},
-			want: []string{"FAIL", "lacks ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.READ and run leadconvert connect"}},
+			want: []string{"FAIL", "lacks ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.READ,ZohoCRM.coql.READ and run leadconvert connect"}},
+		{name: "a grant without coql.READ, and a sweep", check: "scopes",
+			setup: func(t *testing.T, d *deployed) { storedToken(t, d); d.defineSweep() },
+			opts:  zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ", "ZohoCRM.modules.leads.READ"}},
+			want:  []string{"FAIL", "lacks ZohoCRM.coql.READ (1 defined sweep cannot select leads)", "ZohoCRM.coql.READ and run leadconvert connect"}},
 		{name: "a grant without mass_convert.READ", check: "scopes", setup: storedToken,
 			opts: zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.modules.leads.READ"}},
 			want: []string{"FAIL", "lacks ZohoCRM.mass_convert.leads.READ (the status function cannot follow jobs)"}},
@@ -440,6 +449,32 @@ func TestDoctorFindsProblems(t *testing.T) {
 				tc.after(t, d, report)
 			}
 		})
+	}
+}
+
+// TestDoctorCOQLOnlyForSweeps: a grant from before sweeps, without
+// ZohoCRM.coql.READ, passes while no sweep is defined, and the scope is
+// probed (and found) once one is.
+func TestDoctorCOQLOnlyForSweeps(t *testing.T) {
+	d := deploy(t, zohosim.Options{Scopes: []string{"ZohoCRM.mass_convert.leads.CREATE", "ZohoCRM.mass_convert.leads.READ", "ZohoCRM.modules.leads.READ"}})
+	storedToken(t, d)
+	if _, report := d.doctor(d.args("")); !strings.HasPrefix(line(report, "scopes"), "ok ") || d.sim.Stats().Calls[zohosim.EndpointCOQL] != 0 {
+		t.Fatalf("no sweep: %q, %d COQL calls", line(report, "scopes"), d.sim.Stats().Calls[zohosim.EndpointCOQL])
+	}
+	d2 := deploy(t, zohosim.Options{})
+	storedToken(t, d2)
+	d2.defineSweep()
+	if _, report := d2.doctor(d2.args("")); !strings.Contains(line(report, "scopes"), "ZohoCRM.coql.READ") || !strings.HasPrefix(line(report, "scopes"), "ok ") {
+		t.Fatalf("a sweep and the scope: %q", line(report, "scopes"))
+	}
+}
+
+// defineSweep stores a sweep in the table, as sweep create does.
+func (d *deployed) defineSweep() {
+	d.t.Helper()
+	if err := table.NewJobStore(table.NewClient(d.cfg), d.table).PutSweep(d.t.Context(), sweep.Sweep{Name: "nightly",
+		Schedule: "rate(1 day)", TimeZone: "UTC", Condition: "Lead_Status = 'Qualified'", MaxLeads: 10, Enabled: true}); err != nil {
+		d.t.Fatal(err)
 	}
 }
 

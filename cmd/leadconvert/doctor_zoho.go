@@ -22,7 +22,7 @@ import (
 const templatePlaceholder = "REPLACE_ME"
 
 // neededScopes are the grant's scopes the deployment needs (README).
-const neededScopes = "ZohoCRM.mass_convert.leads.CREATE,ZohoCRM.mass_convert.leads.READ,ZohoCRM.modules.leads.READ"
+var neededScopes = strings.Join(zoho.RequiredScopes, ",")
 
 const connectFix = "run leadconvert connect with a new grant code"
 
@@ -289,7 +289,10 @@ func explainTokenError(err error) (found, fix string) {
 // checkScopes probes the scopes the token carries with calls that change
 // nothing: a status call for a made-up job id (Zoho answers INVALID_DATA
 // with the scope, OAUTH_SCOPE_MISMATCH without) and a read of a made-up
-// lead. Creating a mass_convert job cannot be probed without converting.
+// lead, and, when a sweep is defined, a COQL query selecting nothing (a
+// deployment without sweeps needs no COQL, so a grant from before sweeps
+// is not failed for it). Creating a mass_convert job cannot be probed
+// without converting.
 func (d *doctor) checkScopes(ctx context.Context) result {
 	const check = "scopes"
 	if d.tokens == nil {
@@ -318,6 +321,19 @@ func (d *doctor) checkScopes(ctx context.Context) result {
 		}},
 	}
 	var have, missing, unknown []string
+	// One catalog read (sweeps are listed without a scan).
+	switch sweeps, err := table.NewJobStore(d.ddb, d.o.dep.Table).Sweeps(ctx); {
+	case err != nil:
+		unknown = append(unknown, fmt.Sprintf("%s: whether a sweep needs it: %v", zoho.ScopeCOQLRead, err))
+	case len(sweeps) > 0:
+		probes = append(probes, struct {
+			scope, without string
+			call           func() error
+		}{zoho.ScopeCOQLRead, fmt.Sprintf("%s cannot select leads", plural(len(sweeps), "defined sweep")), func() error {
+			_, _, err := client.COQL(ctx, zoho.COQLProbe)
+			return err
+		}})
+	}
 	for _, p := range probes {
 		err := p.call()
 		apiErr, isAPI := errors.AsType[*zoho.APIError](err)

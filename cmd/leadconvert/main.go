@@ -8,6 +8,7 @@
 //	leadconvert request ID  what became of the leads of one API request
 //	leadconvert redrive   show dead letters by reason, and move them back
 //	leadconvert submit    send a conversion request to the queue or the API
+//	leadconvert sweep     define, run and follow scheduled sweeps (create, list, show, run, pause, resume, delete)
 //	leadconvert run       the whole flow on embedded defaults (make run)
 //
 // Exit codes scripts may rely on: 0 success; 1 the operation failed, or a
@@ -21,6 +22,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	// The time zones a sweep's schedule may name are checked here, before
+	// Scheduler sees them: with the database built in, the answer does not
+	// depend on the operator's machine having one.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
@@ -67,6 +72,6 @@ func newRoot() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newConnectCmd(), newDoctorCmd(), newJobsCmd(), newLeadCmd(), newRequestCmd(),
-		newRedriveCmd(), newRotateKeyCmd(), newSubmitCmd(), newRunCmd())
+		newRedriveCmd(), newRotateKeyCmd(), newSubmitCmd(), newSweepCmd(), newRunCmd())
 	return root
 }

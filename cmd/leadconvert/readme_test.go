@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 )
 
@@ -128,5 +130,23 @@ func TestReadmeCommandsExist(t *testing.T) {
 	}
 	if n < 7 {
 		t.Fatalf("found %d leadconvert commands in the README", n)
+	}
+}
+
+// TestReadmeSweepRecipe: the README's sweep recipe is a sweep create would
+// store: its schedule, time zone, condition and options pass sweep.Check
+// with no default owner (the recipe names the owner).
+func TestReadmeSweepRecipe(t *testing.T) {
+	doc := readme(t)
+	m := regexp.MustCompile(`(?s)leadconvert sweep create --stack \S+ --name (\S+) \\\s+--schedule '([^']+)' --time-zone (\S+) \\\s+--condition "([^"]+)" \\\s+--options '(\{.*?\})'`).FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal("no sweep create recipe found")
+	}
+	s := sweep.Sweep{Name: m[1], Schedule: m[2], TimeZone: m[3], Condition: m[4], Options: json.RawMessage(m[5])}
+	if err := s.Check(&convert.Decoder{APIVersion: "v7"}); err != nil {
+		t.Errorf("the README's sweep: %v", err)
+	}
+	if s.TimeZone != "Europe/Berlin" || s.Schedule != "cron(0 2 * * ? *)" {
+		t.Errorf("the recipe runs at %s %s, not 02:00 Europe/Berlin", s.Schedule, s.TimeZone)
 	}
 }

@@ -132,7 +132,8 @@ type fleet struct {
 func (d *deployed) functions(t *testing.T) *fleet {
 	t.Helper()
 	env := map[string]string{"ZOHO_SECRET_ID": d.secret, "JOBS_TABLE": d.table, "TOKEN_KEY_ID": d.key,
-		"DEAD_LETTER_QUEUE_URL": d.dlq, "ZOHO_ACCOUNTS_URL": d.simURL, "ZOHO_API_URL": d.simURL}
+		"DEAD_LETTER_QUEUE_URL": d.dlq, "ZOHO_ACCOUNTS_URL": d.simURL, "ZOHO_API_URL": d.simURL,
+		"DEFAULT_OWNER_ID": d.params["DefaultOwnerId"]} // as the template passes the stack's parameter
 	get := func(k string) string { return env[k] }
 	cc, err := config.LoadConvert(get)
 	if err != nil {
@@ -155,7 +156,8 @@ func (d *deployed) functions(t *testing.T) *fleet {
 		DeadLetter: sqsqueue.NewDeadLetter(sq, d.dlq)}); err != nil {
 		t.Fatal(err)
 	}
-	if f.status, err = app.NewStatus(sc, app.StatusDeps{Shared: shared, Jobs: table.NewJobStore(ddb, d.table),
+	jobStore := table.NewJobStore(ddb, d.table)
+	if f.status, err = app.NewStatus(sc, app.StatusDeps{Shared: shared, Jobs: jobStore, Sweeps: jobStore,
 		Resend: sqsqueue.NewQueue(sq, d.queue)}); err != nil {
 		t.Fatal(err)
 	}

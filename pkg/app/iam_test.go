@@ -247,3 +247,82 @@ func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepSchedulerRole: the role the sweeps' schedules run as is
+// assumable by Scheduler for this account only, and may invoke the status
+// function and nothing else; the group carries the stack's name, and the
+// outputs name what `leadconvert sweep` needs.
+func TestSweepSchedulerRole(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string    `yaml:"Type"`
+			Properties yaml.Node `yaml:"Properties"`
+		} `yaml:"Resources"`
+		Outputs map[string]struct {
+			Value yaml.Node `yaml:"Value"`
+		} `yaml:"Outputs"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	group := doc.Resources["SweepScheduleGroup"]
+	var gp struct {
+		Name yaml.Node `yaml:"Name"`
+	}
+	if err := group.Properties.Decode(&gp); err != nil || group.Type != "AWS::Scheduler::ScheduleGroup" || !strings.Contains(gp.Name.Value, "${AWS::StackName}") {
+		t.Errorf("SweepScheduleGroup: %s named %q (%v)", group.Type, gp.Name.Value, err)
+	}
+
+	role := doc.Resources["SweepSchedulerRole"]
+	var rp struct {
+		AssumeRolePolicyDocument struct {
+			Statement []struct {
+				Effect    string               `yaml:"Effect"`
+				Principal map[string]string    `yaml:"Principal"`
+				Action    string               `yaml:"Action"`
+				Condition map[string]yaml.Node `yaml:"Condition"`
+			} `yaml:"Statement"`
+		} `yaml:"AssumeRolePolicyDocument"`
+		Policies []struct {
+			PolicyDocument struct {
+				Statement []struct {
+					Effect   string    `yaml:"Effect"`
+					Action   yaml.Node `yaml:"Action"`
+					Resource yaml.Node `yaml:"Resource"`
+				} `yaml:"Statement"`
+			} `yaml:"PolicyDocument"`
+		} `yaml:"Policies"`
+		ManagedPolicyArns []string `yaml:"ManagedPolicyArns"`
+	}
+	if err := role.Properties.Decode(&rp); err != nil || role.Type != "AWS::IAM::Role" {
+		t.Fatalf("SweepSchedulerRole: %s %v", role.Type, err)
+	}
+	trust := rp.AssumeRolePolicyDocument.Statement
+	if len(trust) != 1 || trust[0].Effect != "Allow" || trust[0].Principal["Service"] != "scheduler.amazonaws.com" || trust[0].Action != "sts:AssumeRole" {
+		t.Fatalf("trust: %+v", trust)
+	}
+	var cond map[string]yaml.Node
+	if eq, ok := trust[0].Condition["StringEquals"]; !ok || eq.Decode(&cond) != nil || cond["aws:SourceAccount"].Value != "AWS::AccountId" {
+		t.Errorf("trust condition: want StringEquals aws:SourceAccount = !Ref AWS::AccountId, got %+v", trust[0].Condition)
+	}
+	var grants []string
+	for _, p := range rp.Policies {
+		for _, st := range p.PolicyDocument.Statement {
+			grants = append(grants, st.Effect+" "+st.Action.Value+" on "+st.Resource.Tag+" "+st.Resource.Value)
+		}
+	}
+	if want := []string{"Allow lambda:InvokeFunction on !GetAtt StatusFunction.Arn"}; !slices.Equal(grants, want) || len(rp.ManagedPolicyArns) != 0 {
+		t.Errorf("grants %q (managed %v), want exactly %q", grants, rp.ManagedPolicyArns, want)
+	}
+
+	for out, want := range map[string]string{"StatusFunctionArn": "StatusFunction.Arn", "SweepScheduleGroupName": "SweepScheduleGroup",
+		"SweepSchedulerRoleArn": "SweepSchedulerRole.Arn"} {
+		if got := doc.Outputs[out].Value.Value; got != want {
+			t.Errorf("output %s = %q, want %q", out, got, want)
+		}
+	}
+}

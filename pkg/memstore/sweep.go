@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
@@ -30,9 +31,9 @@ func (m *Store) PutSweep(_ context.Context, s sweep.Sweep) error {
 	defer m.mu.Unlock()
 	st := m.sweepsLocked()
 	if old, ok := st.sweeps[s.Name]; ok {
-		s.OpenRun, s.LastRun, s.CreatedAt = old.OpenRun, old.LastRun, old.CreatedAt
+		s.OpenRun, s.LastRun, s.RecentRuns, s.CreatedAt = old.OpenRun, old.LastRun, old.RecentRuns, old.CreatedAt
 	} else {
-		s.OpenRun, s.LastRun = "", ""
+		s.OpenRun, s.LastRun, s.RecentRuns = "", "", nil
 	}
 	s.Options = slices.Clone(s.Options)
 	st.sweeps[s.Name] = s
@@ -46,8 +47,45 @@ func (m *Store) Sweep(_ context.Context, name string) (sweep.Sweep, error) {
 	if !ok {
 		return sweep.Sweep{}, sweep.ErrNotFound
 	}
-	s.Options = slices.Clone(s.Options)
+	s.Options, s.RecentRuns = slices.Clone(s.Options), slices.Clone(s.RecentRuns)
 	return s, nil
+}
+
+func (m *Store) Sweeps(_ context.Context) ([]sweep.Sweep, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.sweepsLocked()
+	var out []sweep.Sweep
+	for _, name := range slices.Sorted(maps.Keys(st.sweeps)) {
+		s := st.sweeps[name]
+		s.Options, s.RecentRuns = slices.Clone(s.Options), slices.Clone(s.RecentRuns)
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (m *Store) SetEnabled(_ context.Context, name string, enabled bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.sweepsLocked()
+	s, ok := st.sweeps[name]
+	if !ok {
+		return sweep.ErrNotFound
+	}
+	s.Enabled = enabled
+	st.sweeps[name] = s
+	return nil
+}
+
+func (m *Store) DeleteSweep(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.sweepsLocked()
+	if _, ok := st.sweeps[name]; !ok {
+		return sweep.ErrNotFound
+	}
+	delete(st.sweeps, name) // the runs stay, as the table's do until they expire
+	return nil
 }
 
 func (m *Store) StartRun(_ context.Context, r sweep.Run) error {
@@ -64,7 +102,7 @@ func (m *Store) StartRun(_ context.Context, r sweep.Run) error {
 	}
 	r.Version = 1
 	st.runs[key] = r
-	s.OpenRun, s.LastRun = r.ID, r.ID
+	s.OpenRun, s.LastRun, s.RecentRuns = r.ID, r.ID, sweep.AddRecent(s.RecentRuns, r.ID)
 	st.sweeps[r.Sweep] = s
 	return nil
 }

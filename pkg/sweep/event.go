@@ -53,3 +53,17 @@ func ParseEvent(raw []byte) (ev Event, ok bool, err error) {
 	}
 	return ev, true, nil
 }
+
+// ScheduledTime is Scheduler's context attribute for the time a tick was
+// scheduled for: in a target's input it becomes that time in RFC 3339
+// (2026-12-05T01:00:00Z), the same for every delivery of one tick.
+const ScheduledTime = "<aws.scheduler.scheduled-time>"
+
+// ScheduleInput is the input of a sweep's schedule: the sweep's event with
+// the tick's time as the run id, so that a tick Scheduler delivers twice
+// (it delivers at least once) is one run. Written by hand: json.Marshal
+// would escape the attribute's < and >, and Scheduler substitutes the text
+// as it is. A sweep's name needs no escaping (ValidName).
+func ScheduleInput(name string) string {
+	return `{"sweep":"` + name + `","run":"` + ScheduledTime + `"}`
+}

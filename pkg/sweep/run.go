@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -79,8 +81,32 @@ type Report struct {
 	// Repeated says the run had ended before this invocation: nothing was
 	// queued again.
 	Repeated bool `json:"repeated,omitempty"`
-	// Sample holds the first ids a dry run would queue.
-	Sample []string `json:"sample,omitempty"`
+	// Sample holds the first ids a dry run would queue, and SampleNames
+	// their names (first and last, as Zoho has them) where Zoho gave one.
+	Sample      []string          `json:"sample,omitempty"`
+	SampleNames map[string]string `json:"sample_names,omitempty"`
+	// Calls estimates, in a dry run, the Zoho calls the run would make.
+	Calls *CallEstimate `json:"zoho_calls,omitempty"`
+}
+
+// CallEstimate is the Zoho calls a run would make, as a dry run counts
+// them: it pages and reads back exactly as the run would, so COQL and Get
+// Records are counted, not guessed; mass_convert is the floor for what
+// it would queue, ceil(queued / 50), since the convert function merges
+// leads with the same options into calls of 50. Leads other requests send
+// with the same options can only share those calls.
+type CallEstimate struct {
+	COQL        int `json:"coql"`
+	GetRecords  int `json:"get_records"`
+	MassConvert int `json:"mass_convert"`
+	Total       int `json:"total"`
+}
+
+func estimate(r Report) *CallEstimate {
+	e := &CallEstimate{COQL: r.COQLCalls, GetRecords: r.ReadCalls,
+		MassConvert: (r.Queued + zoho.MaxIDsPerCall - 1) / zoho.MaxIDsPerCall}
+	e.Total = e.COQL + e.GetRecords + e.MassConvert
+	return e
 }
 
 // SampleSize is how many ids a dry run shows.
@@ -289,6 +315,8 @@ type pass struct {
 	run    Run
 	sample []string
 	start  time.Time
+	// A dry run's names: of the page's leads, and of the sample's.
+	pageNames, sampleNames map[string]string
 }
 
 // nearDeadline reports whether the invocation should stop taking work.
@@ -309,8 +337,12 @@ func (p *pass) go_(ctx context.Context) (Report, error) {
 	stopped, err := p.pages(ctx)
 	rep := p.run.report()
 	rep.DryRun, rep.Sample, rep.Stopped = p.dry, p.sample, stopped
+	if p.dry && len(p.sampleNames) > 0 {
+		rep.SampleNames = p.sampleNames
+	}
 	if p.dry {
 		rep.RunID = ""
+		rep.Calls = estimate(rep)
 	}
 	return rep, err
 }
@@ -328,8 +360,13 @@ func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 		if after == "" {
 			after = "0"
 		}
-		q := fmt.Sprintf("select id from Leads where (%s) and id > %s order by id asc limit %d",
-			p.sw.Condition, after, zoho.MaxCOQLRows)
+		// A run needs ids only; a dry run also shows whose leads it samples.
+		fields := "id"
+		if p.dry {
+			fields = "id, First_Name, Last_Name"
+		}
+		q := fmt.Sprintf("select %s from Leads where (%s) and id > %s order by id asc limit %d",
+			fields, p.sw.Condition, after, zoho.MaxCOQLRows)
 		rows, more, err := p.r.cfg.Zoho.COQL(ctx, q)
 		p.run.COQLCalls++
 		if err != nil {
@@ -342,6 +379,14 @@ func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 				return p.end(ctx, EndError, fmt.Sprintf("selecting leads: Zoho answered id %q out of order after %s", row.ID, after))
 			}
 			ids = append(ids, row.ID)
+		}
+		if p.dry {
+			p.pageNames = map[string]string{}
+			for _, row := range rows {
+				if n := leadName(row); n != "" {
+					p.pageNames[row.ID] = n
+				}
+			}
 		}
 		if len(ids) == 0 {
 			return p.end(ctx, EndDone, "")
@@ -395,7 +440,16 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 		seg.Queued, seg.Messages = len(send), min(len(send), 1)
 		p.add(seg, covered)
 		if p.dry && len(p.sample) < SampleSize {
-			p.sample = append(p.sample, send[:min(len(send), SampleSize-len(p.sample))]...)
+			add := send[:min(len(send), SampleSize-len(p.sample))]
+			p.sample = append(p.sample, add...)
+			for _, id := range add {
+				if n := p.pageNames[id]; n != "" {
+					if p.sampleNames == nil {
+						p.sampleNames = map[string]string{}
+					}
+					p.sampleNames[id] = n
+				}
+			}
 		}
 		if zohoErr != nil {
 			return p.end(ctx, EndError, "reading leads back: "+public(zohoErr))
@@ -532,6 +586,19 @@ func (p *pass) end(ctx context.Context, how, reason string) (string, error) {
 		return "", err
 	}
 	return "", nil
+}
+
+// leadName is a COQL row's First_Name and Last_Name, as Zoho has them
+// (either may be null or absent).
+func leadName(row zoho.COQLRow) string {
+	var parts []string
+	for _, f := range []string{"First_Name", "Last_Name"} {
+		var v string
+		if json.Unmarshal(row.Fields[f], &v) == nil && strings.TrimSpace(v) != "" {
+			parts = append(parts, strings.TrimSpace(v))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // public is an error as a report may show it: Zoho's answer as it is, our

@@ -308,6 +308,16 @@ func TestRunDry(t *testing.T) {
 		!slices.Equal(rep.Sample, r.convertible[:sweep.SampleSize]) || rep.COQLCalls != 1 || rep.ReadCalls != 2 {
 		t.Errorf("dry run: %+v", rep)
 	}
+	// The sample's names, as Zoho has them (the simulator's leads are "Lead <id>").
+	for _, id := range rep.Sample {
+		if rep.SampleNames[id] != "Lead "+id {
+			t.Errorf("sample %s named %q", id, rep.SampleNames[id])
+		}
+	}
+	// 1 COQL page, 2 reads of 50, and 80 leads in ceil(80/50) = 2 calls.
+	if want := (sweep.CallEstimate{COQL: 1, GetRecords: 2, MassConvert: 2, Total: 5}); rep.Calls == nil || *rep.Calls != want {
+		t.Errorf("estimated calls: %+v, want %+v", rep.Calls, want)
+	}
 	if s, _ := r.st.Sweep(context.Background(), "nightly"); s.OpenRun != "" || s.LastRun != "" {
 		t.Errorf("a dry run stored a run: %+v", s)
 	}
@@ -379,11 +389,11 @@ func TestRunRefusals(t *testing.T) {
 
 func TestSweepCheck(t *testing.T) {
 	good := func() sweep.Sweep {
-		return sweep.Sweep{Name: "web-leads_1", Condition: "Lead_Status = 'Qualified'", Options: json.RawMessage(options)}
+		return sweep.Sweep{Name: "web-leads_1", Schedule: "rate(1 day)", Condition: "Lead_Status = 'Qualified'", Options: json.RawMessage(options)}
 	}
 	s := good()
-	if err := s.Check(decoder()); err != nil || s.MaxLeads != sweep.DefaultMaxLeads {
-		t.Fatalf("a good sweep: %v, max_leads %d", err, s.MaxLeads)
+	if err := s.Check(decoder()); err != nil || s.MaxLeads != sweep.DefaultMaxLeads || s.TimeZone != "UTC" {
+		t.Fatalf("a good sweep: %v, max_leads %d, time zone %q", err, s.MaxLeads, s.TimeZone)
 	}
 	tests := []struct {
 		edit func(*sweep.Sweep)
@@ -392,6 +402,9 @@ func TestSweepCheck(t *testing.T) {
 		{func(s *sweep.Sweep) { s.Name = "a#b" }, "sweep name"},
 		{func(s *sweep.Sweep) { s.Condition = "x = 1;" }, "semicolon"},
 		{func(s *sweep.Sweep) { s.MaxLeads = -1 }, "max_leads"},
+		{func(s *sweep.Sweep) { s.Schedule = "" }, "want cron"},
+		{func(s *sweep.Sweep) { s.Schedule = "cron(0 2 * * * *)" }, "must be '?'"},
+		{func(s *sweep.Sweep) { s.TimeZone = "Berlin" }, "IANA"},
 		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`{"ids":["1"]}`) }, "ids are chosen by the run"},
 		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`[1]`) }, "not a JSON object"},
 		{func(s *sweep.Sweep) { s.Options = json.RawMessage(`{"Deals":{"Deal_Name":"x"}}`) }, "$.Deals.Stage"},

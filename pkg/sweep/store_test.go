@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,6 +106,87 @@ func TestStoreContract(t *testing.T) {
 		}
 		if _, err := st.SweepRun(ctx, "nightly", "nope"); !errors.Is(err, sweep.ErrNotFound) {
 			t.Fatalf("unknown run: %v", err)
+		}
+	})
+}
+
+// TestCatalogContract: sweeps are listed, paused, resumed and deleted, and
+// a sweep lists its last runs, on both stores.
+func TestCatalogContract(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, _ sweep.Claims) {
+		ctx := context.Background()
+		if got, err := st.Sweeps(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("no sweeps yet: %v %v", got, err)
+		}
+		for _, name := range []string{"nightly", "hourly"} {
+			if err := st.PutSweep(ctx, sweep.Sweep{Name: name, Schedule: "rate(1 hour)", TimeZone: "UTC",
+				Condition: "Lead_Status = 'Qualified'", MaxLeads: 10, Enabled: true, CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := st.Sweeps(ctx)
+		if err != nil || len(got) != 2 || got[0].Name != "hourly" || got[1].Name != "nightly" || got[0].Schedule != "rate(1 hour)" {
+			t.Fatalf("two sweeps, by name: %+v %v", got, err)
+		}
+
+		if err := st.SetEnabled(ctx, "nightly", false); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := st.Sweep(ctx, "nightly"); s.Enabled || s.MaxLeads != 10 {
+			t.Fatalf("paused: %+v", s)
+		}
+		if err := st.SetEnabled(ctx, "nightly", true); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := st.Sweep(ctx, "nightly"); !s.Enabled {
+			t.Fatalf("resumed: %+v", s)
+		}
+		if err := st.SetEnabled(ctx, "nope", true); !errors.Is(err, sweep.ErrNotFound) {
+			t.Fatalf("pausing an unknown sweep: %v", err)
+		}
+
+		// The sweep keeps its last sweep.RecentRuns run ids, oldest first.
+		var ids []string
+		for i := range sweep.RecentRuns + 3 {
+			id := "r" + string(rune('a'+i))
+			ids = append(ids, id)
+			r := sweep.Run{Sweep: "nightly", ID: id, StartedAt: t0, Version: 1}
+			if err := st.StartRun(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			r.End = sweep.EndDone
+			if err := st.SaveRun(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, _ := st.Sweep(ctx, "nightly")
+		if want := ids[3:]; !slices.Equal(s.RecentRuns, want) {
+			t.Fatalf("recent runs %v, want %v", s.RecentRuns, want)
+		}
+		// Redefining keeps them.
+		if err := st.PutSweep(ctx, sweep.Sweep{Name: "nightly", Schedule: "rate(2 hours)", TimeZone: "UTC",
+			Condition: "Lead_Status = 'Qualified'", MaxLeads: 10, Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := st.Sweep(ctx, "nightly"); len(s.RecentRuns) != sweep.RecentRuns || s.Schedule != "rate(2 hours)" {
+			t.Fatalf("after redefining: %+v", s)
+		}
+
+		if err := st.DeleteSweep(ctx, "nightly"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Sweep(ctx, "nightly"); !errors.Is(err, sweep.ErrNotFound) {
+			t.Fatalf("deleted sweep: %v", err)
+		}
+		if got, err := st.Sweeps(ctx); err != nil || len(got) != 1 || got[0].Name != "hourly" {
+			t.Fatalf("after deleting: %+v %v", got, err)
+		}
+		if err := st.DeleteSweep(ctx, "nightly"); !errors.Is(err, sweep.ErrNotFound) {
+			t.Fatalf("deleting twice: %v", err)
+		}
+		// Its runs stay until they expire.
+		if _, err := st.SweepRun(ctx, "nightly", ids[0]); err != nil {
+			t.Fatalf("a deleted sweep's run: %v", err)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
@@ -42,8 +43,25 @@ type Sweep struct {
 	// one, so that runs never overlap.
 	OpenRun string
 	// LastRun is the id of the last run started.
-	LastRun   string
-	CreatedAt time.Time
+	LastRun string
+	// RecentRuns are the ids of the last RecentRuns runs started, oldest
+	// first: how `sweep show` finds runs without scanning the table.
+	RecentRuns []string
+	CreatedAt  time.Time
+}
+
+// RecentRuns is how many run ids a sweep keeps.
+const RecentRuns = 20
+
+// RunRetention is how long a run is kept after it started (the table's
+// TTL removes it then). A schedule's tick is never delivered again that
+// late, so its id can no longer be repeated.
+const RunRetention = 90 * 24 * time.Hour
+
+// AddRecent returns recent with id appended, keeping the last RecentRuns.
+func AddRecent(recent []string, id string) []string {
+	out := append(slices.Clone(recent), id)
+	return out[max(0, len(out)-RecentRuns):]
 }
 
 // ErrNotFound is returned for a sweep or a run that is not stored.
@@ -72,8 +90,15 @@ type Store interface {
 // Catalog is the operator's side: defining sweeps.
 type Catalog interface {
 	// PutSweep stores s, replacing a sweep of the same name but keeping
-	// its runs and its open run.
+	// its runs, its open run and its recent runs.
 	PutSweep(ctx context.Context, s Sweep) error
+	// Sweeps returns every sweep, by name, without scanning the table.
+	Sweeps(ctx context.Context) ([]Sweep, error)
+	// SetEnabled pauses (false) or resumes (true) a sweep, or ErrNotFound.
+	SetEnabled(ctx context.Context, name string, enabled bool) error
+	// DeleteSweep removes a sweep, or ErrNotFound; its runs stay until
+	// they expire (RunRetention).
+	DeleteSweep(ctx context.Context, name string) error
 }
 
 // ValidName reports whether name can name a sweep: 1 to 64 letters,
@@ -100,12 +125,23 @@ func validToken(s string, maxLen int, extra string) bool {
 	return true
 }
 
+// DefaultTimeZone is the time zone of a schedule that names none.
+const DefaultTimeZone = "UTC"
+
 // Check validates s before it is stored, and fills in the default
-// max_leads. dec validates the options as every request is validated, with
+// max_leads and time zone. The schedule is checked as EventBridge
+// Scheduler would check it (CheckSchedule), so that a sweep is never
+// stored with a schedule that cannot be made. dec validates the options as every request is validated, with
 // the deployment's default owner.
 func (s *Sweep) Check(dec *convert.Decoder) error {
 	if !ValidName(s.Name) {
 		return fmt.Errorf("sweep name %q: use 1 to 64 letters, digits, - and _", s.Name)
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = DefaultTimeZone
+	}
+	if err := CheckSchedule(s.Schedule, s.TimeZone); err != nil {
+		return err
 	}
 	if err := CheckCondition(s.Condition); err != nil {
 		return err

@@ -12,10 +12,19 @@ const (
 	ScopeMassConvertCreate = "ZohoCRM.mass_convert.leads.CREATE"
 	ScopeMassConvertRead   = "ZohoCRM.mass_convert.leads.READ"
 	ScopeLeadsRead         = "ZohoCRM.modules.leads.READ"
+	// ScopeCOQLRead lets sweeps select leads with COQL (section 8); the
+	// module's READ is needed besides, and held already.
+	ScopeCOQLRead = "ZohoCRM.coql.READ"
 )
 
 // RequiredScopes are the scopes to ask for when generating a grant code.
-var RequiredScopes = []string{ScopeMassConvertCreate, ScopeMassConvertRead, ScopeLeadsRead}
+// COQL is asked for even where no sweep is defined yet: a sweep defined
+// later must not need a new grant.
+var RequiredScopes = []string{ScopeMassConvertCreate, ScopeMassConvertRead, ScopeLeadsRead, ScopeCOQLRead}
+
+// COQLProbe is a query that selects nothing and changes nothing: with the
+// scope, Zoho answers 204 (or an empty page); without, OAUTH_SCOPE_MISMATCH.
+const COQLProbe = "select id from Leads where id = 1 limit 1"
 
 // ScopeCheck is what the CRM said of one scope the bridge needs.
 type ScopeCheck struct {
@@ -26,7 +35,8 @@ type ScopeCheck struct {
 
 // CheckScopes asks the CRM at apiURL, with accessToken, whether its grant
 // holds each of RequiredScopes, by one call per scope that changes nothing:
-// a mass convert without ids, the status of job 1, the lead with id 1.
+// a mass convert without ids, the status of job 1, the lead with id 1, a
+// COQL query for the lead with id 1.
 // Zoho's token answers do not list the scopes granted (zoho-crm-api.md
 // section 3), and only the CRM knows which broader scopes stand for a
 // narrower one (ZohoCRM.modules.ALL for reading leads, for instance), so the
@@ -53,6 +63,10 @@ func CheckScopes(ctx context.Context, hc *http.Client, apiURL, accessToken strin
 		}},
 		{ScopeLeadsRead, "read leads back for their outcome (Get Records)", func() error {
 			_, err := c.GetLeads(ctx, []string{"1"})
+			return err
+		}},
+		{ScopeCOQLRead, "select the leads of sweeps (COQL)", func() error {
+			_, _, err := c.COQL(ctx, COQLProbe)
 			return err
 		}},
 	}

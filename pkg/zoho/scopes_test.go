@@ -17,10 +17,11 @@ func TestCheckScopes(t *testing.T) {
 		scopes  []string
 		missing []string
 	}{
-		{"the setup's three", zohosim.DefaultScopes, nil},
-		{"modules.ALL reads leads", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, "ZohoCRM.modules.ALL"}, nil},
-		{"no create", []string{zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead}, []string{zoho.ScopeMassConvertCreate}},
-		{"mass convert only", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead}, []string{zoho.ScopeLeadsRead}},
+		{"the setup's four", zohosim.DefaultScopes, nil},
+		{"modules.ALL reads leads", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, "ZohoCRM.modules.ALL", zoho.ScopeCOQLRead}, nil},
+		{"no create", []string{zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead, zoho.ScopeCOQLRead}, []string{zoho.ScopeMassConvertCreate}},
+		{"mass convert only", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead}, []string{zoho.ScopeLeadsRead, zoho.ScopeCOQLRead}},
+		{"no COQL", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead}, []string{zoho.ScopeCOQLRead}},
 		{"none", []string{"ZohoCRM.settings.READ"}, zoho.RequiredScopes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,7 +38,7 @@ func TestCheckScopes(t *testing.T) {
 					missing = append(missing, c.Scope)
 				}
 			}
-			if len(checks) != 3 || len(missing) != len(tt.missing) {
+			if len(checks) != len(zoho.RequiredScopes) || len(missing) != len(tt.missing) {
 				t.Fatalf("checks %+v, want missing %v", checks, tt.missing)
 			}
 			for i := range missing {

@@ -19,15 +19,29 @@ import (
 
 // A sweep item SWEEP#<name> holds the definition (name, schedule,
 // time_zone, condition, options, max_leads, enabled, created_at) and, while
-// a run is under way, open_run; last_run names the last run started. A run
-// item SWEEPRUN#<name>#<run id> holds the run's counts, cursor, lease and
-// version. Names and run ids never hold '#' (sweep.ValidName,
-// sweep.ValidRunID).
+// a run is under way, open_run; last_run names the last run started and
+// recent_runs the last sweep.RecentRuns, oldest first. A run item
+// SWEEPRUN#<name>#<run id> holds the run's counts, cursor, lease and
+// version, and expires_at (sweep.RunRetention after it started). Names and
+// run ids never hold '#' (sweep.ValidName, sweep.ValidRunID).
+//
+// The table has a partition key only, and a Scan reads every lead and job
+// to find a handful of sweeps; so the catalog item SWEEPS holds the set of
+// sweep names (names), kept in the same transaction as each sweep item,
+// and the sweep item lists its recent runs: listing sweeps and their runs
+// is one GetItem per item.
 
 var (
 	_ sweep.Store   = (*JobStore)(nil)
 	_ sweep.Catalog = (*JobStore)(nil)
 )
+
+// catalogKey is the item that lists the sweeps' names.
+const catalogKey = "SWEEPS"
+
+func catalogItemKey() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": sAttr(catalogKey)}
+}
 
 func sweepKey(name string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sAttr(sweepPrefix + name)}
@@ -78,12 +92,72 @@ func (d *JobStore) PutSweep(ctx context.Context, s sweep.Sweep) error {
 		"enabled": boolAttr(s.Enabled),
 	}
 	names, values := map[string]string{"#created": "created_at"}, map[string]types.AttributeValue{":created": timeString(s.CreatedAt)}
-	// An update, not a put: it keeps the runs' open_run and last_run.
+	// An update, not a put: it keeps the runs' open_run, last_run and
+	// recent_runs. The catalog learns the name in the same write.
 	expr := setAll(attrs, names, values) + ", #created = if_not_exists(#created, :created)"
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.table), Key: sweepKey(s.Name),
-		UpdateExpression: aws.String(expr), ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: aws.String(d.table), Key: sweepKey(s.Name),
+			UpdateExpression: aws.String(expr), ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+		{Update: &types.Update{TableName: aws.String(d.table), Key: catalogItemKey(),
+			UpdateExpression:          aws.String("SET kind = :kind ADD #names :name"),
+			ExpressionAttributeNames:  map[string]string{"#names": "names"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":kind": sAttr("sweeps"), ":name": &types.AttributeValueMemberSS{Value: []string{s.Name}}}}},
+	}})
 	if err != nil {
 		return fmt.Errorf("storing sweep %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (d *JobStore) Sweeps(ctx context.Context) ([]sweep.Sweep, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table), Key: catalogItemKey(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("reading the sweeps' names: %w", err)
+	}
+	var list []string
+	if ss, ok := out.Item["names"].(*types.AttributeValueMemberSS); ok {
+		list = slices.Sorted(slices.Values(ss.Value))
+	}
+	var sweeps []sweep.Sweep
+	for _, name := range list {
+		s, err := d.Sweep(ctx, name)
+		if errors.Is(err, sweep.ErrNotFound) {
+			continue // written by hand, or a table restored in part: list what is there
+		}
+		if err != nil {
+			return nil, err
+		}
+		sweeps = append(sweeps, s)
+	}
+	return sweeps, nil
+}
+
+func (d *JobStore) SetEnabled(ctx context.Context, name string, enabled bool) error {
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.table), Key: sweepKey(name),
+		UpdateExpression: aws.String("SET enabled = :e"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": boolAttr(enabled)}})
+	if _, ok := errors.AsType[*types.ConditionalCheckFailedException](err); ok {
+		return sweep.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("setting sweep %s enabled=%t: %w", name, enabled, err)
+	}
+	return nil
+}
+
+func (d *JobStore) DeleteSweep(ctx context.Context, name string) error {
+	_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: aws.String(d.table), Key: sweepKey(name), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{Update: &types.Update{TableName: aws.String(d.table), Key: catalogItemKey(),
+			UpdateExpression:          aws.String("DELETE #names :name"),
+			ExpressionAttributeNames:  map[string]string{"#names": "names"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":name": &types.AttributeValueMemberSS{Value: []string{name}}}}},
+	}})
+	if cancelled(err) {
+		return sweep.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("deleting sweep %s: %w", name, err)
 	}
 	return nil
 }
@@ -97,7 +171,7 @@ func (d *JobStore) Sweep(ctx context.Context, name string) (sweep.Sweep, error) 
 		return sweep.Sweep{}, sweep.ErrNotFound
 	}
 	it := out.Item
-	s := sweep.Sweep{Name: str(it["name"]), Schedule: str(it["schedule"]), TimeZone: str(it["time_zone"]),
+	s := sweep.Sweep{RecentRuns: strList(it["recent_runs"]), Name: str(it["name"]), Schedule: str(it["schedule"]), TimeZone: str(it["time_zone"]),
 		Condition: str(it["condition"]), MaxLeads: int(num(it["max_leads"])), Enabled: boolOf(it["enabled"]),
 		OpenRun: str(it["open_run"]), LastRun: str(it["last_run"]), CreatedAt: timeOf(it["created_at"])}
 	if o := str(it["options"]); o != "" {
@@ -106,7 +180,35 @@ func (d *JobStore) Sweep(ctx context.Context, name string) (sweep.Sweep, error) 
 	return s, nil
 }
 
+func strList(v types.AttributeValue) []string {
+	l, _ := v.(*types.AttributeValueMemberL)
+	if l == nil {
+		return nil
+	}
+	out := make([]string, 0, len(l.Value))
+	for _, e := range l.Value {
+		out = append(out, str(e))
+	}
+	return out
+}
+
+func listAttr(ss []string) types.AttributeValue {
+	l := &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	for _, s := range ss {
+		l.Value = append(l.Value, sAttr(s))
+	}
+	return l
+}
+
 func runAttrs(r sweep.Run) map[string]types.AttributeValue {
+	attrs := runFields(r)
+	if !r.StartedAt.IsZero() {
+		attrs["expires_at"] = nAttr(r.StartedAt.Add(sweep.RunRetention).Unix())
+	}
+	return attrs
+}
+
+func runFields(r sweep.Run) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		"kind": sAttr("sweep_run"), "sweep": sAttr(r.Sweep), "run_id": sAttr(r.ID),
 		"started_at": timeString(r.StartedAt), "ended_at": timeString(r.EndedAt), "end": sAttr(r.End), "reason": sAttr(r.Reason),
@@ -118,16 +220,32 @@ func runAttrs(r sweep.Run) map[string]types.AttributeValue {
 	}
 }
 
+// StartRun reads the sweep first for its recent runs: DynamoDB cannot
+// append to a list and trim it in one update, so the new list is written
+// whole, on the condition that no run started since the read (last_run
+// unchanged).
 func (d *JobStore) StartRun(ctx context.Context, r sweep.Run) error {
+	sw, err := d.Sweep(ctx, r.Sweep)
+	if err != nil {
+		return err
+	}
 	attrs := runAttrs(r)
 	attrs["version"] = nAttr(1)
 	names, values := map[string]string{}, map[string]types.AttributeValue{}
 	runExpr := setAll(attrs, names, values)
-	_, err := d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	sweepValues := map[string]types.AttributeValue{":id": sAttr(r.ID), ":none": sAttr(""), ":recent": listAttr(sweep.AddRecent(sw.RecentRuns, r.ID))}
+	cond := "attribute_exists(pk) AND (attribute_not_exists(open_run) OR open_run = :none) AND "
+	if sw.LastRun == "" {
+		cond += "attribute_not_exists(last_run)"
+	} else {
+		cond += "last_run = :prev"
+		sweepValues[":prev"] = sAttr(sw.LastRun)
+	}
+	_, err = d.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: aws.String(d.table), Key: sweepKey(r.Sweep),
-			UpdateExpression:          aws.String("SET open_run = :id, last_run = :id"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(open_run) OR open_run = :none)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": sAttr(r.ID), ":none": sAttr("")}}},
+			UpdateExpression:          aws.String("SET open_run = :id, last_run = :id, recent_runs = :recent"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeValues: sweepValues}},
 		{Update: &types.Update{TableName: aws.String(d.table), Key: runKey(r.Sweep, r.ID),
 			UpdateExpression: aws.String(runExpr), ConditionExpression: aws.String("attribute_not_exists(pk)"),
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
