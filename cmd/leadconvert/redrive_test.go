@@ -46,6 +46,7 @@ type queueMessage struct{ body, requestID string }
 func drain(t *testing.T, api *sqs.Client, url string) []queueMessage {
 	t.Helper()
 	var got []queueMessage
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := api.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, VisibilityTimeout: 60, MessageAttributeNames: []string{"All"}})
@@ -53,7 +54,17 @@ func drain(t *testing.T, api *sqs.Client, url string) []queueMessage {
 			t.Fatal(err)
 		}
 		if len(out.Messages) == 0 {
-			return got
+			// An empty answer from a loaded moto is not proof of an empty
+			// queue: the queue's own count decides, within a deadline.
+			attrs, err := api.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+				AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := attrs.Attributes["ApproximateNumberOfMessages"]; n == "0" || time.Now().After(deadline) {
+				return got
+			}
+			continue
 		}
 		for _, m := range out.Messages {
 			got = append(got, queueMessage{aws.ToString(m.Body), aws.ToString(m.MessageAttributes["request_id"].StringValue)})
