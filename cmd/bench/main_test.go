@@ -37,6 +37,7 @@ func smallSettings() settings {
 		coldStarts: 1, arm64Sizes: false,
 		fleetLeads: 60, fleetMinSpan: 0,
 		largestMsgs: 3, claimDelay: 0,
+		sweep: sweepSettings{sizes: []int{300}, scale: 50},
 	}
 }
 
