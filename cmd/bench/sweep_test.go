@@ -55,7 +55,9 @@ func TestSweepRowRuns(t *testing.T) {
 		"time": func(r row) string {
 			return want(val(r.Ours) >= val(r.Floor) && val(r.Floor) > 0 && val(r.Baseline) > 0, "ours %v, floor %v, the producer %v", r)
 		},
-		"heap":     func(r row) string { return want(r.Ours != nil && r.Baseline != nil, "ours %v, floor %v, the producer %v", r) },
+		"heap": func(r row) string {
+			return want(r.Ours != nil && r.Baseline != nil, "ours %v, floor %v, the producer %v", r)
+		},
 		"dynamodb": func(r row) string { return want(val(r.Ours) > 0, "ours %v, floor %v, the producer %v", r) },
 		"sqs":      func(r row) string { return want(val(r.Ours) > 0, "ours %v, floor %v, the producer %v", r) },
 	}
