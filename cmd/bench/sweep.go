@@ -621,7 +621,7 @@ func sweepSamples(s settings, n int, ours oursSweep, peer peerSweep, heap heapUs
 				lat, s.sweep.scale, ours.statusCalls, ours.deadlineStop, ours.maxInFlight, templateBudget, zohoSubConcurrency)},
 		{key: key("heap"), measure: "sweep: peak heap of the run " + size, unit: "MB",
 			ours: mib(heap.live), baseline: mib(peer.heap.live), floor: none, problem: problem(),
-			note: fmt.Sprintf("most live heap a collection found during the run (GOGC %d), above the heap before it; the run alone, without latency, in process with the simulator, whose answers in flight count; ours: one status invocation, %d COQL and %d Get Records calls; HeapInuse peak (garbage included, which grows with the simulator's heap): ours %.1f MB, the producer %.1f MB",
+			note: fmt.Sprintf("most live heap a collection found during the run (GOGC %d), above the heap before it; the run alone, without latency, in process with the simulator, whose answers in flight count (and what is allocated while a collection marks: an upper bound that grows a little with the simulator's heap); ours: one status invocation, %d COQL and %d Get Records calls; HeapInuse peak (garbage included, which grows with the simulator's heap): ours %.1f MB, the producer %.1f MB",
 				heapRunGOGC, alone.COQLCalls, alone.ReadCalls, mib(heap.inuse), mib(peer.heap.inuse))},
 		{key: key("dynamodb"), measure: "sweep: DynamoDB requests per 1,000 leads " + size, unit: "count",
 			ours: float64(ddb) * 1000 / float64(n), baseline: 0, floor: none, problem: problem(),
