@@ -66,6 +66,8 @@ type settings struct {
 	fleetMinSpan time.Duration // row 7: simulated time leads arrive for, at least
 	largestMsgs  int           // row 7: messages of 1,000 ids offered to the largest batch (it takes what fits 6 MB)
 	claimDelay   time.Duration // row 7: DynamoDB's latency per claim transaction, for the largest batch
+
+	sweep sweepSettings // row 8 (sweep.go)
 }
 
 // peerLatencyScale is how much shorter than -latency the head-to-head run
@@ -83,6 +85,7 @@ func defaultSettings() settings {
 		coldStarts: 9, arm64Sizes: true,
 		fleetLeads: 720, fleetMinSpan: 5 * time.Minute,
 		largestMsgs: 400, claimDelay: 25 * time.Millisecond,
+		sweep: defaultSweepSettings(),
 	}
 }
 
@@ -103,6 +106,7 @@ var rowSpecs = []rowSpec{
 	{n: 5, title: "Status checking", run: rowStatus},
 	{n: 6, title: "Cold start", run: rowColdStart},
 	{n: 7, title: "Fleet-wide batching", run: rowFleet},
+	{n: 8, title: "Scheduled sweeps", run: rowSweep},
 }
 
 func main() {
@@ -111,6 +115,7 @@ func main() {
 	flag.IntVar(&s.reps, "reps", s.reps, "repetitions of every row; the median is reported")
 	flag.DurationVar(&s.peerLatency, "peer-latency", 0, "simulated Zoho latency per call when ours and the one-call-per-lead peer run head to head (row 1); default -latency/10")
 	rowsFlag := flag.String("rows", "", "rows to run, e.g. 1,2 (default: all)")
+	flag.Func("sweep-leads", "row 8: matching leads of each run, e.g. 1000,10000 (default 1000,10000,100000)", s.sweep.parseSizes)
 	out := flag.String("out", filepath.Join("docs", "bench", "latest.json"), "where to write the JSON (empty: nowhere)")
 	flag.Parse()
 	if s.peerLatency == 0 {

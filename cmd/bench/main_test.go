@@ -37,6 +37,7 @@ func smallSettings() settings {
 		coldStarts: 1, arm64Sizes: false,
 		fleetLeads: 60, fleetMinSpan: 0,
 		largestMsgs: 3, claimDelay: 0,
+		sweep: sweepSettings{sizes: []int{300}, scale: 50},
 	}
 }
 
@@ -428,10 +429,10 @@ func TestParseRows(t *testing.T) {
 		want []int
 		err  bool
 	}{
-		{"", []int{1, 2, 3, 4, 5, 6, 7}, false},
+		{"", []int{1, 2, 3, 4, 5, 6, 7, 8}, false},
 		{"1, 2", []int{1, 2}, false},
-		{"7", []int{7}, false},
-		{"8", nil, true},
+		{"8", []int{8}, false},
+		{"0", nil, true},
 		{"x", nil, true},
 	} {
 		got, err := parseRows(c.in)

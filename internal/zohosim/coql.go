@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -110,25 +111,27 @@ func (s *Server) coql(body []byte) (int, any) {
 		return invalidQuery("where", "invalid column given", obj{"column_name": name}).reply()
 	}
 
-	var ids []int64
-	for id := range s.leads {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		ids = append(ids, n)
-	}
-	for id, jobID := range s.taken {
-		if s.opts.COQLHidesConverted && s.leadConvertedLocked(id, jobID) {
-			continue
-		}
-		n, _ := strconv.ParseInt(id, 10, 64)
-		ids = append(ids, n)
-	}
-	slices.Sort(ids)
-	if q.desc {
-		slices.Reverse(ids)
+	// Ids in order from the first that can match: keyset paging (an and
+	// with id > N) skips what comes before at once, and the scan stops at
+	// the first row past the page, which is all more_records needs. Both
+	// only save time: the answer is the full scan's.
+	ids := s.sortedIDsLocked()
+	if after, ok := q.where.idAfter(); ok && !q.desc {
+		ids = ids[sort.Search(len(ids), func(i int) bool { return ids[i] > after }):]
 	}
 	var matched []obj
-	for _, n := range ids {
+	for k := range ids {
+		if len(matched) > q.offset+q.limit {
+			break
+		}
+		n := ids[k]
+		if q.desc {
+			n = ids[len(ids)-1-k]
+		}
 		id := strconv.FormatInt(n, 10)
+		if s.opts.COQLHidesConverted && s.convertedLocked(id) {
+			continue
+		}
 		rec := s.leadRecordLocked(id)
 		if q.where == nil || q.where.eval(rec) {
 			matched = append(matched, rec)
@@ -151,10 +154,40 @@ func (s *Server) coql(body []byte) (int, any) {
 	return http.StatusOK, obj{"data": data, "info": obj{"count": len(data), "more_records": end < len(matched)}}
 }
 
-// leadConvertedLocked reports whether the job holding a lead converted it.
-func (s *Server) leadConvertedLocked(id, jobID string) bool {
+// convertedLocked reports whether a lead is converted: by Convert Lead,
+// seeded so, or by the job holding it.
+func (s *Server) convertedLocked(id string) bool {
+	if _, ok := s.converted[id]; ok {
+		return true
+	}
+	jobID, taken := s.taken[id]
+	if !taken {
+		return false
+	}
 	j := s.jobs[jobID]
 	return j != nil && j.done && !slices.Contains(j.failedIDs, id)
+}
+
+// sortedIDsLocked returns every lead id ever seeded, in numeric order (the
+// caller must not change it): leads move between the lead store, jobs and
+// the converted, but only seeding adds one.
+func (s *Server) sortedIDsLocked() []int64 {
+	if s.sorted == nil {
+		ids := make([]int64, 0, len(s.leads)+len(s.taken)+len(s.converted))
+		for _, m := range []map[string]bool{s.leads, s.converted} {
+			for id := range m {
+				n, _ := strconv.ParseInt(id, 10, 64)
+				ids = append(ids, n)
+			}
+		}
+		for id := range s.taken {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			ids = append(ids, n)
+		}
+		slices.Sort(ids)
+		s.sorted = slices.Compact(ids)
+	}
+	return s.sorted
 }
 
 // leadRecordLocked is a lead with every field known to the module.
@@ -204,6 +237,26 @@ func (c *cond) unknownField(known func(string) bool) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// idAfter finds a criterion id > N that the whole condition requires (the
+// condition itself, or a child of a top-level and), for keyset paging.
+func (c *cond) idAfter() (int64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	leaves := []*cond{c}
+	if c.join == "and" {
+		leaves = c.children
+	}
+	for _, l := range leaves {
+		if l.join == "" && l.field == "id" && l.op == ">" && len(l.values) == 1 {
+			if n, err := strconv.ParseInt(l.values[0], 10, 64); err == nil {
+				return n, true
+			}
+		}
+	}
+	return 0, false
 }
 
 func (c *cond) criteria() int {

@@ -117,6 +117,9 @@ func (s *Server) massConvert(body []byte, v8 bool) (int, any) {
 		if _, ok := s.taken[id]; ok {
 			s.stats.DuplicateSubmissions++
 		}
+		if s.convertedLocked(id) {
+			s.stats.ConvertedSubmissions++
+		}
 	}
 	if err := s.validateLocked(req, v8); err != nil {
 		return err.reply()

@@ -45,7 +45,24 @@ func (s *Server) SeedLeads(ids ...string) {
 	for _, id := range ids {
 		s.leads[id] = true
 		delete(s.taken, id)
+		delete(s.converted, id)
 	}
+	s.sorted = nil
+}
+
+// SeedConvertedLeads adds leads that are already converted, as leads
+// converted in Zoho's UI before a run: Get Records shows them converted,
+// COQL returns them (unless Options.COQLHidesConverted) and both convert
+// APIs refuse them.
+func (s *Server) SeedConvertedLeads(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.leads, id)
+		delete(s.taken, id)
+		s.converted[id] = false
+	}
+	s.sorted = nil
 }
 
 // SeedLeadRange adds n leads with fresh 19-digit ids and returns the ids.
@@ -58,6 +75,7 @@ func (s *Server) SeedLeadRange(n int) []string {
 		ids[i] = strconv.FormatInt(leadIDBase+s.leadSeq, 10)
 		s.leads[ids[i]] = true
 	}
+	s.sorted = nil
 	return ids
 }
 

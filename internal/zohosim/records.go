@@ -76,10 +76,11 @@ func (s *Server) leadLocked(id string, fields []string) (rec obj, converted, ok 
 	if jobID, taken := s.taken[id]; taken {
 		j = s.jobs[jobID]
 	}
-	if !s.leads[id] && j == nil {
+	deal, single := s.converted[id]
+	if !s.leads[id] && j == nil && !single {
 		return nil, false, false
 	}
-	converted = j != nil && j.done && !slices.Contains(j.failedIDs, id)
+	converted = single || j != nil && j.done && !slices.Contains(j.failedIDs, id)
 	rec = obj{"id": id, "$converted": converted, "$converted_detail": obj{}}
 	for _, f := range fields {
 		if f = strings.TrimSpace(f); f != "" && f != "id" {
@@ -96,10 +97,12 @@ func (s *Server) leadLocked(id string, fields []string) (rec obj, converted, ok 
 		}
 		set("Converted_Contact", ref(1_000_000_000))
 		set("Converted_Account", ref(2_000_000_000))
-		if len(j.deals) > 0 {
+		if single && deal || j != nil && len(j.deals) > 0 {
 			set("Converted_Deal", ref(3_000_000_000))
 		}
-		set("Lead_Conversion_Time", j.ends.UTC().Format(time.RFC3339))
+		if j != nil {
+			set("Lead_Conversion_Time", j.ends.UTC().Format(time.RFC3339))
+		}
 	}
 	return rec, converted, true
 }

@@ -24,6 +24,8 @@ var endpointScopes = map[Endpoint][]string{
 	// COQL needs its own scope; the module's READ is needed besides
 	// (section 8), which the simulator does not check.
 	EndpointCOQL: {"ZohoCRM.coql.READ"},
+	// Search reads records as Get Records does.
+	EndpointSearch: {"ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.ALL", "ZohoCRM.modules.ALL"},
 }
 
 // allows reports whether the grant's scopes let a token call ep. Zoho

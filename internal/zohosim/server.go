@@ -1,7 +1,8 @@
 // Package zohosim simulates the parts of Zoho CRM and Zoho Accounts that
 // mass lead conversion depends on: the OAuth token endpoint (refreshes and
 // grant codes), Mass Convert Lead, Mass Convert Status, Get Records of
-// Leads and COQL selects over Leads, plus the metadata (Deals and Leads fields, current user, org) Zoho's
+// Leads and COQL selects over Leads, plus what a producer written without
+// the bridge uses (Search Records and the single-lead Convert Lead), and the metadata (Deals and Leads fields, current user, org) Zoho's
 // official SDKs read before their first call.
 //
 // It is written from the project's summary of Zoho's documentation
@@ -50,6 +51,8 @@ const (
 	EndpointUsers                       // GET  /crm/v{7,8}/users?type=CurrentUser
 	EndpointOrg                         // GET  /crm/v{7,8}/org
 	EndpointCOQL                        // POST /crm/v{7,8}/coql
+	EndpointSearch                      // GET  /crm/v{7,8}/Leads/search?criteria=
+	EndpointConvertLead                 // POST /crm/v{7,8}/Leads/{id}/actions/convert
 )
 
 func (e Endpoint) String() string {
@@ -70,6 +73,10 @@ func (e Endpoint) String() string {
 		return "org"
 	case EndpointCOQL:
 		return "coql"
+	case EndpointSearch:
+		return "search"
+	case EndpointConvertLead:
+		return "convert_lead"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -155,6 +162,10 @@ type Stats struct {
 	InvalidTokenAnswers  int // 401s written
 	ConcurrencyRejected  int // 429s due to ConcurrencyLimit
 	CreditsUsed          int // credits the answered CRM calls cost (with Options.DailyCredits)
+	LeadsConverted       int // leads the single-lead Convert Lead API converted
+	// ConvertedSubmissions counts converted leads sent to mass_convert or
+	// Convert Lead, which Zoho refuses (the whole call, for mass_convert).
+	ConvertedSubmissions int
 }
 
 // A Server is the simulator. It serves Accounts and CRM from one handler,
@@ -191,6 +202,12 @@ type Server struct {
 	order   []*job
 	pending jobQueue
 	leadSeq int64
+	// converted are leads converted outside mass_convert jobs (Convert
+	// Lead, or seeded as converted), each with whether a deal was made.
+	converted map[string]bool
+	// sorted caches every lead id ever seeded, in order, for COQL and
+	// Search; seeding clears it.
+	sorted []int64
 	// fields are the leads' fields COQL selects on (SetLeadFields), and
 	// customFields the names added beyond leadFieldNames.
 	fields       map[string]map[string]any
@@ -238,6 +255,7 @@ func New(opts Options) *Server {
 		leads:        make(map[string]bool),
 		failing:      make(map[string]bool),
 		taken:        make(map[string]string),
+		converted:    make(map[string]bool),
 		fields:       make(map[string]map[string]any),
 		customFields: make(map[string]bool),
 		jobs:         make(map[string]*job),
@@ -402,6 +420,17 @@ func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {
 			return EndpointGetLeads, strings.HasPrefix(p, "/crm/v8/"), nil
 		}
 		return 0, false, errMethod
+	case "/crm/v7/Leads/search", "/crm/v8/Leads/search":
+		if r.Method == http.MethodGet {
+			return EndpointSearch, strings.HasPrefix(p, "/crm/v8/"), nil
+		}
+		return 0, false, errMethod
+	}
+	if _, ok := convertLeadID(r.URL.Path); ok {
+		if r.Method == http.MethodPost {
+			return EndpointConvertLead, strings.HasPrefix(r.URL.Path, "/crm/v8/"), nil
+		}
+		return 0, false, errMethod
 	}
 	// The metadata an SDK reads before its first call (settings.go).
 	for _, m := range []struct {
@@ -480,6 +509,11 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 		return s.org()
 	case EndpointCOQL:
 		return s.coql(body)
+	case EndpointSearch:
+		return s.search(r.URL.Query())
+	case EndpointConvertLead:
+		id, _ := convertLeadID(r.URL.Path)
+		return s.convertLead(id, body)
 	}
 	return s.jobStatus(r.URL.Query().Get("job_id"))
 }
