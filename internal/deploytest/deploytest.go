@@ -510,7 +510,11 @@ func (s *Stack) standInAfter(ctx context.Context, opts Options) error {
 		p, _ := props.(map[string]any)
 		switch res["Type"] {
 		case "AWS::Scheduler::Schedule":
-			name, err := putSchedule(ctx, opts, id, p, opts.Previous != nil && opts.Previous.StoodIn[id] != "")
+			var prev string
+			if opts.Previous != nil {
+				prev = opts.Previous.StoodIn[id]
+			}
+			name, err := putSchedule(ctx, opts, id, p, prev)
 			if err != nil {
 				return err
 			}
@@ -524,9 +528,11 @@ func (s *Stack) standInAfter(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// putSchedule creates (or updates) the schedule a Scheduler resource
-// describes.
-func putSchedule(ctx context.Context, opts Options, id string, p map[string]any, update bool) (string, error) {
+// putSchedule creates the schedule a Scheduler resource describes, or
+// updates prev, the schedule of the previous deployment. A new name
+// replaces the schedule, as CloudFormation does: the new one is created,
+// then prev deleted.
+func putSchedule(ctx context.Context, opts Options, id string, p map[string]any, prev string) (string, error) {
 	name, _ := p["Name"].(string)
 	if name == "" {
 		name = opts.Stack + "-" + id
@@ -554,7 +560,7 @@ func putSchedule(ctx context.Context, opts Options, id string, p map[string]any,
 	}
 	c := scheduler.NewFromConfig(opts.Config)
 	var err error
-	if update {
+	if prev == name {
 		u := scheduler.UpdateScheduleInput(*in)
 		_, err = c.UpdateSchedule(ctx, &u)
 	} else {
@@ -562,6 +568,11 @@ func putSchedule(ctx context.Context, opts Options, id string, p map[string]any,
 	}
 	if err != nil {
 		return "", fmt.Errorf("deploytest: standing in for %s (schedule %s): %w", id, name, err)
+	}
+	if prev != "" && prev != name {
+		if _, err := c.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(prev)}); err != nil {
+			return "", fmt.Errorf("deploytest: replacing %s: deleting schedule %s: %w", id, prev, err)
+		}
 	}
 	return name, nil
 }

@@ -65,6 +65,12 @@ type function struct {
 // variables, and the endpoints of moto and the simulator.
 func (d *deployment) startFunction(t *testing.T, s *Stack, id, zohoURL string) *function {
 	t.Helper()
+	return d.startBootstrap(t, s, id, zohoURL, d.bootstrap(t, id))
+}
+
+// startBootstrap is startFunction with the given bootstrap.
+func (d *deployment) startBootstrap(t *testing.T, s *Stack, id, zohoURL, bootstrap string) *function {
+	t.Helper()
 	conf := d.functionConfiguration(t, s.Physical(id))
 	var stackEnv map[string]string
 	if conf.Environment != nil {
@@ -85,7 +91,7 @@ func (d *deployment) startFunction(t *testing.T, s *Stack, id, zohoURL string) *
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(int(aws.ToInt32(conf.MemorySize))),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(aws.ToInt32(conf.Timeout))),
 		"AWS_ENDPOINT_URL="+d.endpoint, "ZOHO_ACCOUNTS_URL="+zohoURL, "ZOHO_API_URL="+zohoURL)
-	return &function{Function: rie.Start(t, d.bootstrap(t, id), env...), arn: aws.ToString(conf.FunctionArn), env: stackEnv}
+	return &function{Function: rie.Start(t, bootstrap, env...), arn: aws.ToString(conf.FunctionArn), env: stackEnv}
 }
 
 // functionConfiguration is Lambda's GetFunctionConfiguration of the
