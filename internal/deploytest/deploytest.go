@@ -100,7 +100,7 @@ var StandIns = map[string]StandIn{
 	},
 	"AWS::ApiGatewayV2::Api": {
 		Why: "moto's CloudFormation has no API Gateway v2 resources, and moto would not run the routes' Lambda integrations without Docker",
-		How: "the test plays API Gateway: the authorizer and the convert function run under the RIE with HTTP API (v2) events; Ref gives a made-up API id",
+		How: "the test serves the API on 127.0.0.1: 401 without the key, the authorizer under the RIE decides, then the convert function gets HTTP API (2.0) events; Ref gives a made-up API id",
 	},
 	"AWS::ApiGatewayV2::Stage": {
 		Why: "as the API",

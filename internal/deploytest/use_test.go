@@ -341,29 +341,21 @@ func TestDeployedStackUsed(t *testing.T) {
 		MessageBody: aws.String(zohotest.Body(leads[0]))}); err != nil {
 		t.Fatal(err)
 	}
-	// One through API Gateway: the authorizer with the key, then the route.
-	apiID := s.StoodIn["ConversionApi"]
-	authz := func(key string) bool {
-		t.Helper()
-		var answer struct {
-			IsAuthorized bool `json:"isAuthorized"`
-		}
-		fns["AuthorizerFunction"].call(t, apiEvent(t, d.root, "authorizer.json", apiID, key, ""), &answer)
-		return answer.IsAuthorized
+	// One through the API: the authorizer admits the key, the route takes
+	// the request.
+	api := d.gateway(t, s.StoodIn["ConversionApi"], fns)
+	if code, _ := api.do(t, "POST", "/conversions", "", zohotest.Body(leads[1])); code != http.StatusUnauthorized {
+		t.Fatalf("a request without the key: %d, want 401", code)
 	}
-	if !authz(secret["webhook_key"]) || authz("not-the-key") {
-		t.Fatal("the authorizer does not admit exactly the secret's webhook key")
+	if code, _ := api.do(t, "POST", "/conversions", "not-the-key", zohotest.Body(leads[1])); code != http.StatusForbidden {
+		t.Fatalf("a request with a wrong key: %d, want 403", code)
 	}
-	var posted struct {
-		StatusCode int    `json:"statusCode"`
-		Body       string `json:"body"`
-	}
-	fns["ConvertFunction"].call(t, apiEvent(t, d.root, "httpapi-post.json", apiID, secret["webhook_key"], zohotest.Body(leads[1])), &posted)
+	code, body := api.do(t, "POST", "/conversions", secret["webhook_key"], zohotest.Body(leads[1]))
 	var accepted struct {
 		RequestID string `json:"request_id"`
 	}
-	if posted.StatusCode != 202 || json.Unmarshal([]byte(posted.Body), &accepted) != nil || accepted.RequestID == "" {
-		t.Fatalf("POST /conversions: %d %s", posted.StatusCode, posted.Body)
+	if code != http.StatusAccepted || json.Unmarshal([]byte(body), &accepted) != nil || accepted.RequestID == "" {
+		t.Fatalf("POST /conversions: %d %s", code, body)
 	}
 
 	// The conversion queue's mapping delivers both; they wait for more.
@@ -430,13 +422,19 @@ func TestDeployedStackUsed(t *testing.T) {
 	if err := os.WriteFile(opts, []byte(`{"assign_to": {"id": "`+zohotest.Owner+`"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// To the API, whose URL the stack names is stood in for: --api-url
+	// names the local one, as for a local run.
+	reqID, _ := c.run(t, 0, slices.Concat([]string{"submit", "--to", "api", "--api-url", api.URL, "--ids", leads[3], "--options", opts}, stack)...)
+	if code, body := api.do(t, "GET", "/requests/"+strings.TrimSpace(reqID), secret["webhook_key"], ""); code != http.StatusOK {
+		t.Fatalf("submit --to api printed %q; GET /requests/ID: %d %s", reqID, code, body)
+	}
 	msgID, _ := c.run(t, 0, slices.Concat([]string{"submit", "--ids", leads[2], "--options", opts}, stack)...)
 	// A producer's request that can never convert: dead-lettered.
 	if _, err := conversions.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(s.Outputs["QueueUrl"]),
 		MessageBody: aws.String(`{"ids": ["0123"]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	delivered := conversions.receive(t, 2)
+	delivered := conversions.receive(t, 3) // the API request's, the queued one, the bad one
 	if !slices.ContainsFunc(delivered, func(m sqstypes.Message) bool { return aws.ToString(m.MessageId) == strings.TrimSpace(msgID) }) {
 		t.Fatalf("submit printed %q, not a message on the stack's queue", msgID)
 	}
@@ -457,16 +455,24 @@ func TestDeployedStackUsed(t *testing.T) {
 	if secret["webhook_key"] == old || secret["webhook_key_previous"] != old {
 		t.Fatal("rotate-key did not move the key to webhook_key_previous")
 	}
+	admits := func(key string) bool {
+		t.Helper()
+		code, body := api.do(t, "GET", "/requests/"+accepted.RequestID, key, "")
+		if code != http.StatusOK && code != http.StatusForbidden {
+			t.Fatalf("GET /requests/%s: %d %s", accepted.RequestID, code, body)
+		}
+		return code == http.StatusOK
+	}
 	fns["AuthorizerFunction"].Close()
 	fns["AuthorizerFunction"] = d.startFunction(t, s, "AuthorizerFunction", zohoURL)
-	if !authz(secret["webhook_key"]) || !authz(old) {
-		t.Fatal("during the rotation the authorizer does not admit both keys")
+	if !admits(secret["webhook_key"]) || !admits(old) {
+		t.Fatal("during the rotation the API does not admit both keys")
 	}
 	c.run(t, 0, slices.Concat([]string{"rotate-key", "--finish"}, stack)...)
 	fns["AuthorizerFunction"].Close()
 	fns["AuthorizerFunction"] = d.startFunction(t, s, "AuthorizerFunction", zohoURL)
-	if !authz(secret["webhook_key"]) || authz(old) {
-		t.Fatal("after the rotation the authorizer does not admit the new key alone")
+	if !admits(secret["webhook_key"]) || admits(old) {
+		t.Fatal("after the rotation the API does not admit the new key alone")
 	}
 }
 
@@ -527,6 +533,30 @@ func applyIgnored(t *testing.T, d *deployment, tableName string) {
 	}
 }
 
+// do sends a request to the API with key (none if empty) and returns the
+// status and body of the answer.
+func (g *gateway) do(t *testing.T, method, path, key, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, g.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("X-Webhook-Key", key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 // readSecret reads the secret's JSON fields.
 func readSecret(t *testing.T, d *deployment, arn string) map[string]string {
 	t.Helper()
@@ -543,31 +573,4 @@ func readSecret(t *testing.T, d *deployment, arn string) map[string]string {
 		m[k] = fmt.Sprint(v)
 	}
 	return m
-}
-
-// apiEvent is the sample HTTP API event name as API Gateway would send it
-// to the stack's API (id apiID): with key in X-Webhook-Key and, when not
-// empty, body as the request's body.
-func apiEvent(t *testing.T, root, name, apiID, key, body string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev["headers"].(map[string]any)["x-webhook-key"] = key
-	if _, ok := ev["identitySource"]; ok {
-		ev["identitySource"] = []string{key}
-	}
-	if body != "" {
-		ev["body"], ev["isBase64Encoded"] = body, false
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.ReplaceAll(b, []byte("k3m9p2q7r1"), []byte(apiID))
 }
