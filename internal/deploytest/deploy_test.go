@@ -121,6 +121,27 @@ func TestTwoStacksSideBySide(t *testing.T) {
 			t.Fatalf("samconfig.toml has no %s stack_name", env)
 		}
 		s := d.deploy(t, e.stack+"-twin", e.params)
+		// Each has its own parameters.
+		conf := d.functionConfiguration(t, s.Physical("StatusFunction"))
+		if got, want := conf.Environment.Variables["ZOHO_ENVIRONMENT"], e.params["ZohoEnvironment"]; got != want {
+			t.Errorf("%s's status function has ZOHO_ENVIRONMENT %q, want samconfig's %q", s.Name, got, want)
+		}
+		// Every name carries the stack's: those the template gives, and
+		// those CloudFormation makes up. Ids and inline policies are exempt.
+		for id, r := range s.Created {
+			switch r.Type {
+			case "AWS::KMS::Key", "AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission", "AWS::IAM::Policy":
+				continue
+			}
+			if !strings.Contains(r.Physical, s.Name) {
+				t.Errorf("%s's %s (%s) is named %q, without the stack's name", s.Name, id, r.Type, r.Physical)
+			}
+		}
+		for _, id := range []string{"StatusFunctionSchedule", "ZohoSecret"} {
+			if !strings.Contains(s.StoodIn[id], s.Name) {
+				t.Errorf("%s's %s is named %q, without the stack's name", s.Name, id, s.StoodIn[id])
+			}
+		}
 		for id, r := range s.Created {
 			if prev, ok := names[r.Physical]; ok && r.Physical != "" {
 				t.Errorf("%s's %s is %s, as in %s", s.Name, id, r.Physical, prev)

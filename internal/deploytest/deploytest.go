@@ -32,6 +32,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -40,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/zoho-bridge/leadconvert/internal/awstest"
 )
 
 // Account is the account moto answers as.
@@ -253,7 +255,7 @@ func put(ctx context.Context, url string, body []byte, alsoOK ...int) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
 		return fmt.Errorf("deploytest: S3 PUT %s: %w", url, err)
 	}
@@ -290,13 +292,11 @@ func zipFile(path string) ([]byte, error) {
 
 // translate runs translate.py on the built template with the uploaded code.
 func translate(ctx context.Context, opts Options, code map[string]string) (map[string]any, error) {
-	script, err := filepath.Abs("translate.py")
+	root, err := awstest.RepoRoot()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("deploytest: %w", err)
 	}
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("deploytest: translate.py must be in the working directory (internal/deploytest): %w", err)
-	}
+	script := filepath.Join(root, "internal", "deploytest", "translate.py")
 	args := []string{script, opts.Template, opts.Config.Region, Account}
 	for _, id := range slices.Sorted(maps.Keys(code)) {
 		args = append(args, id+"="+code[id])
@@ -362,7 +362,15 @@ func createSecret(ctx context.Context, opts Options, id string, r map[string]any
 		}
 	}
 	if key, ok := gen["GenerateStringKey"].(string); ok {
-		value[key] = rand.Text() // 26 letters and digits, no punctuation
+		n := 32
+		if l, ok := gen["PasswordLength"].(float64); ok {
+			n = int(l)
+		}
+		var pw string
+		for len(pw) < n {
+			pw += rand.Text() // letters and digits: ExcludePunctuation
+		}
+		value[key] = pw[:n]
 	}
 	b, _ := json.Marshal(value)
 	out, err := secretsmanager.NewFromConfig(opts.Config).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
@@ -605,8 +613,7 @@ func (s *Stack) Summary() string {
 }
 
 func (s *Stack) kind(id string) string {
-	switch _, created := s.Created[id]; {
-	case created:
+	if _, ok := s.Created[id]; ok {
 		return "created"
 	}
 	if _, ok := s.StoodIn[id]; ok {
