@@ -113,8 +113,8 @@ var StandIns = map[string]StandIn{
 		How: "created after the stack with moto's Scheduler API, from the resource's properties; the test fires its target with its input",
 	},
 	"AWS::CloudWatch::Alarm": {
-		Why: "moto's CloudWatch has no CloudFormation resource for alarms",
-		How: "each alarm's properties are resolved against the created stack: every dimension must name a created resource; the template tests check the rest; Ref and Arn give the ARN it would have",
+		Why: "moto's CloudFormation has no CloudWatch alarm resource",
+		How: "each alarm's properties are resolved against the created stack: every reference must name a created or stood-in resource, every dimension have a value; the template tests check the rest; Ref and Arn give the ARN it would have",
 	},
 }
 
@@ -135,7 +135,13 @@ func Deploy(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	if opts.Previous != nil {
-		maps.Copy(s.StoodIn, opts.Previous.StoodIn)
+		// What stood in before stays: the secret keeps its ARN and value,
+		// as CloudFormation keeps a resource it only updates.
+		for id, v := range opts.Previous.StoodIn {
+			if _, ok := s.wanted()[id]; ok {
+				s.StoodIn[id] = v
+			}
+		}
 	}
 	if err := s.standInBefore(ctx, opts); err != nil {
 		return nil, err
