@@ -99,9 +99,7 @@ func (d *deployment) startBootstrap(t *testing.T, s *Stack, id, zohoURL, bootstr
 func (d *deployment) functionConfiguration(t *testing.T, name string) *lambda.GetFunctionConfigurationOutput {
 	t.Helper()
 	conf, err := lambda.NewFromConfig(d.cfg, func(o *lambda.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Deserialize.Insert(stringVariables, "OperationDeserializer", middleware.After)
-		})
+		o.APIOptions = append(o.APIOptions, withFix(stringVariables))
 	}).GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
 	if err != nil {
 		t.Fatalf("GetFunctionConfiguration %s: %v", name, err)
@@ -112,35 +110,50 @@ func (d *deployment) functionConfiguration(t *testing.T, name string) *lambda.Ge
 // stringVariables makes the environment's values strings before the SDK
 // reads them: moto keeps a variable set from a Number parameter as a JSON
 // number, which the SDK refuses, where CloudFormation passes the string.
-var stringVariables = middleware.DeserializeMiddlewareFunc("StringVariables", func(ctx context.Context, in middleware.DeserializeInput,
-	next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-	out, md, err := next.HandleDeserialize(ctx, in)
-	resp, ok := out.RawResponse.(*smithyhttp.Response)
-	if err != nil || !ok || resp.StatusCode != http.StatusOK {
-		return out, md, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return out, md, err
-	}
-	var conf map[string]any
-	if err := json.Unmarshal(b, &conf); err != nil {
-		return out, md, err
-	}
-	if env, ok := conf["Environment"].(map[string]any); ok {
+var stringVariables = fixAnswer("StringVariables", func(answer map[string]any) {
+	if env, ok := answer["Environment"].(map[string]any); ok {
 		if vars, ok := env["Variables"].(map[string]any); ok {
 			for k, v := range vars {
 				vars[k] = scalar(v)
 			}
 		}
 	}
-	if b, err = json.Marshal(conf); err != nil {
-		return out, md, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return out, md, nil
 })
+
+// fixAnswer is a middleware that rewrites a JSON answer of moto's with fix
+// before the SDK decodes it, where moto answers in a shape AWS does not.
+func fixAnswer(name string, fix func(map[string]any)) middleware.DeserializeMiddleware {
+	return middleware.DeserializeMiddlewareFunc(name, func(ctx context.Context, in middleware.DeserializeInput,
+		next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+		out, md, err := next.HandleDeserialize(ctx, in)
+		resp, ok := out.RawResponse.(*smithyhttp.Response)
+		if err != nil || !ok || resp.StatusCode != http.StatusOK {
+			return out, md, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return out, md, err
+		}
+		var answer map[string]any
+		if err := json.Unmarshal(b, &answer); err != nil {
+			return out, md, err
+		}
+		fix(answer)
+		if b, err = json.Marshal(answer); err != nil {
+			return out, md, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		return out, md, nil
+	})
+}
+
+// withFix adds fix to a client's answers.
+func withFix(fix middleware.DeserializeMiddleware) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Deserialize.Insert(fix, "OperationDeserializer", middleware.After)
+	}
+}
 
 // bootstrap is the function's built bootstrap where this machine runs it,
 // or the same package built for this machine (the template's arm64
@@ -325,6 +338,7 @@ func TestDeployedStackUsed(t *testing.T) {
 	}
 	applyIgnored(t, d, s.Outputs["JobsTableName"])
 	c.run(t, 0, slices.Concat([]string{"doctor"}, zoho, stack)...)
+	checkTokenKeyPolicy(t, d, s)
 
 	// connect probed the grant's scopes with calls of its own.
 	sim.ResetStats()
