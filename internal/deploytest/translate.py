@@ -5,8 +5,9 @@ Usage: python translate.py TEMPLATE REGION ACCOUNT [LOGICAL_ID=s3://BUCKET/KEY .
 Each LOGICAL_ID=s3://... replaces that function's CodeUri with the uploaded
 code, as `sam package` (or `sam deploy`) does before CloudFormation sees it.
 
-It runs the translator the pinned SAM CLI ships (samtranslator), as `sam deploy`
-has CloudFormation run it, but here: no network, no AWS. The translator asks IAM
+It runs the translator the pinned SAM CLI ships (samtranslator: aws-sam-cli
+1.170.0 requires aws-sam-translator==1.115.0 exactly, and .venv has that), the
+transform `sam deploy` has CloudFormation run, but here: no network, no AWS. The translator asks IAM
 for the AWS-managed policies' ARNs; a stub answers with the ARNs they have in
 every account (only the names SAM attaches by itself are needed).
 """
