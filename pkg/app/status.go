@@ -38,6 +38,14 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 		Zoho: client, Store: d.Jobs, Events: d.Events, Resend: d.Resend, MaxLeadAttempts: cfg.MaxLeadAttempts, Concurrency: cfg.Concurrency,
 		StaleAfter: cfg.StaleAfter, Retention: cfg.JobRetention, Now: d.Now, Logger: log,
 	}
+	// The frugal checks of issue 19, where the store keeps what they need
+	// (both stores do; a bench's metering stand-in may not).
+	if l, ok := d.Jobs.(jobs.CheckLeaser); ok {
+		cc.Leases = l
+	}
+	if c, ok := d.Jobs.(jobs.CompletionStats); ok {
+		cc.Completions = c
+	}
 	if d.Resend != nil {
 		// The safety net wakes overdue batches through the conversion queue,
 		// which the convert function reads wake-ups from too.

@@ -25,11 +25,16 @@ type Store struct {
 	batches  map[jobs.BatchKey]jobs.Batch
 	requests map[string]jobs.Request
 	sw       *sweepState // made on first use
+
+	leases      map[string]checkLease // by job id; made on first use
+	completions jobs.Completions      // made on first use
 }
 
 var (
-	_ jobs.Store      = (*Store)(nil)
-	_ jobs.CheckStore = (*Store)(nil)
+	_ jobs.Store           = (*Store)(nil)
+	_ jobs.CheckStore      = (*Store)(nil)
+	_ jobs.CheckLeaser     = (*Store)(nil)
+	_ jobs.CompletionStats = (*Store)(nil)
 )
 
 // New returns an empty Store.
