@@ -103,6 +103,7 @@ var rowSpecs = []rowSpec{
 	{n: 5, title: "Status checking", run: rowStatus},
 	{n: 6, title: "Cold start", run: rowColdStart},
 	{n: 7, title: "Fleet-wide batching", run: rowFleet},
+	{n: 9, title: "Credits per converted lead", run: rowCredits},
 }
 
 func main() {

@@ -428,7 +428,7 @@ func TestParseRows(t *testing.T) {
 		want []int
 		err  bool
 	}{
-		{"", []int{1, 2, 3, 4, 5, 6, 7}, false},
+		{"", []int{1, 2, 3, 4, 5, 6, 7, 9}, false},
 		{"1, 2", []int{1, 2}, false},
 		{"7", []int{7}, false},
 		{"8", nil, true},
