@@ -50,6 +50,7 @@ const (
 	EndpointUsers                       // GET  /crm/v{7,8}/users?type=CurrentUser
 	EndpointOrg                         // GET  /crm/v{7,8}/org
 	EndpointCOQL                        // POST /crm/v{7,8}/coql
+	EndpointAPIs                        // GET  /crm/v8/__apis
 )
 
 func (e Endpoint) String() string {
@@ -70,6 +71,8 @@ func (e Endpoint) String() string {
 		return "org"
 	case EndpointCOQL:
 		return "coql"
+	case EndpointAPIs:
+		return "apis"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -132,8 +135,9 @@ type Options struct {
 	// once half are spent every answer carries X-API-CREDITS-REMAINING, as
 	// Zoho's does (zoho-crm-api.md section 4). Zero: credits are not kept.
 	DailyCredits int
-	// Credits is each endpoint's cost. Zoho's cost of mass_convert is
-	// unconfirmed; tests set what they assume.
+	// Credits is each endpoint's cost, which GET /crm/v8/__apis lists.
+	// Zoho's cost of mass_convert is unconfirmed; tests set what they
+	// assume.
 	Credits map[Endpoint]int
 
 	// COQLHidesConverted makes COQL leave out converted leads. Whether
@@ -364,10 +368,7 @@ func (s *Server) charge(w http.ResponseWriter, ep Endpoint) {
 	if s.opts.DailyCredits <= 0 || ep == EndpointToken {
 		return
 	}
-	cost, ok := s.opts.Credits[ep]
-	if !ok {
-		cost = 1
-	}
+	cost := s.Cost(ep)
 	s.mu.Lock()
 	s.stats.CreditsUsed += cost
 	used := s.stats.CreditsUsed
@@ -395,6 +396,11 @@ func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {
 	case "/crm/v7/coql", "/crm/v8/coql":
 		if r.Method == http.MethodPost {
 			return EndpointCOQL, strings.HasPrefix(p, "/crm/v8/"), nil
+		}
+		return 0, false, errMethod
+	case "/crm/v8/__apis":
+		if r.Method == http.MethodGet {
+			return EndpointAPIs, true, nil
 		}
 		return 0, false, errMethod
 	case "/crm/v7/Leads", "/crm/v8/Leads":
@@ -480,6 +486,8 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 		return s.org()
 	case EndpointCOQL:
 		return s.coql(body)
+	case EndpointAPIs:
+		return s.apis()
 	}
 	return s.jobStatus(r.URL.Query().Get("job_id"))
 }
