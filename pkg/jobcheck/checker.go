@@ -117,6 +117,10 @@ type Config struct {
 	Completions   jobs.CompletionStats
 	FirstCheckMin time.Duration // default 30s
 	FirstCheckMax time.Duration // default 15m
+	// Floor, when set, is the deployment's credit floor: below it the
+	// leads of an ended job that need sending again are held (the job
+	// stays open, checked without a Zoho call) until the org is above it.
+	Floor CreditFloor
 
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger
@@ -197,6 +201,10 @@ type Report struct {
 	// checks put off until jobs of the size have usually finished.
 	DoneByReadBack int `json:"done_by_read_back,omitempty"`
 	Deferred       int `json:"deferred,omitempty"`
+	// Held counts jobs whose resends wait for the org to be above the
+	// credit floor; BelowCreditFloor says the run saw it below.
+	Held             int  `json:"held,omitempty"`
+	BelowCreditFloor bool `json:"below_credit_floor,omitempty"`
 	// Stopped says why the run stopped taking jobs early: "deadline" or
 	// "zoho_errors"; empty when it reached every due job.
 	Stopped    string `json:"stopped,omitempty"`
@@ -246,6 +254,7 @@ type run struct {
 
 	warnOnce sync.Once // for reads of leads Zoho refuses
 
+	below     bool   // the org is below the credit floor
 	owner     string // names the run's check leases
 	statsOnce sync.Once
 	stats     jobs.Completions // read once a run, when a first check needs it
@@ -262,6 +271,16 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 		more: true, owner: runOwner()}
 	if dl, ok := ctx.Deadline(); ok {
 		r.stopAt = dl.Add(-max(c.cfg.StopMargin, time.Until(dl)/10))
+	}
+	if c.cfg.Floor != nil {
+		r.below, _ = c.cfg.Floor.Below(ctx)
+		r.rep.BelowCreditFloor = r.below
+		// Every run, 0 or 1, so the alarm sees a datum each run.
+		reached := 0
+		if r.below {
+			reached = 1
+		}
+		r.m.Count("CreditFloorReached", reached)
 	}
 	var wg sync.WaitGroup
 	for range c.cfg.Concurrency {
@@ -416,6 +435,13 @@ func (r *run) checkSurviving(ctx context.Context, j jobs.Job) {
 // check asks Zoho about one job and stores the answer.
 func (r *run) check(ctx context.Context, j jobs.Job) {
 	log := r.c.cfg.Logger.With("job_id", j.ID)
+	if j.Reason == HeldReason {
+		if r.below {
+			r.hold(ctx, log, j, j)
+			return
+		}
+		j.Reason = ""
+	}
 	if j.State == jobs.InDoubt {
 		r.checkDoubt(ctx, log, j)
 		return
@@ -522,6 +548,10 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 		r.store(ctx, wctx, log, before, j, outcome{}, 0)
 		return
 	}
+	if r.below && notConverted > 0 && r.c.cfg.Resend != nil {
+		r.hold(ctx, log, before, j)
+		return
+	}
 	j.State, j.NextCheckAt, j.ExpiresAt = jobs.Settled, time.Time{}, now.Add(r.c.cfg.Retention)
 	j.Total, j.Converted, j.NotConverted = len(out.results), len(out.results)-notConverted, notConverted
 	j.Reason = "read back after the call was in doubt"
@@ -575,6 +605,12 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	terminal := !j.State.Open()
 	var out outcome
 	resent := 0
+	if terminal && r.below && r.c.cfg.Resend != nil && failedLeads(j) {
+		// Zoho's counts say some leads may need sending again: optional
+		// work, which waits for the org to be above the credit floor.
+		r.hold(ctx, log, before, j)
+		return
+	}
 	if terminal {
 		if !r.lease(ctx, wctx, log, before) {
 			return

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -222,3 +223,39 @@ func (r *run) flushCompletions(ctx context.Context) {
 
 // runOwner names a run for the check leases it takes.
 func runOwner() string { return "status:" + rand.Text() }
+
+// CreditFloor says whether the org is below the deployment's credit floor
+// (credits.Floor).
+type CreditFloor interface {
+	Below(ctx context.Context) (bool, credits.Seen)
+}
+
+// HeldReason marks an open job whose leads wait to be sent again until
+// the org is above the credit floor.
+const HeldReason = "held: the org is below the credit floor (MinZohoCreditsLeft); its leads are sent again once it is above"
+
+// holdFor is how long a held job waits before it is looked at again; its
+// looks cost a small write and no Zoho call while the floor holds.
+const holdFor = 15 * time.Minute
+
+// hold keeps a job open with what j says of it (Zoho's counts, the
+// checks), its state as before, so that nothing is sent again and its
+// leads are settled once the org is above the credit floor.
+func (r *run) hold(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
+	now := r.c.cfg.Now()
+	j.State, j.Reason = before.State, HeldReason
+	j.NextCheckAt, j.ExpiresAt, j.UpdatedAt = now.Add(holdFor), time.Time{}, now
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
+	case errors.Is(err, jobs.ErrConflict):
+		r.count(func(rep *Report) { rep.Conflicts++ })
+		r.m.Count("Conflicts", 1)
+	case err != nil:
+		r.count(func(rep *Report) { rep.Errors++ })
+		log.ErrorContext(ctx, "status: holding a job below the credit floor", "error", err)
+	default:
+		r.count(func(rep *Report) { rep.Held++ })
+		r.m.Count("JobsHeldForCredits", 1)
+	}
+}

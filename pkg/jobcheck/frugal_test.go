@@ -7,6 +7,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -220,4 +221,45 @@ func zohoLead(l zoho.Lead, converted bool) zoho.Lead {
 		l.ContactID = "c" + l.ID
 	}
 	return l
+}
+
+// floorAt is a credit floor a test moves.
+type floorAt struct{ below bool }
+
+func (f *floorAt) Below(context.Context) (bool, credits.Seen) { return f.below, credits.Seen{} }
+
+// TestCreditFloorHoldsResends: below the credit floor a job whose leads
+// need sending again stays open and sends nothing, and while the floor
+// holds its looks cost Zoho nothing; a clean job still ends with its
+// outcomes (following what is at Zoho is not optional). Above the floor
+// again, the held job's leads are read back and sent again by themselves.
+func TestCreditFloorHoldsResends(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		floor := &floorAt{below: true}
+		store := s.New()
+		r := newRig(t, store, zohosim.Options{ScheduledFor: 10 * time.Second, InProgressFor: 10 * time.Second}, jobcheck.Config{Floor: floor})
+		js := r.schedule(t, 2, 10, func(k int) int { return 3 * k }) // the second fails 3 leads
+		ctx := context.Background()
+		r.clock.Advance(time.Minute)
+		rep := r.run(ctx, jobcheck.Request{})
+		clean, failing := r.job(t, js[0].ID), r.job(t, js[1].ID)
+		if clean.State != jobs.Completed || len(clean.Results) != 10 {
+			t.Fatalf("clean job below the floor: %s, %d results", clean.State, len(clean.Results))
+		}
+		if !failing.State.Open() || failing.Reason != jobcheck.HeldReason || len(r.resent.sent()) != 0 || rep.Held != 1 || !rep.BelowCreditFloor {
+			t.Fatalf("failing job below the floor: %s %q, resent %v; report %+v", failing.State, failing.Reason, r.resent.sent(), rep)
+		}
+		before := r.statusCalls() + r.readCalls()
+		r.clock.Advance(20 * time.Minute)
+		if rep := r.run(ctx, jobcheck.Request{}); rep.Held != 1 || r.statusCalls()+r.readCalls() != before {
+			t.Fatalf("held job looked at with %d Zoho calls; report %+v", r.statusCalls()+r.readCalls()-before, rep)
+		}
+		floor.below = false
+		r.clock.Advance(20 * time.Minute)
+		r.run(ctx, jobcheck.Request{})
+		got := r.job(t, js[1].ID)
+		if got.State.Open() || len(got.Results) != 10 || got.Reason == jobcheck.HeldReason || len(r.resent.sent()) != 1 {
+			t.Fatalf("above the floor again: %s %q, %d results, resent %v", got.State, got.Reason, len(got.Results), r.resent.sent())
+		}
+	})
 }

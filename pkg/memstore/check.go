@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -185,4 +186,21 @@ func (m *Store) SettleLeads(_ context.Context, job jobs.Job, results []jobs.Lead
 		}
 	}
 	return retry, nil
+}
+
+// LoadCredits returns the last figure saved (credits.Store).
+func (m *Store) LoadCredits(context.Context) (credits.Seen, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.credits, nil
+}
+
+// SaveCredits keeps s unless a newer figure is saved.
+func (m *Store) SaveCredits(_ context.Context, s credits.Seen) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.At.After(m.credits.At) {
+		m.credits = s
+	}
+	return nil
 }

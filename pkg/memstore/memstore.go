@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -28,6 +29,7 @@ type Store struct {
 
 	leases      map[string]checkLease // by job id; made on first use
 	completions jobs.Completions      // made on first use
+	credits     credits.Seen
 }
 
 var (
@@ -35,6 +37,7 @@ var (
 	_ jobs.CheckStore      = (*Store)(nil)
 	_ jobs.CheckLeaser     = (*Store)(nil)
 	_ jobs.CompletionStats = (*Store)(nil)
+	_ credits.Store        = (*Store)(nil)
 )
 
 // New returns an empty Store.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -107,16 +108,20 @@ func (d *JobStore) AddCompletions(ctx context.Context, add jobs.Completions) err
 			}
 			buckets[b] = &types.AttributeValueMemberL{Value: l}
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: map[string]types.AttributeValue{
-			"pk": sAttr(statsKey), "kind": sAttr("stat"), "buckets": &types.AttributeValueMemberM{Value: buckets},
-			"version": nAttr(version + 1)}}
+		// UpdateItem, which creates a missing item too: the status
+		// function's role is granted no PutItem.
+		in := &dynamodb.UpdateItemInput{TableName: aws.String(d.table),
+			Key:              map[string]types.AttributeValue{"pk": sAttr(statsKey)},
+			UpdateExpression: aws.String("SET kind = :kind, buckets = :b, version = :next"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":kind": sAttr("stat"),
+				":b": &types.AttributeValueMemberM{Value: buckets}, ":next": nAttr(version + 1)}}
 		if version < 0 {
 			in.ConditionExpression = aws.String("attribute_not_exists(pk)")
 		} else {
 			in.ConditionExpression = aws.String("version = :v")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": nAttr(version)}
+			in.ExpressionAttributeValues[":v"] = nAttr(version)
 		}
-		_, err = d.api.PutItem(ctx, in)
+		_, err = d.api.UpdateItem(ctx, in)
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
 			if err != nil {
@@ -126,4 +131,41 @@ func (d *JobStore) AddCompletions(ctx context.Context, add jobs.Completions) err
 		}
 	}
 	return errors.New("storing the completion times: another run kept changing them")
+}
+
+// creditsKey is the item of the org's credits as last seen: one instance
+// writes it at most once a minute, and when it crosses the floor.
+const creditsKey = "STAT#credits"
+
+var _ credits.Store = (*JobStore)(nil)
+
+// LoadCredits reads the last figure saved (eventually consistent).
+func (d *JobStore) LoadCredits(ctx context.Context) (credits.Seen, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table),
+		Key: map[string]types.AttributeValue{"pk": sAttr(creditsKey)}})
+	if err != nil {
+		return credits.Seen{}, fmt.Errorf("reading the org's credits: %w", err)
+	}
+	if out.Item == nil {
+		return credits.Seen{}, nil
+	}
+	return credits.Seen{Left: int(num(out.Item["credits_left"])), At: time.UnixMilli(num(out.Item["seen_at_ms"])).UTC()}, nil
+}
+
+// SaveCredits keeps s unless a newer figure is saved: instances answer in
+// any order.
+func (d *JobStore) SaveCredits(ctx context.Context, s credits.Seen) error {
+	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(d.table),
+		Key:                 map[string]types.AttributeValue{"pk": sAttr(creditsKey)},
+		UpdateExpression:    aws.String("SET kind = :kind, credits_left = :left, seen_at_ms = :at"),
+		ConditionExpression: aws.String("attribute_not_exists(seen_at_ms) OR seen_at_ms < :at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":kind": sAttr("stat"),
+			":left": nAttr(int64(s.Left)), ":at": msValue(s.At)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("saving the org's credits: %w", err)
+	}
+	return nil
 }
