@@ -30,7 +30,7 @@ func TestDoctorShowsCredits(t *testing.T) {
 		{name: "below the floor", left: 50, scopes: "skip  scopes        the org is below the credit floor",
 			want: []string{"warn", "50 credits left", "below the floor of 100", "doctor spends no credits on probes", "fix: find what spends"}},
 		{name: "no figure", left: -2, scopes: "ok",
-			want: []string{"ok", "the functions have seen no figure from Zoho yet", "above the floor of 100", "mass_convert 5"},
+			want:      []string{"ok", "the functions have seen no figure from Zoho yet", "above the floor of 100", "mass_convert 5"},
 			zohoCalls: 3, catalogues: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
