@@ -136,9 +136,10 @@ func (s *Status) runSweep(ctx context.Context, ev sweep.Event) (any, error) {
 	m := obs.NewMetrics("status")
 	defer func() { _ = m.Flush(s.out, time.Now()) }()
 	ctx = obs.WithMetrics(ctx, m)
-	if below, seen := s.floor.Below(ctx); below && !ev.DryRun {
-		// A sweep is optional work: it waits for the org to be above the
-		// credit floor; its next scheduled run goes on from its cursor.
+	if below, seen := s.floor.Below(ctx); below {
+		// A sweep is optional work, a dry run too (its COQL pages and reads
+		// cost as much): it waits for the org to be above the credit floor;
+		// the sweep's next scheduled run selects its leads afresh.
 		m.CountBy("SweepRunsHeld", "Sweep", ev.Sweep, 1)
 		m.Count("CreditFloorReached", 1)
 		s.log.WarnContext(ctx, "status: sweep not run: the org is below the credit floor", "sweep", ev.Sweep,
