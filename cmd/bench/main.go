@@ -107,6 +107,7 @@ var rowSpecs = []rowSpec{
 	{n: 6, title: "Cold start", run: rowColdStart},
 	{n: 7, title: "Fleet-wide batching", run: rowFleet},
 	{n: 8, title: "Scheduled sweeps", run: rowSweep},
+	{n: 9, title: "Credits per converted lead", run: rowCredits},
 }
 
 func main() {

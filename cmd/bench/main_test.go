@@ -429,7 +429,7 @@ func TestParseRows(t *testing.T) {
 		want []int
 		err  bool
 	}{
-		{"", []int{1, 2, 3, 4, 5, 6, 7, 8}, false},
+		{"", []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, false},
 		{"1, 2", []int{1, 2}, false},
 		{"8", []int{8}, false},
 		{"0", nil, true},

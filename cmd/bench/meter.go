@@ -149,6 +149,28 @@ func (e *estimatingStore) SaveCheck(ctx context.Context, j jobs.Job, prev int64)
 	return e.Store.SaveCheck(ctx, j, prev)
 }
 
+// Completions bills the read of the completion times the DynamoDB store
+// makes once a run with a first check to make: an eventually consistent
+// GetItem of a small item (none here: no job ended yet).
+func (e *estimatingStore) Completions(ctx context.Context) (jobs.Completions, error) {
+	c, err := e.Store.Completions(ctx)
+	e.meter.add(func(r *meterReading) { r.gets++; r.getRCU += readUnits(0, false) })
+	return c, err
+}
+
+// AddCompletions bills the DynamoDB store's strongly consistent read and
+// its conditional update.
+func (e *estimatingStore) AddCompletions(ctx context.Context, add jobs.Completions) error {
+	e.meter.add(func(r *meterReading) { r.gets++; r.getRCU += readUnits(0, true); r.updates++ })
+	return e.Store.AddCompletions(ctx, add)
+}
+
+// LeaseCheck bills the DynamoDB store's one conditional update.
+func (e *estimatingStore) LeaseCheck(ctx context.Context, id string, version int64, owner string, now, until time.Time) error {
+	e.meter.add(func(r *meterReading) { r.updates++ })
+	return e.Store.LeaseCheck(ctx, id, version, owner, now, until)
+}
+
 // meteredTokens counts token record reads: a strongly consistent GetItem
 // of a small item each, as table.TokenStore.Load makes.
 type meteredTokens struct {

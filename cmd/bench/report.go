@@ -152,6 +152,8 @@ func format(f *figure, unit string) string {
 	switch unit {
 	case "s", "ms", "MB":
 		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+	case "calls/50 leads", "credits/50 leads": // row 9 is judged to a tenth of a call
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	if math.Abs(v) < 100 && v != math.Trunc(v) {
 		return strconv.FormatFloat(v, 'f', 1, 64)

@@ -25,6 +25,7 @@ type doctorOptions struct {
 	accountsURL, zohoAPIURL             string // overrides: a simulator on loopback
 	staleAfter                          time.Duration
 	scanLimit                           int
+	minCredits                          int // -1: the stack's MinZohoCreditsLeft
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -40,6 +41,10 @@ what it found, and the fix when a check fails. It exits 1 when any check fails, 
   token         the table's shared token item, read without opening the token: a sealed token
                 stored, its expiry and CRM host, the refresh lease, a refresh pause after Zoho's
                 Access Denied; doctor never takes the lease or refreshes, even with no token
+  credits       the org's credits as the functions last saw them (Zoho's X-API-CREDITS-REMAINING,
+                kept in the table) against the credit floor (MinZohoCreditsLeft), and what each call
+                the bridge makes costs, from Zoho's API catalogue (GET /crm/v8/__apis) read with the
+                token the scopes probes use; below the floor doctor makes neither call
   scopes        mass_convert.leads.READ and modules.leads.READ, probed with a status call for a
                 made-up job id and a read of a made-up lead (neither changes anything), and
                 coql.READ when a sweep is defined, probed with a query selecting nothing;
@@ -79,6 +84,7 @@ token, for the scopes probes only). It never calls Zoho's accounts server and wr
 	_ = f.MarkHidden("zoho-api-url")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "age at which an open job is stale (default: the stack's StaleAfterHours, else 24h)")
 	f.IntVar(&o.scanLimit, "scan-limit", 100000, "most table items the stale-jobs scan reads")
+	f.IntVar(&o.minCredits, "min-credits-left", -1, "the credit floor (default: the stack's MinZohoCreditsLeft, else 0: off)")
 	return cmd
 }
 
@@ -131,6 +137,9 @@ type doctor struct {
 	creds     *oauth.Credentials
 	tokens    zoho.TokenSource // the shared token, once opened, for the scopes probes
 	noToken   string           // why there is none to probe with
+	// belowFloor: the org is below the credit floor, so doctor spends no
+	// credits on probes.
+	belowFloor bool
 }
 
 func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {
@@ -157,7 +166,7 @@ func runDoctor(ctx context.Context, o *doctorOptions, out io.Writer) error {
 		return err
 	}
 	checks := []func(context.Context) result{
-		d.checkSecret, d.checkToken, d.checkScopes,
+		d.checkSecret, d.checkToken, d.checkCredits, d.checkScopes,
 		d.checkIndexes, d.checkTTL, d.checkPITR,
 		d.checkQueue, d.checkDeadLetters,
 		d.checkOpenJobs, d.checkStaleJobs,

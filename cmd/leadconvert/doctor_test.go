@@ -189,7 +189,7 @@ func TestDoctorHealthy(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0", code)
 	}
-	for _, check := range []string{"secret", "token", "scopes", "indexes", "ttl", "pitr", "queue", "dead letters", "open jobs", "stale jobs", "concurrency"} {
+	for _, check := range []string{"secret", "token", "credits", "scopes", "indexes", "ttl", "pitr", "queue", "dead letters", "open jobs", "stale jobs", "concurrency"} {
 		if l := line(report, check); !strings.HasPrefix(l, "ok ") {
 			t.Errorf("check %s: %q, want ok", check, l)
 		}

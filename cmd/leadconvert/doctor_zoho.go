@@ -298,6 +298,9 @@ func (d *doctor) checkScopes(ctx context.Context) result {
 	if d.tokens == nil {
 		return skip(check, cmp.Or(d.noToken, "needs a token"))
 	}
+	if d.belowFloor {
+		return skip(check, "the org is below the credit floor: doctor spends no credits on probes")
+	}
 	client, err := zoho.New(zoho.Config{Tokens: d.tokens, APIURL: d.zoho.apiURL, APIVersion: d.zoho.apiVersion,
 		Retry: zoho.RetryPolicy{Attempts: 2}})
 	if err != nil {

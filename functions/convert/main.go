@@ -36,9 +36,10 @@ func main() {
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
 				secret.CacheConfig{Logger: obs.NewLogger(os.Stdout, cfg.LogLevel)}),
-			Tokens: table.NewTokenStore(ddb, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID)),
-			Slots:  table.NewSlots(ddb, cfg.JobsTable),
-			Out:    os.Stdout,
+			Tokens:  table.NewTokenStore(ddb, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID)),
+			Slots:   table.NewSlots(ddb, cfg.JobsTable),
+			Credits: table.NewJobStore(ddb, cfg.JobsTable),
+			Out:     os.Stdout,
 		},
 		Jobs:       table.NewJobStore(ddb, cfg.JobsTable),
 		DeadLetter: sqsqueue.NewDeadLetter(sqsClient, cfg.DeadLetterQueueURL),

@@ -39,9 +39,10 @@ func main() {
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
 				secret.CacheConfig{Logger: obs.NewLogger(os.Stdout, cfg.LogLevel)}),
-			Tokens: table.NewTokenStore(ddb, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID)),
-			Slots:  table.NewSlots(ddb, cfg.JobsTable),
-			Out:    os.Stdout,
+			Tokens:  table.NewTokenStore(ddb, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID)),
+			Slots:   table.NewSlots(ddb, cfg.JobsTable),
+			Credits: jobStore,
+			Out:     os.Stdout,
 		},
 		Jobs:   jobStore,
 		Sweeps: jobStore,

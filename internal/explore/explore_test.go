@@ -2,6 +2,8 @@ package explore_test
 
 import (
 	"flag"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +88,33 @@ func TestRandomSchedules(t *testing.T) {
 	}
 	el := time.Since(start)
 	t.Logf("%d schedules in %s (%.0f a second)", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+}
+
+// TestFrugalSchedules runs random schedules of the large configuration
+// with the status function of issue 19: every first check reads back
+// first, read-backs and resends are leased. Every lead must still end with
+// Zoho's verdict.
+func TestFrugalSchedules(t *testing.T) {
+	cfg := large
+	cfg.Frugal = true
+	n := *seeds / 4
+	if testing.Short() {
+		n = 500
+	}
+	leased := 0
+	for s := range n {
+		res := explore.Run(int64(s), cfg, memstore.New())
+		if len(res.Violations) > 0 {
+			t.Fatalf("seed %d, frugal:\n%s", s, res)
+		}
+		if slices.ContainsFunc(res.Trace, func(l string) bool { return strings.Contains(l, "lease the check of") }) {
+			leased++
+		}
+	}
+	if leased == 0 {
+		t.Fatalf("no schedule of %d took a check lease: the frugal checker is not wired", n)
+	}
+	t.Logf("%d schedules, %d took a check lease", n, leased)
 }
 
 // TestSchedulesOnTheTable runs random schedules on the table adapter over

@@ -53,6 +53,7 @@ const (
 	EndpointCOQL                        // POST /crm/v{7,8}/coql
 	EndpointSearch                      // GET  /crm/v{7,8}/Leads/search?criteria=
 	EndpointConvertLead                 // POST /crm/v{7,8}/Leads/{id}/actions/convert
+	EndpointAPIs                        // GET  /crm/v8/__apis
 )
 
 func (e Endpoint) String() string {
@@ -77,6 +78,8 @@ func (e Endpoint) String() string {
 		return "search"
 	case EndpointConvertLead:
 		return "convert_lead"
+	case EndpointAPIs:
+		return "apis"
 	}
 	return fmt.Sprintf("Endpoint(%d)", int(e))
 }
@@ -139,8 +142,9 @@ type Options struct {
 	// once half are spent every answer carries X-API-CREDITS-REMAINING, as
 	// Zoho's does (zoho-crm-api.md section 4). Zero: credits are not kept.
 	DailyCredits int
-	// Credits is each endpoint's cost. Zoho's cost of mass_convert is
-	// unconfirmed; tests set what they assume.
+	// Credits is each endpoint's cost, which GET /crm/v8/__apis lists.
+	// Zoho's cost of mass_convert is unconfirmed; tests set what they
+	// assume.
 	Credits map[Endpoint]int
 
 	// COQLHidesConverted makes COQL leave out converted leads. Whether
@@ -382,10 +386,7 @@ func (s *Server) charge(w http.ResponseWriter, ep Endpoint) {
 	if s.opts.DailyCredits <= 0 || ep == EndpointToken {
 		return
 	}
-	cost, ok := s.opts.Credits[ep]
-	if !ok {
-		cost = 1
-	}
+	cost := s.Cost(ep)
 	s.mu.Lock()
 	s.stats.CreditsUsed += cost
 	used := s.stats.CreditsUsed
@@ -413,6 +414,11 @@ func route(r *http.Request) (ep Endpoint, v8 bool, err *apiError) {
 	case "/crm/v7/coql", "/crm/v8/coql":
 		if r.Method == http.MethodPost {
 			return EndpointCOQL, strings.HasPrefix(p, "/crm/v8/"), nil
+		}
+		return 0, false, errMethod
+	case "/crm/v8/__apis":
+		if r.Method == http.MethodGet {
+			return EndpointAPIs, true, nil
 		}
 		return 0, false, errMethod
 	case "/crm/v7/Leads", "/crm/v8/Leads":
@@ -514,6 +520,8 @@ func (s *Server) handle(r *http.Request, ep Endpoint, v8 bool, body []byte, over
 	case EndpointConvertLead:
 		id, _ := convertLeadID(r.URL.Path)
 		return s.convertLead(id, body)
+	case EndpointAPIs:
+		return s.apis()
 	}
 	return s.jobStatus(r.URL.Query().Get("job_id"))
 }

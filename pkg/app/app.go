@@ -19,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/budget"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/httpapi"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -36,6 +37,7 @@ type Shared struct {
 	Secret     secret.Reader    // the Zoho secret
 	Tokens     oauth.Store      // the access token all instances share
 	Slots      budget.Slots     // the Zoho concurrency budget's slots (ZOHO_CONCURRENCY_BUDGET)
+	Credits    credits.Store    // the org's credits as last seen, shared (MIN_ZOHO_CREDITS_LEFT); nil: this instance's own
 	HTTPClient *http.Client     // for Zoho; default zoho.NewHTTPClient()
 	Now        func() time.Time // default time.Now; the local run uses the simulator's clock
 	Out        io.Writer        // logs and EMF metrics (stdout in Lambda)
@@ -87,17 +89,28 @@ type SweepStore interface {
 // observeZoho counts every request sent to the CRM by kind, retries
 // included (ZohoRequests; the token refreshes are TokenRefreshes), and the
 // org's remaining daily credits when Zoho says (ZohoCreditsLeft, the
-// lowest of the invocation).
-func observeZoho(ctx context.Context, c zoho.Call) {
-	m := obs.MetricsFrom(ctx)
-	m.CountBy("ZohoRequests", "Kind", c.Op, 1)
-	if c.CreditsLeft >= 0 {
-		m.Lowest("ZohoCreditsLeft", c.CreditsLeft)
+// lowest of the invocation), which the credit floor takes too.
+func observeZoho(floor *credits.Floor) func(context.Context, zoho.Call) {
+	return func(ctx context.Context, c zoho.Call) {
+		m := obs.MetricsFrom(ctx)
+		m.CountBy("ZohoRequests", "Kind", c.Op, 1)
+		if c.CreditsLeft >= 0 {
+			m.Lowest("ZohoCreditsLeft", c.CreditsLeft)
+		}
+		if c.Status != 0 { // an answer: with the figure, or with none (more than half left)
+			floor.Observe(ctx, c.CreditsLeft)
+		}
 	}
 }
 
+// creditFloor is the function's credit floor (off when
+// MIN_ZOHO_CREDITS_LEFT is 0), shared through d.Credits.
+func creditFloor(cfg config.Shared, d Shared, log *slog.Logger) *credits.Floor {
+	return credits.New(cfg.MinZohoCreditsLeft, d.Credits, d.Now, log)
+}
+
 // zohoClient builds the Zoho client of a function, with its token source.
-func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, error) {
+func zohoClient(cfg config.Shared, d Shared, floor *credits.Floor, log *slog.Logger) (*zoho.Client, error) {
 	hc := d.HTTPClient
 	if hc == nil {
 		hc = zoho.NewHTTPClient()
@@ -111,7 +124,7 @@ func zohoClient(cfg config.Shared, d Shared, log *slog.Logger) (*zoho.Client, er
 		return nil, fmt.Errorf("token source: %w", err)
 	}
 	zc := zoho.Config{HTTPClient: hc, Tokens: tokens, APIVersion: cfg.APIVersion, APIURL: cfg.APIURL, Logger: log,
-		Observe: observeZoho}
+		Observe: observeZoho(floor)}
 	if cfg.ConcurrencyBudget > 0 {
 		if d.Slots == nil {
 			return nil, errors.New("ZOHO_CONCURRENCY_BUDGET is set but the function has no budget slots")
@@ -192,14 +205,15 @@ type Embedded struct {
 
 // NewEmbedded returns empty embedded dependencies around secretJSON.
 func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedded {
-	tokens := oauth.NewMemoryStore()
+	tokens, jobStore := oauth.NewMemoryStore(), memstore.New()
 	return &Embedded{
-		Jobs:        memstore.New(),
+		Jobs:        jobStore,
 		Tokens:      tokens,
 		DeadLetters: &sqsbatch.MemoryDeadLetter{},
 		Queue:       sqsbatch.NewMemoryQueue(now),
 		Wakes:       sqsbatch.NewMemoryQueue(now),
-		Shared:      Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Slots: budget.NewMemorySlots(), Now: now, Out: out},
+		Shared: Shared{Secret: secret.Static(secretJSON), Tokens: tokens, Slots: budget.NewMemorySlots(), Credits: jobStore,
+			Now: now, Out: out},
 	}
 }
 

@@ -35,7 +35,9 @@ type Convert struct {
 // NewConvert builds the convert function from its configuration.
 func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	client, err := zohoClient(cfg.Shared, d.Shared, log)
+	// The convert function feeds the credit floor and is not held by it:
+	// callers' conversions are required work (docs/architecture.md).
+	client, err := zohoClient(cfg.Shared, d.Shared, creditFloor(cfg.Shared, d.Shared, log), log)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/budget"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
 	"gopkg.in/yaml.v3"
@@ -216,13 +217,15 @@ func TestTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 		}
 		return out
 	}
-	shared := append(uses("TokenStore", (*oauth.Store)(nil)), uses("Slots", (*budget.Slots)(nil))...)
+	shared := slices.Concat(uses("TokenStore", (*oauth.Store)(nil)), uses("Slots", (*budget.Slots)(nil)),
+		uses("JobStore", (*credits.Store)(nil)))
 	tests := []struct {
 		fn  string
 		ops []string
 	}{
 		{"ConvertFunction", append(uses("JobStore", (*jobs.Store)(nil)), shared...)},
-		{"StatusFunction", slices.Concat(uses("JobStore", (*jobs.CheckStore)(nil)), uses("JobStore", (*app.SweepStore)(nil)), shared)},
+		{"StatusFunction", slices.Concat(uses("JobStore", (*jobs.CheckStore)(nil)), uses("JobStore", (*app.SweepStore)(nil)),
+			uses("JobStore", (*jobs.CheckLeaser)(nil)), uses("JobStore", (*jobs.CompletionStats)(nil)), shared)},
 	}
 	tmpl := loadTemplate(t)
 	for _, tt := range tests {

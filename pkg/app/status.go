@@ -11,6 +11,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
@@ -22,6 +23,7 @@ import (
 type Status struct {
 	checker *jobcheck.Checker
 	sweeps  *sweep.Runner // nil without a sweep store
+	floor   *credits.Floor
 	now     func() time.Time
 	out     io.Writer
 	log     *slog.Logger
@@ -30,13 +32,25 @@ type Status struct {
 // NewStatus builds the status function from its configuration.
 func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	log := obs.NewLogger(d.Out, cfg.LogLevel)
-	client, err := zohoClient(cfg.Shared, d.Shared, log)
+	floor := creditFloor(cfg.Shared, d.Shared, log)
+	client, err := zohoClient(cfg.Shared, d.Shared, floor, log)
 	if err != nil {
 		return nil, err
 	}
 	cc := jobcheck.Config{
 		Zoho: client, Store: d.Jobs, Events: d.Events, Resend: d.Resend, MaxLeadAttempts: cfg.MaxLeadAttempts, Concurrency: cfg.Concurrency,
 		StaleAfter: cfg.StaleAfter, Retention: cfg.JobRetention, Now: d.Now, Logger: log,
+	}
+	// The frugal checks of issue 19, where the store keeps what they need
+	// (both stores do; a bench's metering stand-in may not).
+	if l, ok := d.Jobs.(jobs.CheckLeaser); ok {
+		cc.Leases = l
+	}
+	if c, ok := d.Jobs.(jobs.CompletionStats); ok {
+		cc.Completions = c
+	}
+	if floor.Min() > 0 {
+		cc.Floor = floor
 	}
 	if d.Resend != nil {
 		// The safety net wakes overdue batches through the conversion queue,
@@ -47,7 +61,7 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{checker: checker, now: d.Now, out: d.Out, log: log}
+	st := &Status{checker: checker, floor: floor, now: d.Now, out: d.Out, log: log}
 	if st.now == nil {
 		st.now = time.Now
 	}
@@ -62,6 +76,14 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// SweepHeld is the answer to a sweep's invocation below the credit floor.
+type SweepHeld struct {
+	Sweep       string `json:"sweep"`
+	Held        string `json:"held"`
+	CreditsLeft int    `json:"credits_left"`
+	Floor       int    `json:"floor"`
 }
 
 // noQueue refuses every message: a deployment without a conversion queue
@@ -114,6 +136,16 @@ func (s *Status) runSweep(ctx context.Context, ev sweep.Event) (any, error) {
 	m := obs.NewMetrics("status")
 	defer func() { _ = m.Flush(s.out, time.Now()) }()
 	ctx = obs.WithMetrics(ctx, m)
+	if below, seen := s.floor.Below(ctx); below {
+		// A sweep is optional work, a dry run too (its COQL pages and reads
+		// cost as much): it waits for the org to be above the credit floor;
+		// the sweep's next scheduled run selects its leads afresh.
+		m.CountBy("SweepRunsHeld", "Sweep", ev.Sweep, 1)
+		m.Count("CreditFloorReached", 1)
+		s.log.WarnContext(ctx, "status: sweep not run: the org is below the credit floor", "sweep", ev.Sweep,
+			"credits_left", seen.Left, "floor", s.floor.Min())
+		return SweepHeld{Sweep: ev.Sweep, Held: "below the credit floor", CreditsLeft: seen.Left, Floor: s.floor.Min()}, nil
+	}
 	o := sweep.Options{RunID: ev.RunID, DryRun: ev.DryRun}
 	if dl, ok := ctx.Deadline(); ok {
 		o.Deadline = s.now().Add(time.Until(dl))

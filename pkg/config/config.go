@@ -33,6 +33,10 @@ type Shared struct {
 	// instance, through slots in the table; 0 leaves only each instance's
 	// own cap.
 	ConcurrencyBudget int
+	// MinZohoCreditsLeft (MIN_ZOHO_CREDITS_LEFT, 0 to 5,000,000) is the
+	// credit floor: below it, as Zoho last said in X-API-CREDITS-REMAINING,
+	// the bridge starts no optional work (sweeps, resends); 0 is off.
+	MinZohoCreditsLeft int
 }
 
 // Convert is the convert function's configuration.
@@ -157,6 +161,8 @@ func (p *parser) zoho() Shared {
 	}
 	z.JobRetention = time.Duration(p.integer("JOB_RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour
 	z.ConcurrencyBudget = p.integer("ZOHO_CONCURRENCY_BUDGET", 0, 0, 10)
+	// The largest org has 5 million credits a day (zoho-crm-api.md section 4).
+	z.MinZohoCreditsLeft = p.integer("MIN_ZOHO_CREDITS_LEFT", 0, 0, 5_000_000)
 	if err := z.LogLevel.UnmarshalText([]byte(p.str("LOG_LEVEL", "INFO", false))); err != nil {
 		p.fail("LOG_LEVEL", "want DEBUG, INFO, WARN or ERROR")
 	}

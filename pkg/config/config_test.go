@@ -19,7 +19,7 @@ func TestLoadConvertDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DataCenter != zoho.US || c.Environment != zoho.Production || c.APIVersion != "v7" ||
-		c.MaxZohoConcurrency != 4 || c.JobRetention != 30*24*time.Hour || c.APIURL != "" {
+		c.MaxZohoConcurrency != 4 || c.JobRetention != 30*24*time.Hour || c.APIURL != "" || c.MinZohoCreditsLeft != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -31,14 +31,14 @@ func TestLoadConvertValues(t *testing.T) {
 		"ZOHO_DATA_CENTER": "CA", "ZOHO_ENVIRONMENT": "sandbox", "ZOHO_API_VERSION": "V8",
 		"ZOHO_API_URL": "http://127.0.0.1:8089/", "ZOHO_ACCOUNTS_URL": "https://accounts.example.test",
 		"DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq", "MAX_ZOHO_CONCURRENCY": "8",
-		"JOB_RETENTION_DAYS": "7", "LOG_LEVEL": "debug",
+		"JOB_RETENTION_DAYS": "7", "LOG_LEVEL": "debug", "MIN_ZOHO_CREDITS_LEFT": "5000",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.TokenKeyID != "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" ||
 		c.DataCenter != zoho.CA || c.Environment != zoho.Sandbox || c.APIVersion != "v8" || c.APIURL != "http://127.0.0.1:8089" ||
-		c.MaxZohoConcurrency != 8 || c.JobRetention != 7*24*time.Hour || c.LogLevel.String() != "DEBUG" {
+		c.MaxZohoConcurrency != 8 || c.JobRetention != 7*24*time.Hour || c.LogLevel.String() != "DEBUG" || c.MinZohoCreditsLeft != 5000 {
 		t.Fatalf("values: %+v", c)
 	}
 }
@@ -47,9 +47,10 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 	_, err := LoadConvert(env(map[string]string{
 		"ZOHO_DATA_CENTER": "uk", "ZOHO_ENVIRONMENT": "staging", "ZOHO_API_VERSION": "v6",
 		"ZOHO_API_URL": "http://zoho.example.test", "MAX_ZOHO_CONCURRENCY": "0", "JOB_RETENTION_DAYS": "x", "LOG_LEVEL": "loud",
+		"MIN_ZOHO_CREDITS_LEFT": "-1",
 	}))
 	for _, name := range []string{"ZOHO_SECRET_ID", "JOBS_TABLE", "TOKEN_KEY_ID", "ZOHO_DATA_CENTER", "ZOHO_ENVIRONMENT", "ZOHO_API_VERSION",
-		"ZOHO_API_URL", "MAX_ZOHO_CONCURRENCY", "JOB_RETENTION_DAYS", "LOG_LEVEL"} {
+		"ZOHO_API_URL", "MAX_ZOHO_CONCURRENCY", "JOB_RETENTION_DAYS", "LOG_LEVEL", "MIN_ZOHO_CREDITS_LEFT"} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

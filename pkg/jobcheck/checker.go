@@ -105,6 +105,23 @@ type Config struct {
 	MaxZohoErrors int // default 5
 	PageSize      int // due jobs read per page; default 100 (one BatchGetItem)
 
+	// Leases, when set, is taken on a job before its leads are read back
+	// or sent again, so that overlapping runs never both pay for them.
+	Leases   jobs.CheckLeaser
+	LeaseFor time.Duration // how long a lease holds; default 2m
+	// Completions, when set, keeps the completion times the checker sees;
+	// from them, a job's first check waits until recent jobs of its size
+	// have usually finished (within FirstCheckMin and FirstCheckMax), and
+	// then reads the leads back first: all converted, the job is done
+	// without a status call. Nil: the fixed schedule, status first.
+	Completions   jobs.CompletionStats
+	FirstCheckMin time.Duration // default 30s
+	FirstCheckMax time.Duration // default 15m
+	// Floor, when set, is the deployment's credit floor: below it the
+	// leads of an ended job that need sending again are held (the job
+	// stays open, checked without a Zoho call) until the org is above it.
+	Floor CreditFloor
+
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger
 }
@@ -128,6 +145,10 @@ func New(cfg Config) (*Checker, error) {
 	def(&cfg.RejectionMemory, 24*time.Hour)
 	def(&cfg.DoubtWindow, 10*time.Minute)
 	def(&cfg.MaxWait, time.Minute)
+	def(&cfg.LeaseFor, DefaultLeaseFor)
+	def(&cfg.FirstCheckMin, DefaultFirstCheckMin)
+	def(&cfg.FirstCheckMax, DefaultFirstCheckMax)
+	cfg.FirstCheckMax = max(cfg.FirstCheckMax, cfg.FirstCheckMin)
 	if cfg.MaxLeadAttempts <= 0 {
 		cfg.MaxLeadAttempts = 2
 	}
@@ -175,6 +196,15 @@ type Report struct {
 	Parked  int `json:"parked"`
 	Rewoken int `json:"rewoken"`
 	Skipped int `json:"skipped,omitempty"` // named jobs that are unknown or already terminal
+	// DoneByReadBack counts jobs ended by a first check whose read-back
+	// found every lead converted, without a status call; Deferred, first
+	// checks put off until jobs of the size have usually finished.
+	DoneByReadBack int `json:"done_by_read_back,omitempty"`
+	Deferred       int `json:"deferred,omitempty"`
+	// Held counts jobs whose resends wait for the org to be above the
+	// credit floor; BelowCreditFloor says the run saw it below.
+	Held             int  `json:"held,omitempty"`
+	BelowCreditFloor bool `json:"below_credit_floor,omitempty"`
 	// Stopped says why the run stopped taking jobs early: "deadline" or
 	// "zoho_errors"; empty when it reached every due job.
 	Stopped    string `json:"stopped,omitempty"`
@@ -223,6 +253,13 @@ type run struct {
 	refused    bool // Zoho refused a status call for good
 
 	warnOnce sync.Once // for reads of leads Zoho refuses
+
+	below     bool   // the org is below the credit floor
+	owner     string // names the run's check leases
+	statsOnce sync.Once
+	stats     jobs.Completions // read once a run, when a first check needs it
+	doneMu    sync.Mutex
+	done      jobs.Completions // completion times seen, stored at the end
 }
 
 // Run checks every due job, or the jobs req names, until done or until the
@@ -231,9 +268,19 @@ type run struct {
 func (c *Checker) Run(ctx context.Context, req Request) Report {
 	start := time.Now()
 	r := &run{c: c, req: req, m: obs.MetricsFrom(ctx), now: c.cfg.Now(), seen: map[string]bool{},
-		more: true}
+		more: true, owner: runOwner()}
 	if dl, ok := ctx.Deadline(); ok {
 		r.stopAt = dl.Add(-max(c.cfg.StopMargin, time.Until(dl)/10))
+	}
+	if c.cfg.Floor != nil {
+		r.below, _ = c.cfg.Floor.Below(ctx)
+		r.rep.BelowCreditFloor = r.below
+		// Every run, 0 or 1, so the alarm sees a datum each run.
+		reached := 0
+		if r.below {
+			reached = 1
+		}
+		r.m.Count("CreditFloorReached", reached)
 	}
 	var wg sync.WaitGroup
 	for range c.cfg.Concurrency {
@@ -248,6 +295,7 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 		})
 	}
 	wg.Wait()
+	r.flushCompletions(ctx)
 	r.countLeft(ctx)
 	if len(req.JobIDs) == 0 {
 		r.sweep(ctx)
@@ -387,8 +435,18 @@ func (r *run) checkSurviving(ctx context.Context, j jobs.Job) {
 // check asks Zoho about one job and stores the answer.
 func (r *run) check(ctx context.Context, j jobs.Job) {
 	log := r.c.cfg.Logger.With("job_id", j.ID)
+	if j.Reason == HeldReason {
+		if r.below {
+			r.hold(ctx, log, j, j)
+			return
+		}
+		j.Reason = ""
+	}
 	if j.State == jobs.InDoubt {
 		r.checkDoubt(ctx, log, j)
+		return
+	}
+	if j.Checks == 0 && r.first(ctx, log, j) {
 		return
 	}
 	before := j
@@ -473,6 +531,9 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 	before := j
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if !r.lease(ctx, wctx, log, j) {
+		return
+	}
 	out, err := r.readBack(wctx, log, j)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
@@ -485,6 +546,10 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 	if !out.unread && notConverted > 0 && now.Sub(j.CreatedAt) < r.c.cfg.DoubtWindow {
 		j.NextCheckAt = now.Add(NextCheckAfter(j.Checks))
 		r.store(ctx, wctx, log, before, j, outcome{}, 0)
+		return
+	}
+	if r.below && notConverted > 0 && r.c.cfg.Resend != nil {
+		r.hold(ctx, log, before, j)
 		return
 	}
 	j.State, j.NextCheckAt, j.ExpiresAt = jobs.Settled, time.Time{}, now.Add(r.c.cfg.Retention)
@@ -540,7 +605,16 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	terminal := !j.State.Open()
 	var out outcome
 	resent := 0
+	if terminal && r.below && r.c.cfg.Resend != nil && failedLeads(j) {
+		// Zoho's counts say some leads may need sending again: optional
+		// work, which waits for the org to be above the credit floor.
+		r.hold(ctx, log, before, j)
+		return
+	}
 	if terminal {
+		if !r.lease(ctx, wctx, log, before) {
+			return
+		}
 		var err error
 		if out, err = r.readBack(wctx, log, j); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
@@ -556,18 +630,19 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	r.store(ctx, wctx, log, before, j, out, resent)
 }
 
-// store writes the check and announces a job that ended.
-func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.Job, out outcome, resent int) {
+// store writes the check and announces a job that ended; it reports
+// whether the check was stored.
+func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.Job, out outcome, resent int) bool {
 	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })
 		r.m.Count("Conflicts", 1)
 		log.InfoContext(ctx, "status: another run stored this job first")
-		return
+		return false
 	case err != nil:
 		r.count(func(rep *Report) { rep.Errors++ })
 		log.ErrorContext(ctx, "status: storing a check", "error", err)
-		return
+		return false
 	}
 	j.Version = before.Version + 1
 	changed := j.State != before.State || j.Total != before.Total || j.Converted != before.Converted ||
@@ -603,8 +678,9 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 	if !terminal {
 		log.DebugContext(ctx, "status: checked", "status", j.State, "zoho_status", j.ZohoStatus, "checks", j.Checks,
 			"next_check_at", j.NextCheckAt)
-		return
+		return true
 	}
+	r.completed(before, j, out)
 	r.m.CountBy("JobsFinished", "Status", string(j.State), 1)
 	if !out.unread {
 		// Per lead, as read back: a job's counts say nothing of which leads
@@ -620,7 +696,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
 		"reason", j.Reason, "leads_converted", len(converted), "leads_not_converted", len(notConverted), "leads_resent", resent)
 	if r.c.cfg.Events == nil {
-		return
+		return true
 	}
 	// Only the run whose save succeeded gets here, so each job is announced once.
 	ev := NewEvent(j, out.unread && failedLeads(j) || resent > 0, converted, notConverted)
@@ -629,6 +705,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 		r.m.Count("EventErrors", 1)
 		log.ErrorContext(ctx, "status: announcing a finished job", "error", err)
 	}
+	return true
 }
 
 // zohoAnswered resets the run of consecutive Zoho errors.

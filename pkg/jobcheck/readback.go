@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"time"
 
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -19,6 +20,9 @@ type outcome struct {
 	// ZohoCRM.modules.leads.READ, or Zoho refused for good): Zoho's counts
 	// are all there is, as before outcomes were read back.
 	unread bool
+	// lastConverted is the latest conversion time Zoho gave
+	// (Lead_Conversion_Time), zero when it gave none.
+	lastConverted time.Time
 }
 
 func (o outcome) ids(want func(jobs.Outcome) bool) []string {
@@ -67,6 +71,9 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 				res.Outcome = jobs.NotFound
 			case l.Known && l.Converted:
 				res = jobs.LeadResult{LeadID: l.ID, Outcome: jobs.Converted, ContactID: l.ContactID, AccountID: l.AccountID, DealID: l.DealID}
+				if l.ConvertedAt.After(out.lastConverted) {
+					out.lastConverted = l.ConvertedAt
+				}
 			}
 			out.results = append(out.results, res)
 		}

@@ -136,6 +136,10 @@ type countingZoho struct {
 	z     jobcheck.Zoho
 	mu    sync.Mutex
 	calls map[string]int
+	// partial, when set, shows the leads of its job as a running job shows
+	// them; beforeRead, when set, runs before each read.
+	partial    *partialConversion
+	beforeRead func()
 }
 
 func (c *countingZoho) ConvertStatus(ctx context.Context, id string) (zoho.JobStatus, error) {
@@ -146,7 +150,16 @@ func (c *countingZoho) ConvertStatus(ctx context.Context, id string) (zoho.JobSt
 }
 
 func (c *countingZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, error) {
-	return c.z.GetLeads(ctx, ids)
+	if f := c.beforeRead; f != nil {
+		f()
+	}
+	leads, err := c.z.GetLeads(ctx, ids)
+	if p := c.partial; p != nil && err == nil {
+		for i := range leads {
+			leads[i] = zohoLead(leads[i], i < p.show)
+		}
+	}
+	return leads, err
 }
 
 // take returns the calls per job since the last take and starts afresh.

@@ -61,3 +61,42 @@ func Uniq(ids []string) []string {
 	}
 	return out
 }
+
+// CheckLeaser is the per-job lease of the status function: a run takes it
+// before it reads a job's leads back or sends them again, so that two
+// overlapping runs never both pay Zoho for the same job. It is optional:
+// a store without it leaves overlapping runs to the version check of
+// SaveCheck alone, which keeps them correct but not frugal.
+type CheckLeaser interface {
+	// LeaseCheck takes the check lease of job id for owner until until, on
+	// the condition that the job is still at version and that no other
+	// owner's lease is live at now (jobs.Lapsed). It answers ErrConflict
+	// otherwise, ErrNotFound for a job it does not have. SaveCheck ends the
+	// lease.
+	LeaseCheck(ctx context.Context, id string, version int64, owner string, now, until time.Time) error
+}
+
+// CompletionWindow is how many completion times CompletionStats keeps per
+// size bucket: the recent jobs, enough for a quantile, in one small item.
+const CompletionWindow = 20
+
+// Completions are the completion times (whole seconds from the record to
+// the end Zoho reported) of the recent jobs, by size bucket, newest last,
+// at most CompletionWindow each.
+type Completions map[string][]int64
+
+// Add appends secs to bucket b, keeping the newest CompletionWindow.
+func (c Completions) Add(b string, secs ...int64) {
+	all := append(c[b], secs...)
+	c[b] = all[max(len(all)-CompletionWindow, 0):]
+}
+
+// CompletionStats keeps the completion times the status function has seen,
+// from which it learns when to look at a job first.
+type CompletionStats interface {
+	// Completions reads the statistic; empty when nothing was recorded.
+	Completions(ctx context.Context) (Completions, error)
+	// AddCompletions adds times by bucket, keeping CompletionWindow each;
+	// concurrent adds are all kept.
+	AddCompletions(ctx context.Context, add Completions) error
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -104,6 +105,58 @@ func (m *Store) SaveCheck(_ context.Context, job jobs.Job, prevVersion int64) er
 	}
 	j.Version = prevVersion + 1
 	m.jobs[job.ID] = j
+	delete(m.leases, job.ID) // the save ends the check lease
+	return nil
+}
+
+// checkLease is a job's check lease (jobs.CheckLeaser).
+type checkLease struct {
+	owner string
+	until time.Time
+}
+
+// LeaseCheck takes the check lease of job id, as the table store does.
+func (m *Store) LeaseCheck(_ context.Context, id string, version int64, owner string, now, until time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[id]
+	switch {
+	case !ok:
+		return jobs.ErrNotFound
+	case j.Version != version:
+		return jobs.ErrConflict
+	}
+	if l, held := m.leases[id]; held && l.owner != owner && !jobs.Lapsed(l.until, now) {
+		return jobs.ErrConflict
+	}
+	if m.leases == nil {
+		m.leases = map[string]checkLease{}
+	}
+	m.leases[id] = checkLease{owner, until.Truncate(time.Millisecond)}
+	return nil
+}
+
+// Completions returns a copy of the completion times.
+func (m *Store) Completions(context.Context) (jobs.Completions, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(jobs.Completions, len(m.completions))
+	for b, secs := range m.completions {
+		out[b] = slices.Clone(secs)
+	}
+	return out, nil
+}
+
+// AddCompletions adds completion times, keeping jobs.CompletionWindow a bucket.
+func (m *Store) AddCompletions(_ context.Context, add jobs.Completions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.completions == nil {
+		m.completions = jobs.Completions{}
+	}
+	for b, secs := range add {
+		m.completions.Add(b, secs...)
+	}
 	return nil
 }
 
@@ -133,4 +186,21 @@ func (m *Store) SettleLeads(_ context.Context, job jobs.Job, results []jobs.Lead
 		}
 	}
 	return retry, nil
+}
+
+// LoadCredits returns the last figure saved (credits.Store).
+func (m *Store) LoadCredits(context.Context) (credits.Seen, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.credits, nil
+}
+
+// SaveCredits keeps s unless a newer figure is saved.
+func (m *Store) SaveCredits(_ context.Context, s credits.Seen) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.At.After(m.credits.At) {
+		m.credits = s
+	}
+	return nil
 }

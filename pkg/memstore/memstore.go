@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
@@ -25,11 +26,18 @@ type Store struct {
 	batches  map[jobs.BatchKey]jobs.Batch
 	requests map[string]jobs.Request
 	sw       *sweepState // made on first use
+
+	leases      map[string]checkLease // by job id; made on first use
+	completions jobs.Completions      // made on first use
+	credits     credits.Seen
 }
 
 var (
-	_ jobs.Store      = (*Store)(nil)
-	_ jobs.CheckStore = (*Store)(nil)
+	_ jobs.Store           = (*Store)(nil)
+	_ jobs.CheckStore      = (*Store)(nil)
+	_ jobs.CheckLeaser     = (*Store)(nil)
+	_ jobs.CompletionStats = (*Store)(nil)
+	_ credits.Store        = (*Store)(nil)
 )
 
 // New returns an empty Store.

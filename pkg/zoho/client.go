@@ -343,6 +343,9 @@ func (c *Client) endpoint(tok Token, path string, query url.Values) string {
 		base = tok.APIURL
 	}
 	u := base + "/crm/" + c.version + path
+	if strings.HasPrefix(path, "/crm/") {
+		u = base + path // a path of a fixed version: the API catalogue
+	}
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

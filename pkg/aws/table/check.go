@@ -170,6 +170,13 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 	// a write that was applied from another run's save.
 	values[":saver"] = sAttr(rand.Text())
 	update = "SET #saver = :saver, " + strings.TrimPrefix(update, "SET ")
+	// The save ends the run's check lease (LeaseCheck), if it took one.
+	names["#lo"], names["#lu"] = "check_lease", "check_lease_until_ms"
+	if strings.Contains(update, " REMOVE ") {
+		update += ", #lo, #lu"
+	} else {
+		update += " REMOVE #lo, #lu"
+	}
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(d.table),
 		Key:                                 map[string]types.AttributeValue{"pk": sAttr(pk)},
