@@ -112,6 +112,10 @@ var StandIns = map[string]StandIn{
 		Why: "moto's CloudFormation has no EventBridge Scheduler resource",
 		How: "created after the stack with moto's Scheduler API, from the resource's properties; the test fires its target with its input",
 	},
+	"AWS::Scheduler::ScheduleGroup": {
+		Why: "moto's CloudFormation has no EventBridge Scheduler resource",
+		How: "created before the stack with moto's Scheduler API, under the name its properties give; Ref gives that name, where leadconvert sweep create puts the sweeps' schedules",
+	},
 	"AWS::CloudWatch::Alarm": {
 		Why: "moto's CloudFormation has no CloudWatch alarm resource",
 		How: "each alarm's properties are resolved against the created stack: every reference must name a created or stood-in resource, every dimension have a value; the template tests check the rest; Ref and Arn give the ARN it would have",
@@ -347,6 +351,12 @@ func (s *Stack) standInBefore(ctx context.Context, opts Options) error {
 			s.StoodIn[id] = "$default"
 		case "AWS::Scheduler::Schedule":
 			s.StoodIn[id] = "" // named after the stack is created
+		case "AWS::Scheduler::ScheduleGroup":
+			name, err := createScheduleGroup(ctx, opts, s, id)
+			if err != nil {
+				return err
+			}
+			s.StoodIn[id] = name
 		case "AWS::CloudWatch::Alarm":
 			s.StoodIn[id] = fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s-%s", region, Account, opts.Stack, id)
 		default:
@@ -354,6 +364,27 @@ func (s *Stack) standInBefore(ctx context.Context, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// createScheduleGroup stands in for an AWS::Scheduler::ScheduleGroup: the
+// group its properties name (only the stack's parameters and pseudo
+// parameters can name it before the stack exists).
+func createScheduleGroup(ctx context.Context, opts Options, s *Stack, id string) (string, error) {
+	r := &resolver{s: s, region: opts.Config.Region}
+	props, err := r.resolve(s.resources()[id]["Properties"])
+	if err != nil {
+		return "", fmt.Errorf("deploytest: %s: %w", id, err)
+	}
+	p, _ := props.(map[string]any)
+	name, _ := p["Name"].(string)
+	if name == "" {
+		name = opts.Stack + "-" + id
+	}
+	if _, err := scheduler.NewFromConfig(opts.Config).CreateScheduleGroup(ctx,
+		&scheduler.CreateScheduleGroupInput{Name: aws.String(name)}); err != nil {
+		return "", fmt.Errorf("deploytest: standing in for %s (schedule group %s): %w", id, name, err)
+	}
+	return name, nil
 }
 
 // createSecret stands in for an AWS::SecretsManager::Secret: its
