@@ -985,7 +985,7 @@ func (z gatedZoho) ConvertStatus(ctx context.Context, jobID string) (zoho.JobSta
 		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.Permanent, IDIndex: -1,
 			Message: "invalid job id", Details: json.RawMessage(`{"param_name":"job_id"}`)}
 	case w.now.Before(w.doneAt[jobID]):
-		return zoho.JobStatus{RawStatus: "in progress", State: zoho.StateInProgress, Total: len(ids), NotConverted: len(ids)}, nil
+		return zoho.JobStatus{RawStatus: "in progress", State: zoho.StateInProgress, Total: len(ids), Waiting: len(ids)}, nil
 	case w.fails[jobID]:
 		return zoho.JobStatus{RawStatus: "failed", State: zoho.StateFailed, Total: len(ids), Failed: len(ids)}, nil
 	}

@@ -132,7 +132,7 @@ type Checker struct{ cfg Config }
 // New returns a Checker for cfg.
 func New(cfg Config) (*Checker, error) {
 	if cfg.Zoho == nil || cfg.Store == nil {
-		return nil, errors.New("status: Config.Zoho and Config.Store are required")
+		return nil, errors.New("jobcheck: Config.Zoho and Config.Store are required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -305,7 +305,7 @@ func (c *Checker) Run(ctx context.Context, req Request) Report {
 	rep.DurationMS = time.Since(start).Milliseconds()
 	r.m.Duration("RunDuration", time.Since(start))
 	r.m.Count("JobsLeftDue", rep.LeftDue)
-	c.cfg.Logger.InfoContext(ctx, "status: run done", "report", rep, "job_ids", len(req.JobIDs))
+	c.cfg.Logger.InfoContext(ctx, "jobcheck: run done", "report", rep, "job_ids", len(req.JobIDs))
 	return rep
 }
 
@@ -326,7 +326,7 @@ func (r *run) next(ctx context.Context) (jobs.Job, bool) {
 		if err := r.readPage(ctx); err != nil {
 			r.more = false
 			r.count(func(rep *Report) { rep.Errors++ })
-			r.c.cfg.Logger.ErrorContext(ctx, "status: reading due jobs", "error", err)
+			r.c.cfg.Logger.ErrorContext(ctx, "jobcheck: reading due jobs", "error", err)
 		}
 	}
 }
@@ -404,7 +404,7 @@ func (r *run) countLeft(ctx context.Context) {
 		defer cancel()
 		n, err := r.c.cfg.Store.CountDue(cctx, r.now, r.cursor)
 		if err != nil {
-			r.c.cfg.Logger.WarnContext(ctx, "status: counting the jobs left due", "error", err)
+			r.c.cfg.Logger.WarnContext(ctx, "jobcheck: counting the jobs left due", "error", err)
 		}
 		left += n
 	}
@@ -468,7 +468,7 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		retryable := r.zohoError(err)
 		r.count(func(rep *Report) { rep.Errors++ })
 		if retryable {
-			log.WarnContext(ctx, "status: no status from Zoho; the job stays due", "error", err)
+			log.WarnContext(ctx, "jobcheck: no status from Zoho; the job stays due", "error", err)
 			return
 		}
 		if !r.stale(j, now) {
@@ -482,7 +482,7 @@ func (r *run) check(ctx context.Context, j jobs.Job) {
 		if apiErr, ok := errors.AsType[*zoho.APIError](err); ok {
 			why = apiErr.Public()
 		}
-		log.WarnContext(ctx, "status: no status from Zoho for a job past its time; given up", "error", err)
+		log.WarnContext(ctx, "jobcheck: no status from Zoho for a job past its time; given up", "error", err)
 		j.State, j.Reason = jobs.Stale, fmt.Sprintf("no status after %s: %s", now.Sub(j.CreatedAt).Round(time.Minute), why)
 	}
 	j.UpdatedAt = now
@@ -505,7 +505,7 @@ func (r *run) refusedForGood(ctx context.Context, log *slog.Logger, j jobs.Job, 
 	r.mu.Unlock()
 	r.m.Count("StatusRefused", 1)
 	if first {
-		log.ErrorContext(ctx, "status: Zoho refused a status call for good; the run stops and the jobs wait an hour (check the grant's scopes and the user's permissions)",
+		log.ErrorContext(ctx, "jobcheck: Zoho refused a status call for good; the run stops and the jobs wait an hour (check the grant's scopes and the user's permissions)",
 			"error", err)
 	}
 	r.feed.Lock()
@@ -518,7 +518,7 @@ func (r *run) refusedForGood(ctx context.Context, log *slog.Logger, j jobs.Job, 
 		before := h
 		h.NextCheckAt, h.UpdatedAt = now.Add(refusedPause), now
 		if err := r.c.cfg.Store.SaveCheck(wctx, h, before.Version); err != nil && !errors.Is(err, jobs.ErrConflict) {
-			log.WarnContext(ctx, "status: pushing back the next check of a job", "job_id", h.ID, "error", err)
+			log.WarnContext(ctx, "jobcheck: pushing back the next check of a job", "job_id", h.ID, "error", err)
 		}
 	}
 }
@@ -537,7 +537,7 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 	out, err := r.readBack(wctx, log, j)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.WarnContext(ctx, "status: reading the leads of a call in doubt back; it stays due", "error", err)
+		log.WarnContext(ctx, "jobcheck: reading the leads of a call in doubt back; it stays due", "error", err)
 		return
 	}
 	now := r.c.cfg.Now()
@@ -561,7 +561,7 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 	resent, err := r.settle(wctx, j, out)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: settling the leads of a call in doubt; it stays due", "error", err)
+		log.ErrorContext(ctx, "jobcheck: settling the leads of a call in doubt; it stays due", "error", err)
 		return
 	}
 	r.store(ctx, wctx, log, before, j, out, resent)
@@ -569,7 +569,7 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 
 // apply takes Zoho's answer into j.
 func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.JobStatus, now time.Time) {
-	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.NotConverted, st.Failed
+	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.Waiting, st.Failed
 	j.Checks, j.CheckedAt = j.Checks+1, now
 	switch st.State {
 	case zoho.StateScheduled:
@@ -582,7 +582,7 @@ func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.
 		j.State = jobs.Failed
 	default:
 		// A status Zoho may invent later: kept raw, the job stays open.
-		log.WarnContext(ctx, "status: unknown Zoho status; the job stays open", "zoho_status", st.RawStatus)
+		log.WarnContext(ctx, "jobcheck: unknown Zoho status; the job stays open", "zoho_status", st.RawStatus)
 	}
 	if j.State.Open() && r.stale(*j, now) {
 		j.State = jobs.Stale
@@ -618,12 +618,12 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 		var err error
 		if out, err = r.readBack(wctx, log, j); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
-			log.WarnContext(ctx, "status: reading the leads of an ended job back; it stays due", "error", err)
+			log.WarnContext(ctx, "jobcheck: reading the leads of an ended job back; it stays due", "error", err)
 			return
 		}
 		if resent, err = r.settle(wctx, j, out); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
-			log.ErrorContext(ctx, "status: settling the leads of an ended job; it stays due", "error", err)
+			log.ErrorContext(ctx, "jobcheck: settling the leads of an ended job; it stays due", "error", err)
 			return
 		}
 	}
@@ -637,11 +637,11 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })
 		r.m.Count("Conflicts", 1)
-		log.InfoContext(ctx, "status: another run stored this job first")
+		log.InfoContext(ctx, "jobcheck: another run stored this job first")
 		return false
 	case err != nil:
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: storing a check", "error", err)
+		log.ErrorContext(ctx, "jobcheck: storing a check", "error", err)
 		return false
 	}
 	j.Version = before.Version + 1
@@ -676,7 +676,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 		}
 	})
 	if !terminal {
-		log.DebugContext(ctx, "status: checked", "status", j.State, "zoho_status", j.ZohoStatus, "checks", j.Checks,
+		log.DebugContext(ctx, "jobcheck: checked", "status", j.State, "zoho_status", j.ZohoStatus, "checks", j.Checks,
 			"next_check_at", j.NextCheckAt)
 		return true
 	}
@@ -692,7 +692,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 		r.m.Count("JobsStale", 1)
 	}
 	r.m.Count("LeadsResent", resent)
-	log.InfoContext(ctx, "status: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
+	log.InfoContext(ctx, "jobcheck: job finished", "status", j.State, "zoho_status", j.ZohoStatus,
 		"total", j.Total, "converted", j.Converted, "failed", j.FailedCount, "checks", j.Checks,
 		"reason", j.Reason, "leads_converted", len(converted), "leads_not_converted", len(notConverted), "leads_resent", resent)
 	if r.c.cfg.Events == nil {
@@ -703,7 +703,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 	if err := r.c.cfg.Events.Publish(wctx, ev); err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
 		r.m.Count("EventErrors", 1)
-		log.ErrorContext(ctx, "status: announcing a finished job", "error", err)
+		log.ErrorContext(ctx, "jobcheck: announcing a finished job", "error", err)
 	}
 	return true
 }
@@ -752,7 +752,7 @@ func (r *run) sweep(ctx context.Context) {
 	all, err := cfg.Parked.Parked(ctx)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: listing the parked batches", "error", err)
+		log.ErrorContext(ctx, "jobcheck: listing the parked batches", "error", err)
 		return
 	}
 	var oldest time.Duration
@@ -768,7 +768,7 @@ func (r *run) sweep(ctx context.Context) {
 			acc, err := cfg.Parked.Acc(ctx, b.Fingerprint)
 			if err != nil {
 				r.count(func(rep *Report) { rep.Errors++ })
-				log.ErrorContext(ctx, "status: reading an overdue accumulator", "fingerprint", b.Fingerprint, "error", err)
+				log.ErrorContext(ctx, "jobcheck: reading an overdue accumulator", "fingerprint", b.Fingerprint, "error", err)
 				continue
 			}
 			if len(acc.LeadIDs) == 0 {
@@ -778,11 +778,11 @@ func (r *run) sweep(ctx context.Context) {
 		}
 		if err := cfg.Wake.Wake(ctx, key); err != nil {
 			r.count(func(rep *Report) { rep.Errors++ })
-			log.ErrorContext(ctx, "status: waking an overdue batch", "batch", key.String(), "error", err)
+			log.ErrorContext(ctx, "jobcheck: waking an overdue batch", "batch", key.String(), "error", err)
 			continue
 		}
 		woken++
-		log.WarnContext(ctx, "status: woke a batch its timer left behind", "batch", key.String(), "taken", b.Taken,
+		log.WarnContext(ctx, "jobcheck: woke a batch its timer left behind", "batch", key.String(), "taken", b.Taken,
 			"waited_s", int(age.Seconds()))
 	}
 	r.count(func(rep *Report) { rep.Parked, rep.Rewoken = len(all), woken })

@@ -67,7 +67,7 @@ func (r *run) learned(ctx context.Context, n int) (firstCheck, bool) {
 	r.statsOnce.Do(func() {
 		c, err := cfg.Completions.Completions(ctx)
 		if err != nil {
-			cfg.Logger.WarnContext(ctx, "status: reading the completion times; today's schedule holds this run", "error", err)
+			cfg.Logger.WarnContext(ctx, "jobcheck: reading the completion times; today's schedule holds this run", "error", err)
 		}
 		r.stats = c
 	})
@@ -112,7 +112,7 @@ func (r *run) defer1(ctx context.Context, log *slog.Logger, j jobs.Job, at, now 
 		r.m.Count("Conflicts", 1)
 	case err != nil:
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: putting off a first check", "error", err)
+		log.ErrorContext(ctx, "jobcheck: putting off a first check", "error", err)
 	default:
 		r.count(func(rep *Report) { rep.Deferred++ })
 		r.m.Count("FirstChecksDeferred", 1)
@@ -132,7 +132,7 @@ func (r *run) readFirst(ctx context.Context, log *slog.Logger, j jobs.Job) bool 
 	out, err := r.readBack(wctx, log, j)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.WarnContext(ctx, "status: reading the leads of a job back before its status; it stays due", "error", err)
+		log.WarnContext(ctx, "jobcheck: reading the leads of a job back before its status; it stays due", "error", err)
 		return true
 	}
 	n := len(jobs.Uniq(j.LeadIDs))
@@ -147,7 +147,7 @@ func (r *run) readFirst(ctx context.Context, log *slog.Logger, j jobs.Job) bool 
 	resent, err := r.settle(wctx, j, out)
 	if err != nil {
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: settling the leads of a job read back; it stays due", "error", err)
+		log.ErrorContext(ctx, "jobcheck: settling the leads of a job read back; it stays due", "error", err)
 		return true
 	}
 	if r.store(ctx, wctx, log, before, j, out, resent) {
@@ -174,11 +174,11 @@ func (r *run) lease(ctx, wctx context.Context, log *slog.Logger, j jobs.Job) boo
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })
 		r.m.Count("Conflicts", 1)
-		log.InfoContext(ctx, "status: another run holds this job")
+		log.InfoContext(ctx, "jobcheck: another run holds this job")
 		return false
 	default:
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.WarnContext(ctx, "status: taking the check lease of a job; it stays due", "error", err)
+		log.WarnContext(ctx, "jobcheck: taking the check lease of a job; it stays due", "error", err)
 		return false
 	}
 }
@@ -217,7 +217,7 @@ func (r *run) flushCompletions(ctx context.Context) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.c.cfg.Completions.AddCompletions(wctx, r.done); err != nil {
-		r.c.cfg.Logger.WarnContext(ctx, "status: storing the completion times", "error", err)
+		r.c.cfg.Logger.WarnContext(ctx, "jobcheck: storing the completion times", "error", err)
 	}
 }
 
@@ -253,7 +253,7 @@ func (r *run) hold(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 		r.m.Count("Conflicts", 1)
 	case err != nil:
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "status: holding a job below the credit floor", "error", err)
+		log.ErrorContext(ctx, "jobcheck: holding a job below the credit floor", "error", err)
 	default:
 		r.count(func(rep *Report) { rep.Held++ })
 		r.m.Count("JobsHeldForCredits", 1)

@@ -87,10 +87,10 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 func (r *run) readBackRefused(ctx context.Context, log *slog.Logger, err error) {
 	r.m.Count("ReadBackSkipped", 1)
 	r.warnOnce.Do(func() {
-		msg := "status: Zoho refused to read leads back; the leads of a failed job are released, not sent again"
+		msg := "jobcheck: Zoho refused to read leads back; the leads of a failed job are released, not sent again"
 		var apiErr *zoho.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == "OAUTH_SCOPE_MISMATCH" {
-			msg = "status: the Zoho grant lacks ZohoCRM.modules.leads.READ; leads are not read back, " +
+			msg = "jobcheck: the Zoho grant lacks ZohoCRM.modules.leads.READ; leads are not read back, " +
 				"and the leads of a failed job are released, not sent again"
 		}
 		log.WarnContext(ctx, msg, "error", err)
@@ -121,7 +121,7 @@ func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, 
 		return 0, err
 	}
 	if r.c.cfg.Resend == nil {
-		r.c.cfg.Logger.WarnContext(ctx, "status: leads Zoho did not convert are released but not sent again: no conversion queue",
+		r.c.cfg.Logger.WarnContext(ctx, "jobcheck: leads Zoho did not convert are released but not sent again: no conversion queue",
 			"job_id", j.ID, "leads", len(retry))
 		return 0, nil
 	}

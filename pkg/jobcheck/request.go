@@ -27,7 +27,7 @@ func ParseRequest(raw []byte) (Request, error) {
 		return Request{}, nil
 	}
 	if !json.Valid(raw) {
-		return Request{}, errors.New("status: the event is not JSON")
+		return Request{}, errors.New("jobcheck: the event is not JSON")
 	}
 	var probe struct {
 		JobIDs json.RawMessage `json:"job_ids"`
@@ -37,16 +37,16 @@ func ParseRequest(raw []byte) (Request, error) {
 	}
 	var ids []string
 	if err := json.Unmarshal(probe.JobIDs, &ids); err != nil {
-		return Request{}, errors.New("status: job_ids must be an array of strings")
+		return Request{}, errors.New("jobcheck: job_ids must be an array of strings")
 	}
 	if len(ids) == 0 || len(ids) > MaxJobIDs {
-		return Request{}, fmt.Errorf("status: job_ids must name 1 to %d jobs, not %d", MaxJobIDs, len(ids))
+		return Request{}, fmt.Errorf("jobcheck: job_ids must name 1 to %d jobs, not %d", MaxJobIDs, len(ids))
 	}
 	seen := make(map[string]bool, len(ids))
 	req := Request{JobIDs: make([]string, 0, len(ids))}
 	for i, id := range ids {
 		if !validJobID(id) {
-			return Request{}, fmt.Errorf("status: job_ids[%d] is not a Zoho job id (digits only)", i)
+			return Request{}, fmt.Errorf("jobcheck: job_ids[%d] is not a Zoho job id (digits only)", i)
 		}
 		if !seen[id] {
 			seen[id] = true

@@ -77,6 +77,10 @@ type Job struct {
 	NextCheckAt time.Time // zero once the job is terminal
 	Checks      int
 
+	// Zoho's counts for a job of Zoho's, where NotConverted is its
+	// Not_Converted_Count (zoho.JobStatus.Waiting: leads not come to yet);
+	// for a call in doubt, what its read-back found (NotConverted: leads
+	// read not converted). Stored and shown as they are.
 	Total, Converted, NotConverted, FailedCount int
 
 	Reason    string    // why a job ended UNKNOWN or STALE

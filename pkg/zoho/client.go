@@ -241,7 +241,7 @@ func (c *Client) ConvertStatus(ctx context.Context, jobID string) (JobStatus, er
 	}
 	d := env.Data[0]
 	st := JobStatus{RawStatus: *d.Status, State: ParseState(*d.Status), Total: int(d.Total),
-		Converted: int(d.Converted), NotConverted: int(d.NotConverted), Failed: int(d.Failed)}
+		Converted: int(d.Converted), Waiting: int(d.NotConverted), Failed: int(d.Failed)}
 	if st.State == StateUnrecognised {
 		c.log.WarnContext(ctx, "zoho: unrecognised mass convert status", "job_id", jobID, "status", st.RawStatus)
 	}

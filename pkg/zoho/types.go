@@ -133,12 +133,15 @@ func ParseState(raw string) State {
 // JobStatus is one answer of the mass-convert status API. Zoho gives counts,
 // never per-lead results, and the counts need not add up to the total.
 type JobStatus struct {
-	RawStatus    string
-	State        State
-	Total        int
-	Converted    int
-	NotConverted int // still waiting to be processed
-	Failed       int
+	RawStatus string
+	State     State
+	Total     int
+	Converted int
+	// Waiting is Zoho's Not_Converted_Count: leads the job has not come
+	// to yet, not leads it failed to convert (those are Failed, and a
+	// read-back's NOT_CONVERTED).
+	Waiting int
+	Failed  int
 }
 
 type statusEnvelope struct {
