@@ -102,20 +102,26 @@ func (r *run) first(ctx context.Context, log *slog.Logger, j jobs.Job) bool {
 // defer1 puts a job's first check off to at, without asking Zoho: one
 // small write where a status call would most likely find it running.
 func (r *run) defer1(ctx context.Context, log *slog.Logger, j jobs.Job, at, now time.Time) {
-	before := j
+	version := j.Version
 	j.NextCheckAt, j.UpdatedAt = at, now
+	r.saveAside(ctx, log, j, version, "putting off a first check", "FirstChecksDeferred", func(rep *Report) { rep.Deferred++ })
+}
+
+// saveAside writes a check that asked Zoho nothing, and counts it under
+// metric and in the report (count) once written.
+func (r *run) saveAside(ctx context.Context, log *slog.Logger, j jobs.Job, version int64, what, metric string, count func(*Report)) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
+	switch err := r.c.cfg.Store.SaveCheck(wctx, j, version); {
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })
 		r.m.Count("Conflicts", 1)
 	case err != nil:
 		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "jobcheck: putting off a first check", "error", err)
+		log.ErrorContext(ctx, "jobcheck: "+what, "error", err)
 	default:
-		r.count(func(rep *Report) { rep.Deferred++ })
-		r.m.Count("FirstChecksDeferred", 1)
+		r.count(count)
+		r.m.Count(metric, 1)
 	}
 }
 
@@ -245,17 +251,5 @@ func (r *run) hold(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	now := r.c.cfg.Now()
 	j.State, j.Reason = before.State, HeldReason
 	j.NextCheckAt, j.ExpiresAt, j.UpdatedAt = now.Add(holdFor), time.Time{}, now
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
-	case errors.Is(err, jobs.ErrConflict):
-		r.count(func(rep *Report) { rep.Conflicts++ })
-		r.m.Count("Conflicts", 1)
-	case err != nil:
-		r.count(func(rep *Report) { rep.Errors++ })
-		log.ErrorContext(ctx, "jobcheck: holding a job below the credit floor", "error", err)
-	default:
-		r.count(func(rep *Report) { rep.Held++ })
-		r.m.Count("JobsHeldForCredits", 1)
-	}
+	r.saveAside(ctx, log, j, before.Version, "holding a job below the credit floor", "JobsHeldForCredits", func(rep *Report) { rep.Held++ })
 }
