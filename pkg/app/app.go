@@ -75,6 +75,8 @@ type StatusDeps struct {
 	Events jobcheck.Publisher // nil: finished jobs are not announced
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
 	Sweeps SweepStore         // nil: the function runs no sweeps
+	// SweepEvents announces the end of sweeps' runs; nil: not announced.
+	SweepEvents sweep.Publisher
 }
 
 // SweepStore is what the status function reads and writes to run a sweep:

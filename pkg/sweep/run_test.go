@@ -185,7 +185,8 @@ func TestRunQueuesTheConvertible(t *testing.T) {
 			t.Fatalf("queued %d leads, want the %d convertible", len(got), len(r.convertible))
 		}
 		want := sweep.Report{Sweep: "nightly", RunID: "2026-03-01T02:00:00Z", End: sweep.EndDone, Matched: 2300,
-			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46}
+			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46,
+			EndedNow: true, QueuedNow: 2150}
 		checkReport(t, rep, want)
 		if st := r.z.Sim.Stats(); st.Calls[zohosim.EndpointCOQL] != 2 || st.Calls[zohosim.EndpointGetLeads] != 46 {
 			t.Errorf("Zoho calls: %v", st.Calls)
@@ -421,5 +422,75 @@ func TestSweepCheck(t *testing.T) {
 	s = good()
 	if err := s.Check(&convert.Decoder{APIVersion: "v7"}); err == nil || !strings.Contains(err.Error(), "assign_to") {
 		t.Errorf("no owner anywhere: %v", err)
+	}
+}
+
+// TestContinueOpen: the scheduled invocation goes on with a run stopped at
+// its deadline and no other: a sweep without a run under way gets none, a
+// paused sweep's run waits, and a run another invocation holds is left
+// to it.
+func TestContinueOpen(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, claims sweep.Claims) {
+		ctx := context.Background()
+		r := newRig(t, st, claims, zohosim.Options{}, 300, 0, 0, 0)
+		r.define("idle", sweep.MaxMaxLeads) // same leads, never run: must not start
+		r.onRead = func() { r.z.Clock.Advance(time.Minute) }
+		first, err := r.runner(time.Minute).Run(ctx, "nightly", sweep.Options{RunID: "tick-1", Deadline: r.z.Clock.Now().Add(3 * time.Minute)})
+		if err != nil || first.Stopped != sweep.StoppedDeadline || first.Queued == 0 {
+			t.Fatalf("first invocation: %+v %v", first, err)
+		}
+
+		// Paused: the run waits.
+		if err := st.SetEnabled(ctx, "nightly", false); err != nil {
+			t.Fatal(err)
+		}
+		reps, err := r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{})
+		if err != nil || len(reps) != 0 {
+			t.Fatalf("with the sweep paused: %+v %v", reps, err)
+		}
+		if err := st.SetEnabled(ctx, "nightly", true); err != nil {
+			t.Fatal(err)
+		}
+
+		reps, err = r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{})
+		if err != nil || len(reps) != 1 || reps[0].RunID != "tick-1" || reps[0].End != sweep.EndDone || !reps[0].EndedNow ||
+			reps[0].QueuedNow != 300-first.Queued {
+			t.Fatalf("continued: %+v %v", reps, err)
+		}
+		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
+			t.Fatalf("queued %d leads, want the %d convertible once", len(got), len(r.convertible))
+		}
+		for _, name := range []string{"nightly", "idle"} {
+			if sw, _ := st.Sweep(ctx, name); sw.OpenRun != "" || name == "idle" && sw.LastRun != "" {
+				t.Errorf("sweep %s after: %+v", name, sw)
+			}
+		}
+		if reps, err := r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{}); err != nil || len(reps) != 0 {
+			t.Errorf("nothing under way: %+v %v", reps, err)
+		}
+	})
+}
+
+// TestContinueOpenLeavesAHeldRun: a run whose lease stands is not taken.
+func TestContinueOpenLeavesAHeldRun(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil, nil, zohosim.Options{}, 120, 0, 0, 0)
+	var reps []sweep.Report
+	r.onRead = func() {
+		if reps == nil {
+			var err error
+			if reps, err = r.runner(0).ContinueOpen(ctx, sweep.Options{}); err != nil {
+				t.Errorf("continuing meanwhile: %v", err)
+			}
+		}
+	}
+	if rep := r.run("nightly", sweep.Options{RunID: "tick-1"}); rep.End != sweep.EndDone || rep.Queued != 120 {
+		t.Fatalf("the run: %+v", rep)
+	}
+	if len(reps) != 1 || reps[0].Stopped != sweep.StoppedBusy || reps[0].QueuedNow != 0 {
+		t.Fatalf("continuing while the run is held: %+v", reps)
+	}
+	if got := r.q.ids(t); len(got) != 120 {
+		t.Fatalf("queued %d, want 120 once", len(got))
 	}
 }
