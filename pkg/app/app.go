@@ -80,10 +80,12 @@ type StatusDeps struct {
 }
 
 // SweepStore is what the status function reads and writes to run a sweep:
-// the sweep and its runs, and the claims of the leads it selects.
+// the sweep and its runs, the claims of the leads it selects, and the
+// request each of its messages is.
 type SweepStore interface {
 	sweep.Store
 	sweep.Claims
+	sweep.Requests
 }
 
 // observeZoho counts every request sent to the CRM by kind, retries

@@ -53,7 +53,7 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 		st.now = time.Now
 	}
 	if d.Sweeps != nil {
-		sc := sweep.Config{Zoho: client, Store: d.Sweeps, Claims: d.Sweeps, Queue: d.Resend,
+		sc := sweep.Config{Zoho: client, Store: d.Sweeps, Claims: d.Sweeps, Queue: d.Resend, Requests: d.Sweeps,
 			Decoder: &convert.Decoder{APIVersion: client.APIVersion(), DefaultOwner: cfg.DefaultOwner}, Now: st.now, Logger: log}
 		if d.Resend == nil {
 			sc.Queue = noQueue{}

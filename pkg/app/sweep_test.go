@@ -256,8 +256,25 @@ func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
 	if run.End != sweep.EndDone || run.Queued != leads || run.Invocations != 2 {
 		t.Fatalf("after the regular invocation: %+v, want done with %d queued in 2 invocations", run, leads)
 	}
-	if got := queuedLeads(t, deps); len(got) != leads {
+	got := queuedLeads(t, deps)
+	if len(got) != leads {
 		t.Fatalf("%d leads queued, want %d", len(got), leads)
+	}
+	// Each message is a request of the run, numbered in order, which
+	// records its leads: how the run's outcomes are followed.
+	byReq := map[string][]string{}
+	for lead, req := range got {
+		byReq[req] = append(byReq[req], lead)
+	}
+	if len(byReq) != run.Messages {
+		t.Fatalf("%d request ids over %d messages", len(byReq), run.Messages)
+	}
+	for n := 1; n <= run.Messages; n++ {
+		id := sweep.MessageRequestID("nightly", run.ID, n)
+		rec, err := deps.Jobs.Request(ctx, id)
+		if err != nil || len(rec.LeadIDs) != len(byReq[id]) {
+			t.Fatalf("request %s: %d leads recorded (%v), %d carried", id, len(rec.LeadIDs), err, len(byReq[id]))
+		}
 	}
 
 	// The next one has nothing to go on with, and starts nothing.

@@ -142,13 +142,33 @@ type Queue interface {
 	Enqueue(ctx context.Context, body, requestID string) error
 }
 
+// Requests records the request each message is (jobs.Requests): the
+// convert function follows a message's request id as it follows the API's
+// requests, so a run's outcomes are read from its requests, a message of
+// up to 1,000 leads at a time, never lead by lead (outcome.OfRun).
+type Requests interface {
+	RecordRequest(ctx context.Context, r jobs.Request) error
+}
+
+// MessageRequestID is the request id of message n (from 1) of a run, which
+// the message carries as its request_id attribute. A run's messages are
+// numbered in the order they are queued; one queued again after a crash
+// (before its run was saved) has the same number, so the same request.
+func MessageRequestID(sweep, runID string, n int) string {
+	return "sweep:" + sweep + ":" + runID + ":" + strconv.Itoa(n)
+}
+
 // Config configures a Runner.
 type Config struct {
 	Zoho    Zoho
 	Store   Store
 	Claims  Claims
 	Queue   Queue
-	Decoder *convert.Decoder // the deployment's: API version and default owner
+	// Requests, when set, records each message as a request
+	// (MessageRequestID), so that a run's outcomes can be shown; without
+	// it messages carry no request id.
+	Requests Requests
+	Decoder  *convert.Decoder // the deployment's: API version and default owner
 	Now     func() time.Time // default time.Now
 	// Reserve is the time a run leaves before its deadline: it stops
 	// taking pages then. Default max(10 s, 10% of the time it had).
@@ -514,6 +534,9 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 		}
 		if len(send) > 0 && !p.dry {
 			if err := p.enqueue(ctx, send); err != nil {
+				if errors.Is(err, errNotRecorded) {
+					return "", err // the store failed: the run stays open, and goes on from its cursor
+				}
 				p.add(seg, p.run.Cursor)
 				return p.end(ctx, EndError, "queueing leads: the conversion queue refused the message")
 			}
@@ -599,6 +622,10 @@ func (p *pass) convertible(ctx context.Context, chunk []string, seg *Run) ([]str
 	return keep, nil
 }
 
+// errNotRecorded marks a message whose request could not be recorded: a
+// store error, after which the run stays open rather than ending.
+var errNotRecorded = errors.New("sweep: the message's request was not recorded")
+
 func (p *pass) enqueue(ctx context.Context, ids []string) error {
 	req := *p.req
 	req.IDs = ids
@@ -606,7 +633,20 @@ func (p *pass) enqueue(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.r.cfg.Queue.Enqueue(ctx, string(body), ""); err != nil {
+	reqID := ""
+	if p.r.cfg.Requests != nil {
+		// Recorded before it is sent, as the API does, so that no lead
+		// is on its way without a request to find it by. A message sent
+		// again after a crash keeps the first record (RecordRequest
+		// keeps what it has), whose leads are those it first carried.
+		reqID = MessageRequestID(p.sw.Name, p.run.ID, p.run.Messages+1)
+		now := p.r.cfg.Now()
+		rec := jobs.Request{ID: reqID, LeadIDs: ids, CreatedAt: now, ExpiresAt: p.run.StartedAt.Add(RunRetention)}
+		if err := p.r.cfg.Requests.RecordRequest(ctx, rec); err != nil {
+			return fmt.Errorf("%w: %s: %w", errNotRecorded, reqID, err)
+		}
+	}
+	if err := p.r.cfg.Queue.Enqueue(ctx, string(body), reqID); err != nil {
 		p.r.cfg.Logger.ErrorContext(ctx, "sweep: queueing leads failed", "sweep", p.sw.Name, "run", p.run.ID,
 			"leads", len(ids), "error", err)
 		return err
