@@ -24,6 +24,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/outcome"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
@@ -53,6 +54,8 @@ type ConvertDeps struct {
 	// Wakes, when set, takes the accumulators' wake-ups: a queue whose
 	// event source has no batching window, so they arrive when due.
 	Wakes convert.Timer
+	// Sweeps, when set, lets GET /sweeps/{name} read sweeps and their runs.
+	Sweeps outcome.Runs
 }
 
 // Queue is the convert function's own SQS intake, seen from the function.
@@ -210,7 +213,7 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 // Convert returns the convert function's share, with fleet-wide batching
 // through the in-memory queue.
 func (e *Embedded) Convert() ConvertDeps {
-	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes}
+	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes, Sweeps: e.Jobs}
 }
 
 // Status returns the status function's share; it announces nothing, and

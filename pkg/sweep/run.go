@@ -160,16 +160,16 @@ func MessageRequestID(sweep, runID string, n int) string {
 
 // Config configures a Runner.
 type Config struct {
-	Zoho    Zoho
-	Store   Store
-	Claims  Claims
-	Queue   Queue
+	Zoho   Zoho
+	Store  Store
+	Claims Claims
+	Queue  Queue
 	// Requests, when set, records each message as a request
 	// (MessageRequestID), so that a run's outcomes can be shown; without
 	// it messages carry no request id.
 	Requests Requests
 	Decoder  *convert.Decoder // the deployment's: API version and default owner
-	Now     func() time.Time // default time.Now
+	Now      func() time.Time // default time.Now
 	// Reserve is the time a run leaves before its deadline: it stops
 	// taking pages then. Default max(10 s, 10% of the time it had).
 	Reserve time.Duration
