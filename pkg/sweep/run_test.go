@@ -24,16 +24,17 @@ import (
 type queue struct {
 	mu   sync.Mutex
 	msgs []string
+	reqs []string // each message's request id
 	fail error
 }
 
-func (q *queue) Enqueue(_ context.Context, body, _ string) error {
+func (q *queue) Enqueue(_ context.Context, body, requestID string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.fail != nil {
 		return q.fail
 	}
-	q.msgs = append(q.msgs, body)
+	q.msgs, q.reqs = append(q.msgs, body), append(q.reqs, requestID)
 	return nil
 }
 
@@ -157,8 +158,9 @@ func decoder() *convert.Decoder {
 
 func (r *rig) runner(reserve time.Duration) *sweep.Runner {
 	r.t.Helper()
+	reqs, _ := r.claims.(sweep.Requests)
 	run, err := sweep.NewRunner(sweep.Config{Zoho: zohoHook{r.z.Client, r}, Store: r.st, Claims: r.claims, Queue: r.q,
-		Decoder: decoder(), Now: r.z.Clock.Now, Reserve: reserve})
+		Requests: reqs, Decoder: decoder(), Now: r.z.Clock.Now, Reserve: reserve})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -460,6 +462,16 @@ func TestContinueOpen(t *testing.T) {
 		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
 			t.Fatalf("queued %d leads, want the %d convertible once", len(got), len(r.convertible))
 		}
+		// Each message, whichever invocation sent it, is the run's next
+		// request, which lists its leads.
+		for i, body := range r.q.msgs {
+			id := sweep.MessageRequestID("nightly", "tick-1", i+1)
+			req, _ := convert.DecodeJSON([]byte(body), "v7")
+			rec, err := claims.(jobs.Requests).Request(ctx, id)
+			if r.q.reqs[i] != id || err != nil || !slices.Equal(rec.LeadIDs, req.IDs) {
+				t.Errorf("message %d: request %q, recorded %v (%v), want %s with its %d leads", i+1, r.q.reqs[i], rec.LeadIDs, err, id, len(req.IDs))
+			}
+		}
 		for _, name := range []string{"nightly", "idle"} {
 			if sw, _ := st.Sweep(ctx, name); sw.OpenRun != "" || name == "idle" && sw.LastRun != "" {
 				t.Errorf("sweep %s after: %+v", name, sw)
@@ -492,5 +504,32 @@ func TestContinueOpenLeavesAHeldRun(t *testing.T) {
 	}
 	if got := r.q.ids(t); len(got) != 120 {
 		t.Fatalf("queued %d, want 120 once", len(got))
+	}
+}
+
+// failingRequests cannot record a request: the table is unavailable.
+type failingRequests struct{}
+
+func (failingRequests) RecordRequest(context.Context, jobs.Request) error {
+	return errors.New("table unavailable")
+}
+
+// TestRunStaysOpenWhenARequestIsNotRecorded: a message whose request
+// cannot be recorded is not sent, and the run is not ended in error (the
+// store failed, not Zoho): it stays open for the next invocation.
+func TestRunStaysOpenWhenARequestIsNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil, nil, zohosim.Options{}, 120, 0, 0, 0)
+	run, err := sweep.NewRunner(sweep.Config{Zoho: r.z.Client, Store: r.st, Claims: r.claims, Queue: r.q,
+		Requests: failingRequests{}, Decoder: decoder(), Now: r.z.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Run(ctx, "nightly", sweep.Options{RunID: "tick-1"}); err == nil || !strings.Contains(err.Error(), "table unavailable") {
+		t.Fatalf("run: %v, want the store's error", err)
+	}
+	stored, err := r.st.SweepRun(ctx, "nightly", "tick-1")
+	if err != nil || stored.End != "" || stored.Queued != 0 || len(r.q.msgs) != 0 {
+		t.Fatalf("after: %+v %v, %d messages", stored, err, len(r.q.msgs))
 	}
 }
