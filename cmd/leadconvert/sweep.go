@@ -501,7 +501,7 @@ run, not run.`,
 				if rep, err = invokeSweep(ctx, env.lambda, d.StatusFunction, ev); err != nil {
 					return err
 				}
-				if dryRun || rep.Stopped != "deadline" || i == maxRunInvocations-1 {
+				if dryRun || rep.Stopped != sweep.StoppedDeadline || i == maxRunInvocations-1 {
 					break
 				}
 				ev.Run = rep.RunID // the same run, from its cursor
@@ -562,10 +562,10 @@ func printReport(w io.Writer, rep sweep.Report) {
 	switch {
 	case rep.Repeated:
 		fmt.Fprintf(w, "run %s had ended already (%s): nothing was queued again\n", rep.RunID, rep.End)
-	case rep.Stopped == "busy":
+	case rep.Stopped == sweep.StoppedBusy:
 		fmt.Fprintf(w, "another invocation holds run %s: it goes on there\n", rep.RunID)
 	case rep.Stopped != "":
-		fmt.Fprintf(w, "stopped (%s); the run goes on from lead %s at the next invocation\n", rep.Stopped, rep.Cursor)
+		fmt.Fprintf(w, "stopped (%s); the run goes on from lead %s at the status function's next invocation (every StatusSchedule)\n", rep.Stopped, rep.Cursor)
 	case rep.End == sweep.EndError:
 		fmt.Fprintf(w, "ended in error: %s\n", rep.Reason)
 	case rep.End != "":
