@@ -480,6 +480,14 @@ func TestContinueOpen(t *testing.T) {
 		if reps, err := r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{}); err != nil || len(reps) != 0 {
 			t.Errorf("nothing under way: %+v %v", reps, err)
 		}
+		// Asked for a run that ended meanwhile (the list was read before
+		// its end), OnlyOpen starts none.
+		for _, name := range []string{"idle", "nightly"} {
+			rep, err := r.runner(time.Minute).Run(ctx, name, sweep.Options{RunID: "tick-2", OnlyOpen: true})
+			if sw, _ := st.Sweep(ctx, name); err != nil || rep.Stopped != sweep.StoppedNoOpenRun || sw.OpenRun != "" || sw.LastRun == "tick-2" {
+				t.Errorf("sweep %s, only open: %+v %v; sweep %+v", name, rep, err, sw)
+			}
+		}
 	})
 }
 
