@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/outcome"
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
@@ -243,18 +243,18 @@ func sweepHint(d *deployment) string {
 
 // sweepView is a sweep as list and show print it.
 type sweepView struct {
-	Name       string          `json:"name"`
-	Enabled    bool            `json:"enabled"`
-	Schedule   string          `json:"schedule"`
-	TimeZone   string          `json:"time_zone"`
-	Condition  string          `json:"condition"`
-	Options    json.RawMessage `json:"options,omitempty"`
-	MaxLeads   int             `json:"max_leads"`
-	CreatedAt  time.Time       `json:"created_at,omitzero"`
-	OpenRun    string          `json:"open_run,omitempty"`
-	LastRun    string          `json:"last_run,omitempty"`
-	ScheduleAt *scheduleView   `json:"schedule_state,omitempty"`
-	Runs       []runView       `json:"runs,omitempty"`
+	Name       string              `json:"name"`
+	Enabled    bool                `json:"enabled"`
+	Schedule   string              `json:"schedule"`
+	TimeZone   string              `json:"time_zone"`
+	Condition  string              `json:"condition"`
+	Options    json.RawMessage     `json:"options,omitempty"`
+	MaxLeads   int                 `json:"max_leads"`
+	CreatedAt  time.Time           `json:"created_at,omitzero"`
+	OpenRun    string              `json:"open_run,omitempty"`
+	LastRun    string              `json:"last_run,omitempty"`
+	ScheduleAt *scheduleView       `json:"schedule_state,omitempty"`
+	Runs       []outcome.RunReport `json:"runs,omitempty"`
 }
 
 func viewOf(s sweep.Sweep) sweepView {
@@ -317,25 +317,6 @@ func newSweepListCmd() *cobra.Command {
 	return cmd
 }
 
-// runView is a run as show prints it.
-type runView struct {
-	ID               string    `json:"run_id"`
-	StartedAt        time.Time `json:"started_at"`
-	EndedAt          time.Time `json:"ended_at,omitzero"`
-	End              string    `json:"end"` // done, max_leads, error, or running
-	Reason           string    `json:"reason,omitempty"`
-	Matched          int       `json:"matched"`
-	SkippedConverted int       `json:"skipped_converted"`
-	SkippedClaimed   int       `json:"skipped_claimed"`
-	SkippedNotFound  int       `json:"skipped_not_found"`
-	Queued           int       `json:"queued"`
-	OverMax          int       `json:"over_max"`
-	MoreOverMax      bool      `json:"more_over_max,omitempty"`
-	COQLCalls        int       `json:"coql_calls"`
-	ReadCalls        int       `json:"read_calls"`
-	Invocations      int       `json:"invocations"`
-}
-
 func newSweepShowCmd() *cobra.Command {
 	var (
 		d   deployment
@@ -346,9 +327,13 @@ func newSweepShowCmd() *cobra.Command {
 		Short: "Show a sweep's definition, its schedule and its last runs",
 		Long: `show prints the sweep as stored, the state of its schedule in Scheduler (ENABLED,
 DISABLED, or missing), and its last 20 runs, newest first: started, matched, skipped as
-converted, claimed or not found, queued, over max_leads, and how each ended (done,
+converted, claimed or not found, queued, over max_leads, what became of the queued
+leads (converted, not converted, rejected, pending), and how each ended (done,
 max_leads, error with Zoho's answer, or running). Runs are read by the ids the sweep
-keeps, not by a scan, and are kept 90 days.`,
+keeps, not by a scan, and are kept 90 days. Each message of a run is a request
+(sweep:NAME:RUN:N) that lists its leads; the outcomes are read a request at a time,
+for at most 10 messages over the runs shown, newest first, and marked partial past
+that (leadconvert request sweep:NAME:RUN:N shows one message's leads).`,
 		Example: `  leadconvert sweep show qualified-web --stack leadconvert
   leadconvert sweep show qualified-web --stack leadconvert -o json`,
 		Args: sweepNameArg,
@@ -376,16 +361,11 @@ keeps, not by a scan, and are kept 90 days.`,
 				}
 				v.ScheduleAt = &sv
 			}
-			for _, id := range slices.Backward(s.RecentRuns) {
-				r, err := env.store.SweepRun(ctx, s.Name, id)
-				if errors.Is(err, sweep.ErrNotFound) {
-					continue // expired
-				}
-				if err != nil {
-					return err
-				}
-				v.Runs = append(v.Runs, runViewOf(r))
+			rep, err := outcome.OfSweep(ctx, env.store, env.store, s.Name)
+			if err != nil {
+				return err
 			}
+			v.Runs = rep.Runs
 			if out.json() {
 				return writeJSONTo(cmd.OutOrStdout(), v)
 			}
@@ -396,17 +376,6 @@ keeps, not by a scan, and are kept 90 days.`,
 	d.addSweepFlags(cmd)
 	out.add(cmd)
 	return cmd
-}
-
-func runViewOf(r sweep.Run) runView {
-	end := r.End
-	if end == "" {
-		end = "running"
-	}
-	return runView{ID: r.ID, StartedAt: r.StartedAt, EndedAt: r.EndedAt, End: end, Reason: r.Reason, Matched: r.Matched,
-		SkippedConverted: r.SkippedConverted, SkippedClaimed: r.SkippedClaimed, SkippedNotFound: r.SkippedNotFound,
-		Queued: r.Queued, OverMax: r.OverMax, MoreOverMax: r.MoreOverMax, COQLCalls: r.COQLCalls, ReadCalls: r.ReadCalls,
-		Invocations: r.Invocations}
 }
 
 func printSweep(w io.Writer, v sweepView) error {
@@ -449,9 +418,28 @@ func printSweep(w io.Writer, v sweepView) error {
 			end += ": " + r.Reason
 		}
 		rows = append(rows, []string{r.ID, r.StartedAt.Format(time.RFC3339), strconv.Itoa(r.Matched), strconv.Itoa(r.SkippedConverted),
-			strconv.Itoa(r.SkippedClaimed), strconv.Itoa(r.SkippedNotFound), strconv.Itoa(r.Queued), over, end})
+			strconv.Itoa(r.SkippedClaimed), strconv.Itoa(r.SkippedNotFound), strconv.Itoa(r.Queued), over, outcomesWord(r.Outcomes), end})
 	}
-	return printTable(w, []string{"RUN", "STARTED", "MATCHED", "CONVERTED", "CLAIMED", "NOT FOUND", "QUEUED", "OVER MAX", "ENDED"}, rows)
+	if err := printTable(w, []string{"RUN", "STARTED", "MATCHED", "CONVERTED", "CLAIMED", "NOT FOUND", "QUEUED", "OVER MAX", "OUTCOMES", "ENDED"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nCONVERTED, CLAIMED and NOT FOUND are the leads the run skipped. OUTCOMES are its queued leads'\n"+
+		"converted/not converted/rejected/pending, from its messages' requests (%d messages a view;\n"+
+		"* partial: not every message read). leadconvert request sweep:NAME:RUN:N shows message N's leads.\n", outcome.RunMessages)
+	return nil
+}
+
+// outcomesWord is a run's outcomes as one column: converted/not
+// converted/rejected/pending, * when partial, - when not read.
+func outcomesWord(o *outcome.RunOutcomes) string {
+	if o == nil {
+		return "-"
+	}
+	w := fmt.Sprintf("%d/%d/%d/%d", o.Converted, o.NotConverted, o.Rejected, o.Pending)
+	if o.Partial {
+		w += "*"
+	}
+	return w
 }
 
 // maxRunInvocations bounds how often `sweep run` invokes the function for
@@ -513,7 +501,7 @@ run, not run.`,
 				if rep, err = invokeSweep(ctx, env.lambda, d.StatusFunction, ev); err != nil {
 					return err
 				}
-				if dryRun || rep.Stopped != "deadline" || i == maxRunInvocations-1 {
+				if dryRun || rep.Stopped != sweep.StoppedDeadline || i == maxRunInvocations-1 {
 					break
 				}
 				ev.Run = rep.RunID // the same run, from its cursor
@@ -574,10 +562,10 @@ func printReport(w io.Writer, rep sweep.Report) {
 	switch {
 	case rep.Repeated:
 		fmt.Fprintf(w, "run %s had ended already (%s): nothing was queued again\n", rep.RunID, rep.End)
-	case rep.Stopped == "busy":
+	case rep.Stopped == sweep.StoppedBusy:
 		fmt.Fprintf(w, "another invocation holds run %s: it goes on there\n", rep.RunID)
 	case rep.Stopped != "":
-		fmt.Fprintf(w, "stopped (%s); the run goes on from lead %s at the next invocation\n", rep.Stopped, rep.Cursor)
+		fmt.Fprintf(w, "stopped (%s); the run goes on from lead %s at the status function's next invocation (every StatusSchedule)\n", rep.Stopped, rep.Cursor)
 	case rep.End == sweep.EndError:
 		fmt.Fprintf(w, "ended in error: %s\n", rep.Reason)
 	case rep.End != "":

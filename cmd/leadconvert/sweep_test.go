@@ -196,6 +196,11 @@ func TestSweepCommands(t *testing.T) {
 		shown.Runs[0].Matched != 60 || shown.Runs[0].End != sweep.EndDone || shown.MaxLeads != sweep.DefaultMaxLeads {
 		t.Fatalf("show -o json: exit %d, %+v %v", code, shown, err)
 	}
+	// Its leads' outcomes, read from its one message's request.
+	if o := shown.Runs[0].Outcomes; o == nil || o.MessagesRead != 1 || o.Partial ||
+		o.Converted+o.NotConverted+o.Rejected+o.Pending != 60 {
+		t.Fatalf("show -o json: the run's outcomes %+v", o)
+	}
 	if code, out := r.cli(t, "sweep", "list"); code != exitOK || !strings.Contains(out, "qualified-web enabled cron(0 2 * * ? *)") {
 		t.Fatalf("list: exit %d", code)
 	}

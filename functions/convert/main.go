@@ -32,6 +32,7 @@ func main() {
 		fail(err)
 	}
 	ddb, sqsClient := table.NewClient(awsCfg), sqs.NewFromConfig(awsCfg)
+	jobStore := table.NewJobStore(ddb, cfg.JobsTable)
 	deps := app.ConvertDeps{
 		Shared: app.Shared{
 			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
@@ -41,8 +42,9 @@ func main() {
 			Credits: table.NewJobStore(ddb, cfg.JobsTable),
 			Out:     os.Stdout,
 		},
-		Jobs:       table.NewJobStore(ddb, cfg.JobsTable),
+		Jobs:       jobStore,
 		DeadLetter: sqsqueue.NewDeadLetter(sqsClient, cfg.DeadLetterQueueURL),
+		Sweeps:     jobStore, // GET /sweeps/{name}
 	}
 	if cfg.ConversionQueueURL != "" {
 		deps.Queue = sqsqueue.NewQueue(sqsClient, cfg.ConversionQueueURL)

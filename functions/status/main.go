@@ -51,7 +51,8 @@ func main() {
 		deps.Resend = sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)
 	}
 	if cfg.EventBusName != "" {
-		deps.Events = eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
+		bus := eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
+		deps.Events, deps.SweepEvents = bus, bus
 	}
 	fn, err := app.NewStatus(cfg, deps)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/outcome"
 	"github.com/zoho-bridge/leadconvert/pkg/secret"
 	"github.com/zoho-bridge/leadconvert/pkg/sqsbatch"
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
@@ -55,6 +56,8 @@ type ConvertDeps struct {
 	// Wakes, when set, takes the accumulators' wake-ups: a queue whose
 	// event source has no batching window, so they arrive when due.
 	Wakes convert.Timer
+	// Sweeps, when set, lets GET /sweeps/{name} read sweeps and their runs.
+	Sweeps outcome.Runs
 }
 
 // Queue is the convert function's own SQS intake, seen from the function.
@@ -77,13 +80,17 @@ type StatusDeps struct {
 	Events jobcheck.Publisher // nil: finished jobs are not announced
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
 	Sweeps SweepStore         // nil: the function runs no sweeps
+	// SweepEvents announces the end of sweeps' runs; nil: not announced.
+	SweepEvents sweep.Publisher
 }
 
 // SweepStore is what the status function reads and writes to run a sweep:
-// the sweep and its runs, and the claims of the leads it selects.
+// the sweep and its runs, the claims of the leads it selects, and the
+// request each of its messages is.
 type SweepStore interface {
 	sweep.Store
 	sweep.Claims
+	sweep.Requests
 }
 
 // observeZoho counts every request sent to the CRM by kind, retries
@@ -220,7 +227,7 @@ func NewEmbedded(secretJSON string, now func() time.Time, out io.Writer) *Embedd
 // Convert returns the convert function's share, with fleet-wide batching
 // through the in-memory queue.
 func (e *Embedded) Convert() ConvertDeps {
-	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes}
+	return ConvertDeps{Shared: e.Shared, Jobs: e.Jobs, DeadLetter: e.DeadLetters, Queue: e.Queue, Wakes: e.Wakes, Sweeps: e.Jobs}
 }
 
 // Status returns the status function's share; it announces nothing, and

@@ -46,7 +46,7 @@ func NewConvert(cfg config.Convert, d ConvertDeps) (*Convert, error) {
 		Now: d.Now, Logger: log, JobRetention: cfg.JobRetention, Unrecorded: keepUnrecorded(d.DeadLetter, log),
 	}
 	hc := httpapi.Config{Jobs: d.Jobs, WebhookKey: webhookKey(d.Secret, log), APIVersion: cfg.APIVersion, DefaultOwner: cfg.DefaultOwner,
-		Logger: log, Retention: cfg.JobRetention, Now: d.Now}
+		Logger: log, Retention: cfg.JobRetention, Now: d.Now, Sweeps: d.Sweeps}
 	if d.Queue != nil {
 		cc.Timer, cc.MaxWait, cc.Refused = d.Queue, cfg.MaxWait, deadLetterBatch(d.DeadLetter, log)
 		// On the conversion queue a wake-up spends between nothing and the

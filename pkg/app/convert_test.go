@@ -18,6 +18,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
 // SampleWebhookKey is the key the sample events in events/ present.
@@ -332,5 +333,53 @@ func TestLostWakeupIsSentByTheStatusRun(t *testing.T) {
 	}
 	if rep := run(); rep.Parked != 0 {
 		t.Fatalf("after the wake-up: %+v; want nothing parked", rep)
+	}
+}
+
+// TestEveryTemplateRouteIsServed: each HttpApi route of the template
+// reaches a handler of the API (none answers "no such route"), and GET
+// /sweeps/{name} reads the sweeps stored beside the jobs.
+func TestEveryTemplateRouteIsServed(t *testing.T) {
+	r := newConvert(t)
+	s := sweep.Sweep{Name: "nightly", Schedule: "cron(0 2 * * ? *)", Condition: "Lead_Status = 'Qualified'", Enabled: true}
+	if err := r.deps.Jobs.PutSweep(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{"{job_id}": "3652397000009835001", "{request_id}": "req-1", "{lead_id}": "1001", "{name}": "nightly"}
+	auth := map[string]string{"authorization": "Bearer " + sampleWebhookKey, "content-type": "application/json"}
+	routes := 0
+	for id, res := range loadTemplate(t).Resources {
+		var fn struct {
+			Events map[string]struct {
+				Type       string `yaml:"Type"`
+				Properties struct {
+					Method string `yaml:"Method"`
+					Path   string `yaml:"Path"`
+				} `yaml:"Properties"`
+			} `yaml:"Events"`
+		}
+		if res.Type != "AWS::Serverless::Function" || res.Properties.Decode(&fn) != nil {
+			continue
+		}
+		for name, ev := range fn.Events {
+			if ev.Type != "HttpApi" {
+				continue
+			}
+			routes++
+			path := ev.Properties.Path
+			for k, v := range values {
+				path = strings.ReplaceAll(path, k, v)
+			}
+			got := r.invoke(t, httpEvent(ev.Properties.Method, path, auth, `{"ids":["1001"]}`, false)).(events.APIGatewayV2HTTPResponse)
+			if strings.Contains(got.Body, "INVALID_URL_PATTERN") || got.StatusCode >= 500 {
+				t.Errorf("%s.%s %s %s: %d %s", id, name, ev.Properties.Method, path, got.StatusCode, got.Body)
+			}
+			if ev.Properties.Path == "/sweeps/{name}" && (got.StatusCode != 200 || !strings.Contains(got.Body, `"name":"nightly"`)) {
+				t.Errorf("GET %s: %d %s", path, got.StatusCode, got.Body)
+			}
+		}
+	}
+	if routes < 5 {
+		t.Errorf("%d HttpApi routes in the template; want at least 5", routes)
 	}
 }

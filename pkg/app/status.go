@@ -22,7 +22,8 @@ import (
 // the runs of sweeps.
 type Status struct {
 	checker *jobcheck.Checker
-	sweeps  *sweep.Runner // nil without a sweep store
+	sweeps  *sweep.Runner   // nil without a sweep store
+	events  sweep.Publisher // nil: run ends are not announced
 	floor   *credits.Floor
 	now     func() time.Time
 	out     io.Writer
@@ -61,12 +62,12 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{checker: checker, floor: floor, now: d.Now, out: d.Out, log: log}
+	st := &Status{checker: checker, events: d.SweepEvents, floor: floor, now: d.Now, out: d.Out, log: log}
 	if st.now == nil {
 		st.now = time.Now
 	}
 	if d.Sweeps != nil {
-		sc := sweep.Config{Zoho: client, Store: d.Sweeps, Claims: d.Sweeps, Queue: d.Resend,
+		sc := sweep.Config{Zoho: client, Store: d.Sweeps, Claims: d.Sweeps, Queue: d.Resend, Requests: d.Sweeps,
 			Decoder: &convert.Decoder{APIVersion: client.APIVersion(), DefaultOwner: cfg.DefaultOwner}, Now: st.now, Logger: log}
 		if d.Resend == nil {
 			sc.Queue = noQueue{}
@@ -116,7 +117,42 @@ func (s *Status) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	m := obs.NewMetrics("status")
 	defer func() { _ = m.Flush(s.out, time.Now()) }()
-	return s.checker.Run(obs.WithMetrics(ctx, m), req), nil
+	ctx = obs.WithMetrics(ctx, m)
+	if len(req.JobIDs) == 0 {
+		s.continueSweeps(ctx, m)
+	}
+	return s.checker.Run(ctx, req), nil
+}
+
+// continueSweeps goes on with the sweeps' runs that stopped at a deadline
+// (sweep.Runner.ContinueOpen: it starts none), in the first half of the
+// time left, so the due jobs keep the second half. The answer stays the
+// checker's report; each run is logged and counted.
+func (s *Status) continueSweeps(ctx context.Context, m *obs.Metrics) {
+	if s.sweeps == nil {
+		return
+	}
+	if below, _ := s.floor.Below(ctx); below {
+		// Sweeps are optional work: their open runs wait above the floor,
+		// cursor and lease kept, as a new run would.
+		return
+	}
+	var o sweep.Options
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		o.Deadline, o.StopAt = s.now().Add(left), s.now().Add(left/2)
+	}
+	reps, err := s.sweeps.ContinueOpen(ctx, o)
+	if err != nil {
+		s.log.ErrorContext(ctx, "status: continuing sweeps' runs failed", "error", err)
+		m.Count("SweepErrors", 1)
+	}
+	for _, rep := range reps {
+		if rep.Stopped == sweep.StoppedNoOpenRun {
+			continue // ended meanwhile
+		}
+		s.sweepRan(ctx, m, rep)
+	}
 }
 
 // queueWaker sends a batch's wake-up as its timer would have.
@@ -155,13 +191,34 @@ func (s *Status) runSweep(ctx context.Context, ev sweep.Event) (any, error) {
 		s.log.ErrorContext(ctx, "status: sweep not run", "sweep", ev.Sweep, "error", err)
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	if !rep.DryRun {
-		m.CountBy("SweepLeadsQueued", "Sweep", ev.Sweep, rep.Queued)
-		if rep.End == sweep.EndError {
-			m.CountBy("SweepRunsFailed", "Sweep", ev.Sweep, 1)
-		}
-	}
-	s.log.InfoContext(ctx, "status: sweep ran", "sweep", ev.Sweep, "run", rep.RunID, "dry_run", rep.DryRun,
-		"end", rep.End, "stopped", rep.Stopped, "queued", rep.Queued, "matched", rep.Matched)
+	s.sweepRan(ctx, m, rep)
 	return rep, nil
+}
+
+// sweepRan logs an invocation's work on a run, counts it, and announces
+// the run's end when this invocation ended it: a run asked again after its
+// end (a tick delivered twice) is neither counted nor announced again.
+// SweepRunsFailed is counted per sweep and without the sweep, so that one
+// alarm covers sweeps whose names the template cannot know.
+func (s *Status) sweepRan(ctx context.Context, m *obs.Metrics, rep sweep.Report) {
+	s.log.InfoContext(ctx, "status: sweep ran", "sweep", rep.Sweep, "run", rep.RunID, "dry_run", rep.DryRun,
+		"end", rep.End, "stopped", rep.Stopped, "queued", rep.Queued, "queued_now", rep.QueuedNow, "matched", rep.Matched)
+	if rep.DryRun {
+		return
+	}
+	m.CountBy("SweepLeadsQueued", "Sweep", rep.Sweep, rep.QueuedNow)
+	if !rep.EndedNow {
+		return
+	}
+	if rep.End == sweep.EndError {
+		m.CountBy("SweepRunsFailed", "Sweep", rep.Sweep, 1)
+		m.Count("SweepRunsFailed", 1)
+	}
+	if s.events == nil {
+		return
+	}
+	if err := s.events.PublishRunEnded(ctx, sweep.NewRunEvent(rep)); err != nil {
+		s.log.WarnContext(ctx, "status: announcing a run's end failed", "sweep", rep.Sweep, "run", rep.RunID, "error", err)
+		m.Count("EventErrors", 1)
+	}
 }

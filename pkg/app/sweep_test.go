@@ -1,15 +1,19 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
@@ -189,4 +193,196 @@ func newStatusOnEmbedded(t *testing.T) *app.Status {
 		t.Fatal(err)
 	}
 	return fn
+}
+
+// TestScheduledInvocationFinishesAStoppedRun: a run that stops at its
+// deadline is finished by the status function's next regular invocation
+// (the schedule's event, not the sweep's), which queues each remaining
+// lead once and starts no run of its own.
+func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
+	const leads = 3000
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	cfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every reading of the clock moves it a second: the run nears its
+	// deadline after a number of reads, with no real time passing.
+	ticking := func() time.Time { clock.Advance(time.Second); return clock.Now() }
+	deps := app.NewEmbedded(sampleSecret(), ticking, io.Discard)
+	fn, err := app.NewStatus(cfg, deps.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range sim.SeedLeadRange(leads) {
+		sim.SetLeadFields(id, map[string]any{"Lead_Status": "Qualified"})
+	}
+	ctx := context.Background()
+	s := sweep.Sweep{Name: "nightly", Schedule: "cron(0 2 * * ? *)", Condition: "Lead_Status = 'Qualified'",
+		MaxLeads: sweep.MaxMaxLeads, Enabled: true}
+	if err := s.Check(&convert.Decoder{APIVersion: "v7", DefaultOwner: cfg.DefaultOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Jobs.PutSweep(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+
+	// The tick's invocation, with a deadline the run reaches on the clock.
+	withDeadline, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel)
+	res, err := fn.Invoke(withDeadline, json.RawMessage(`{"sweep":"nightly","run":"2026-11-28T02:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := res.(sweep.Report)
+	if first.Stopped != sweep.StoppedDeadline || first.End != "" || first.Queued == 0 || first.Queued >= leads {
+		t.Fatalf("the tick's invocation: %+v, want stopped at the deadline with part of the leads queued", first)
+	}
+
+	// The regular invocation finishes it.
+	if _, err := fn.Invoke(ctx, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	run, err := deps.Jobs.SweepRun(ctx, "nightly", "2026-11-28T02:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.End != sweep.EndDone || run.Queued != leads || run.Invocations != 2 {
+		t.Fatalf("after the regular invocation: %+v, want done with %d queued in 2 invocations", run, leads)
+	}
+	got := queuedLeads(t, deps)
+	if len(got) != leads {
+		t.Fatalf("%d leads queued, want %d", len(got), leads)
+	}
+	// Each message is a request of the run, numbered in order, which
+	// records its leads: how the run's outcomes are followed.
+	byReq := map[string][]string{}
+	for lead, req := range got {
+		byReq[req] = append(byReq[req], lead)
+	}
+	if len(byReq) != run.Messages {
+		t.Fatalf("%d request ids over %d messages", len(byReq), run.Messages)
+	}
+	for n := 1; n <= run.Messages; n++ {
+		id := sweep.MessageRequestID("nightly", run.ID, n)
+		rec, err := deps.Jobs.Request(ctx, id)
+		if err != nil || len(rec.LeadIDs) != len(byReq[id]) {
+			t.Fatalf("request %s: %d leads recorded (%v), %d carried", id, len(rec.LeadIDs), err, len(byReq[id]))
+		}
+	}
+
+	// The next one has nothing to go on with, and starts nothing.
+	if _, err := fn.Invoke(ctx, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if sw, err := deps.Jobs.Sweep(ctx, "nightly"); err != nil || sw.LastRun != run.ID || sw.OpenRun != "" {
+		t.Fatalf("after another regular invocation: %+v %v, want no new run", sw, err)
+	}
+	if deps.Queue.Len() != 0 {
+		t.Fatalf("%d more messages queued", deps.Queue.Len())
+	}
+}
+
+// queuedLeads takes every message off the conversion queue and returns
+// their leads, failing on a lead queued twice.
+func queuedLeads(t *testing.T, deps *app.Embedded) map[string]string {
+	t.Helper()
+	byLead := map[string]string{} // lead -> its message's request id
+	for {
+		raw, ids := deps.Queue.Receive(10)
+		if raw == nil {
+			return byLead
+		}
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range ev.Records {
+			req, err := convert.DecodeJSON([]byte(rec.Body), "v7")
+			if err != nil {
+				t.Fatalf("a queued message does not decode: %v", err)
+			}
+			reqID := ""
+			if a, ok := rec.MessageAttributes["request_id"]; ok && a.StringValue != nil {
+				reqID = *a.StringValue
+			}
+			for _, id := range req.IDs {
+				if _, dup := byLead[id]; dup {
+					t.Fatalf("lead %s queued twice", id)
+				}
+				byLead[id] = reqID
+			}
+		}
+		deps.Queue.Delete(ids, events.SQSEventResponse{})
+	}
+}
+
+// published records the run ends the status function announces.
+type published struct{ events []sweep.RunEvent }
+
+func (p *published) PublishRunEnded(_ context.Context, ev sweep.RunEvent) error {
+	p.events = append(p.events, ev)
+	return nil
+}
+
+// TestSweepRunEndIsAnnouncedAndCounted: a run Zoho refuses ends in error,
+// is announced once with its reason and counted in SweepRunsFailed per
+// sweep and without the sweep (the one alarm's metric); the same tick
+// delivered again is neither announced nor counted again.
+func TestSweepRunEndIsAnnouncedAndCounted(t *testing.T) {
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	cfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	deps := app.NewEmbedded(sampleSecret(), clock.Now, &out)
+	pub := &published{}
+	sd := deps.Status()
+	sd.SweepEvents = pub
+	fn, err := app.NewStatus(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sweep.Sweep{Name: "nightly", Schedule: "cron(0 2 * * ? *)", Condition: "Lead_Status = 'Qualified'", Enabled: true}
+	if err := s.Check(&convert.Decoder{APIVersion: "v7", DefaultOwner: cfg.DefaultOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Jobs.PutSweep(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	sim.Script(zohosim.EndpointCOQL, zohosim.Fault{Kind: zohosim.NoPermission})
+
+	const event = `{"sweep":"nightly","run":"2026-11-28T02:00:00Z"}`
+	rep := invokeSweep(t, fn, event)
+	if rep.End != sweep.EndError || !rep.EndedNow {
+		t.Fatalf("run: %+v, want ended in error", rep)
+	}
+	if again := invokeSweep(t, fn, event); !again.Repeated || again.EndedNow {
+		t.Fatalf("the tick again: %+v", again)
+	}
+	if len(pub.events) != 1 {
+		t.Fatalf("%d events, want 1: %+v", len(pub.events), pub.events)
+	}
+	want := sweep.RunEvent{Sweep: "nightly", RunID: "2026-11-28T02:00:00Z", End: sweep.EndError, Reason: rep.Reason,
+		COQLCalls: 1, StartedAt: rep.StartedAt, EndedAt: rep.EndedAt}
+	if got := pub.events[0]; !reflect.DeepEqual(got, want) || got.Reason == "" {
+		t.Errorf("event\n got %+v\nwant %+v", got, want)
+	}
+	sums := testkit.EMFSums(t, out.Bytes())
+	if sums["SweepRunsFailed"] != 1 || sums["SweepRunsFailed/nightly"] != 1 {
+		t.Errorf("SweepRunsFailed %v, per sweep %v; want 1 each", sums["SweepRunsFailed"], sums["SweepRunsFailed/nightly"])
+	}
 }

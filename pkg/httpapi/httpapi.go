@@ -1,8 +1,8 @@
 // Package httpapi is the convert function's HTTP API as a plain
 // http.Handler, independent of API Gateway: POST /conversions schedules a
 // conversion; GET /conversions/{job_id}, GET /requests/{request_id} and
-// GET /leads/{lead_id} show what became of each lead. Every route needs
-// the webhook key.
+// GET /leads/{lead_id} show what became of each lead; GET /sweeps/{name}
+// shows a sweep's last runs. Every route needs the webhook key.
 package httpapi
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/outcome"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
@@ -52,7 +53,10 @@ type Config struct {
 	// Queue, when set, makes POST /conversions queue the request and answer
 	// at once; ?wait=true still converts synchronously. Without it every
 	// request is converted synchronously.
-	Queue      Queue
+	Queue Queue
+	// Sweeps, when set, serves GET /sweeps/{name}; without it every sweep
+	// is unknown.
+	Sweeps     outcome.Runs
 	WebhookKey KeyFunc
 	APIVersion string // requests are validated for it
 	// DefaultOwner is the assign_to of a request that names no owner
@@ -77,6 +81,11 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /conversions/{job_id}", a.get)
 	mux.HandleFunc("GET /requests/{request_id}", a.getRequest)
 	mux.HandleFunc("GET /leads/{lead_id}", a.getLead)
+	mux.HandleFunc("GET /sweeps/{name}", a.getSweep)
+	mux.HandleFunc("/sweeps/{name}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /sweeps/{name}", nil)
+	})
 	mux.HandleFunc("/leads/{lead_id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodGet)
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /leads/{lead_id}", nil)
@@ -94,7 +103,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "INVALID_REQUEST_METHOD", "use GET /conversions/{job_id}", nil)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /conversions/{job_id}, GET /requests/{request_id} and GET /leads/{lead_id}", nil)
+		writeError(w, http.StatusNotFound, "INVALID_URL_PATTERN", "no such route; see POST /conversions, GET /conversions/{job_id}, GET /requests/{request_id}, GET /leads/{lead_id} and GET /sweeps/{name}", nil)
 	})
 	return a.recoverPanics(a.authenticate(mux))
 }

@@ -186,13 +186,14 @@ type Store interface {
 }
 
 // IsRequestID reports whether s can be the id of a request: API Gateway's
-// (base64-ish, or a UUID) or a local server's.
+// (base64-ish, or a UUID), a local server's, or a sweep's message's
+// (sweep:NAME:RUN:N, whose run id, a schedule's tick, holds : and +).
 func IsRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
+	if s == "" || len(s) > 160 {
 		return false
 	}
 	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.", c) >= 0) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=.:+", c) >= 0) {
 			return false
 		}
 	}

@@ -1,6 +1,9 @@
 package jobs
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestIsJobID(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,6 +38,9 @@ func TestIsRequestID(t *testing.T) {
 		{"", false},
 		{"a/b", false},
 		{"req id", false},
+		{"sweep:qualified-web:2026-11-28T02:00:00Z:3", true},
+		{"sweep:" + strings.Repeat("n", 64) + ":" + strings.Repeat("r", 64) + ":100", true},
+		{strings.Repeat("x", 161), false},
 	} {
 		if got := IsRequestID(tc.id); got != tc.ok {
 			t.Errorf("IsRequestID(%q) = %v, want %v", tc.id, got, tc.ok)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -124,6 +125,9 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp
 		source := rec.MessageID
 		if id := rec.RequestID(); id != "" {
 			source = "api:" + id
+			if strings.HasPrefix(id, "sweep:") {
+				source = id // a sweep's message (sweep.MessageRequestID) names itself
+			}
 		}
 		subs = append(subs, convert.Submission{Source: source, Request: req, Accepted: rec.SentAt()})
 		from = append(from, i)

@@ -276,3 +276,32 @@ func TestDeadLetterKeepsTheRequestID(t *testing.T) {
 		t.Fatalf("dead letters %+v; want one carrying request_id", res.Messages)
 	}
 }
+
+// sources records the sources of the submissions it is given.
+type sources struct{ got []string }
+
+func (c *sources) Accumulate(_ context.Context, subs []convert.Submission) []convert.Result {
+	out := make([]convert.Result, len(subs))
+	for i, s := range subs {
+		c.got = append(c.got, s.Source)
+		out[i] = convert.Result{Source: s.Source}
+	}
+	return out
+}
+
+func (c *sources) Wake(context.Context, []convert.Wakeup) []convert.Verdict { return nil }
+
+// TestSourceNamesTheRequest: a message without a request id is its SQS
+// message id; an API request's is api:<id>; a sweep's message names
+// itself (sweep:NAME:RUN:N), so its jobs' sources say which run it was.
+func TestSourceNamesTheRequest(t *testing.T) {
+	msgs := batch(zohotest.Body("1"), zohotest.Body("2"), zohotest.Body("3"))
+	msgs[1].MessageAttributes.RequestID.StringValue = "Xk3vQjRAIAMEbWQ="
+	msgs[2].MessageAttributes.RequestID.StringValue = "sweep:nightly:2026-11-28T02:00:00Z:1"
+	conv := &sources{}
+	c := sqsbatch.NewConsumer(sqsbatch.Config{Converter: conv, DeadLetter: &sqsbatch.MemoryDeadLetter{}, APIVersion: "v7"})
+	c.Handle(context.Background(), msgs)
+	if want := []string{"m00", "api:Xk3vQjRAIAMEbWQ=", "sweep:nightly:2026-11-28T02:00:00Z:1"}; !slices.Equal(conv.got, want) {
+		t.Errorf("sources %v, want %v", conv.got, want)
+	}
+}

@@ -54,6 +54,14 @@ type Run struct {
 	Version    int
 }
 
+// Why an invocation stopped before its run ended (Report.Stopped).
+const (
+	StoppedDeadline  = "deadline"    // it goes on in the next invocation
+	StoppedBusy      = "busy"        // another invocation holds the run
+	StoppedLeaseLost = "lease_lost"  // another invocation took the run over
+	StoppedNoOpenRun = "no_open_run" // OnlyOpen, and the sweep has no run under way
+)
+
 // Report is what an invocation answers.
 type Report struct {
 	Sweep            string    `json:"sweep"`
@@ -74,13 +82,19 @@ type Report struct {
 	COQLCalls        int       `json:"coql_calls"`
 	ReadCalls        int       `json:"read_calls"`
 	Cursor           string    `json:"cursor,omitempty"`
-	// Stopped says why this invocation stopped before the run ended:
-	// "deadline" (it goes on in the next invocation), "busy" (another
-	// invocation holds the run), "lease_lost" (another took it over).
+	// Stopped says why this invocation stopped before the run ended
+	// (StoppedDeadline, StoppedBusy, StoppedLeaseLost, StoppedNoOpenRun).
 	Stopped string `json:"stopped,omitempty"`
 	// Repeated says the run had ended before this invocation: nothing was
 	// queued again.
 	Repeated bool `json:"repeated,omitempty"`
+	// EndedNow says this invocation ended the run (its save of the end
+	// went through): only it announces the end and counts a failure, so
+	// a run ends once however often it is asked again.
+	EndedNow bool `json:"ended_now,omitempty"`
+	// QueuedNow is the leads this invocation queued, of Queued, which
+	// counts the whole run: what the metrics add up.
+	QueuedNow int `json:"queued_now"`
 	// Sample holds the first ids a dry run would queue, and SampleNames
 	// their names (first and last, as Zoho has them) where Zoho gave one.
 	Sample      []string          `json:"sample,omitempty"`
@@ -128,14 +142,34 @@ type Queue interface {
 	Enqueue(ctx context.Context, body, requestID string) error
 }
 
+// Requests records the request each message is (jobs.Requests): the
+// convert function follows a message's request id as it follows the API's
+// requests, so a run's outcomes are read from its requests, a message of
+// up to 1,000 leads at a time, never lead by lead (outcome.OfRun).
+type Requests interface {
+	RecordRequest(ctx context.Context, r jobs.Request) error
+}
+
+// MessageRequestID is the request id of message n (from 1) of a run, which
+// the message carries as its request_id attribute. A run's messages are
+// numbered in the order they are queued; one queued again after a crash
+// (before its run was saved) has the same number, so the same request.
+func MessageRequestID(sweep, runID string, n int) string {
+	return "sweep:" + sweep + ":" + runID + ":" + strconv.Itoa(n)
+}
+
 // Config configures a Runner.
 type Config struct {
-	Zoho    Zoho
-	Store   Store
-	Claims  Claims
-	Queue   Queue
-	Decoder *convert.Decoder // the deployment's: API version and default owner
-	Now     func() time.Time // default time.Now
+	Zoho   Zoho
+	Store  Store
+	Claims Claims
+	Queue  Queue
+	// Requests, when set, records each message as a request
+	// (MessageRequestID), so that a run's outcomes can be shown; without
+	// it messages carry no request id.
+	Requests Requests
+	Decoder  *convert.Decoder // the deployment's: API version and default owner
+	Now      func() time.Time // default time.Now
 	// Reserve is the time a run leaves before its deadline: it stops
 	// taking pages then. Default max(10 s, 10% of the time it had).
 	Reserve time.Duration
@@ -168,6 +202,16 @@ type Options struct {
 	DryRun bool
 	// Deadline is when the invocation ends (on Now's clock); zero: none.
 	Deadline time.Time
+	// StopAt, when set, is when the run stops taking work before its
+	// deadline, leaving the rest of the invocation to other work; the
+	// lease still lasts until past Deadline, when the invocation can no
+	// longer be sending.
+	StopAt time.Time
+	// OnlyOpen goes on with the sweep's run under way and never starts
+	// one: the status function's scheduled invocation uses it to finish
+	// runs that stopped at a deadline without running a sweep off its
+	// schedule.
+	OnlyOpen bool
 }
 
 // UnknownSweepError is a run asked of a sweep that is not stored.
@@ -233,6 +277,48 @@ func (r *Runner) Run(ctx context.Context, name string, o Options) (Report, error
 	return p.go_(ctx)
 }
 
+// ContinueOpen goes on with every enabled sweep's run under way that no
+// invocation holds, one sweep after another, until o's stop: a run that
+// stopped at a deadline ends without waiting for its sweep's next tick.
+// It never starts a run (Options.OnlyOpen), so a sweep runs only on its
+// schedule or when an operator asks. The sweeps come from the catalog
+// (one read per sweep, never a scan); each run keeps its own guarantees:
+// the lease keeps invocations from queueing for one run at once, and the
+// cursor keeps a lead from being queued twice. A paused sweep's run waits
+// for its resumption. Errors of single sweeps are joined; the others
+// still go on.
+func (r *Runner) ContinueOpen(ctx context.Context, o Options) ([]Report, error) {
+	sweeps, err := r.cfg.Store.Sweeps(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sweeps: %w", err)
+	}
+	start := r.cfg.Now()
+	o.DryRun, o.OnlyOpen = false, true
+	var reps []Report
+	var errs []error
+	for _, sw := range sweeps {
+		if sw.OpenRun == "" || !sw.Enabled {
+			continue
+		}
+		if r.stopping(o, start) {
+			break
+		}
+		o.RunID = sw.OpenRun
+		rep, err := r.Run(ctx, sw.Name, o)
+		_, paused := errors.AsType[*PausedError](err)
+		_, gone := errors.AsType[*UnknownSweepError](err)
+		switch {
+		case paused || gone:
+			continue // paused or deleted since the list was read
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		reps = append(reps, rep)
+	}
+	return reps, errors.Join(errs...)
+}
+
 // take finds or starts the run to go on with and takes its lease. ok is
 // false when there is nothing to do: rep says why.
 func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (Run, Report, bool, error) {
@@ -242,6 +328,9 @@ func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (
 		until = o.Deadline.Add(leaseGrace)
 	}
 	for range 3 { // a start that loses a race reads again
+		if sw.OpenRun == "" && o.OnlyOpen {
+			return Run{}, Report{Sweep: sw.Name, RunID: o.RunID, Stopped: StoppedNoOpenRun}, false, nil
+		}
 		if sw.OpenRun == "" {
 			id := o.RunID
 			if id == "" {
@@ -280,7 +369,7 @@ func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (
 				}
 			} else if run.End == "" {
 				rep := run.report()
-				rep.Stopped = "busy"
+				rep.Stopped = StoppedBusy
 				return Run{}, rep, false, nil
 			}
 		}
@@ -289,7 +378,7 @@ func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (
 			return Run{}, Report{}, false, fmt.Errorf("reading sweep %s: %w", sw.Name, err)
 		}
 	}
-	return Run{}, Report{Sweep: sw.Name, Stopped: "busy"}, false, nil
+	return Run{}, Report{Sweep: sw.Name, Stopped: StoppedBusy}, false, nil
 }
 
 func newOwner() string {
@@ -317,26 +406,38 @@ type pass struct {
 	start  time.Time
 	// A dry run's names: of the page's leads, and of the sample's.
 	pageNames, sampleNames map[string]string
+	queuedAtStart          int
+	endedNow               bool
 }
 
 // nearDeadline reports whether the invocation should stop taking work.
 func (p *pass) nearDeadline() bool {
-	if p.o.Deadline.IsZero() {
+	return p.r.stopping(p.o, p.start)
+}
+
+// stopping reports whether work begun at start should stop taking more:
+// StopAt has come, or less than the reserve is left before the deadline.
+func (r *Runner) stopping(o Options, start time.Time) bool {
+	now := r.cfg.Now()
+	if !o.StopAt.IsZero() && !now.Before(o.StopAt) {
+		return true
+	}
+	if o.Deadline.IsZero() {
 		return false
 	}
-	now := p.r.cfg.Now()
-	reserve := p.r.cfg.Reserve
+	reserve := r.cfg.Reserve
 	if reserve <= 0 {
-		reserve = max(10*time.Second, p.o.Deadline.Sub(p.start)/10)
+		reserve = max(10*time.Second, o.Deadline.Sub(start)/10)
 	}
-	return p.o.Deadline.Sub(now) < reserve
+	return o.Deadline.Sub(now) < reserve
 }
 
 func (p *pass) go_(ctx context.Context) (Report, error) {
-	p.start = p.r.cfg.Now()
+	p.start, p.queuedAtStart = p.r.cfg.Now(), p.run.Queued
 	stopped, err := p.pages(ctx)
 	rep := p.run.report()
 	rep.DryRun, rep.Sample, rep.Stopped = p.dry, p.sample, stopped
+	rep.EndedNow, rep.QueuedNow = p.endedNow && !p.dry, p.run.Queued-p.queuedAtStart
 	if p.dry && len(p.sampleNames) > 0 {
 		rep.SampleNames = p.sampleNames
 	}
@@ -351,7 +452,7 @@ func (p *pass) go_(ctx context.Context) (Report, error) {
 func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 	for p.run.End == "" {
 		if p.nearDeadline() {
-			return "deadline", p.release(ctx)
+			return StoppedDeadline, p.release(ctx)
 		}
 		if p.run.Queued >= p.sw.MaxLeads {
 			return p.end(ctx, EndMaxLeads, "")
@@ -433,6 +534,9 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 		}
 		if len(send) > 0 && !p.dry {
 			if err := p.enqueue(ctx, send); err != nil {
+				if errors.Is(err, errNotRecorded) {
+					return "", err // the store failed: the run stays open, and goes on from its cursor
+				}
 				p.add(seg, p.run.Cursor)
 				return p.end(ctx, EndError, "queueing leads: the conversion queue refused the message")
 			}
@@ -456,7 +560,7 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 		}
 		if err := p.save(ctx); err != nil {
 			if errors.Is(err, ErrChanged) {
-				return "lease_lost", nil
+				return StoppedLeaseLost, nil
 			}
 			return "", err
 		}
@@ -466,7 +570,7 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 		return p.end(ctx, EndMaxLeads, "")
 	}
 	if len(ids) > 0 { // the deadline
-		return "deadline", p.release(ctx)
+		return StoppedDeadline, p.release(ctx)
 	}
 	return "", nil
 }
@@ -518,6 +622,10 @@ func (p *pass) convertible(ctx context.Context, chunk []string, seg *Run) ([]str
 	return keep, nil
 }
 
+// errNotRecorded marks a message whose request could not be recorded: a
+// store error, after which the run stays open rather than ending.
+var errNotRecorded = errors.New("sweep: the message's request was not recorded")
+
 func (p *pass) enqueue(ctx context.Context, ids []string) error {
 	req := *p.req
 	req.IDs = ids
@@ -525,7 +633,20 @@ func (p *pass) enqueue(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.r.cfg.Queue.Enqueue(ctx, string(body), ""); err != nil {
+	reqID := ""
+	if p.r.cfg.Requests != nil {
+		// Recorded before it is sent, as the API does, so that no lead
+		// is on its way without a request to find it by. A message sent
+		// again after a crash keeps the first record (RecordRequest
+		// keeps what it has), whose leads are those it first carried.
+		reqID = MessageRequestID(p.sw.Name, p.run.ID, p.run.Messages+1)
+		now := p.r.cfg.Now()
+		rec := jobs.Request{ID: reqID, LeadIDs: ids, CreatedAt: now, ExpiresAt: p.run.StartedAt.Add(RunRetention)}
+		if err := p.r.cfg.Requests.RecordRequest(ctx, rec); err != nil {
+			return fmt.Errorf("%w: %s: %w", errNotRecorded, reqID, err)
+		}
+	}
+	if err := p.r.cfg.Queue.Enqueue(ctx, string(body), reqID); err != nil {
 		p.r.cfg.Logger.ErrorContext(ctx, "sweep: queueing leads failed", "sweep", p.sw.Name, "run", p.run.ID,
 			"leads", len(ids), "error", err)
 		return err
@@ -581,10 +702,11 @@ func (p *pass) end(ctx context.Context, how, reason string) (string, error) {
 	}
 	if err := p.save(ctx); err != nil {
 		if errors.Is(err, ErrChanged) {
-			return "lease_lost", nil
+			return StoppedLeaseLost, nil
 		}
 		return "", err
 	}
+	p.endedNow = true
 	return "", nil
 }
 

@@ -24,16 +24,17 @@ import (
 type queue struct {
 	mu   sync.Mutex
 	msgs []string
+	reqs []string // each message's request id
 	fail error
 }
 
-func (q *queue) Enqueue(_ context.Context, body, _ string) error {
+func (q *queue) Enqueue(_ context.Context, body, requestID string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.fail != nil {
 		return q.fail
 	}
-	q.msgs = append(q.msgs, body)
+	q.msgs, q.reqs = append(q.msgs, body), append(q.reqs, requestID)
 	return nil
 }
 
@@ -157,8 +158,9 @@ func decoder() *convert.Decoder {
 
 func (r *rig) runner(reserve time.Duration) *sweep.Runner {
 	r.t.Helper()
+	reqs, _ := r.claims.(sweep.Requests)
 	run, err := sweep.NewRunner(sweep.Config{Zoho: zohoHook{r.z.Client, r}, Store: r.st, Claims: r.claims, Queue: r.q,
-		Decoder: decoder(), Now: r.z.Clock.Now, Reserve: reserve})
+		Requests: reqs, Decoder: decoder(), Now: r.z.Clock.Now, Reserve: reserve})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -185,7 +187,8 @@ func TestRunQueuesTheConvertible(t *testing.T) {
 			t.Fatalf("queued %d leads, want the %d convertible", len(got), len(r.convertible))
 		}
 		want := sweep.Report{Sweep: "nightly", RunID: "2026-03-01T02:00:00Z", End: sweep.EndDone, Matched: 2300,
-			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46}
+			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46,
+			EndedNow: true, QueuedNow: 2150}
 		checkReport(t, rep, want)
 		if st := r.z.Sim.Stats(); st.Calls[zohosim.EndpointCOQL] != 2 || st.Calls[zohosim.EndpointGetLeads] != 46 {
 			t.Errorf("Zoho calls: %v", st.Calls)
@@ -421,5 +424,120 @@ func TestSweepCheck(t *testing.T) {
 	s = good()
 	if err := s.Check(&convert.Decoder{APIVersion: "v7"}); err == nil || !strings.Contains(err.Error(), "assign_to") {
 		t.Errorf("no owner anywhere: %v", err)
+	}
+}
+
+// TestContinueOpen: the scheduled invocation goes on with a run stopped at
+// its deadline and no other: a sweep without a run under way gets none, a
+// paused sweep's run waits, and a run another invocation holds is left
+// to it.
+func TestContinueOpen(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, claims sweep.Claims) {
+		ctx := context.Background()
+		r := newRig(t, st, claims, zohosim.Options{}, 300, 0, 0, 0)
+		r.define("idle", sweep.MaxMaxLeads) // same leads, never run: must not start
+		r.onRead = func() { r.z.Clock.Advance(time.Minute) }
+		first, err := r.runner(time.Minute).Run(ctx, "nightly", sweep.Options{RunID: "tick-1", Deadline: r.z.Clock.Now().Add(3 * time.Minute)})
+		if err != nil || first.Stopped != sweep.StoppedDeadline || first.Queued == 0 {
+			t.Fatalf("first invocation: %+v %v", first, err)
+		}
+
+		// Paused: the run waits.
+		if err := st.SetEnabled(ctx, "nightly", false); err != nil {
+			t.Fatal(err)
+		}
+		reps, err := r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{})
+		if err != nil || len(reps) != 0 {
+			t.Fatalf("with the sweep paused: %+v %v", reps, err)
+		}
+		if err := st.SetEnabled(ctx, "nightly", true); err != nil {
+			t.Fatal(err)
+		}
+
+		reps, err = r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{})
+		if err != nil || len(reps) != 1 || reps[0].RunID != "tick-1" || reps[0].End != sweep.EndDone || !reps[0].EndedNow ||
+			reps[0].QueuedNow != 300-first.Queued {
+			t.Fatalf("continued: %+v %v", reps, err)
+		}
+		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
+			t.Fatalf("queued %d leads, want the %d convertible once", len(got), len(r.convertible))
+		}
+		// Each message, whichever invocation sent it, is the run's next
+		// request, which lists its leads.
+		for i, body := range r.q.msgs {
+			id := sweep.MessageRequestID("nightly", "tick-1", i+1)
+			req, _ := convert.DecodeJSON([]byte(body), "v7")
+			rec, err := claims.(jobs.Requests).Request(ctx, id)
+			if r.q.reqs[i] != id || err != nil || !slices.Equal(rec.LeadIDs, req.IDs) {
+				t.Errorf("message %d: request %q, recorded %v (%v), want %s with its %d leads", i+1, r.q.reqs[i], rec.LeadIDs, err, id, len(req.IDs))
+			}
+		}
+		for _, name := range []string{"nightly", "idle"} {
+			if sw, _ := st.Sweep(ctx, name); sw.OpenRun != "" || name == "idle" && sw.LastRun != "" {
+				t.Errorf("sweep %s after: %+v", name, sw)
+			}
+		}
+		if reps, err := r.runner(time.Minute).ContinueOpen(ctx, sweep.Options{}); err != nil || len(reps) != 0 {
+			t.Errorf("nothing under way: %+v %v", reps, err)
+		}
+		// Asked for a run that ended meanwhile (the list was read before
+		// its end), OnlyOpen starts none.
+		for _, name := range []string{"idle", "nightly"} {
+			rep, err := r.runner(time.Minute).Run(ctx, name, sweep.Options{RunID: "tick-2", OnlyOpen: true})
+			if sw, _ := st.Sweep(ctx, name); err != nil || rep.Stopped != sweep.StoppedNoOpenRun || sw.OpenRun != "" || sw.LastRun == "tick-2" {
+				t.Errorf("sweep %s, only open: %+v %v; sweep %+v", name, rep, err, sw)
+			}
+		}
+	})
+}
+
+// TestContinueOpenLeavesAHeldRun: a run whose lease stands is not taken.
+func TestContinueOpenLeavesAHeldRun(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil, nil, zohosim.Options{}, 120, 0, 0, 0)
+	var reps []sweep.Report
+	r.onRead = func() {
+		if reps == nil {
+			var err error
+			if reps, err = r.runner(0).ContinueOpen(ctx, sweep.Options{}); err != nil {
+				t.Errorf("continuing meanwhile: %v", err)
+			}
+		}
+	}
+	if rep := r.run("nightly", sweep.Options{RunID: "tick-1"}); rep.End != sweep.EndDone || rep.Queued != 120 {
+		t.Fatalf("the run: %+v", rep)
+	}
+	if len(reps) != 1 || reps[0].Stopped != sweep.StoppedBusy || reps[0].QueuedNow != 0 {
+		t.Fatalf("continuing while the run is held: %+v", reps)
+	}
+	if got := r.q.ids(t); len(got) != 120 {
+		t.Fatalf("queued %d, want 120 once", len(got))
+	}
+}
+
+// failingRequests cannot record a request: the table is unavailable.
+type failingRequests struct{}
+
+func (failingRequests) RecordRequest(context.Context, jobs.Request) error {
+	return errors.New("table unavailable")
+}
+
+// TestRunStaysOpenWhenARequestIsNotRecorded: a message whose request
+// cannot be recorded is not sent, and the run is not ended in error (the
+// store failed, not Zoho): it stays open for the next invocation.
+func TestRunStaysOpenWhenARequestIsNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil, nil, zohosim.Options{}, 120, 0, 0, 0)
+	run, err := sweep.NewRunner(sweep.Config{Zoho: r.z.Client, Store: r.st, Claims: r.claims, Queue: r.q,
+		Requests: failingRequests{}, Decoder: decoder(), Now: r.z.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Run(ctx, "nightly", sweep.Options{RunID: "tick-1"}); err == nil || !strings.Contains(err.Error(), "table unavailable") {
+		t.Fatalf("run: %v, want the store's error", err)
+	}
+	stored, err := r.st.SweepRun(ctx, "nightly", "tick-1")
+	if err != nil || stored.End != "" || stored.Queued != 0 || len(r.q.msgs) != 0 {
+		t.Fatalf("after: %+v %v, %d messages", stored, err, len(r.q.msgs))
 	}
 }

@@ -85,6 +85,9 @@ type Store interface {
 	// is at r.Version: otherwise ErrChanged. A run saved with an End is
 	// no longer its sweep's open run.
 	SaveRun(ctx context.Context, r Run) error
+	// Sweeps returns every sweep, by name, without scanning the table:
+	// how the scheduled invocation finds the runs under way.
+	Sweeps(ctx context.Context) ([]Sweep, error)
 }
 
 // Catalog is the operator's side: defining sweeps.

@@ -1,0 +1,55 @@
+package sweep
+
+import (
+	"context"
+	"time"
+)
+
+// The source and detail type of the event announcing a run's end, for
+// EventBridge rules to match. The source is the one of the job-finished
+// event (jobcheck.EventSource), so that one rule on the source takes both:
+//
+//	{"source": ["zoho-lead-convert"], "detail-type": ["Sweep Run Ended"]}
+const (
+	EventSource     = "zoho-lead-convert"
+	EventDetailType = "Sweep Run Ended"
+)
+
+// RunEvent is the detail of the event announcing that a run ended: its
+// counts as `leadconvert sweep show` and GET /sweeps/{name} show them.
+// The leads' own outcomes come later, as their jobs end (each job's
+// "Mass Convert Job Finished" event names its requests, sweep:NAME:RUN:N).
+type RunEvent struct {
+	Sweep            string    `json:"sweep"`
+	RunID            string    `json:"run_id"`
+	End              string    `json:"end"`              // EndDone, EndMaxLeads or EndError
+	Reason           string    `json:"reason,omitempty"` // why EndError: Zoho's answer as it is
+	Matched          int       `json:"matched"`
+	SkippedConverted int       `json:"skipped_converted"`
+	SkippedNotFound  int       `json:"skipped_not_found"`
+	SkippedClaimed   int       `json:"skipped_claimed"`
+	Queued           int       `json:"queued"`
+	OverMax          int       `json:"over_max"`
+	MoreOverMax      bool      `json:"more_over_max,omitempty"`
+	Messages         int       `json:"messages"`
+	COQLCalls        int       `json:"coql_calls"`
+	ReadCalls        int       `json:"read_calls"`
+	StartedAt        time.Time `json:"started_at"`
+	EndedAt          time.Time `json:"ended_at"`
+}
+
+// NewRunEvent describes the run an invocation has just ended
+// (Report.EndedNow).
+func NewRunEvent(r Report) RunEvent {
+	return RunEvent{Sweep: r.Sweep, RunID: r.RunID, End: r.End, Reason: r.Reason, Matched: r.Matched,
+		SkippedConverted: r.SkippedConverted, SkippedNotFound: r.SkippedNotFound, SkippedClaimed: r.SkippedClaimed,
+		Queued: r.Queued, OverMax: r.OverMax, MoreOverMax: r.MoreOverMax, Messages: r.Messages,
+		COQLCalls: r.COQLCalls, ReadCalls: r.ReadCalls, StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt.UTC()}
+}
+
+// Publisher announces the end of runs (pkg/aws/eventbus on EventBridge).
+// Delivery is at most once, as for jobs: a failed publication is logged
+// and counted (EventErrors), not retried.
+type Publisher interface {
+	PublishRunEnded(ctx context.Context, ev RunEvent) error
+}
