@@ -19,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
+	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
@@ -384,5 +385,77 @@ func TestSweepRunEndIsAnnouncedAndCounted(t *testing.T) {
 	sums := testkit.EMFSums(t, out.Bytes())
 	if sums["SweepRunsFailed"] != 1 || sums["SweepRunsFailed/nightly"] != 1 {
 		t.Errorf("SweepRunsFailed %v, per sweep %v; want 1 each", sums["SweepRunsFailed"], sums["SweepRunsFailed/nightly"])
+	}
+}
+
+// TestStoppedRunWaitsBelowTheCreditFloor: the regular invocation leaves a
+// stopped run as it is while the org is below the credit floor (a sweep
+// is optional work), and finishes it once the figure is above it again.
+func TestStoppedRunWaitsBelowTheCreditFloor(t *testing.T) {
+	const leads = 3000
+	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
+	sim := zohosim.New(zohosim.Options{Clock: clock})
+	url, stop := sim.Start()
+	t.Cleanup(stop)
+	cfg, err := config.LoadStatus(func(k string) string {
+		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner, "MIN_ZOHO_CREDITS_LEFT": "1000"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticking := func() time.Time { clock.Advance(time.Second); return clock.Now() }
+	deps := app.NewEmbedded(sampleSecret(), ticking, io.Discard)
+	fn, err := app.NewStatus(cfg, deps.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range sim.SeedLeadRange(leads) {
+		sim.SetLeadFields(id, map[string]any{"Lead_Status": "Qualified"})
+	}
+	ctx := context.Background()
+	s := sweep.Sweep{Name: "nightly", Schedule: "cron(0 2 * * ? *)", Condition: "Lead_Status = 'Qualified'",
+		MaxLeads: sweep.MaxMaxLeads, Enabled: true}
+	if err := s.Check(&convert.Decoder{APIVersion: "v7", DefaultOwner: cfg.DefaultOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := deps.Jobs.PutSweep(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	withDeadline, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel)
+	res, err := fn.Invoke(withDeadline, json.RawMessage(`{"sweep":"nightly","run":"2026-11-28T02:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := res.(sweep.Report); first.Stopped != sweep.StoppedDeadline {
+		t.Fatalf("the tick's invocation: %+v, want stopped at the deadline", first)
+	}
+	stopped, err := deps.Jobs.SweepRun(ctx, "nightly", "2026-11-28T02:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Zoho said 10 credits are left: below the floor of 1,000.
+	if err := deps.Jobs.SaveCredits(ctx, credits.Seen{Left: 10, At: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.Invoke(ctx, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := deps.Jobs.SweepRun(ctx, "nightly", stopped.ID); err != nil || run.Queued != stopped.Queued || run.End != "" {
+		t.Fatalf("below the floor the run went on: %+v %v (before: %d queued)", run, err, stopped.Queued)
+	}
+
+	// Above it again, the next regular invocation finishes the run.
+	if err := deps.Jobs.SaveCredits(ctx, credits.Seen{Left: 5000, At: clock.Now().Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute) // past the floor's cached reading
+	if _, err := fn.Invoke(ctx, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := deps.Jobs.SweepRun(ctx, "nightly", stopped.ID); err != nil || run.End != sweep.EndDone || run.Queued != leads {
+		t.Fatalf("above the floor: %+v %v, want done with %d queued", run, err, leads)
 	}
 }
