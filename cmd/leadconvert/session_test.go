@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
@@ -21,12 +20,10 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/convertdeps"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/statusdeps"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 // TestOperatorSession follows the README's deploy section on moto and the
@@ -144,21 +141,15 @@ func (d *deployed) functions(t *testing.T) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddb, sq := awstest.CheckExpressions(t, table.NewClient(d.cfg)), sqs.NewFromConfig(d.cfg)
-	now := d.sim.Clock().Now
-	shared := app.Shared{
-		Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(d.cfg), d.secret), secret.CacheConfig{}),
-		Tokens: table.NewTokenStore(ddb, d.table, kmsseal.New(kms.NewFromConfig(d.cfg), d.key)),
-		Now:    now, Out: &bytes.Buffer{},
-	}
-	f := &fleet{d: d, sqs: sq}
-	if f.convert, err = app.NewConvert(cc, app.ConvertDeps{Shared: shared, Jobs: table.NewJobStore(ddb, d.table),
-		DeadLetter: sqsqueue.NewDeadLetter(sq, d.dlq)}); err != nil {
+	// Wired as the functions' mains wire them, with every table request's
+	// placeholders checked.
+	check := func(api table.API) table.API { return awstest.CheckExpressions(t, api.(awstest.DynamoDB)) }
+	shared := app.Shared{Now: d.sim.Clock().Now, Out: &bytes.Buffer{}}
+	f := &fleet{d: d, sqs: sqs.NewFromConfig(d.cfg)}
+	if f.convert, err = app.NewConvert(cc, convertdeps.New(d.cfg, cc, shared, check)); err != nil {
 		t.Fatal(err)
 	}
-	jobStore := table.NewJobStore(ddb, d.table)
-	if f.status, err = app.NewStatus(sc, app.StatusDeps{Shared: shared, Jobs: jobStore, Sweeps: jobStore,
-		Resend: sqsqueue.NewQueue(sq, d.queue)}); err != nil {
+	if f.status, err = app.NewStatus(sc, statusdeps.New(d.cfg, sc, shared, check)); err != nil {
 		t.Fatal(err)
 	}
 	return f

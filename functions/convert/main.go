@@ -9,17 +9,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/convertdeps"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 func main() {
@@ -31,28 +23,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	ddb, sqsClient := table.NewClient(awsCfg), sqs.NewFromConfig(awsCfg)
-	jobStore := table.NewJobStore(ddb, cfg.JobsTable)
-	deps := app.ConvertDeps{
-		Shared: app.Shared{
-			Secret: secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
-				secret.CacheConfig{Logger: obs.NewLogger(os.Stdout, cfg.LogLevel)}),
-			Tokens:  table.NewTokenStore(ddb, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID)),
-			Slots:   table.NewSlots(ddb, cfg.JobsTable),
-			Credits: table.NewJobStore(ddb, cfg.JobsTable),
-			Out:     os.Stdout,
-		},
-		Jobs:       jobStore,
-		DeadLetter: sqsqueue.NewDeadLetter(sqsClient, cfg.DeadLetterQueueURL),
-		Sweeps:     jobStore, // GET /sweeps/{name}
-	}
-	if cfg.ConversionQueueURL != "" {
-		deps.Queue = sqsqueue.NewQueue(sqsClient, cfg.ConversionQueueURL)
-	}
-	if cfg.WakeQueueURL != "" {
-		deps.Wakes = sqsqueue.NewQueue(sqsClient, cfg.WakeQueueURL)
-	}
-	fn, err := app.NewConvert(cfg, deps)
+	fn, err := app.NewConvert(cfg, convertdeps.New(awsCfg, cfg, app.Shared{Out: os.Stdout}, nil))
 	if err != nil {
 		fail(err)
 	}

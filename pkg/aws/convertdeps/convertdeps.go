@@ -1,0 +1,60 @@
+// Package convertdeps builds the convert function's dependencies on AWS
+// from its configuration: the one place its adapters are put together,
+// for its main and for the rigs that run it against moto, so that a rig
+// cannot drift from what the function deploys with. (The status
+// function's are in statusdeps: a package each keeps each binary linking
+// only the AWS clients it uses.)
+package convertdeps
+
+import (
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/zoho-bridge/leadconvert/pkg/app"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
+	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/obs"
+	"github.com/zoho-bridge/leadconvert/pkg/secret"
+)
+
+// New returns the convert function's dependencies: the table (jobs,
+// claims, accumulators, the shared token sealed with the token key, the
+// budget's slots, the credit figure, sweeps for GET /sweeps), the secret
+// through its cache, the dead-letter queue, and the conversion and wake-up
+// queues when cfg names them. shared carries what a rig sets (the clock,
+// where logs go, Zoho's HTTP client); ddb, if not nil, wraps the table's
+// client.
+func New(awsCfg aws.Config, cfg config.Convert, shared app.Shared, ddb func(table.API) table.API) app.ConvertDeps {
+	if shared.Out == nil {
+		shared.Out = os.Stdout // Lambda's log stream
+	}
+	var api table.API = table.NewClient(awsCfg)
+	if ddb != nil {
+		api = ddb(api)
+	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	jobStore := table.NewJobStore(api, cfg.JobsTable)
+	shared.Secret = secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
+		secret.CacheConfig{Logger: obs.NewLogger(shared.Out, cfg.LogLevel)})
+	shared.Tokens = table.NewTokenStore(api, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID))
+	shared.Slots, shared.Credits = table.NewSlots(api, cfg.JobsTable), jobStore
+	deps := app.ConvertDeps{
+		Shared:     shared,
+		Jobs:       jobStore,
+		DeadLetter: sqsqueue.NewDeadLetter(sqsClient, cfg.DeadLetterQueueURL),
+		Sweeps:     jobStore, // GET /sweeps/{name}
+	}
+	if cfg.ConversionQueueURL != "" {
+		deps.Queue = sqsqueue.NewQueue(sqsClient, cfg.ConversionQueueURL)
+	}
+	if cfg.WakeQueueURL != "" {
+		deps.Wakes = sqsqueue.NewQueue(sqsClient, cfg.WakeQueueURL)
+	}
+	return deps
+}
