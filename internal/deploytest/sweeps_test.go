@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -115,6 +116,7 @@ type sweepSession struct {
 	sim                  *zohosim.Server
 	fns                  map[string]*function
 	conversions, wakeups *queue
+	zoho                 []string // doctor's flags naming the simulator
 	// parked are leads the session's requests left in their batch, whose
 	// wake-up waits on the wake-up queue.
 	parked []string
@@ -139,6 +141,30 @@ func wantWords(t *testing.T, out, what string, phrases ...string) {
 			t.Fatalf("%s: no %q in\n%s", what, p, out)
 		}
 	}
+}
+
+// fire invokes the schedule's target as Scheduler does at the tick at:
+// Lambda's Invoke (here lambdaFront) with the schedule's input, the
+// scheduled time filled in.
+func fire(t *testing.T, d *deployment, front string, sch *scheduler.GetScheduleOutput, at string) *lambda.InvokeOutput {
+	t.Helper()
+	api := lambda.NewFromConfig(d.cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(front) })
+	res, err := api.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: sch.Target.Arn,
+		Payload: []byte(strings.ReplaceAll(aws.ToString(sch.Target.Input), sweep.ScheduledTime, at))})
+	if err != nil {
+		t.Fatalf("the tick at %s: %v", at, err)
+	}
+	return res
+}
+
+// doctorCheck is the line of doctor's report for check, or "".
+func doctorCheck(report, check string) string {
+	for line := range strings.SplitSeq(report, "\n") {
+		if m := doctorLine.FindStringSubmatch(line); m != nil && m[2] == check {
+			return line
+		}
+	}
+	return ""
 }
 
 // schedule is the sweep's schedule on moto's Scheduler, in the stack's
@@ -179,8 +205,8 @@ func (ss *sweepSession) queueEmpty(t *testing.T, what string) {
 // convert function under the RIE sends to Zoho, show, pause, resume and
 // delete. `sweep run` reaches the status function under the RIE through
 // lambdaFront.
+// Not a t.Helper: a failure names its line here.
 func useSweeps(t *testing.T, ss *sweepSession) {
-	t.Helper()
 	stack := []string{"--stack", ss.s.Name}
 	group, role, status := ss.s.Outputs["SweepScheduleGroupName"], ss.s.Outputs["SweepSchedulerRoleArn"], ss.s.Outputs["StatusFunctionArn"]
 	if group == "" || role == "" || status != ss.fns["StatusFunction"].arn {
@@ -189,7 +215,8 @@ func useSweeps(t *testing.T, ss *sweepSession) {
 	if want := "arn:aws:iam::" + Account + ":role/" + ss.s.Physical("SweepSchedulerRole"); role != want {
 		t.Fatalf("SweepSchedulerRoleArn is %s, want the stack's role %s", role, want)
 	}
-	ss.c.env = append(ss.c.env, "AWS_ENDPOINT_URL_LAMBDA="+lambdaFront(t, ss.fns["StatusFunction"]))
+	front := lambdaFront(t, ss.fns["StatusFunction"])
+	ss.c.env = append(ss.c.env, "AWS_ENDPOINT_URL_LAMBDA="+front)
 
 	// The leads the session's requests parked go to Zoho at their
 	// wake-up, in a job Zoho has not finished: claimed, and not converted,
@@ -241,6 +268,16 @@ func useSweeps(t *testing.T, ss *sweepSession) {
 		aws.ToString(sch.Target.Input) != sweep.ScheduleInput(name):
 		t.Fatalf("the schedule's target: %s as %s with %s; want the status function %s as the stack's role %s",
 			aws.ToString(sch.Target.Arn), aws.ToString(sch.Target.RoleArn), aws.ToString(sch.Target.Input), status, role)
+	}
+
+	// With a sweep defined, doctor probes the COQL scope the runs need;
+	// the session's dead letter is still its only failure.
+	report, _ := ss.c.run(t, 1, slices.Concat([]string{"doctor"}, ss.zoho, stack)...)
+	if failed := doctorFailures(report); !slices.Equal(failed, []string{"dead letters"}) {
+		t.Fatalf("doctor failed %v with a sweep defined, want [dead letters]", failed)
+	}
+	if line := doctorCheck(report, "scopes"); !strings.HasPrefix(line, "ok") || !strings.Contains(line, "ZohoCRM.coql.READ") {
+		t.Fatalf("doctor's scopes with a sweep defined: %q, want ok with ZohoCRM.coql.READ probed", line)
 	}
 
 	out, _ = ss.c.run(t, 0, slices.Concat([]string{"sweep", "list"}, stack)...)
@@ -324,6 +361,12 @@ func useSweeps(t *testing.T, ss *sweepSession) {
 	}
 	_, errOut = ss.c.run(t, 1, slices.Concat([]string{"sweep", "run", name}, stack)...)
 	wantWords(t, errOut, "sweep run of a paused sweep", "sweep "+name+" is paused")
+	// A tick already on its way when the sweep was paused: the function
+	// refuses it, as Lambda reports a function's error.
+	if res := fire(t, ss.d, front, sch, "2026-12-05T01:00:00Z"); aws.ToString(res.FunctionError) == "" ||
+		!strings.Contains(string(res.Payload), `sweep \"`+name+`\" is paused`) {
+		t.Fatalf("a tick of the paused sweep: function error %q, answer %s", aws.ToString(res.FunctionError), res.Payload)
+	}
 	out, _ = ss.c.run(t, 0, slices.Concat([]string{"sweep", "resume", name}, stack)...)
 	wantWords(t, out, "sweep resume", "sweep "+name+" enabled; schedule ENABLED")
 	if sch, ok := ss.schedule(t, name); !ok || sch.State != schedtypes.ScheduleStateEnabled || aws.ToString(sch.Target.RoleArn) != role {
@@ -336,10 +379,11 @@ func useSweeps(t *testing.T, ss *sweepSession) {
 	// leads' job having ended too, and queues nothing.
 	sch, _ = ss.schedule(t, name)
 	const tickTime = "2026-12-06T01:00:00Z" // 02:00 in Berlin
+	res := fire(t, ss.d, front, sch, tickTime)
 	var tick sweep.Report
-	answer := ss.fns["StatusFunction"].call(t, []byte(strings.ReplaceAll(aws.ToString(sch.Target.Input), sweep.ScheduledTime, tickTime)), &tick)
-	if tick.RunID != tickTime || tick.End != sweep.EndDone || tick.Matched != matched || tick.SkippedConverted != matched || tick.Queued != 0 {
-		t.Fatalf("the schedule's tick: %s; want run %s, all %d matching leads converted, none queued", answer, tickTime, matched)
+	if err := json.Unmarshal(res.Payload, &tick); err != nil || res.FunctionError != nil || tick.RunID != tickTime ||
+		tick.End != sweep.EndDone || tick.Matched != matched || tick.SkippedConverted != matched || tick.Queued != 0 {
+		t.Fatalf("the schedule's tick: %s; want run %s, all %d matching leads converted, none queued", res.Payload, tickTime, matched)
 	}
 	ss.queueEmpty(t, "after the tick")
 

@@ -513,7 +513,7 @@ func TestDeployedStackUsed(t *testing.T) {
 
 	// The sweeps, with the README's recipe (sweeps_test.go).
 	useSweeps(t, &sweepSession{d: d, s: s, c: c, sim: sim, fns: fns, conversions: conversions, wakeups: wakeups,
-		parked: []string{leads[2], leads[3]}})
+		parked: []string{leads[2], leads[3]}, zoho: zoho})
 }
 
 func TestShellQuote(t *testing.T) {
