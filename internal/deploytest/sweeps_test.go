@@ -204,8 +204,7 @@ func (ss *sweepSession) queueEmpty(t *testing.T, what string) {
 // stack's SweepSchedulerRole), list, a dry run, a run whose leads the
 // convert function under the RIE sends to Zoho, show, pause, resume and
 // delete. `sweep run` reaches the status function under the RIE through
-// lambdaFront.
-// Not a t.Helper: a failure names its line here.
+// lambdaFront. It is not a t.Helper, so that a failure names its line here.
 func useSweeps(t *testing.T, ss *sweepSession) {
 	stack := []string{"--stack", ss.s.Name}
 	group, role, status := ss.s.Outputs["SweepScheduleGroupName"], ss.s.Outputs["SweepSchedulerRoleArn"], ss.s.Outputs["StatusFunctionArn"]
