@@ -286,7 +286,11 @@ func (c *cli) run(t *testing.T, want int, args ...string) (stdout, stderr string
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(&c.log, "$ leadconvert %s\n%s%s", strings.Join(args, " "), out.String(), errOut.String())
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = shellQuote(a)
+	}
+	fmt.Fprintf(&c.log, "$ leadconvert %s\n%s%s", strings.Join(quoted, " "), out.String(), errOut.String())
 	if code != 0 {
 		fmt.Fprintf(&c.log, "[exit %d]\n", code)
 	}
@@ -297,12 +301,30 @@ func (c *cli) run(t *testing.T, want int, args ...string) (stdout, stderr string
 	return out.String(), errOut.String()
 }
 
+// shellSafe are the arguments a shell takes as they are.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// shellQuote quotes arg as an operator would type it, so that the
+// session's transcript can be pasted into a shell: a condition's quotes
+// inside double quotes, JSON inside single ones.
+func shellQuote(arg string) string {
+	switch {
+	case shellSafe.MatchString(arg):
+		return arg
+	case !strings.Contains(arg, "'"):
+		return "'" + arg + "'"
+	case !strings.ContainsAny(arg, "\"$`\\!"):
+		return `"` + arg + `"`
+	}
+	return "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
+}
+
 // TestDeployedStackUsed deploys the default stack, connects it to the Zoho
 // simulator with the operator's connect, and runs its functions under the
 // RIE with the environment the stack gave them: a lead from the queue and
 // one through the authorizer and the API reach Zoho in one call once the
 // wake-up fires, the schedule's target finds the job final. Then every
-// operator command runs with --stack against it.
+// operator command runs with --stack against it, the sweeps' last.
 func TestDeployedStackUsed(t *testing.T) {
 	d := requireBuild(t)
 	env := samconfig(t, d.root)["default"]
@@ -487,6 +509,26 @@ func TestDeployedStackUsed(t *testing.T) {
 	fns["AuthorizerFunction"] = d.startFunction(t, s, "AuthorizerFunction", zohoURL)
 	if !admits(secret["webhook_key"]) || admits(old) {
 		t.Fatal("after the rotation the API does not admit the new key alone")
+	}
+
+	// The sweeps, with the README's recipe (sweeps_test.go).
+	useSweeps(t, &sweepSession{d: d, s: s, c: c, sim: sim, fns: fns, conversions: conversions, wakeups: wakeups,
+		parked: []string{leads[2], leads[3]}, zoho: zoho})
+}
+
+func TestShellQuote(t *testing.T) {
+	for arg, want := range map[string]string{
+		"--stack":                   "--stack",
+		"us=http://127.0.0.1:8080":  "us=http://127.0.0.1:8080",
+		"cron(0 2 * * ? *)":         "'cron(0 2 * * ? *)'",
+		"Lead_Status = 'Qualified'": `"Lead_Status = 'Qualified'"`,
+		`{"a":"b"}`:                 `'{"a":"b"}'`,
+		`{"a":"it's"}`:              `'{"a":"it'\''s"}'`,
+		"":                          "''",
+	} {
+		if got := shellQuote(arg); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", arg, got, want)
+		}
 	}
 }
 
