@@ -348,8 +348,11 @@ func useSweeps(t *testing.T, ss *sweepSession) {
 	out, _ = ss.c.run(t, 0, slices.Concat([]string{"sweep", "show", name}, stack)...)
 	wantWords(t, out, "sweep show", "sweep "+name+" (enabled)", "schedule cron(0 2 * * ? *) Europe/Berlin",
 		"scheduler ENABLED in group "+group, "condition Lead_Status = 'Qualified'",
-		"RUN STARTED MATCHED CONVERTED CLAIMED NOT FOUND QUEUED OVER MAX ENDED",
-		" "+strconv.Itoa(matched)+" "+strconv.Itoa(len(converted))+" "+strconv.Itoa(len(claimed))+" 0 "+strconv.Itoa(len(fresh))+" 0 done")
+		"RUN STARTED MATCHED CONVERTED CLAIMED NOT FOUND QUEUED OVER MAX OUTCOMES ENDED",
+		// The outcomes of its queued leads, from its message's request:
+		// every one converted.
+		" "+strconv.Itoa(matched)+" "+strconv.Itoa(len(converted))+" "+strconv.Itoa(len(claimed))+" 0 "+strconv.Itoa(len(fresh))+" 0 "+
+			strconv.Itoa(len(fresh))+"/0/0/0 done")
 
 	// Paused: the table first, then the schedule, DISABLED; a run is
 	// refused. Resumed: ENABLED again.
