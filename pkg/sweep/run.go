@@ -224,6 +224,9 @@ type PausedError struct{ Name string }
 
 func (e *PausedError) Error() string { return fmt.Sprintf("sweep %q is paused", e.Name) }
 
+// manualRunID is the layout of the id of a run asked for without one.
+const manualRunID = "2006-01-02T15:04:05.000Z07:00"
+
 // leaseGrace is how long a lease outlives its invocation's deadline: the
 // runtime ends an invocation at its deadline, so once the lease lapses the
 // holder can no longer be sending.
@@ -334,7 +337,10 @@ func (r *Runner) take(ctx context.Context, sw Sweep, o Options, now time.Time) (
 		if sw.OpenRun == "" {
 			id := o.RunID
 			if id == "" {
-				id = strconv.FormatInt(now.UnixMilli(), 10)
+				// Named by its start as a schedule's run is by its tick
+				// (RFC 3339), to the millisecond so that two runs asked
+				// for by hand in one second are two runs.
+				id = now.UTC().Format(manualRunID)
 			}
 			if done, err := r.cfg.Store.SweepRun(ctx, sw.Name, id); err == nil {
 				rep := done.report()
