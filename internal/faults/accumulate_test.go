@@ -370,7 +370,7 @@ func accumulationSurvivesCrashes(t *testing.T, table testkit.JobStore, leads int
 	}
 	status, err := app.NewStatus(scfg, app.StatusDeps{
 		Shared: app.Shared{Secret: secret.Static(simSecret()), Tokens: tokens, Now: clock.Now, Out: &logs},
-		Jobs:   table, Resend: queue,
+		Jobs:   table, Resend: queue, Wakes: queue,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
+	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobcheck"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/memstore"
@@ -166,7 +167,9 @@ func (r *rig) wireEmbedded(env map[string]string) {
 	r.dlq = &dlqRecorder{next: &sqsbatch.MemoryDeadLetter{}}
 	shared := app.Shared{Secret: secret.Static(simSecret()), Tokens: oauth.NewMemoryStore(), Now: r.clock.Now, Out: r.out}
 	r.build(cc, sc, func() app.ConvertDeps { return app.ConvertDeps{Shared: shared, Jobs: mem, DeadLetter: r.dlq} },
-		func() app.StatusDeps { return app.StatusDeps{Shared: shared, Jobs: mem, Resend: r.resend} })
+		func() app.StatusDeps {
+			return app.StatusDeps{Shared: shared, Jobs: mem, Resend: r.resend, Wakes: r.resend}
+		})
 }
 
 // wireMoto builds the functions on moto, reached through the fault proxy;
@@ -220,7 +223,7 @@ func (r *rig) wireMoto(env map[string]string) {
 			return app.ConvertDeps{Shared: shared(), Jobs: table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(pcfg)), tableName), DeadLetter: r.dlq}
 		},
 		func() app.StatusDeps {
-			return app.StatusDeps{Shared: shared(), Jobs: table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(pcfg)), tableName), Resend: r.resend}
+			return app.StatusDeps{Shared: shared(), Jobs: table.NewJobStore(awstest.CheckExpressions(r.t, table.NewClient(pcfg)), tableName), Resend: r.resend, Wakes: r.resend}
 		})
 }
 
@@ -366,6 +369,12 @@ const badOwnerID = "3652397000000999999"
 type resendQueue struct {
 	r  *rig
 	mu sync.Mutex
+}
+
+// Wake queues the safety net's wake-up as the rig's messages are queued:
+// by its body, which the convert function still takes for a wake-up.
+func (q *resendQueue) Wake(ctx context.Context, w convert.Wakeup, _ time.Duration) error {
+	return q.Enqueue(ctx, convert.WakeBody(w), "")
 }
 
 func (q *resendQueue) Enqueue(_ context.Context, body, _ string) error {

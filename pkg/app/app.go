@@ -79,7 +79,10 @@ type StatusDeps struct {
 	Jobs   StatusStore
 	Events jobcheck.Publisher // nil: finished jobs are not announced
 	Resend jobcheck.Resender  // the conversion queue; nil: leads Zoho did not convert are only released
-	Sweeps SweepStore         // nil: the function runs no sweeps
+	// Wakes sends the safety net's wake-ups (to the conversion queue, as
+	// wake-ups, not requests); nil: the safety net is off.
+	Wakes  convert.Timer
+	Sweeps SweepStore // nil: the function runs no sweeps
 	// SweepEvents announces the end of sweeps' runs; nil: not announced.
 	SweepEvents sweep.Publisher
 }
@@ -233,7 +236,7 @@ func (e *Embedded) Convert() ConvertDeps {
 // Status returns the status function's share; it announces nothing, and
 // runs the sweeps stored in Jobs.
 func (e *Embedded) Status() StatusDeps {
-	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs, Resend: e.Queue, Sweeps: e.Jobs}
+	return StatusDeps{Shared: e.Shared, Jobs: e.Jobs, Resend: e.Queue, Wakes: e.Queue, Sweeps: e.Jobs}
 }
 
 // Deliver hands both queues' visible messages to fn, wake-ups last, at

@@ -53,10 +53,10 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 	if floor.Min() > 0 {
 		cc.Floor = floor
 	}
-	if d.Resend != nil {
+	if d.Wakes != nil {
 		// The safety net wakes overdue batches through the conversion queue,
 		// which the convert function reads wake-ups from too.
-		cc.Parked, cc.Wake, cc.MaxWait = d.Jobs, queueWaker{d.Resend}, cfg.MaxWait
+		cc.Parked, cc.Wake, cc.MaxWait = d.Jobs, timerWaker{d.Wakes}, cfg.MaxWait
 	}
 	checker, err := jobcheck.New(cc)
 	if err != nil {
@@ -155,11 +155,11 @@ func (s *Status) continueSweeps(ctx context.Context, m *obs.Metrics) {
 	}
 }
 
-// queueWaker sends a batch's wake-up as its timer would have.
-type queueWaker struct{ q jobcheck.Resender }
+// timerWaker sends a batch's wake-up now, as its timer would have.
+type timerWaker struct{ t convert.Timer }
 
-func (w queueWaker) Wake(ctx context.Context, key jobs.BatchKey) error {
-	return w.q.Enqueue(ctx, convert.WakeBody(convert.Wakeup{Key: key}), "")
+func (w timerWaker) Wake(ctx context.Context, key jobs.BatchKey) error {
+	return w.t.Wake(ctx, convert.Wakeup{Key: key}, 0)
 }
 
 // runSweep runs one sweep, leaving the invocation's last moments to save

@@ -34,6 +34,15 @@ type wakeMessage struct {
 	} `json:"wake"`
 }
 
+// A message on the convert function's queues says it is a wake-up with a
+// message attribute of its own, KindAttribute = KindWake; a request
+// carries none. (A wake-up sent before wake-ups carried it is told by its
+// body, ParseWake, until those have drained.)
+const (
+	KindAttribute = "kind"
+	KindWake      = "wake"
+)
+
 // WakeBody is the message of w.
 func WakeBody(w Wakeup) string {
 	var m wakeMessage

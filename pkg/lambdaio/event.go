@@ -50,12 +50,15 @@ type SQSMessage struct {
 	MessageID   string `json:"messageId"`
 	Body        string `json:"body"`
 	EventSource string `json:"eventSource"`
-	// The one message attribute and the one system attribute the function
+	// The message attributes and the one system attribute the function
 	// reads (structs, not maps: they cost nothing when absent).
 	MessageAttributes struct {
 		RequestID struct {
 			StringValue string `json:"stringValue"`
 		} `json:"request_id"`
+		Kind struct {
+			StringValue string `json:"stringValue"`
+		} `json:"kind"` // convert.KindAttribute
 	} `json:"messageAttributes"`
 	Attributes struct {
 		SentTimestamp string `json:"SentTimestamp"` // milliseconds since the epoch
@@ -65,6 +68,10 @@ type SQSMessage struct {
 // RequestID is the id of the API request a message carries, or "" for a
 // message a producer sent.
 func (m SQSMessage) RequestID() string { return m.MessageAttributes.RequestID.StringValue }
+
+// Kind is what the message says it is (convert.KindAttribute): "wake"
+// for a wake-up, "" for a request.
+func (m SQSMessage) Kind() string { return m.MessageAttributes.Kind.StringValue }
 
 // SentAt is when SQS accepted the message, or zero if the event does not say.
 func (m SQSMessage) SentAt() time.Time {

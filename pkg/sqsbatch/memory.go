@@ -26,8 +26,8 @@ type MemoryQueue struct {
 }
 
 type memoryMessage struct {
-	id, body, requestID string
-	sentAt, visibleAt   time.Time
+	id, body, requestID, kind string
+	sentAt, visibleAt         time.Time
 }
 
 var _ convert.Timer = (*MemoryQueue)(nil)
@@ -40,24 +40,24 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 	return &MemoryQueue{now: now}
 }
 
-func (q *MemoryQueue) put(body, requestID string, delay time.Duration) {
+func (q *MemoryQueue) put(body, requestID, kind string, delay time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.seq++
 	now := q.now()
-	q.msgs = append(q.msgs, memoryMessage{id: fmt.Sprintf("mem-%06d", q.seq), body: body, requestID: requestID,
+	q.msgs = append(q.msgs, memoryMessage{id: fmt.Sprintf("mem-%06d", q.seq), body: body, requestID: requestID, kind: kind,
 		sentAt: now, visibleAt: now.Add(delay)})
 }
 
 // Enqueue queues a request.
 func (q *MemoryQueue) Enqueue(_ context.Context, body, requestID string) error {
-	q.put(body, requestID, 0)
+	q.put(body, requestID, "", 0)
 	return nil
 }
 
 // Wake queues a wake-up, visible after after (at most 15 minutes, as in SQS).
 func (q *MemoryQueue) Wake(_ context.Context, w convert.Wakeup, after time.Duration) error {
-	q.put(convert.WakeBody(w), "", min(after, 900*time.Second))
+	q.put(convert.WakeBody(w), "", convert.KindWake, min(after, 900*time.Second))
 	return nil
 }
 
@@ -88,9 +88,14 @@ func (q *MemoryQueue) Receive(max int) (json.RawMessage, []string) {
 		}
 		rec := events.SQSMessage{MessageId: m.id, Body: m.body, EventSource: "aws:sqs",
 			Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(m.sentAt.UnixMilli(), 10)}}
-		if m.requestID != "" {
-			v := m.requestID
-			rec.MessageAttributes = map[string]events.SQSMessageAttribute{"request_id": {StringValue: &v, DataType: "String"}}
+		for name, v := range map[string]string{"request_id": m.requestID, convert.KindAttribute: m.kind} {
+			if v == "" {
+				continue
+			}
+			if rec.MessageAttributes == nil {
+				rec.MessageAttributes = map[string]events.SQSMessageAttribute{}
+			}
+			rec.MessageAttributes[name] = events.SQSMessageAttribute{StringValue: &v, DataType: "String"}
 		}
 		ev.Records, ids = append(ev.Records, rec), append(ids, m.id)
 		m.visibleAt = now.Add(visibility)

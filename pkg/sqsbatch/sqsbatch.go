@@ -110,7 +110,14 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp
 	var wakes []convert.Wakeup
 	var wakeIDs []string
 	for i, rec := range msgs {
-		if w, ok := convert.ParseWake(rec.Body); ok {
+		w, isWake := convert.ParseWake(rec.Body)
+		if rec.Kind() == convert.KindWake && !isWake {
+			m.Count("RequestsInvalid", 1)
+			c.deadLetter(ctx, rec, "WAKE_INVALID", "a wake-up whose body names no batch", m, retry)
+			answered[rec.MessageID] = true
+			continue
+		}
+		if isWake { // by its kind, or by its body if sent before wake-ups carried one
 			wakes, wakeIDs = append(wakes, w), append(wakeIDs, rec.MessageID)
 			continue
 		}

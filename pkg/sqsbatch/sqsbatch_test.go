@@ -305,3 +305,44 @@ func TestSourceNamesTheRequest(t *testing.T) {
 		t.Errorf("sources %v, want %v", conv.got, want)
 	}
 }
+
+// wakes records what it is asked to convert and to wake.
+type wakes struct {
+	subs  int
+	woken []convert.Wakeup
+}
+
+func (c *wakes) Accumulate(_ context.Context, subs []convert.Submission) []convert.Result {
+	c.subs += len(subs)
+	out := make([]convert.Result, len(subs))
+	for i, s := range subs {
+		out[i] = convert.Result{Source: s.Source}
+	}
+	return out
+}
+
+func (c *wakes) Wake(_ context.Context, ws []convert.Wakeup) []convert.Verdict {
+	c.woken = append(c.woken, ws...)
+	return make([]convert.Verdict, len(ws))
+}
+
+// TestWakeupsAreToldByTheirKind: a message whose kind attribute says
+// wake-up but whose body names no batch is dead-lettered as such, not
+// converted nor refused as a request; a wake-up sent before wake-ups
+// carried their kind is still one, by its body.
+func TestWakeupsAreToldByTheirKind(t *testing.T) {
+	c, dl := &wakes{}, &sqsbatch.MemoryDeadLetter{}
+	consumer := sqsbatch.NewConsumer(sqsbatch.Config{Converter: c, DeadLetter: dl, APIVersion: "v7"})
+	msgs := batch(`{"ids":["1"]}`, convert.WakeBody(convert.Wakeup{Key: jobs.BatchKey{Fingerprint: "f", Gen: 1}}))
+	msgs[0].MessageAttributes.Kind.StringValue = convert.KindWake
+	resp := consumer.Handle(context.Background(), msgs)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", failures(resp))
+	}
+	if letters := dl.Letters(); len(letters) != 1 || letters[0].Code != "WAKE_INVALID" || letters[0].MessageID != "m00" {
+		t.Fatalf("dead letters %+v, want m00 as WAKE_INVALID", letters)
+	}
+	if c.subs != 0 || len(c.woken) != 1 || c.woken[0].Key.Fingerprint != "f" {
+		t.Fatalf("converted %d, woke %v; want nothing converted and the unmarked wake-up woken", c.subs, c.woken)
+	}
+}

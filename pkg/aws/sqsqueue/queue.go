@@ -43,7 +43,9 @@ func (q *Queue) Enqueue(ctx context.Context, body, requestID string) error {
 func (q *Queue) Wake(ctx context.Context, w convert.Wakeup, after time.Duration) error {
 	delay := int32(min(max(after, 0), maxDelay).Seconds())
 	return q.send(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.url), MessageBody: aws.String(convert.WakeBody(w)),
-		DelaySeconds: delay}, "sending a wake-up")
+		DelaySeconds: delay, MessageAttributes: map[string]types.MessageAttributeValue{
+			convert.KindAttribute: {DataType: aws.String("String"), StringValue: aws.String(convert.KindWake)}}},
+		"sending a wake-up")
 }
 
 func (q *Queue) send(ctx context.Context, in *sqs.SendMessageInput, what string) error {

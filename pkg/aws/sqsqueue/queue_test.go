@@ -46,6 +46,19 @@ func TestQueueOnSQS(t *testing.T) {
 	if _, isWake := convert.ParseWake(aws.ToString(m.Body)); isWake {
 		t.Fatal("the request reads as a wake-up")
 	}
+	// A wake-up says it is one with its own attribute (delivered now: no delay).
+	wakeURL := awstest.CreateQueue(t, cfg)
+	if err := sqsqueue.NewQueue(api, wakeURL).Wake(ctx, w, 0); err != nil {
+		t.Fatal(err)
+	}
+	out, err = api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(wakeURL), MaxNumberOfMessages: 10,
+		MessageAttributeNames: []string{"All"}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("the wake-up: %d messages, %v", len(out.Messages), err)
+	}
+	if got := aws.ToString(out.Messages[0].MessageAttributes[convert.KindAttribute].StringValue); got != convert.KindWake {
+		t.Fatalf("a wake-up's %s attribute %q, want %q", convert.KindAttribute, got, convert.KindWake)
+	}
 	if err := sqsqueue.NewQueue(api, "").Wake(ctx, w, 0); err == nil {
 		t.Fatal("a queue without a URL accepted a wake-up")
 	}

@@ -45,7 +45,8 @@ func New(awsCfg aws.Config, cfg config.Status, shared app.Shared, ddb func(table
 	shared.Slots, shared.Credits = table.NewSlots(api, cfg.JobsTable), jobStore
 	deps := app.StatusDeps{Shared: shared, Jobs: jobStore, Sweeps: jobStore}
 	if cfg.ConversionQueueURL != "" {
-		deps.Resend = sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)
+		q := sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)
+		deps.Resend, deps.Wakes = q, q
 	}
 	if cfg.EventBusName != "" {
 		bus := eventbus.New(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
