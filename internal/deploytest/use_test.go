@@ -207,7 +207,8 @@ func (q *queue) receive(t *testing.T, n int) []sqstypes.Message {
 			t.Fatalf("%s: %d messages within 30 s, want %d", q.url, len(msgs), n)
 		}
 		out, err := q.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.url),
-			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"}})
+			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"},
+			MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,8 +227,14 @@ func (q *queue) deliver(t *testing.T, fn *function, msgs []sqstypes.Message) {
 		for k, v := range m.Attributes {
 			attrs[k] = v
 		}
+		// The message attributes reach the function as the mapping hands
+		// them over: request_id on an API request, kind on a wake-up.
+		msgAttrs := map[string]events.SQSMessageAttribute{}
+		for k, v := range m.MessageAttributes {
+			msgAttrs[k] = events.SQSMessageAttribute{StringValue: v.StringValue, DataType: aws.ToString(v.DataType)}
+		}
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
-			Body: aws.ToString(m.Body), Attributes: attrs, MessageAttributes: map[string]events.SQSMessageAttribute{},
+			Body: aws.ToString(m.Body), Attributes: attrs, MessageAttributes: msgAttrs,
 			Md5OfBody: aws.ToString(m.MD5OfBody), EventSource: "aws:sqs", EventSourceARN: q.arn, AWSRegion: q.d.cfg.Region})
 	}
 	var answer struct {
