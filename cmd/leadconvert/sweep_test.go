@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -287,6 +288,8 @@ func TestSweepCreateRefuses(t *testing.T) {
 		{"--options", `{"ids":["1"]}`, "ids are chosen by the run"},
 		{"--options", `{"assign_to":`, "not JSON"},
 		{"--max-leads", "200000", "max_leads"},
+		{"--view", "3652397000000087501x", "custom view's id"},
+		{"--view", "Leads#1", "custom view's id"},
 	} {
 		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
 			args := []string{"sweep", "create", "--name", "bad"}
@@ -295,6 +298,9 @@ func TestSweepCreateRefuses(t *testing.T) {
 					v = tc.value
 				}
 				args = append(args, k, v)
+			}
+			if _, ok := good[tc.flag]; !ok {
+				args = append(args, tc.flag, tc.value)
 			}
 			code, out := r.cli(t, args...)
 			if code != exitUsage || !strings.Contains(out, tc.want) {
@@ -307,6 +313,50 @@ func TestSweepCreateRefuses(t *testing.T) {
 				t.Fatalf("a refused sweep was stored: %v", err)
 			}
 		})
+	}
+}
+
+// TestSweepOverAView: a sweep created with --view (and a condition that
+// narrows it) is shown with its view, and its run queues exactly the
+// view's leads that match the condition.
+func TestSweepOverAView(t *testing.T) {
+	const cvid = "3652397000000087501"
+	r := newSweepRig(t)
+	leads := r.seed(20) // Qualified, Web
+	var want []string
+	for i, id := range leads {
+		f := map[string]any{"Territory": "South", "Company": "Other"}
+		if i%2 == 0 {
+			f["Territory"] = "North"
+		}
+		if i%4 == 0 {
+			f["Company"] = "Acme"
+		}
+		if i%4 == 0 {
+			want = append(want, id)
+		}
+		r.d.sim.SetLeadFields(id, f)
+	}
+	r.d.sim.DefineView(cvid, "Territory = 'North'")
+	if code, out := r.cli(t, "sweep", "create", "--name", "north", "--schedule", "rate(1 day)", "--view", cvid,
+		"--condition", "Company = 'Acme'", "--options", sweepDeal); code != exitOK || !strings.Contains(out, "sweep north created") {
+		t.Fatalf("create: exit %d", code)
+	}
+	if code, out := r.cli(t, "sweep", "list"); code != exitOK || !strings.Contains(out, "view "+cvid+" where Company = 'Acme'") {
+		t.Fatalf("list: exit %d", code)
+	}
+	if code, out := r.cli(t, "sweep", "run", "north"); code != exitOK || !strings.Contains(out, "queued "+strconv.Itoa(len(want))) ||
+		!strings.Contains(out, "ended: done") {
+		t.Fatalf("run: exit %d", code)
+	}
+	var shown sweepView
+	code, out := r.cli(t, "sweep", "show", "north", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &shown); code != exitOK || err != nil || shown.View != cvid || len(shown.Runs) != 1 ||
+		shown.Runs[0].Matched != len(want) || shown.Runs[0].Queued != len(want) {
+		t.Fatalf("show -o json: exit %d, %+v %v", code, shown, err)
+	}
+	if code, out := r.cli(t, "sweep", "show", "north"); code != exitOK || !strings.Contains(out, "view "+cvid) {
+		t.Fatalf("show: exit %d", code)
 	}
 }
 

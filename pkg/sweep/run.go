@@ -472,8 +472,12 @@ func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 		if p.dry {
 			fields = "id, First_Name, Last_Name"
 		}
-		q := fmt.Sprintf("select %s from Leads where (%s) and id > %s order by id asc limit %d",
-			fields, p.sw.Condition, after, zoho.MaxCOQLRows)
+		where := "id > " + after
+		if p.sw.Condition != "" {
+			where = "(" + p.sw.Condition + ") and " + where
+		}
+		q := fmt.Sprintf("select %s from %s where %s order by id asc limit %d",
+			fields, p.sw.Source(), where, zoho.MaxCOQLRows)
 		rows, more, err := p.r.cfg.Zoho.COQL(ctx, q)
 		p.run.COQLCalls++
 		if err != nil {

@@ -163,13 +163,15 @@ func TestCatalogContract(t *testing.T) {
 		if want := ids[3:]; !slices.Equal(s.RecentRuns, want) {
 			t.Fatalf("recent runs %v, want %v", s.RecentRuns, want)
 		}
-		// Redefining keeps them.
-		if err := st.PutSweep(ctx, sweep.Sweep{Name: "nightly", Schedule: "rate(2 hours)", TimeZone: "UTC",
-			Condition: "Lead_Status = 'Qualified'", MaxLeads: 10, Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
-		if s, _ := st.Sweep(ctx, "nightly"); len(s.RecentRuns) != sweep.RecentRuns || s.Schedule != "rate(2 hours)" {
-			t.Fatalf("after redefining: %+v", s)
+		// Redefining keeps them; a custom view is kept, and dropped again.
+		for _, view := range []string{"3652397000000087501", ""} {
+			if err := st.PutSweep(ctx, sweep.Sweep{Name: "nightly", Schedule: "rate(2 hours)", TimeZone: "UTC",
+				Condition: "Lead_Status = 'Qualified'", View: view, MaxLeads: 10, Enabled: true}); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := st.Sweep(ctx, "nightly"); len(s.RecentRuns) != sweep.RecentRuns || s.Schedule != "rate(2 hours)" || s.View != view {
+				t.Fatalf("after redefining with view %q: %+v", view, s)
+			}
 		}
 
 		if err := st.DeleteSweep(ctx, "nightly"); err != nil {
