@@ -258,7 +258,6 @@ func (s *Server) leadRecordLocked(id string) obj {
 type coqlQuery struct {
 	fields        []string
 	view          string // the custom view's id (from Leads#<cvid>), or ""
-
 	where         *cond
 	desc          bool
 	offset, limit int
