@@ -138,12 +138,14 @@ func newSweepCreateCmd() *cobra.Command {
 EventBridge Scheduler would (cron with six fields, one of day-of-month and day-of-week
 '?'; rate with minute(s), hour(s) or day(s)) and the time zone (an IANA name); the
 condition (one COQL where clause over Leads: = != like in 'not in' 'is null' 'is not
-null', and/or, parentheses; no ';'); the custom view's id (--view: a Zoho record
-id, the cvid in the view's URL; with --condition too, the run selects the view's leads
-that match the condition); the options with the convert function's own
-decoder and the stack's ZohoApiVersion and DefaultOwnerId (--api-version,
---default-owner). A sweep that fails a check is not stored, and the command exits 2
-naming the problem.
+null', and/or, parentheses; no ';'), and its fields against the fields of Leads a run
+last recorded (every run, a dry run too, reads them from Zoho once a day; before any
+run has, create says the fields could not be checked yet and goes on); the custom
+view's id (--view: a Zoho record id, the cvid in the view's URL; with --condition
+too, the run selects the view's leads that match the condition); the options with
+the convert function's own decoder and the stack's ZohoApiVersion and DefaultOwnerId
+(--api-version, --default-owner). A sweep that fails a check is not stored, and the
+command exits 2 naming the problem.
 
 Then it stores the sweep and creates its schedule (ENABLED, or DISABLED with
 --paused). If the schedule cannot be made, the sweep is taken back out (or, with
@@ -185,6 +187,9 @@ keeping its runs.`,
 			}
 			if err := s.Check(dec); err != nil {
 				return usageError{fmt.Errorf("sweep %s not created: %w", s.Name, err)}
+			}
+			if err := checkSweepFields(ctx, env.store, s, cmd.ErrOrStderr()); err != nil {
+				return err
 			}
 			old, err := env.store.Sweep(ctx, s.Name)
 			exists := err == nil
@@ -237,6 +242,30 @@ keeping its runs.`,
 	f.BoolVar(&paused, "paused", false, "store the sweep paused, its schedule DISABLED")
 	f.BoolVar(&replace, "replace", false, "redefine an existing sweep (its runs are kept)")
 	return cmd
+}
+
+// checkSweepFields checks the fields s's condition names against the
+// fields of Leads a run last recorded (the table's STAT#lead-fields item):
+// the operator's command holds no Zoho token, so it reads what the status
+// function saw. Before any run has recorded them it says so on w and lets
+// the condition through: the run's query then meets an unknown field as
+// Zoho's INVALID_QUERY, which ends the run with that reason.
+func checkSweepFields(ctx context.Context, fields sweep.FieldStore, s sweep.Sweep, w io.Writer) error {
+	if s.Condition == "" {
+		return nil
+	}
+	known, err := fields.LeadFields(ctx)
+	if err != nil {
+		return err
+	}
+	if known.SeenAt.IsZero() {
+		fmt.Fprintln(w, "The condition's fields could not be checked yet: no run has recorded the fields of Leads (every run records them, a dry run too).")
+		return nil
+	}
+	if err := sweep.CheckFields(s.Condition, known); err != nil {
+		return usageError{fmt.Errorf("sweep %s not created: %w", s.Name, err)}
+	}
+	return nil
 }
 
 // sweepHint repeats how the deployment was named, for the next command.

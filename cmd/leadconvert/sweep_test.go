@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -357,6 +358,49 @@ func TestSweepOverAView(t *testing.T) {
 	}
 	if code, out := r.cli(t, "sweep", "show", "north"); code != exitOK || !strings.Contains(out, "view "+cvid) {
 		t.Fatalf("show: exit %d", code)
+	}
+}
+
+// TestSweepCreateChecksFields: before any run has recorded the fields of
+// Leads, create says the condition's fields could not be checked and
+// stores the sweep; once a run (here a dry run, through the status
+// function) has recorded them, a condition naming a field Leads does not
+// have is refused, naming the field and when the fields were seen.
+func TestSweepCreateChecksFields(t *testing.T) {
+	r := newSweepRig(t)
+	leads := r.seed(2)
+	r.d.sim.SetLeadFields(leads[0], map[string]any{"Territory": "North"})
+	create := func(name, cond string) (int, string) {
+		t.Helper()
+		return r.cli(t, "sweep", "create", "--name", name, "--schedule", "rate(1 day)", "--condition", cond, "--options", sweepDeal)
+	}
+	const notYet = "could not be checked yet"
+	if code, out := create("first", "Lead_Status = 'Qualified'"); code != exitOK || !strings.Contains(out, notYet) {
+		t.Fatalf("create before any run: exit %d, want %d and %q", code, exitOK, notYet)
+	}
+	if code, _ := r.cli(t, "sweep", "run", "first", "--dry-run"); code != exitOK {
+		t.Fatalf("dry run: exit %d", code)
+	}
+	seen, err := table.NewJobStore(table.NewClient(r.d.cfg), r.d.table).LeadFields(t.Context())
+	if err != nil || seen.SeenAt.IsZero() {
+		t.Fatalf("the dry run recorded no fields: %+v %v", seen, err)
+	}
+	for _, tc := range []struct {
+		name, cond string
+		code       int
+		want       string
+	}{
+		{"typo", "Lead_Status = 'Qualified' and Lead_Stauts = 'Web'", exitUsage, "Lead_Stauts is not a field of Leads"},
+		{"typo", "Lead_Status = 'Qualified' and Lead_Stauts = 'Web'", exitUsage, "saw at " + seen.SeenAt.UTC().Format(time.RFC3339)},
+		{"custom", "Territory = 'North' and Lead_Source = 'Web'", exitOK, "sweep custom created"},
+	} {
+		code, out := create(tc.name, tc.cond)
+		if code != tc.code || !strings.Contains(out, tc.want) || strings.Contains(out, notYet) {
+			t.Errorf("create %s: exit %d, want %d and %q", tc.cond, code, tc.code, tc.want)
+		}
+	}
+	if _, err := table.NewJobStore(table.NewClient(r.d.cfg), r.d.table).Sweep(t.Context(), "typo"); !errors.Is(err, sweep.ErrNotFound) {
+		t.Fatalf("a refused sweep was stored: %v", err)
 	}
 }
 

@@ -192,3 +192,27 @@ func TestCatalogContract(t *testing.T) {
 		}
 	})
 }
+
+func TestFieldStoreContract(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, _ sweep.Claims) {
+		ctx := context.Background()
+		fs, ok := st.(sweep.FieldStore)
+		if !ok {
+			t.Fatal("the store keeps no fields of Leads")
+		}
+		if f, err := fs.LeadFields(ctx); err != nil || !f.SeenAt.IsZero() || len(f.Names) != 0 {
+			t.Fatalf("none recorded yet: %+v %v", f, err)
+		}
+		for _, want := range []sweep.LeadFields{
+			{Names: []string{"Last_Name", "Lead_Status", "Territory"}, SeenAt: t0},
+			{Names: []string{"Last_Name"}, SeenAt: t0.Add(sweep.FieldsMaxAge)},
+		} {
+			if err := fs.SaveLeadFields(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := fs.LeadFields(ctx); err != nil || !got.SeenAt.Equal(want.SeenAt) || !slices.Equal(got.Names, want.Names) {
+				t.Fatalf("saved %+v, read %+v %v", want, got, err)
+			}
+		}
+	})
+}

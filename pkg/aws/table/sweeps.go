@@ -329,3 +329,34 @@ func (d *JobStore) SaveRun(ctx context.Context, r sweep.Run) error {
 	}
 	return nil
 }
+
+// leadFieldsKey is the item of the fields of Leads a sweep's run last read
+// from Zoho (names, a list in Zoho's order, and seen_at): written by the
+// status function at most once a day, read by `sweep create`.
+const leadFieldsKey = "STAT#lead-fields"
+
+var _ sweep.FieldStore = (*JobStore)(nil)
+
+// LeadFields reads the fields last saved; none saved is the zero value.
+func (d *JobStore) LeadFields(ctx context.Context) (sweep.LeadFields, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table),
+		Key: map[string]types.AttributeValue{"pk": sAttr(leadFieldsKey)}})
+	if err != nil {
+		return sweep.LeadFields{}, fmt.Errorf("reading the fields of Leads: %w", err)
+	}
+	if out.Item == nil {
+		return sweep.LeadFields{}, nil
+	}
+	return sweep.LeadFields{Names: strList(out.Item["names"]), SeenAt: timeOf(out.Item["seen_at"])}, nil
+}
+
+// SaveLeadFields replaces the fields saved: the newest reading of Zoho's
+// metadata is the truth, whichever run made it.
+func (d *JobStore) SaveLeadFields(ctx context.Context, f sweep.LeadFields) error {
+	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: map[string]types.AttributeValue{
+		"pk": sAttr(leadFieldsKey), "kind": sAttr("stat"), "names": listAttr(f.Names), "seen_at": timeString(f.SeenAt)}})
+	if err != nil {
+		return fmt.Errorf("saving the fields of Leads: %w", err)
+	}
+	return nil
+}
