@@ -22,7 +22,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
-const sweepLong = `A sweep converts, on a schedule, every lead a COQL condition selects: each run
+const sweepLong = `A sweep converts, on a schedule, every lead a COQL condition, a custom view of
+Leads, or a view narrowed by a condition selects: each run
 pages the matching leads by id, reads them back so that converted leads are never sent
 (one converted id fails a whole mass_convert call), skips leads a request already
 claimed, and puts the rest on the conversion queue with the sweep's options, at most
@@ -38,7 +39,7 @@ Start with a dry run: it counts and samples what a run would queue, and converts
 func newSweepCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep",
-		Short: "Define, run and follow sweeps: scheduled conversions of the leads a COQL condition selects",
+		Short: "Define, run and follow sweeps: scheduled conversions of the leads a COQL condition or a custom view selects",
 		Long:  sweepLong,
 		Example: `  leadconvert sweep create --stack leadconvert --name qualified-web \
     --schedule 'cron(0 2 * * ? *)' --time-zone Europe/Berlin \
@@ -137,10 +138,14 @@ func newSweepCreateCmd() *cobra.Command {
 EventBridge Scheduler would (cron with six fields, one of day-of-month and day-of-week
 '?'; rate with minute(s), hour(s) or day(s)) and the time zone (an IANA name); the
 condition (one COQL where clause over Leads: = != like in 'not in' 'is null' 'is not
-null', and/or, parentheses; no ';'); the options with the convert function's own
-decoder and the stack's ZohoApiVersion and DefaultOwnerId (--api-version,
---default-owner). A sweep that fails a check is not stored, and the command exits 2
-naming the problem.
+null', and/or, parentheses; no ';'), and its fields against the fields of Leads a run
+last recorded (every run, a dry run too, reads them from Zoho once a day; before any
+run has, create says the fields could not be checked yet and goes on); the custom
+view's id (--view: a Zoho record id, the cvid in the view's URL; with --condition
+too, the run selects the view's leads that match the condition); the options with
+the convert function's own decoder and the stack's ZohoApiVersion and DefaultOwnerId
+(--api-version, --default-owner). A sweep that fails a check is not stored, and the
+command exits 2 naming the problem.
 
 Then it stores the sweep and creates its schedule (ENABLED, or DISABLED with
 --paused). If the schedule cannot be made, the sweep is taken back out (or, with
@@ -151,11 +156,13 @@ keeping its runs.`,
     --condition "Lead_Status = 'Qualified' and Lead_Source = 'Web'" \
     --options '{"assign_to":{"id":"3652397000000186017"},"Deals":{"Deal_Name":"Web lead","Stage":"Qualification","Closing_Date":"2026-12-31"}}'
   leadconvert sweep create --stack leadconvert --name hourly-events --schedule 'rate(1 hour)' \
-    --condition "Lead_Source = 'Trade Show'" --options @options.json --max-leads 200 --paused`,
+    --condition "Lead_Source = 'Trade Show'" --options @options.json --max-leads 200 --paused
+  leadconvert sweep create --stack leadconvert --name view-nightly --schedule 'cron(0 3 * * ? *)' \
+    --view 3652397000000087501 --options @options.json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if s.Name == "" || s.Schedule == "" || s.Condition == "" {
-				return usageError{errors.New("--name, --schedule and --condition are required")}
+			if s.Name == "" || s.Schedule == "" || s.Condition == "" && s.View == "" {
+				return usageError{errors.New("--name, --schedule and --condition or --view (or both) are required")}
 			}
 			opts, err := readSweepOptions(options)
 			if err != nil {
@@ -180,6 +187,9 @@ keeping its runs.`,
 			}
 			if err := s.Check(dec); err != nil {
 				return usageError{fmt.Errorf("sweep %s not created: %w", s.Name, err)}
+			}
+			if err := checkSweepFields(ctx, env.store, s, cmd.ErrOrStderr()); err != nil {
+				return err
 			}
 			old, err := env.store.Sweep(ctx, s.Name)
 			exists := err == nil
@@ -226,11 +236,36 @@ keeping its runs.`,
 	f.StringVar(&s.Schedule, "schedule", "", "EventBridge Scheduler expression: 'cron(0 2 * * ? *)' or 'rate(1 hour)'")
 	f.StringVar(&s.TimeZone, "time-zone", sweep.DefaultTimeZone, "IANA time zone of a cron schedule, e.g. Europe/Berlin")
 	f.StringVar(&s.Condition, "condition", "", "COQL where clause over Leads, e.g. \"Lead_Status = 'Qualified'\"")
+	f.StringVar(&s.View, "view", "", "id of a custom view of Leads to select from (narrowed by --condition if given)")
 	f.StringVar(&options, "options", "", "conversion options: a JSON request without ids (assign_to, Deals, ...), or @FILE")
 	f.IntVar(&s.MaxLeads, "max-leads", sweep.DefaultMaxLeads, "leads a run queues at most (1 to 100000)")
 	f.BoolVar(&paused, "paused", false, "store the sweep paused, its schedule DISABLED")
 	f.BoolVar(&replace, "replace", false, "redefine an existing sweep (its runs are kept)")
 	return cmd
+}
+
+// checkSweepFields checks the fields s's condition names against the
+// fields of Leads a run last recorded (the table's STAT#lead-fields item):
+// the operator's command holds no Zoho token, so it reads what the status
+// function saw. Before any run has recorded them it says so on w and lets
+// the condition through: the run's query then meets an unknown field as
+// Zoho's INVALID_QUERY, which ends the run with that reason.
+func checkSweepFields(ctx context.Context, fields sweep.FieldStore, s sweep.Sweep, w io.Writer) error {
+	if s.Condition == "" {
+		return nil
+	}
+	known, err := fields.LeadFields(ctx)
+	if err != nil {
+		return err
+	}
+	if known.SeenAt.IsZero() {
+		fmt.Fprintln(w, "The condition's fields could not be checked yet: no run has recorded the fields of Leads (every run records them, a dry run too).")
+		return nil
+	}
+	if err := sweep.CheckFields(s.Condition, known); err != nil {
+		return usageError{fmt.Errorf("sweep %s not created: %w", s.Name, err)}
+	}
+	return nil
 }
 
 // sweepHint repeats how the deployment was named, for the next command.
@@ -248,6 +283,7 @@ type sweepView struct {
 	Schedule   string              `json:"schedule"`
 	TimeZone   string              `json:"time_zone"`
 	Condition  string              `json:"condition"`
+	View       string              `json:"view,omitempty"`
 	Options    json.RawMessage     `json:"options,omitempty"`
 	MaxLeads   int                 `json:"max_leads"`
 	CreatedAt  time.Time           `json:"created_at,omitzero"`
@@ -259,7 +295,19 @@ type sweepView struct {
 
 func viewOf(s sweep.Sweep) sweepView {
 	return sweepView{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition,
-		Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun}
+		View: s.View, Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun}
+}
+
+// selection is a sweep's selection in one cell: its condition, its view,
+// or both as the run's from and where clauses read.
+func selection(view, condition string) string {
+	switch {
+	case view == "":
+		return condition
+	case condition == "":
+		return "view " + view
+	}
+	return "view " + view + " where " + condition
 }
 
 func enabledWord(on bool) string {
@@ -307,9 +355,9 @@ func newSweepListCmd() *cobra.Command {
 			rows := make([][]string, 0, len(views))
 			for _, v := range views {
 				rows = append(rows, []string{v.Name, enabledWord(v.Enabled), v.Schedule, v.TimeZone, strconv.Itoa(v.MaxLeads),
-					cmp.Or(v.LastRun, "-"), v.Condition})
+					cmp.Or(v.LastRun, "-"), selection(v.View, v.Condition)})
 			}
-			return printTable(w, []string{"NAME", "STATE", "SCHEDULE", "TIME ZONE", "MAX LEADS", "LAST RUN", "CONDITION"}, rows)
+			return printTable(w, []string{"NAME", "STATE", "SCHEDULE", "TIME ZONE", "MAX LEADS", "LAST RUN", "SELECTION"}, rows)
 		},
 	}
 	d.addAWSFlags(cmd)
@@ -391,7 +439,8 @@ func printSweep(w io.Writer, v sweepView) error {
 		{"sweep", v.Name + " (" + enabledWord(v.Enabled) + ")"},
 		{"schedule", v.Schedule + " " + v.TimeZone},
 		{"scheduler", sched},
-		{"condition", v.Condition},
+		{"view", cmp.Or(v.View, "-")},
+		{"condition", cmp.Or(v.Condition, "-")},
 		{"options", string(v.Options)},
 		{"max leads", strconv.Itoa(v.MaxLeads)},
 		{"created", v.CreatedAt.Format(time.RFC3339)},

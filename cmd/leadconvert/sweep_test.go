@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -287,6 +289,8 @@ func TestSweepCreateRefuses(t *testing.T) {
 		{"--options", `{"ids":["1"]}`, "ids are chosen by the run"},
 		{"--options", `{"assign_to":`, "not JSON"},
 		{"--max-leads", "200000", "max_leads"},
+		{"--view", "3652397000000087501x", "custom view's id"},
+		{"--view", "Leads#1", "custom view's id"},
 	} {
 		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
 			args := []string{"sweep", "create", "--name", "bad"}
@@ -295,6 +299,9 @@ func TestSweepCreateRefuses(t *testing.T) {
 					v = tc.value
 				}
 				args = append(args, k, v)
+			}
+			if _, ok := good[tc.flag]; !ok {
+				args = append(args, tc.flag, tc.value)
 			}
 			code, out := r.cli(t, args...)
 			if code != exitUsage || !strings.Contains(out, tc.want) {
@@ -307,6 +314,93 @@ func TestSweepCreateRefuses(t *testing.T) {
 				t.Fatalf("a refused sweep was stored: %v", err)
 			}
 		})
+	}
+}
+
+// TestSweepOverAView: a sweep created with --view (and a condition that
+// narrows it) is shown with its view, and its run queues exactly the
+// view's leads that match the condition.
+func TestSweepOverAView(t *testing.T) {
+	const cvid = "3652397000000087501"
+	r := newSweepRig(t)
+	leads := r.seed(20) // Qualified, Web
+	var want []string
+	for i, id := range leads {
+		f := map[string]any{"Territory": "South", "Company": "Other"}
+		if i%2 == 0 {
+			f["Territory"] = "North"
+		}
+		if i%4 == 0 {
+			f["Company"] = "Acme"
+		}
+		if i%4 == 0 {
+			want = append(want, id)
+		}
+		r.d.sim.SetLeadFields(id, f)
+	}
+	r.d.sim.DefineView(cvid, "Territory = 'North'")
+	if code, out := r.cli(t, "sweep", "create", "--name", "north", "--schedule", "rate(1 day)", "--view", cvid,
+		"--condition", "Company = 'Acme'", "--options", sweepDeal); code != exitOK || !strings.Contains(out, "sweep north created") {
+		t.Fatalf("create: exit %d", code)
+	}
+	if code, out := r.cli(t, "sweep", "list"); code != exitOK || !strings.Contains(out, "view "+cvid+" where Company = 'Acme'") {
+		t.Fatalf("list: exit %d", code)
+	}
+	if code, out := r.cli(t, "sweep", "run", "north"); code != exitOK || !strings.Contains(out, "queued "+strconv.Itoa(len(want))) ||
+		!strings.Contains(out, "ended: done") {
+		t.Fatalf("run: exit %d", code)
+	}
+	var shown sweepView
+	code, out := r.cli(t, "sweep", "show", "north", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &shown); code != exitOK || err != nil || shown.View != cvid || len(shown.Runs) != 1 ||
+		shown.Runs[0].Matched != len(want) || shown.Runs[0].Queued != len(want) {
+		t.Fatalf("show -o json: exit %d, %+v %v", code, shown, err)
+	}
+	if code, out := r.cli(t, "sweep", "show", "north"); code != exitOK || !strings.Contains(out, "view "+cvid) {
+		t.Fatalf("show: exit %d", code)
+	}
+}
+
+// TestSweepCreateChecksFields: before any run has recorded the fields of
+// Leads, create says the condition's fields could not be checked and
+// stores the sweep; once a run (here a dry run, through the status
+// function) has recorded them, a condition naming a field Leads does not
+// have is refused, naming the field and when the fields were seen.
+func TestSweepCreateChecksFields(t *testing.T) {
+	r := newSweepRig(t)
+	leads := r.seed(2)
+	r.d.sim.SetLeadFields(leads[0], map[string]any{"Territory": "North"})
+	create := func(name, cond string) (int, string) {
+		t.Helper()
+		return r.cli(t, "sweep", "create", "--name", name, "--schedule", "rate(1 day)", "--condition", cond, "--options", sweepDeal)
+	}
+	const notYet = "could not be checked yet"
+	if code, out := create("first", "Lead_Status = 'Qualified'"); code != exitOK || !strings.Contains(out, notYet) {
+		t.Fatalf("create before any run: exit %d, want %d and %q", code, exitOK, notYet)
+	}
+	if code, _ := r.cli(t, "sweep", "run", "first", "--dry-run"); code != exitOK {
+		t.Fatalf("dry run: exit %d", code)
+	}
+	seen, err := table.NewJobStore(table.NewClient(r.d.cfg), r.d.table).LeadFields(t.Context())
+	if err != nil || seen.SeenAt.IsZero() {
+		t.Fatalf("the dry run recorded no fields: %+v %v", seen, err)
+	}
+	for _, tc := range []struct {
+		name, cond string
+		code       int
+		want       string
+	}{
+		{"typo", "Lead_Status = 'Qualified' and Lead_Stauts = 'Web'", exitUsage, "Lead_Stauts is not a field of Leads"},
+		{"typo", "Lead_Status = 'Qualified' and Lead_Stauts = 'Web'", exitUsage, "saw at " + seen.SeenAt.UTC().Format(time.RFC3339)},
+		{"custom", "Territory = 'North' and Lead_Source = 'Web'", exitOK, "sweep custom created"},
+	} {
+		code, out := create(tc.name, tc.cond)
+		if code != tc.code || !strings.Contains(out, tc.want) || strings.Contains(out, notYet) {
+			t.Errorf("create %s: exit %d, want %d and %q", tc.cond, code, tc.code, tc.want)
+		}
+	}
+	if _, err := table.NewJobStore(table.NewClient(r.d.cfg), r.d.table).Sweep(t.Context(), "typo"); !errors.Is(err, sweep.ErrNotFound) {
+		t.Fatalf("a refused sweep was stored: %v", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // COQL (zoho-crm-api.md section 8): POST /crm/v{7,8}/coql with
 // {"select_query": "..."}, for the subset of the grammar a sweep uses:
 //
-//	select <field>[, <field>...] from Leads
+//	select <field>[, <field>...] from Leads[#<cvid>]
 //	  [where <condition>]
 //	  [order by id [asc|desc]]
 //	  [limit [<offset>,] <count>]
@@ -26,6 +26,10 @@ import (
 // quotes, a number, or a list of them. Up to 2,000 rows a call (LIMIT
 // defaults to 200), offsets up to 100,000, at most 25 criteria; nothing
 // matching is 204.
+//
+// A custom view as the source (from Leads#<cvid>) selects the view's leads,
+// narrowed by the where clause if there is one; the simulator knows the
+// views DefineView defines, each a condition over the leads.
 //
 // Converted leads: whether Zoho's COQL returns them is unconfirmed. The
 // simulator returns them by default, the case that costs a careless client
@@ -66,6 +70,39 @@ func (s *Server) SetLeadFields(id string, fields map[string]any) {
 			f[k] = v
 		}
 	}
+}
+
+// DefineView defines the custom view of Leads cvid (a record id) as the
+// leads condition selects: a COQL where clause, as a view's criteria would
+// be set in Zoho's UI. It panics on a condition the simulator cannot parse,
+// as a test's setup would be wrong. Defining a view again replaces it.
+func (s *Server) DefineView(cvid, condition string) {
+	if !isRecordID(cvid) {
+		panic("zohosim: a custom view's id is a record id, not " + strconv.Quote(cvid))
+	}
+	q, err := parseCOQL("select id from Leads where " + condition)
+	if err != nil {
+		panic(fmt.Sprintf("zohosim: view %s: condition %q: %v", cvid, condition, err.message))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.views == nil {
+		s.views = map[string]*cond{}
+	}
+	s.views[cvid] = q.where
+}
+
+// isRecordID reports whether s looks like a Zoho record id: digits only.
+func isRecordID(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) knownLeadFieldLocked(name string) bool {
@@ -110,6 +147,17 @@ func (s *Server) coql(body []byte) (int, any) {
 	if name, ok := q.where.unknownField(s.knownLeadFieldLocked); ok {
 		return invalidQuery("where", "invalid column given", obj{"column_name": name}).reply()
 	}
+	var view *cond
+	if q.view != "" {
+		var known bool
+		if view, known = s.views[q.view]; !known {
+			// zoho-crm-api.md section 8 names INVALID_QUERY with
+			// details.clause for a refused query but no code for an
+			// unknown view: INVALID_QUERY in the from clause, with the
+			// id given, is assumed.
+			return invalidQuery("from", "invalid custom view id given", obj{"cvid": q.view}).reply()
+		}
+	}
 
 	// Ids in order from the first that can match: keyset paging (an and
 	// with id > N) skips what comes before at once, and the scan stops at
@@ -133,7 +181,7 @@ func (s *Server) coql(body []byte) (int, any) {
 			continue
 		}
 		rec := s.leadRecordLocked(id)
-		if q.where == nil || q.where.eval(rec) {
+		if (view == nil || view.eval(rec)) && (q.where == nil || q.where.eval(rec)) {
 			matched = append(matched, rec)
 		}
 	}
@@ -209,6 +257,7 @@ func (s *Server) leadRecordLocked(id string) obj {
 // A coqlQuery is a parsed select.
 type coqlQuery struct {
 	fields        []string
+	view          string // the custom view's id (from Leads#<cvid>), or ""
 	where         *cond
 	desc          bool
 	offset, limit int
@@ -503,9 +552,16 @@ func parseCOQL(query string) (*coqlQuery, *apiError) {
 		return nil, p.fail()
 	}
 	p.pos++
-	if t.text != "Leads" {
-		// Custom views (Leads#<cvid>) and other modules are not simulated.
-		return nil, invalidQuery("from", "invalid module given", obj{"module": t.text})
+	module, cvid, isView := strings.Cut(t.text, "#")
+	if module != "Leads" {
+		// Other modules are not simulated.
+		return nil, invalidQuery("from", "invalid module given", obj{"module": module})
+	}
+	if isView {
+		if !isRecordID(cvid) {
+			return nil, invalidQuery("from", "invalid custom view id given", obj{"cvid": cvid})
+		}
+		q.view = cvid
 	}
 	if p.keyword("where") {
 		p.clause = "where"

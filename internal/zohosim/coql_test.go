@@ -142,6 +142,44 @@ func TestCOQLPagesAndLimits(t *testing.T) {
 	}
 }
 
+func TestCOQLCustomView(t *testing.T) {
+	const cvid = "3652397000000087501"
+	e := newEnv(t, Options{})
+	ids := e.s.SeedLeadRange(4)
+	status := []string{"Qualified", "Contacted", "Qualified", "Qualified"}
+	source := []string{"Web", "Web", "Fair", "Web"}
+	for i, id := range ids {
+		e.s.SetLeadFields(id, map[string]any{"Lead_Status": status[i], "Lead_Source": source[i]})
+	}
+	e.s.DefineView(cvid, "Lead_Status = 'Qualified'")
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"select id from Leads#" + cvid, []string{ids[0], ids[2], ids[3]}},
+		{"select id from Leads#" + cvid + " where Lead_Source = 'Web' order by id asc", []string{ids[0], ids[3]}},
+		{"select id from Leads#" + cvid + " where id > " + ids[0] + " order by id asc limit 1", []string{ids[2]}},
+		{"select id from Leads#" + cvid + " where Lead_Status = 'Contacted'", nil},
+	}
+	for _, tt := range tests {
+		p := e.coql(tt.query)
+		if tt.want == nil {
+			if p.status != http.StatusNoContent {
+				t.Errorf("%s: %d %v, want 204", tt.query, p.status, p.ids)
+			}
+			continue
+		}
+		if p.status != http.StatusOK || !slices.Equal(p.ids, tt.want) {
+			t.Errorf("%s: %d %v (%s), want %v", tt.query, p.status, p.ids, p.code, tt.want)
+		}
+	}
+	for _, q := range []string{"select id from Leads#3652397000000087999", "select id from Leads#abc", "select id from Leads#"} {
+		if p := e.coql(q); p.status != http.StatusBadRequest || p.code != "INVALID_QUERY" || p.detail["clause"] != "from" {
+			t.Errorf("%s: %d %s %v, want 400 INVALID_QUERY in from", q, p.status, p.code, p.detail)
+		}
+	}
+}
+
 func TestCOQLRefusals(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.s.SeedLeadRange(1)

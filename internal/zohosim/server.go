@@ -216,6 +216,9 @@ type Server struct {
 	// customFields the names added beyond leadFieldNames.
 	fields       map[string]map[string]any
 	customFields map[string]bool
+	// views are the custom views of Leads (DefineView): each id's
+	// condition.
+	views map[string]*cond
 
 	// Faults.
 	script map[Endpoint][]Fault

@@ -2,8 +2,10 @@ package zohosim
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -25,8 +27,25 @@ const (
 type fieldMeta struct {
 	apiName, label, dataType, jsonType string
 	length                             int
-	mandatory                          bool
+	mandatory, custom                  bool
 	picklist                           []string
+}
+
+// customLeadFields describes the fields SetLeadFields added to Leads, as
+// text custom fields, by name: Fields Metadata lists every field COQL
+// selects on, as Zoho's would.
+func (s *Server) customLeadFields() []fieldMeta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []fieldMeta
+	for _, name := range slices.Sorted(maps.Keys(s.customFields)) {
+		if slices.Contains(leadFieldNames, name) {
+			continue
+		}
+		out = append(out, fieldMeta{apiName: name, label: strings.ReplaceAll(name, "_", " "), dataType: "text",
+			jsonType: "string", length: 255, custom: true})
+	}
+	return out
 }
 
 // dealStages are the stages of a default org's Standard pipeline.
@@ -56,6 +75,10 @@ var moduleFields = map[string][]fieldMeta{
 		{apiName: "Email", label: "Email", dataType: "email", jsonType: "string", length: 100},
 		{apiName: "Lead_Status", label: "Lead Status", dataType: "picklist", jsonType: "string", length: 120,
 			picklist: []string{"-None-", "Attempted to Contact", "Contact in Future", "Contacted", "Junk Lead", "Lost Lead", "Not Contacted", "Pre-Qualified", "Not Qualified"}},
+		{apiName: "Lead_Source", label: "Lead Source", dataType: "picklist", jsonType: "string", length: 120,
+			picklist: []string{"-None-", "Advertisement", "Cold Call", "Employee Referral", "External Referral", "Online Store",
+				"Partner", "Public Relations", "Sales Email Alias", "Seminar Partner", "Internal Seminar", "Trade Show", "Web Download",
+				"Web Research", "Chat"}},
 		{apiName: "Owner", label: "Lead Owner", dataType: "ownerlookup", jsonType: "jsonobject", length: 120},
 	},
 }
@@ -74,6 +97,9 @@ func (s *Server) fieldsMeta(q url.Values) (int, any) {
 			obj{"param_name": "module"}}).reply()
 	}
 	metas := moduleFields[module]
+	if module == "Leads" {
+		metas = append(slices.Clip(metas), s.customLeadFields()...)
+	}
 	fields := make([]obj, 0, len(metas))
 	for i, m := range metas {
 		mandatory := m.mandatory || m.apiName == "Pipeline" && s.opts.PipelinesEnabled
@@ -86,7 +112,7 @@ func (s *Server) fieldsMeta(q url.Values) (int, any) {
 			"json_type":        m.jsonType,
 			"length":           m.length,
 			"system_mandatory": mandatory,
-			"custom_field":     false,
+			"custom_field":     m.custom,
 			"read_only":        false,
 			"field_read_only":  false,
 			"visible":          true,

@@ -2,7 +2,9 @@ package zohosim
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -78,6 +80,22 @@ func TestFieldsMetadata(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFieldsMetadataListsCustomFields: a field SetLeadFields adds to Leads
+// is listed, as a custom field, beside the standard ones COQL knows.
+func TestFieldsMetadataListsCustomFields(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.s.SetLeadFields(e.s.SeedLeadRange(1)[0], map[string]any{"Territory": "North", "Lead_Source": "Web"})
+	got := e.do("GET", "/crm/v7/settings/fields?module=Leads", e.auth(), "").fieldsOf(t)
+	for _, name := range []string{"Last_Name", "Lead_Status", "Lead_Source", "Territory"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no field %s in %v", name, slices.Collect(maps.Keys(got)))
+		}
+	}
+	if got["Territory"]["custom_field"] != true || got["Lead_Source"]["custom_field"] != false {
+		t.Errorf("custom_field: Territory %v, Lead_Source %v", got["Territory"]["custom_field"], got["Lead_Source"]["custom_field"])
 	}
 }
 

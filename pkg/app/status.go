@@ -72,6 +72,11 @@ func NewStatus(cfg config.Status, d StatusDeps) (*Status, error) {
 		if d.Resend == nil {
 			sc.Queue = noQueue{}
 		}
+		// Runs record the fields of Leads for sweep create's check, where
+		// the store keeps them (both stores do).
+		if f, ok := d.Sweeps.(sweep.FieldStore); ok {
+			sc.Fields = f
+		}
 		if st.sweeps, err = sweep.NewRunner(sc); err != nil {
 			return nil, err
 		}

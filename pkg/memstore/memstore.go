@@ -15,6 +15,7 @@ import (
 
 	"github.com/zoho-bridge/leadconvert/pkg/credits"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
+	"github.com/zoho-bridge/leadconvert/pkg/sweep"
 )
 
 // Store is a jobs.Store and jobs.CheckStore held in memory.
@@ -26,6 +27,7 @@ type Store struct {
 	batches  map[jobs.BatchKey]jobs.Batch
 	requests map[string]jobs.Request
 	sw       *sweepState // made on first use
+	fields   sweep.LeadFields
 
 	leases      map[string]checkLease // by job id; made on first use
 	completions jobs.Completions      // made on first use

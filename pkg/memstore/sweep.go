@@ -134,3 +134,23 @@ func (m *Store) SaveRun(_ context.Context, r sweep.Run) error {
 	}
 	return nil
 }
+
+var _ sweep.FieldStore = (*Store)(nil)
+
+// LeadFields returns the fields last saved, or the zero value.
+func (m *Store) LeadFields(context.Context) (sweep.LeadFields, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.fields
+	f.Names = slices.Clone(f.Names)
+	return f, nil
+}
+
+// SaveLeadFields replaces the fields saved.
+func (m *Store) SaveLeadFields(_ context.Context, f sweep.LeadFields) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f.Names = slices.Clone(f.Names)
+	m.fields = f
+	return nil
+}

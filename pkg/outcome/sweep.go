@@ -87,6 +87,7 @@ type SweepReport struct {
 	Schedule  string          `json:"schedule"`
 	TimeZone  string          `json:"time_zone"`
 	Condition string          `json:"condition"`
+	View      string          `json:"view,omitempty"`
 	Options   json.RawMessage `json:"options,omitempty"`
 	MaxLeads  int             `json:"max_leads"`
 	CreatedAt time.Time       `json:"created_at,omitzero"`
@@ -142,7 +143,7 @@ func OfSweep(ctx context.Context, runs Runs, r Reader, name string) (SweepReport
 	if err != nil {
 		return SweepReport{}, fmt.Errorf("reading sweep %s: %w", name, err)
 	}
-	rep := SweepReport{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition,
+	rep := SweepReport{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition, View: s.View,
 		Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun, Runs: []RunReport{}}
 	budget := RunMessages
 	for _, id := range slices.Backward(s.RecentRuns) {

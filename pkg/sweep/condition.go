@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -36,34 +37,50 @@ func (e *ConditionError) Error() string {
 // an operator, but a run pastes it into a query, so it is held to the
 // grammar rather than trusted.
 func CheckCondition(cond string) error {
+	_, err := parseCondition(cond)
+	return err
+}
+
+// ConditionFields checks cond as CheckCondition does and returns the
+// fields it names, each once, in the order they first appear: what is
+// checked against the fields of Leads (CheckFields).
+func ConditionFields(cond string) ([]string, error) {
+	p, err := parseCondition(cond)
+	if err != nil {
+		return nil, err
+	}
+	return p.fields, nil
+}
+
+func parseCondition(cond string) (*condParser, error) {
 	if len(cond) > MaxConditionBytes {
-		return &ConditionError{MaxConditionBytes, fmt.Sprintf("the condition is %d bytes; at most %d", len(cond), MaxConditionBytes)}
+		return nil, &ConditionError{MaxConditionBytes, fmt.Sprintf("the condition is %d bytes; at most %d", len(cond), MaxConditionBytes)}
 	}
 	toks, err := lexCondition(cond)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(toks) == 0 {
-		return &ConditionError{0, "the condition is empty: a sweep must select some leads, e.g. Lead_Status = 'Qualified'"}
+		return nil, &ConditionError{0, "the condition is empty: a sweep must select some leads, e.g. Lead_Status = 'Qualified'"}
 	}
 	p := &condParser{toks: toks, end: len(cond)}
 	if err := p.or(0); err != nil {
-		return err
+		return nil, err
 	}
 	if p.pos < len(p.toks) {
 		t := p.toks[p.pos]
 		if t.kind == tokSymbol && t.text == ")" {
-			return &ConditionError{t.at, "a closing parenthesis without its opening one"}
+			return nil, &ConditionError{t.at, "a closing parenthesis without its opening one"}
 		}
 		if what := reserved[strings.ToLower(t.text)]; t.kind == tokWord && what != "" {
-			return &ConditionError{t.at, what + " clause: a sweep's condition is the where clause only; the run writes the rest of the query"}
+			return nil, &ConditionError{t.at, what + " clause: a sweep's condition is the where clause only; the run writes the rest of the query"}
 		}
-		return &ConditionError{t.at, fmt.Sprintf("expected and, or or the end of the condition, found %s", t)}
+		return nil, &ConditionError{t.at, fmt.Sprintf("expected and, or or the end of the condition, found %s", t)}
 	}
 	if p.criteria > MaxCriteria {
-		return &ConditionError{0, fmt.Sprintf("%d criteria; at most %d (Zoho takes 25 a query and the run adds one)", p.criteria, MaxCriteria)}
+		return nil, &ConditionError{0, fmt.Sprintf("%d criteria; at most %d (Zoho takes 25 a query and the run adds one)", p.criteria, MaxCriteria)}
 	}
-	return nil
+	return p, nil
 }
 
 type tokKind int
@@ -176,6 +193,7 @@ type condParser struct {
 	pos      int
 	end      int
 	criteria int
+	fields   []string // the fields named, each once, in order
 }
 
 // maxDepth bounds nested parentheses, so a hostile condition cannot
@@ -262,6 +280,9 @@ func (p *condParser) factor(depth int) error {
 	}
 	p.pos++
 	p.criteria++
+	if !slices.Contains(p.fields, t.text) {
+		p.fields = append(p.fields, t.text)
+	}
 	switch {
 	case p.word("is"):
 		p.word("not")

@@ -169,7 +169,11 @@ type Config struct {
 	// it messages carry no request id.
 	Requests Requests
 	Decoder  *convert.Decoder // the deployment's: API version and default owner
-	Now      func() time.Time // default time.Now
+	// Fields, when set, records the fields of Leads once a day, from a
+	// run's Zoho when it is a FieldLister, for `sweep create` to check
+	// conditions against.
+	Fields FieldStore
+	Now    func() time.Time // default time.Now
 	// Reserve is the time a run leaves before its deadline: it stops
 	// taking pages then. Default max(10 s, 10% of the time it had).
 	Reserve time.Duration
@@ -266,6 +270,10 @@ func (r *Runner) Run(ctx context.Context, name string, o Options) (Report, error
 	req, err := Request(r.cfg.Decoder, sw.Options)
 	if err != nil {
 		return Report{}, fmt.Errorf("sweep %s: %w", name, err)
+	}
+	if !o.OnlyOpen {
+		// A run asked for, dry or not, not one going on after a deadline.
+		r.refreshFields(ctx)
 	}
 	now := r.cfg.Now()
 	if o.DryRun {
@@ -472,8 +480,12 @@ func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 		if p.dry {
 			fields = "id, First_Name, Last_Name"
 		}
-		q := fmt.Sprintf("select %s from Leads where (%s) and id > %s order by id asc limit %d",
-			fields, p.sw.Condition, after, zoho.MaxCOQLRows)
+		where := "id > " + after
+		if p.sw.Condition != "" {
+			where = "(" + p.sw.Condition + ") and " + where
+		}
+		q := fmt.Sprintf("select %s from %s where %s order by id asc limit %d",
+			fields, p.sw.Source(), where, zoho.MaxCOQLRows)
 		rows, more, err := p.r.cfg.Zoho.COQL(ctx, q)
 		p.run.COQLCalls++
 		if err != nil {

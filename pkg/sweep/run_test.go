@@ -362,6 +362,66 @@ func TestRunZohoErrorEndsIt(t *testing.T) {
 	})
 }
 
+// TestRunOverAView: a sweep over a custom view queues exactly the view's
+// convertible leads, narrowed by its condition when it has one; a view
+// Zoho does not know ends the run with Zoho's reason.
+func TestRunOverAView(t *testing.T) {
+	const cvid = "3652397000000087501"
+	ctx := context.Background()
+	tests := []struct {
+		name, condition string
+		// want picks, of the rig's convertible leads (all Web), those
+		// the view (every fourth) and the condition select.
+		want func(i int, id string) bool
+	}{
+		{"view alone", "", func(i int, _ string) bool { return i%4 == 0 }},
+		{"view and condition", "Lead_Source = 'Web' and Company = 'Acme'", func(i int, _ string) bool { return i%4 == 0 && i%8 == 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, nil, nil, zohosim.Options{}, 40, 5, 0, 0)
+			var want []string
+			for i, id := range r.convertible {
+				f := map[string]any{"Territory": nil}
+				if i%4 == 0 {
+					f["Territory"] = "North"
+				}
+				if i%8 == 0 {
+					f["Company"] = "Acme"
+				}
+				r.z.Sim.SetLeadFields(id, f)
+				if tt.want(i, id) {
+					want = append(want, id)
+				}
+			}
+			r.z.Sim.DefineView(cvid, "Territory = 'North'")
+			s, _ := r.st.Sweep(ctx, "nightly")
+			s.View, s.Condition = cvid, tt.condition
+			if err := s.Check(decoder()); err != nil {
+				t.Fatal(err)
+			}
+			r.st.PutSweep(ctx, s)
+			rep := r.run("nightly", sweep.Options{})
+			if got := r.q.ids(t); !slices.Equal(got, want) || rep.End != sweep.EndDone || rep.Matched != len(want) {
+				t.Errorf("queued %v, want %v; report %+v", got, want, rep)
+			}
+		})
+	}
+	t.Run("unknown view", func(t *testing.T) {
+		r := newRig(t, nil, nil, zohosim.Options{}, 10, 0, 0, 0)
+		s, _ := r.st.Sweep(ctx, "nightly")
+		s.View = cvid
+		r.st.PutSweep(ctx, s)
+		rep := r.run("nightly", sweep.Options{})
+		if rep.End != sweep.EndError || !strings.Contains(rep.Reason, "INVALID_QUERY") || rep.Queued != 0 {
+			t.Errorf("report: %+v", rep)
+		}
+		if len(r.q.msgs) != 0 {
+			t.Errorf("queued %d messages", len(r.q.msgs))
+		}
+	})
+}
+
 // TestRunBothReadingsOfCOQL: whether or not COQL returns converted leads,
 // a run queues the same leads (it reads every candidate back).
 func TestRunBothReadingsOfCOQL(t *testing.T) {
@@ -404,6 +464,10 @@ func TestSweepCheck(t *testing.T) {
 	}{
 		{func(s *sweep.Sweep) { s.Name = "a#b" }, "sweep name"},
 		{func(s *sweep.Sweep) { s.Condition = "x = 1;" }, "semicolon"},
+		{func(s *sweep.Sweep) { s.Condition = "" }, "a condition, a custom view, or both"},
+		{func(s *sweep.Sweep) { s.View = "12ab" }, "custom view's id"},
+		{func(s *sweep.Sweep) { s.View = "3652397000000087501 or 1" }, "custom view's id"},
+		{func(s *sweep.Sweep) { s.View = "01" }, "custom view's id"},
 		{func(s *sweep.Sweep) { s.MaxLeads = -1 }, "max_leads"},
 		{func(s *sweep.Sweep) { s.Schedule = "" }, "want cron"},
 		{func(s *sweep.Sweep) { s.Schedule = "cron(0 2 * * * *)" }, "must be '?'"},
@@ -418,6 +482,14 @@ func TestSweepCheck(t *testing.T) {
 		tt.edit(&s)
 		if err := s.Check(decoder()); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want %q", s, err, tt.want)
+		}
+	}
+	// A view alone, or a view narrowed by a condition, is a selection.
+	for _, cond := range []string{"", "Lead_Source = 'Web'"} {
+		s = good()
+		s.View, s.Condition = "3652397000000087501", cond
+		if err := s.Check(decoder()); err != nil {
+			t.Errorf("view with condition %q: %v", cond, err)
 		}
 	}
 	// Without a default owner, options must name one.

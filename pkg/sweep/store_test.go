@@ -163,13 +163,15 @@ func TestCatalogContract(t *testing.T) {
 		if want := ids[3:]; !slices.Equal(s.RecentRuns, want) {
 			t.Fatalf("recent runs %v, want %v", s.RecentRuns, want)
 		}
-		// Redefining keeps them.
-		if err := st.PutSweep(ctx, sweep.Sweep{Name: "nightly", Schedule: "rate(2 hours)", TimeZone: "UTC",
-			Condition: "Lead_Status = 'Qualified'", MaxLeads: 10, Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
-		if s, _ := st.Sweep(ctx, "nightly"); len(s.RecentRuns) != sweep.RecentRuns || s.Schedule != "rate(2 hours)" {
-			t.Fatalf("after redefining: %+v", s)
+		// Redefining keeps them; a custom view is kept, and dropped again.
+		for _, view := range []string{"3652397000000087501", ""} {
+			if err := st.PutSweep(ctx, sweep.Sweep{Name: "nightly", Schedule: "rate(2 hours)", TimeZone: "UTC",
+				Condition: "Lead_Status = 'Qualified'", View: view, MaxLeads: 10, Enabled: true}); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := st.Sweep(ctx, "nightly"); len(s.RecentRuns) != sweep.RecentRuns || s.Schedule != "rate(2 hours)" || s.View != view {
+				t.Fatalf("after redefining with view %q: %+v", view, s)
+			}
 		}
 
 		if err := st.DeleteSweep(ctx, "nightly"); err != nil {
@@ -187,6 +189,30 @@ func TestCatalogContract(t *testing.T) {
 		// Its runs stay until they expire.
 		if _, err := st.SweepRun(ctx, "nightly", ids[0]); err != nil {
 			t.Fatalf("a deleted sweep's run: %v", err)
+		}
+	})
+}
+
+func TestFieldStoreContract(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st stores, _ sweep.Claims) {
+		ctx := context.Background()
+		fs, ok := st.(sweep.FieldStore)
+		if !ok {
+			t.Fatal("the store keeps no fields of Leads")
+		}
+		if f, err := fs.LeadFields(ctx); err != nil || !f.SeenAt.IsZero() || len(f.Names) != 0 {
+			t.Fatalf("none recorded yet: %+v %v", f, err)
+		}
+		for _, want := range []sweep.LeadFields{
+			{Names: []string{"Last_Name", "Lead_Status", "Territory"}, SeenAt: t0},
+			{Names: []string{"Last_Name"}, SeenAt: t0.Add(sweep.FieldsMaxAge)},
+		} {
+			if err := fs.SaveLeadFields(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := fs.LeadFields(ctx); err != nil || !got.SeenAt.Equal(want.SeenAt) || !slices.Equal(got.Names, want.Names) {
+				t.Fatalf("saved %+v, read %+v %v", want, got, err)
+			}
 		}
 	})
 }

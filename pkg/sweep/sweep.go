@@ -1,5 +1,6 @@
 // Package sweep is a scheduled selection of leads: a COQL condition over
-// Leads and the conversion options to apply, run now and then to put every
+// Leads, a custom view of Leads, or a view narrowed by a condition, and the
+// conversion options to apply, run now and then to put every
 // matching lead that is not converted or claimed on the conversion queue
 // (docs/architecture.md, "Sweeps"). From the queue, the leads go the way
 // every lead goes.
@@ -32,8 +33,13 @@ type Sweep struct {
 	// Schedule is an EventBridge Scheduler expression (cron(...) or
 	// rate(...)) in TimeZone; stored only, the schedule is made elsewhere.
 	Schedule, TimeZone string
-	// Condition is the where clause of the run's COQL query (CheckCondition).
+	// Condition is the where clause of the run's COQL query (CheckCondition),
+	// or empty when View alone selects.
 	Condition string
+	// View is the id of a custom view of Leads the run selects from
+	// (from Leads#<cvid>, zoho-crm-api.md section 8), narrowed by
+	// Condition when there is one; empty: every lead.
+	View string
 	// Options is a conversion request without ids, as JSON: what every
 	// message of a run carries beside its ids.
 	Options  json.RawMessage
@@ -146,8 +152,16 @@ func (s *Sweep) Check(dec *convert.Decoder) error {
 	if err := CheckSchedule(s.Schedule, s.TimeZone); err != nil {
 		return err
 	}
-	if err := CheckCondition(s.Condition); err != nil {
-		return err
+	if s.View != "" && !zoho.IsRecordID(s.View) {
+		return &ViewError{s.View}
+	}
+	if s.Condition == "" && s.View == "" {
+		return errors.New("sweep selection: give a condition, a custom view, or both (a view narrowed by a condition)")
+	}
+	if s.Condition != "" {
+		if err := CheckCondition(s.Condition); err != nil {
+			return err
+		}
 	}
 	switch {
 	case s.MaxLeads == 0:
@@ -159,6 +173,23 @@ func (s *Sweep) Check(dec *convert.Decoder) error {
 		return err
 	}
 	return nil
+}
+
+// ViewError is a custom view id refused before it is stored: a run pastes
+// it into its query, so it is held to the shape of a record id.
+type ViewError struct{ View string }
+
+func (e *ViewError) Error() string {
+	return fmt.Sprintf("sweep view %q: a custom view's id is a Zoho record id, up to 19 digits (the cvid in the view's URL)", e.View)
+}
+
+// Source is the from clause of a run's query: Leads, or the sweep's
+// custom view of Leads.
+func (s Sweep) Source() string {
+	if s.View == "" {
+		return "Leads"
+	}
+	return "Leads#" + s.View
 }
 
 // placeholderID stands in for the ids a run adds, so that the decoder,

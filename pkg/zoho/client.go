@@ -74,7 +74,7 @@ type Config struct {
 
 // Call is one request sent to Zoho CRM, as Observe hears of it.
 type Call struct {
-	Op     string // "mass_convert", "convert_status", "get_leads", "coql"
+	Op     string // "mass_convert", "convert_status", "get_leads", "coql", "lead_fields"
 	Status int    // the HTTP status; 0 when no answer came
 	// CreditsLeft is X-API-CREDITS-REMAINING, which Zoho sends once half
 	// the org's daily credits are spent; -1 when the answer had none.

@@ -91,3 +91,20 @@ func TestCOQLErrors(t *testing.T) {
 		t.Errorf("without the scope: %v", err)
 	}
 }
+
+func TestLeadFields(t *testing.T) {
+	z := zohotest.Start(t, zohosim.Options{}, 2)
+	z.Sim.SetLeadFields(z.Sim.SeedLeadRange(1)[0], map[string]any{"Territory": "North"})
+	names, err := z.Client.LeadFields(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Last_Name", "Lead_Status", "Lead_Source", "Territory"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s in %v", want, names)
+		}
+	}
+	if n := z.Sim.Stats().Calls[zohosim.EndpointFields]; n != 1 {
+		t.Errorf("%d Fields Metadata calls, want 1", n)
+	}
+}

@@ -33,6 +33,7 @@ var BridgeCalls = []BridgeCall{
 	{"convert_status", http.MethodGet, massConvertPath},
 	{"get_leads", http.MethodGet, leadsPath},
 	{"coql", http.MethodPost, coqlPath},
+	{"lead_fields", http.MethodGet, fieldsPath},
 }
 
 // Credits asks Zoho what each endpoint costs (GET /crm/v8/__apis), in the

@@ -21,7 +21,7 @@ func TestCreditsReadsTheCatalogue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]int{"mass_convert": 5, "convert_status": 1, "get_leads": 1, "coql": 3}
+			want := map[string]int{"mass_convert": 5, "convert_status": 1, "get_leads": 1, "coql": 3, "lead_fields": 1}
 			for _, call := range zoho.BridgeCalls {
 				c, ok := zoho.CostOf(costs, call)
 				if !ok || c.MinCredits != want[call.Op] || c.MaxCredits != want[call.Op] {

@@ -18,7 +18,7 @@ import (
 )
 
 // A sweep item SWEEP#<name> holds the definition (name, schedule,
-// time_zone, condition, options, max_leads, enabled, created_at) and, while
+// time_zone, condition, view, options, max_leads, enabled, created_at) and, while
 // a run is under way, open_run; last_run names the last run started and
 // recent_runs the last sweep.RecentRuns, oldest first. A run item
 // SWEEPRUN#<name>#<run id> holds the run's counts, cursor, lease and
@@ -88,7 +88,7 @@ func setAll(attrs map[string]types.AttributeValue, names map[string]string, valu
 func (d *JobStore) PutSweep(ctx context.Context, s sweep.Sweep) error {
 	attrs := map[string]types.AttributeValue{
 		"kind": sAttr("sweep"), "name": sAttr(s.Name), "schedule": sAttr(s.Schedule), "time_zone": sAttr(s.TimeZone),
-		"condition": sAttr(s.Condition), "options": sAttr(string(s.Options)), "max_leads": nAttr(int64(s.MaxLeads)),
+		"condition": sAttr(s.Condition), "view": sAttr(s.View), "options": sAttr(string(s.Options)), "max_leads": nAttr(int64(s.MaxLeads)),
 		"enabled": boolAttr(s.Enabled),
 	}
 	names, values := map[string]string{"#created": "created_at"}, map[string]types.AttributeValue{":created": timeString(s.CreatedAt)}
@@ -172,7 +172,7 @@ func (d *JobStore) Sweep(ctx context.Context, name string) (sweep.Sweep, error) 
 	}
 	it := out.Item
 	s := sweep.Sweep{RecentRuns: strList(it["recent_runs"]), Name: str(it["name"]), Schedule: str(it["schedule"]), TimeZone: str(it["time_zone"]),
-		Condition: str(it["condition"]), MaxLeads: int(num(it["max_leads"])), Enabled: boolOf(it["enabled"]),
+		Condition: str(it["condition"]), View: str(it["view"]), MaxLeads: int(num(it["max_leads"])), Enabled: boolOf(it["enabled"]),
 		OpenRun: str(it["open_run"]), LastRun: str(it["last_run"]), CreatedAt: timeOf(it["created_at"])}
 	if o := str(it["options"]); o != "" {
 		s.Options = json.RawMessage(o)
@@ -326,6 +326,37 @@ func (d *JobStore) SaveRun(ctx context.Context, r sweep.Run) error {
 	}
 	if err != nil {
 		return fmt.Errorf("saving run %s of sweep %s: %w", r.ID, r.Sweep, err)
+	}
+	return nil
+}
+
+// leadFieldsKey is the item of the fields of Leads a sweep's run last read
+// from Zoho (names, a list in Zoho's order, and seen_at): written by the
+// status function at most once a day, read by `sweep create`.
+const leadFieldsKey = "STAT#lead-fields"
+
+var _ sweep.FieldStore = (*JobStore)(nil)
+
+// LeadFields reads the fields last saved; none saved is the zero value.
+func (d *JobStore) LeadFields(ctx context.Context) (sweep.LeadFields, error) {
+	out, err := d.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(d.table),
+		Key: map[string]types.AttributeValue{"pk": sAttr(leadFieldsKey)}})
+	if err != nil {
+		return sweep.LeadFields{}, fmt.Errorf("reading the fields of Leads: %w", err)
+	}
+	if out.Item == nil {
+		return sweep.LeadFields{}, nil
+	}
+	return sweep.LeadFields{Names: strList(out.Item["names"]), SeenAt: timeOf(out.Item["seen_at"])}, nil
+}
+
+// SaveLeadFields replaces the fields saved: the newest reading of Zoho's
+// metadata is the truth, whichever run made it.
+func (d *JobStore) SaveLeadFields(ctx context.Context, f sweep.LeadFields) error {
+	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: map[string]types.AttributeValue{
+		"pk": sAttr(leadFieldsKey), "kind": sAttr("stat"), "names": listAttr(f.Names), "seen_at": timeString(f.SeenAt)}})
+	if err != nil {
+		return fmt.Errorf("saving the fields of Leads: %w", err)
 	}
 	return nil
 }
