@@ -289,9 +289,9 @@ func explainTokenError(err error) (found, fix string) {
 // checkScopes probes the scopes the token carries with calls that change
 // nothing: a status call for a made-up job id (Zoho answers INVALID_DATA
 // with the scope, OAUTH_SCOPE_MISMATCH without) and a read of a made-up
-// lead, and, when a sweep is defined, a COQL query selecting nothing (a
-// deployment without sweeps needs no COQL, so a grant from before sweeps
-// is not failed for it). Creating a mass_convert job cannot be probed
+// lead, and, when a sweep is defined, a COQL query selecting nothing and a
+// read of the fields of Leads (a deployment without sweeps needs neither,
+// so a grant from before sweeps is not failed for them). Creating a mass_convert job cannot be probed
 // without converting.
 func (d *doctor) checkScopes(ctx context.Context) result {
 	const check = "scopes"
@@ -334,6 +334,12 @@ func (d *doctor) checkScopes(ctx context.Context) result {
 			call           func() error
 		}{zoho.ScopeCOQLRead, fmt.Sprintf("%s cannot select leads", plural(len(sweeps), "defined sweep")), func() error {
 			_, _, err := client.COQL(ctx, zoho.COQLProbe)
+			return err
+		}}, struct {
+			scope, without string
+			call           func() error
+		}{zoho.ScopeFieldsRead, "runs cannot record the fields of Leads that sweep create checks a condition against", func() error {
+			_, err := client.LeadFields(ctx)
 			return err
 		}})
 	}

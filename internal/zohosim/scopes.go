@@ -12,6 +12,7 @@ var DefaultScopes = []string{
 	"ZohoCRM.mass_convert.leads.READ",
 	"ZohoCRM.modules.leads.READ",
 	"ZohoCRM.coql.READ",
+	"ZohoCRM.settings.fields.READ",
 }
 
 // endpointScopes are the scopes that each allow a CRM endpoint
@@ -24,6 +25,8 @@ var endpointScopes = map[Endpoint][]string{
 	// COQL needs its own scope; the module's READ is needed besides
 	// (section 8), which the simulator does not check.
 	EndpointCOQL: {"ZohoCRM.coql.READ"},
+	// Fields Metadata: Zoho's page names these three.
+	EndpointFields: {"ZohoCRM.settings.fields.READ", "ZohoCRM.settings.fields.ALL", "ZohoCRM.settings.ALL"},
 	// Search reads records as Get Records does.
 	EndpointSearch: {"ZohoCRM.modules.leads.READ", "ZohoCRM.modules.leads.ALL", "ZohoCRM.modules.ALL"},
 }

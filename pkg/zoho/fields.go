@@ -13,8 +13,8 @@ const fieldsPath = "/settings/fields"
 
 // LeadFields returns the API names of the fields of Leads (GET
 // /crm/{version}/settings/fields?module=Leads), in Zoho's order: what a
-// sweep's condition may name. Zoho's own grant for it is a settings scope
-// the bridge does not ask for (zoho-crm-api.md names none); a refusal is an
+// sweep's condition may name. It needs ScopeFieldsRead (or
+// ZohoCRM.settings.fields.ALL, ZohoCRM.settings.ALL); a refusal is an
 // *APIError like every other, which a caller may take as "not known".
 func (c *Client) LeadFields(ctx context.Context) ([]string, error) {
 	const op = "lead_fields"

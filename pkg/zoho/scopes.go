@@ -15,12 +15,16 @@ const (
 	// ScopeCOQLRead lets sweeps select leads with COQL (section 8); the
 	// module's READ is needed besides, and held already.
 	ScopeCOQLRead = "ZohoCRM.coql.READ"
+	// ScopeFieldsRead lets a sweep's run read which fields Leads has
+	// (Fields Metadata, GET /settings/fields), against which sweep create
+	// checks a condition.
+	ScopeFieldsRead = "ZohoCRM.settings.fields.READ"
 )
 
 // RequiredScopes are the scopes to ask for when generating a grant code.
-// COQL is asked for even where no sweep is defined yet: a sweep defined
-// later must not need a new grant.
-var RequiredScopes = []string{ScopeMassConvertCreate, ScopeMassConvertRead, ScopeLeadsRead, ScopeCOQLRead}
+// COQL and the fields are asked for even where no sweep is defined yet: a
+// sweep defined later must not need a new grant.
+var RequiredScopes = []string{ScopeMassConvertCreate, ScopeMassConvertRead, ScopeLeadsRead, ScopeCOQLRead, ScopeFieldsRead}
 
 // COQLProbe is a query that selects nothing and changes nothing: with the
 // scope, Zoho answers 204 (or an empty page); without, OAUTH_SCOPE_MISMATCH.
@@ -36,7 +40,7 @@ type ScopeCheck struct {
 // CheckScopes asks the CRM at apiURL, with accessToken, whether its grant
 // holds each of RequiredScopes, by one call per scope that changes nothing:
 // a mass convert without ids, the status of job 1, the lead with id 1, a
-// COQL query for the lead with id 1.
+// COQL query for the lead with id 1, the fields of Leads.
 // Zoho's token answers do not list the scopes granted (zoho-crm-api.md
 // section 3), and only the CRM knows which broader scopes stand for a
 // narrower one (ZohoCRM.modules.ALL for reading leads, for instance), so the
@@ -67,6 +71,10 @@ func CheckScopes(ctx context.Context, hc *http.Client, apiURL, accessToken strin
 		}},
 		{ScopeCOQLRead, "select the leads of sweeps (COQL)", func() error {
 			_, _, err := c.COQL(ctx, COQLProbe)
+			return err
+		}},
+		{ScopeFieldsRead, "check sweeps' conditions against the fields of Leads", func() error {
+			_, err := c.LeadFields(ctx)
 			return err
 		}},
 	}

@@ -17,11 +17,12 @@ func TestCheckScopes(t *testing.T) {
 		scopes  []string
 		missing []string
 	}{
-		{"the setup's four", zohosim.DefaultScopes, nil},
-		{"modules.ALL reads leads", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, "ZohoCRM.modules.ALL", zoho.ScopeCOQLRead}, nil},
-		{"no create", []string{zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead, zoho.ScopeCOQLRead}, []string{zoho.ScopeMassConvertCreate}},
-		{"mass convert only", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead}, []string{zoho.ScopeLeadsRead, zoho.ScopeCOQLRead}},
-		{"no COQL", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead}, []string{zoho.ScopeCOQLRead}},
+		{"the setup's five", zohosim.DefaultScopes, nil},
+		{"modules.ALL reads leads, settings.ALL the fields", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, "ZohoCRM.modules.ALL", zoho.ScopeCOQLRead, "ZohoCRM.settings.ALL"}, nil},
+		{"no create", []string{zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead, zoho.ScopeCOQLRead, zoho.ScopeFieldsRead}, []string{zoho.ScopeMassConvertCreate}},
+		{"mass convert only", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead}, []string{zoho.ScopeLeadsRead, zoho.ScopeCOQLRead, zoho.ScopeFieldsRead}},
+		{"no COQL", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead, zoho.ScopeFieldsRead}, []string{zoho.ScopeCOQLRead}},
+		{"no fields", []string{zoho.ScopeMassConvertCreate, zoho.ScopeMassConvertRead, zoho.ScopeLeadsRead, zoho.ScopeCOQLRead}, []string{zoho.ScopeFieldsRead}},
 		{"none", []string{"ZohoCRM.settings.READ"}, zoho.RequiredScopes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
