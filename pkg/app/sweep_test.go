@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -196,25 +197,23 @@ func newStatusOnEmbedded(t *testing.T) *app.Status {
 	return fn
 }
 
-// TestScheduledInvocationFinishesAStoppedRun: a run that stops at its
-// deadline is finished by the status function's next regular invocation
-// (the schedule's event, not the sweep's), which queues each remaining
-// lead once and starts no run of its own.
-func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
-	const leads = 3000
+// stoppedRun starts a sweep "nightly" over leads matching leads and runs
+// its tick with a deadline the run reaches on the clock (every reading
+// moves it a second), so that the run stops part way. env adds to the
+// status function's environment.
+func stoppedRun(t *testing.T, leads int, env map[string]string) (*app.Status, *app.Embedded, *zohosim.ManualClock, sweep.Report) {
+	t.Helper()
 	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
 	sim := zohosim.New(zohosim.Options{Clock: clock})
 	url, stop := sim.Start()
 	t.Cleanup(stop)
-	cfg, err := config.LoadStatus(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
-			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner}[k]
-	})
+	vars := map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
+		"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner}
+	maps.Copy(vars, env)
+	cfg, err := config.LoadStatus(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every reading of the clock moves it a second: the run nears its
-	// deadline after a number of reads, with no real time passing.
 	ticking := func() time.Time { clock.Advance(time.Second); return clock.Now() }
 	deps := app.NewEmbedded(sampleSecret(), ticking, io.Discard)
 	fn, err := app.NewStatus(cfg, deps.Status())
@@ -233,8 +232,6 @@ func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
 	if err := deps.Jobs.PutSweep(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-
-	// The tick's invocation, with a deadline the run reaches on the clock.
 	withDeadline, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancel)
 	res, err := fn.Invoke(withDeadline, json.RawMessage(`{"sweep":"nightly","run":"2026-11-28T02:00:00Z"}`))
@@ -245,6 +242,17 @@ func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
 	if first.Stopped != sweep.StoppedDeadline || first.End != "" || first.Queued == 0 || first.Queued >= leads {
 		t.Fatalf("the tick's invocation: %+v, want stopped at the deadline with part of the leads queued", first)
 	}
+	return fn, deps, clock, first
+}
+
+// TestScheduledInvocationFinishesAStoppedRun: a run that stops at its
+// deadline is finished by the status function's next regular invocation
+// (the schedule's event, not the sweep's), which queues each remaining
+// lead once and starts no run of its own.
+func TestScheduledInvocationFinishesAStoppedRun(t *testing.T) {
+	const leads = 3000
+	fn, deps, _, _ := stoppedRun(t, leads, nil)
+	ctx := context.Background()
 
 	// The regular invocation finishes it.
 	if _, err := fn.Invoke(ctx, json.RawMessage(`{}`)); err != nil {
@@ -393,44 +401,8 @@ func TestSweepRunEndIsAnnouncedAndCounted(t *testing.T) {
 // is optional work), and finishes it once the figure is above it again.
 func TestStoppedRunWaitsBelowTheCreditFloor(t *testing.T) {
 	const leads = 3000
-	clock := zohosim.NewManualClock(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC))
-	sim := zohosim.New(zohosim.Options{Clock: clock})
-	url, stop := sim.Start()
-	t.Cleanup(stop)
-	cfg, err := config.LoadStatus(func(k string) string {
-		return map[string]string{"ZOHO_SECRET_ID": "embedded", "JOBS_TABLE": "embedded", "TOKEN_KEY_ID": "embedded",
-			"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_URL": url, "DEFAULT_OWNER_ID": zohotest.Owner, "MIN_ZOHO_CREDITS_LEFT": "1000"}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ticking := func() time.Time { clock.Advance(time.Second); return clock.Now() }
-	deps := app.NewEmbedded(sampleSecret(), ticking, io.Discard)
-	fn, err := app.NewStatus(cfg, deps.Status())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range sim.SeedLeadRange(leads) {
-		sim.SetLeadFields(id, map[string]any{"Lead_Status": "Qualified"})
-	}
+	fn, deps, clock, _ := stoppedRun(t, leads, map[string]string{"MIN_ZOHO_CREDITS_LEFT": "1000"})
 	ctx := context.Background()
-	s := sweep.Sweep{Name: "nightly", Schedule: "cron(0 2 * * ? *)", Condition: "Lead_Status = 'Qualified'",
-		MaxLeads: sweep.MaxMaxLeads, Enabled: true}
-	if err := s.Check(&convert.Decoder{APIVersion: "v7", DefaultOwner: cfg.DefaultOwner}); err != nil {
-		t.Fatal(err)
-	}
-	if err := deps.Jobs.PutSweep(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	withDeadline, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel)
-	res, err := fn.Invoke(withDeadline, json.RawMessage(`{"sweep":"nightly","run":"2026-11-28T02:00:00Z"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first := res.(sweep.Report); first.Stopped != sweep.StoppedDeadline {
-		t.Fatalf("the tick's invocation: %+v, want stopped at the deadline", first)
-	}
 	stopped, err := deps.Jobs.SweepRun(ctx, "nightly", "2026-11-28T02:00:00Z")
 	if err != nil {
 		t.Fatal(err)

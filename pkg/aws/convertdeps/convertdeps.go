@@ -7,20 +7,13 @@
 package convertdeps
 
 import (
-	"os"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/shareddeps"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 // New returns the convert function's dependencies: the table (jobs,
@@ -31,19 +24,9 @@ import (
 // where logs go, Zoho's HTTP client); ddb, if not nil, wraps the table's
 // client.
 func New(awsCfg aws.Config, cfg config.Convert, shared app.Shared, ddb func(table.API) table.API) app.ConvertDeps {
-	if shared.Out == nil {
-		shared.Out = os.Stdout // Lambda's log stream
-	}
-	var api table.API = table.NewClient(awsCfg)
-	if ddb != nil {
-		api = ddb(api)
-	}
+	shared, api := shareddeps.New(awsCfg, cfg.Shared, shared, ddb)
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	jobStore := table.NewJobStore(api, cfg.JobsTable)
-	shared.Secret = secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
-		secret.CacheConfig{Logger: obs.NewLogger(shared.Out, cfg.LogLevel)})
-	shared.Tokens = table.NewTokenStore(api, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID))
-	shared.Slots, shared.Credits = table.NewSlots(api, cfg.JobsTable), jobStore
 	deps := app.ConvertDeps{
 		Shared:     shared,
 		Jobs:       jobStore,

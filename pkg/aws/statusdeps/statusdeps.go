@@ -5,22 +5,15 @@
 package statusdeps
 
 import (
-	"os"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/eventbus"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/secretstore"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/shareddeps"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/sqsqueue"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
-	"github.com/zoho-bridge/leadconvert/pkg/obs"
-	"github.com/zoho-bridge/leadconvert/pkg/secret"
 )
 
 // New returns the status function's dependencies: the table (jobs and
@@ -31,18 +24,8 @@ import (
 // rig sets (the clock, where logs go, Zoho's HTTP client); ddb, if not
 // nil, wraps the table's client.
 func New(awsCfg aws.Config, cfg config.Status, shared app.Shared, ddb func(table.API) table.API) app.StatusDeps {
-	if shared.Out == nil {
-		shared.Out = os.Stdout // Lambda's log stream
-	}
-	var api table.API = table.NewClient(awsCfg)
-	if ddb != nil {
-		api = ddb(api)
-	}
+	shared, api := shareddeps.New(awsCfg, cfg.Shared, shared, ddb)
 	jobStore := table.NewJobStore(api, cfg.JobsTable)
-	shared.Secret = secret.NewCache(secretstore.New(secretsmanager.NewFromConfig(awsCfg), cfg.SecretID),
-		secret.CacheConfig{Logger: obs.NewLogger(shared.Out, cfg.LogLevel)})
-	shared.Tokens = table.NewTokenStore(api, cfg.JobsTable, kmsseal.New(kms.NewFromConfig(awsCfg), cfg.TokenKeyID))
-	shared.Slots, shared.Credits = table.NewSlots(api, cfg.JobsTable), jobStore
 	deps := app.StatusDeps{Shared: shared, Jobs: jobStore, Sweeps: jobStore}
 	if cfg.ConversionQueueURL != "" {
 		q := sqsqueue.NewQueue(sqs.NewFromConfig(awsCfg), cfg.ConversionQueueURL)
