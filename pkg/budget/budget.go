@@ -22,7 +22,10 @@ import (
 // are single conditional writes, Vacant a single read.
 type Slots interface {
 	// TryTake gives slot to holder until until, provided it is free at now
-	// (never taken, released, or its lease lapsed).
+	// (never taken, released, or its lease lapsed) or holder's already: a
+	// take whose answer was lost is tried again by the same holder (each
+	// acquire is a holder of its own), which must not find its own slot
+	// busy.
 	TryTake(ctx context.Context, slot int, holder string, now, until time.Time) (bool, error)
 	// Free releases slot, provided holder still holds it.
 	Free(ctx context.Context, slot int, holder string) error
@@ -203,7 +206,7 @@ func NewMemorySlots() *MemorySlots { return &MemorySlots{slots: map[int]memorySl
 func (m *MemorySlots) TryTake(_ context.Context, slot int, holder string, now, until time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.slots[slot].heldAt(now) {
+	if s := m.slots[slot]; s.heldAt(now) && s.holder != holder {
 		return false, nil
 	}
 	m.slots[slot] = memorySlot{holder: holder, until: until}

@@ -39,7 +39,7 @@ func (s *Slots) TryTake(ctx context.Context, slot int, holder string, now, until
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: slotKey(slot),
 		UpdateExpression:    aws.String("SET kind = :slot, holder = :h, until_ms = :until"),
-		ConditionExpression: aws.String("attribute_not_exists(holder) OR until_ms <= :now"),
+		ConditionExpression: aws.String("attribute_not_exists(holder) OR holder = :h OR until_ms <= :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":slot": sAttr("slot"), ":h": sAttr(holder),
 			":until": nAttr(until.UnixMilli()), ":now": nAttr(now.UnixMilli())},
 	})

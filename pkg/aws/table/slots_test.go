@@ -67,6 +67,9 @@ func TestSlotLapsesAtItsEnd(t *testing.T) {
 				want         bool
 			}{
 				{"a takes it until U", "a", t0, true},
+				// The SDK retries a take whose answer was lost: the holder
+				// finds the slot its own, not busy.
+				{"a again, its answer lost", "a", t0, true},
 				{"b, 1ms before U", "b", until.Add(-time.Millisecond), false},
 				{"b, at U", "b", until, true},
 			}
