@@ -60,6 +60,13 @@ func (h *hookStore) Letter(ctx context.Context, owner, id, reason string, exp ti
 	return h.JobStore.Letter(ctx, owner, id, reason, exp)
 }
 
+func (h *hookStore) Reject(ctx context.Context, owner, id, reason string, exp time.Time) error {
+	if err := h.before("reject"); err != nil {
+		return err
+	}
+	return h.JobStore.Reject(ctx, owner, id, reason, exp)
+}
+
 func (h *hookStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time) error {
 	op := "record"
 	if job.State == jobs.InDoubt {
@@ -212,6 +219,39 @@ func TestBatchLeadWhoseHoldFailsIsSentAgain(t *testing.T) {
 		}
 		if c := claimOf(t, store, ids[0]); c.State != jobs.ClaimInDoubt {
 			t.Fatalf("the refused lead after the next wake-up: %+v; want held in doubt", c)
+		}
+		if _, err := store.Batch(ctx, key); !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("the batch once every lead is settled: %v; want it gone", err)
+		}
+	})
+}
+
+// TestBatchLeadWhoseRejectionFailsIsSentAgain: in a woken batch Zoho
+// refuses a lead it does not have and schedules the rest, but the
+// rejection cannot be written: the refusal would be nowhere, so the lead
+// stays parked, the batch outlives its job, and the next wake-up sends the
+// lead again, which Zoho refuses again and the table then records.
+func TestBatchLeadWhoseRejectionFailsIsSentAgain(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
+		store := &hookStore{JobStore: st}
+		r := newAccRig(t, store)
+		ids := append(r.sim.SeedLeadRange(2), "3652397000008000001") // Zoho has no such lead
+		ctx := context.Background()
+		r.accumulate(singles(ids, nil))
+		key := r.timer.keys()[0]
+		store.on("reject", func() error { return errors.New("the table is throttling") })
+		r.wake(key) // it sets itself a later wake-up: the batch is not done
+		if c := claimOf(t, store, ids[2]); c.State != jobs.Parked || c.Owner != key.Owner() {
+			t.Fatalf("the refused lead: %+v; want still parked in its batch", c)
+		}
+		if _, err := store.Batch(ctx, key); err != nil {
+			t.Fatalf("the batch of a lead still parked: %v; want it kept", err)
+		}
+		if v := r.wake(key); v[0] != convert.Done {
+			t.Fatalf("the next wake-up: %v", v)
+		}
+		if c := claimOf(t, store, ids[2]); c.State != jobs.Rejected {
+			t.Fatalf("the refused lead after the next wake-up: %+v; want rejected", c)
 		}
 		if _, err := store.Batch(ctx, key); !errors.Is(err, jobs.ErrNotFound) {
 			t.Fatalf("the batch once every lead is settled: %v; want it gone", err)

@@ -463,6 +463,10 @@ type chunk struct {
 	// is done with; scheduled: a job took the leads still to send.
 	ended, scheduled bool
 	read, sorted     bool // the chunk was read back once; that read succeeded
+	// unrecorded: Zoho refused a lead whose rejection could not be
+	// written, so its claim still holds it (parked, for a batch's lead):
+	// it goes again, and a batch it came from must outlive the chunk.
+	unrecorded bool
 }
 
 // next says whether a chunk's attempt leaves leads to call Zoho with again.
@@ -514,7 +518,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 		// record in doubt: that record ends it instead. A job that could not be
 		// recorded leaves its leads to be sent again: the batch does not
 		// end with it.
-		c.ended, c.scheduled = r.recordJob(ctx, g, c.ids, jobID, len(c.doubtful) == 0), true
+		c.ended, c.scheduled = r.recordJob(ctx, g, c.ids, jobID, len(c.doubtful) == 0 && !c.unrecorded), true
 		return done
 	}
 	var apiErr *zoho.APIError
@@ -528,7 +532,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	switch {
 	case apiErr.Class == zoho.InvalidID:
 		r.refused(ctx, g, c, apiErr, reason)
-		c.ended = len(c.ids) == 0
+		c.ended = len(c.ids) == 0 && !c.unrecorded
 		if c.ended {
 			return done
 		}
@@ -563,15 +567,15 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 	c.ids = slices.Delete(slices.Clone(c.ids), apiErr.IDIndex, apiErr.IDIndex+1)
 	switch {
 	case apiErr.Code != "INVALID_DATA":
-		r.recordRejection(ctx, g, id, apiErr.Code, reason)
+		r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
 	case !c.read:
 		c.read = true
-		keep, doubt, ok := r.sortRefused(ctx, g, id, c.ids, reason)
+		keep, doubt, ok := r.sortRefused(ctx, g, c, id, c.ids, reason)
 		if !ok {
 			// Unreadable (no leads.READ scope, Zoho busy): Zoho's refusal is
 			// all there is; the rest goes again, one refused id a call, as
 			// nothing can tell them apart.
-			r.recordRejection(ctx, g, id, apiErr.Code, reason)
+			r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
 			return
 		}
 		c.ids, c.sorted, c.doubtful = keep, true, append(c.doubtful, doubt...)
@@ -579,7 +583,7 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 		// Read a moment ago as a lead Zoho has and has not converted.
 		c.doubtful = append(c.doubtful, id)
 	default:
-		r.recordRejection(ctx, g, id, apiErr.Code, reason)
+		r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
 	}
 }
 
@@ -602,17 +606,30 @@ func (r *run) close(ctx context.Context, g *group, c *chunk) {
 		// Every lead was refused or found converted: nothing is left.
 		r.dropBatch(ctx, g)
 	}
+	if c.unrecorded && g.batch != (jobs.BatchKey{}) {
+		// A lead is still parked in the batch: the next wake-up takes it
+		// over at once and sends it again.
+		bg, cancel := r.bookkeeping(ctx, 5*time.Second)
+		defer cancel()
+		r.releaseBatch(ctx, bg, g)
+	}
 }
 
 // recordRejection writes that Zoho refused lead id for good (its claim
-// becomes REJECTED) and answers for it: done.
-func (r *run) recordRejection(ctx context.Context, g *group, id, code, reason string) {
+// becomes REJECTED) and answers for it: done. If the write fails, the
+// refusal is nowhere but in this invocation, so the lead goes again
+// (TryLater; c.unrecorded keeps its batch) and Zoho refuses it again then.
+func (r *run) recordRejection(ctx context.Context, g *group, c *chunk, id, code, reason string) {
 	if code != "ALREADY_CONVERTED" {
 		r.metrics.Count("LeadsRejected", 1)
 	}
 	r.s.cfg.Logger.InfoContext(ctx, "zoho rejected a lead", "lead_id", id, "code", code, "holder", r.holder(g), "run", r.owner)
 	if err := r.s.cfg.Store.Reject(ctx, r.holder(g), id, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
-		r.s.cfg.Logger.WarnContext(ctx, "recording a rejection failed", "lead_id", id, "error", err)
+		r.s.cfg.Logger.WarnContext(ctx, "recording a rejection failed; the lead goes again", "lead_id", id, "error", err)
+		c.unrecorded = true
+		r.answer([]string{id}, leadOutcome{verdict: TryLater, code: "STORE_UNAVAILABLE",
+			reason: "Zoho refused the lead (" + code + ") but the refusal could not be recorded; it is sent again"})
+		return
 	}
 	r.answer([]string{id}, leadOutcome{verdict: Done, code: code, reason: reason})
 }
@@ -623,7 +640,7 @@ func (r *run) recordRejection(ctx context.Context, g *group, id, code, reason st
 // the refused lead, which Zoho has and has not converted, is held in doubt.
 // It returns the leads to send again and those to hold; ok is false when
 // the read failed.
-func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []string, reason string) (keep, doubt []string, ok bool) {
+func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused string, rest []string, reason string) (keep, doubt []string, ok bool) {
 	if r.s.cfg.Leads == nil {
 		return nil, nil, false
 	}
@@ -639,13 +656,13 @@ func (r *run) sortRefused(ctx context.Context, g *group, refused string, rest []
 		switch {
 		case l.Found && l.Known && l.Converted:
 			r.metrics.Count("LeadsFoundConverted", 1)
-			r.recordRejection(ctx, g, l.ID, "ALREADY_CONVERTED", ConvertedElsewhere+reason)
+			r.recordRejection(ctx, g, c, l.ID, "ALREADY_CONVERTED", ConvertedElsewhere+reason)
 		case !l.Found:
 			why := reason
 			if l.ID != refused {
 				why = "Zoho has no lead " + l.ID + " (read back after it refused another lead of the call)"
 			}
-			r.recordRejection(ctx, g, l.ID, "INVALID_DATA", why)
+			r.recordRejection(ctx, g, c, l.ID, "INVALID_DATA", why)
 		case l.ID == refused:
 			doubt = append(doubt, l.ID)
 		default:
