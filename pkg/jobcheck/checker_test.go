@@ -630,6 +630,35 @@ func TestCallInDoubtIsSettled(t *testing.T) {
 	}
 }
 
+// TestCallInDoubtWithARefusedTokenStaysDue: a read-back whose token Zoho
+// keeps refusing, even after a refresh, says nothing of the leads: the
+// call in doubt stays due with its leads held, instead of releasing them
+// unread (their messages were answered long ago: nothing would send them
+// again), and the next run that can read settles it.
+func TestCallInDoubtWithARefusedTokenStaysDue(t *testing.T) {
+	r := newRig(t, memstore.New(), zohosim.Options{}, jobcheck.Config{DoubtWindow: 10 * time.Minute})
+	ids := r.sim.SeedLeadRange(2)
+	now := r.clock.Now()
+	doubt := jobs.Job{ID: jobs.DoubtPrefix + "1", State: jobs.InDoubt, LeadIDs: ids, Options: `{}`,
+		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(3 * time.Minute)}
+	if err := r.store.RecordJob(context.Background(), doubt, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(15 * time.Minute) // past the doubt window: a read settles it
+	r.sim.FaultRate(zohosim.EndpointGetLeads, zohosim.Unauthorized, 1, 1)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Finished != 0 || rep.LeadsResent != 0 {
+		t.Fatalf("run with the token refused %+v", rep)
+	}
+	if j := r.job(t, doubt.ID); j.State != jobs.InDoubt || len(r.resent.sent()) != 0 {
+		t.Fatalf("the call in doubt after an unread run: %s, sent again %v; want it still in doubt", j.State, r.resent.sent())
+	}
+	r.sim.ClearFaults()
+	r.clock.Advance(5 * time.Minute)
+	if rep := r.run(context.Background(), jobcheck.Request{}); rep.Finished != 1 || rep.LeadsResent != 2 {
+		t.Fatalf("the next run %+v; want it settled and both leads sent again", rep)
+	}
+}
+
 // TestPermanentRefusalEndsTheRun: a grant without the status scope makes
 // Zoho refuse every status call alike. The run stops at the first refusals
 // (at most one per call in flight) instead of asking about every due job,

@@ -57,7 +57,11 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 		leads, err := r.c.cfg.Zoho.GetLeads(ctx, chunk)
 		r.count(func(rep *Report) { rep.ReadBackCalls++ })
 		if err != nil {
-			if r.zohoError(err) {
+			// Only a refusal for good (a grant without the scope) leaves
+			// the leads unread: a refused token is mended by a refresh
+			// or an operator, and settling a call in doubt unread would
+			// release its leads without sending them again.
+			if retryable := r.zohoError(err); retryable || isAuth(err) {
 				return outcome{}, err
 			}
 			r.readBackRefused(ctx, log, err)
@@ -80,6 +84,13 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 	}
 	r.m.Count("LeadsReadBack", len(out.results))
 	return out, nil
+}
+
+// isAuth reports an error of the token: refused even after a refresh, or
+// no token to be had.
+func isAuth(err error) bool {
+	apiErr, ok := errors.AsType[*zoho.APIError](err)
+	return ok && apiErr.Class == zoho.Auth
 }
 
 // readBackRefused reports a read Zoho refused for good: once per run, since
