@@ -186,20 +186,13 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf) && ccf.Item == nil:
-		return jobs.ErrNotFound
-	case errors.As(err, &ccf) && str(ccf.Item["saved_by"]) == str(values[":saver"]):
+	if ccf, ok := errors.AsType[*types.ConditionalCheckFailedException](err); ok && ccf.Item != nil &&
+		str(ccf.Item["saved_by"]) == str(values[":saver"]) {
 		// This very request, applied by an attempt whose answer was lost
 		// (the SDK sends a retry with the same token): saved, not a conflict.
 		return nil
-	case errors.As(err, &ccf):
-		return jobs.ErrConflict
-	case err != nil:
-		return fmt.Errorf("saving the check of job %s: %w", job.ID, err)
 	}
-	return nil
+	return conditionOf(err, jobs.ErrConflict, "saving the check of job "+job.ID)
 }
 
 // checkUpdate is the update expression of a check and its values: the

@@ -270,14 +270,22 @@ func (d *JobStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, n
 			":t": sAttr(taker), ":until": nAttr(until.UnixMilli()), ":now": nAttr(now.UnixMilli())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	return conditionOf(err, jobs.ErrChanged, "leasing batch "+key.String())
+}
+
+// conditionOf reads the error of a conditional write made with
+// ReturnValuesOnConditionCheckFailure ALL_OLD: a failed condition without
+// an item is jobs.ErrNotFound, any other is failed, and anything else an
+// error about what.
+func conditionOf(err, failed error, what string) error {
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &ccf) && ccf.Item == nil:
 		return jobs.ErrNotFound
 	case errors.As(err, &ccf):
-		return jobs.ErrChanged
+		return failed
 	case err != nil:
-		return fmt.Errorf("leasing batch %s: %w", key, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

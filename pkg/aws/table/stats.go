@@ -41,16 +41,7 @@ func (d *JobStore) leaseCheck(ctx context.Context, pk string, version int64, own
 			":v": nAttr(version), ":now": msValue(now)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &ccf) && ccf.Item == nil:
-		return jobs.ErrNotFound
-	case errors.As(err, &ccf):
-		return jobs.ErrConflict
-	case err != nil:
-		return fmt.Errorf("leasing the check of %s: %w", pk, err)
-	}
-	return nil
+	return conditionOf(err, jobs.ErrConflict, "leasing the check of "+pk)
 }
 
 // statsKey is the item of the completion times: a few hundred bytes (at
