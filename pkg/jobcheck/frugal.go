@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -76,8 +77,8 @@ func (r *run) learned(ctx context.Context, n int) (firstCheck, bool) {
 		return firstCheck{}, false
 	}
 	slices.Sort(secs)
-	k := int(float64(len(secs))*completionQuantile+0.999999) - 1
-	d := time.Duration(secs[min(max(k, 0), len(secs)-1)]) * time.Second
+	k := int(math.Ceil(float64(len(secs))*completionQuantile)) - 1 // the quantile's sample
+	d := time.Duration(secs[max(k, 0)]) * time.Second
 	return firstCheck{wait: min(max(d, cfg.FirstCheckMin), cfg.FirstCheckMax), usuallyDone: d <= cfg.FirstCheckMax}, true
 }
 
