@@ -28,7 +28,7 @@ type slowClaims struct {
 	delay time.Duration
 }
 
-func (s slowClaims) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (s slowClaims) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	t := time.NewTimer(s.delay * time.Duration((len(ids)+99)/100))
 	select {
 	case <-ctx.Done():

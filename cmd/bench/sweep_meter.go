@@ -90,7 +90,7 @@ type sweepTable struct {
 	now func() time.Time
 }
 
-func (t *sweepTable) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (t *sweepTable) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	claimed, held, err := t.Store.Claim(ctx, owner, ids, now, until)
 	isHeld := make(map[string]bool, len(held))
 	for _, c := range held {
@@ -115,17 +115,17 @@ func (t *sweepTable) Claims(ctx context.Context, ids []string) ([]jobs.Claim, er
 	return t.Store.Claims(ctx, ids)
 }
 
-func (t *sweepTable) Release(ctx context.Context, owner string, ids []string) error {
+func (t *sweepTable) Release(ctx context.Context, owner jobs.Owner, ids []string) error {
 	t.m.add("DeleteItem", len(ids))
 	return t.Store.Release(ctx, owner, ids)
 }
 
-func (t *sweepTable) Reject(ctx context.Context, owner, id, reason string, expires time.Time) error {
+func (t *sweepTable) Reject(ctx context.Context, owner jobs.Owner, id, reason string, expires time.Time) error {
 	t.m.add("UpdateItem", 1)
 	return t.Store.Reject(ctx, owner, id, reason, expires)
 }
 
-func (t *sweepTable) Letter(ctx context.Context, owner, id, reason string, expires time.Time) error {
+func (t *sweepTable) Letter(ctx context.Context, owner jobs.Owner, id, reason string, expires time.Time) error {
 	t.m.add("UpdateItem", 1)
 	return t.Store.Letter(ctx, owner, id, reason, expires)
 }
@@ -170,7 +170,7 @@ func (t *sweepTable) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
 	return t.Store.Acc(ctx, fp)
 }
 
-func (t *sweepTable) Park(ctx context.Context, owner string, acc jobs.Acc, ids, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
+func (t *sweepTable) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
 	parked, held, err := t.Store.Park(ctx, owner, acc, ids, sources, now, expires)
 	t.m.add("TransactWriteItems", 1+min(len(held), 1)*min(len(parked), 1))
 	return parked, held, err

@@ -48,14 +48,14 @@ func transactUnits(items ...[2]int) int {
 // are unexported); TestWriteItemsAsTheTableWritesThem checks the ones it
 // puts against the table's own writes.
 
-func pendingClaimItem(id, owner string, until time.Time) map[string]types.AttributeValue {
+func pendingClaimItem(id string, owner jobs.Owner, until time.Time) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.Pending)),
-		"owner": attrS(owner), "claim_until_ms": attrN(until.UnixMilli()), "expires_at": attrN(jobs.PendingExpiry(until).Unix())}
+		"owner": attrS(string(owner)), "claim_until_ms": attrN(until.UnixMilli()), "expires_at": attrN(jobs.PendingExpiry(until).Unix())}
 }
 
 func parkedClaimItem(id string, key jobs.BatchKey, expires time.Time) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.Parked)),
-		"owner": attrS(key.Owner()), "expires_at": attrN(expires.Unix())}
+		"owner": attrS(string(key.Owner())), "expires_at": attrN(expires.Unix())}
 }
 
 // scheduledClaimItem is a claim after RecordJob's update (owner,
@@ -260,7 +260,7 @@ func sized(it map[string]types.AttributeValue) write {
 	return write{pk: itemKey(it), size: itemSize(it)}
 }
 
-func (w *wcuStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (w *wcuStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	claimed, held, err := w.Store.Claim(ctx, owner, ids, now, until)
 	ok := make(map[string]bool, len(claimed))
 	for _, id := range claimed {
@@ -288,7 +288,7 @@ func (w *wcuStore) Claim(ctx context.Context, owner string, ids []string, now, u
 	return claimed, held, err
 }
 
-func (w *wcuStore) Release(ctx context.Context, owner string, ids []string) error {
+func (w *wcuStore) Release(ctx context.Context, owner jobs.Owner, ids []string) error {
 	err := w.Store.Release(ctx, owner, ids)
 	left, _ := w.Store.Claims(ctx, ids)
 	still := map[string]bool{}
@@ -302,7 +302,7 @@ func (w *wcuStore) Release(ctx context.Context, owner string, ids []string) erro
 	return err
 }
 
-func (w *wcuStore) Reject(ctx context.Context, owner, id, reason string, expires time.Time) error {
+func (w *wcuStore) Reject(ctx context.Context, owner jobs.Owner, id, reason string, expires time.Time) error {
 	err := w.Store.Reject(ctx, owner, id, reason, expires)
 	c, _ := w.Store.Claims(ctx, []string{id})
 	applied := len(c) == 1 && c[0].State == jobs.Rejected && c[0].Reason == reason
@@ -332,7 +332,7 @@ func (w *wcuStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	return err
 }
 
-func (w *wcuStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
+func (w *wcuStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
 	parked, held, err := w.Store.Park(ctx, owner, acc, ids, sources, now, expires)
 	// The accumulator as the transaction leaves it: as read plus the
 	// leads, opened now if it was empty.

@@ -715,7 +715,7 @@ func (g *gatedStore) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
 	return g.JobStore.Acc(ctx, fp)
 }
 
-func (g *gatedStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, srcs []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
+func (g *gatedStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids, srcs []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
 	if err := g.w.write(ctx, fmt.Sprintf("park %v in gen %d (as read: %d leads)", short(ids), acc.Gen, len(acc.LeadIDs))); err != nil {
 		return nil, nil, err
 	}
@@ -754,28 +754,28 @@ func (g *gatedStore) DropBatch(ctx context.Context, key jobs.BatchKey) error {
 	return g.JobStore.DropBatch(ctx, key)
 }
 
-func (g *gatedStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (g *gatedStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	if err := g.w.write(ctx, fmt.Sprintf("claim %v", short(ids))); err != nil {
 		return nil, nil, err
 	}
 	return g.JobStore.Claim(ctx, owner, ids, now, until)
 }
 
-func (g *gatedStore) Release(ctx context.Context, owner string, ids []string) error {
+func (g *gatedStore) Release(ctx context.Context, owner jobs.Owner, ids []string) error {
 	if err := g.w.write(ctx, fmt.Sprintf("release %v", short(ids))); err != nil {
 		return err
 	}
 	return g.JobStore.Release(ctx, owner, ids)
 }
 
-func (g *gatedStore) Reject(ctx context.Context, owner, id, reason string, exp time.Time) error {
+func (g *gatedStore) Reject(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := g.w.write(ctx, "reject "+short1(id)); err != nil {
 		return err
 	}
 	return g.JobStore.Reject(ctx, owner, id, reason, exp)
 }
 
-func (g *gatedStore) Letter(ctx context.Context, owner, id, reason string, exp time.Time) error {
+func (g *gatedStore) Letter(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := g.w.write(ctx, "letter "+short1(id)); err != nil {
 		return err
 	}

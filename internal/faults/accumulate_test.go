@@ -104,21 +104,21 @@ type mortalStore struct {
 	mu     *sync.Mutex
 }
 
-func (s mortalStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (s mortalStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	if err := alive(ctx); err != nil {
 		return nil, nil, err
 	}
 	return s.Store.Claim(ctx, owner, ids, now, until)
 }
 
-func (s mortalStore) Release(ctx context.Context, owner string, ids []string) error {
+func (s mortalStore) Release(ctx context.Context, owner jobs.Owner, ids []string) error {
 	if err := alive(ctx); err != nil {
 		return err
 	}
 	return s.Store.Release(ctx, owner, ids)
 }
 
-func (s mortalStore) Reject(ctx context.Context, owner, id, reason string, exp time.Time) error {
+func (s mortalStore) Reject(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := alive(ctx); err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (s mortalStore) RecordJob(ctx context.Context, j jobs.Job, exp time.Time) e
 	return err
 }
 
-func (s mortalStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, srcs []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
+func (s mortalStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids, srcs []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
 	if err := alive(ctx); err != nil {
 		return nil, nil, err
 	}

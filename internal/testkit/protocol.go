@@ -26,11 +26,13 @@ var protoT0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 var pairSeq atomic.Int64
 
 // pair is one (state, operation) case: the actor's run, batch and job, and
-// another actor's.
+// another actor's. A run claims as its owner and takes batches by its id.
 type pair struct {
 	lead       string
 	me         jobs.Actor
-	otherOwner string
+	run        string
+	otherOwner jobs.Owner
+	otherRun   string
 	otherBatch jobs.BatchKey
 	otherJob   string
 	now        time.Time
@@ -39,10 +41,13 @@ type pair struct {
 
 func newPair() pair {
 	n := pairSeq.Add(1)
+	run, otherRun := fmt.Sprintf("run-a-%d", n), fmt.Sprintf("run-b-%d", n)
 	return pair{
 		lead:       fmt.Sprintf("36523970%011d", n),
-		me:         jobs.Actor{Owner: fmt.Sprintf("run-a-%d", n), Batch: jobs.BatchKey{Fingerprint: fmt.Sprintf("fp-a-%d", n)}, Job: fmt.Sprintf("36523971%011d", n)},
-		otherOwner: fmt.Sprintf("run-b-%d", n),
+		me:         jobs.Actor{Owner: jobs.RunOwner(run), Batch: jobs.BatchKey{Fingerprint: fmt.Sprintf("fp-a-%d", n)}, Job: fmt.Sprintf("36523971%011d", n)},
+		run:        run,
+		otherOwner: jobs.RunOwner(otherRun),
+		otherRun:   otherRun,
 		otherBatch: jobs.BatchKey{Fingerprint: fmt.Sprintf("fp-b-%d", n)},
 		otherJob:   fmt.Sprintf("36523972%011d", n),
 		now:        protoT0,
@@ -109,12 +114,12 @@ func must(t *testing.T, err error) {
 }
 
 // park parks the pair's lead in batch k, by a run of its own.
-func (p *pair) park(ctx context.Context, t *testing.T, st JobStore, owner string, k jobs.BatchKey, now time.Time) []jobs.Claim {
+func (p *pair) park(ctx context.Context, t *testing.T, st JobStore, owner jobs.Owner, k jobs.BatchKey, now time.Time) []jobs.Claim {
 	t.Helper()
 	acc, err := st.Acc(ctx, k.Fingerprint)
 	must(t, err)
 	acc.Options, acc.APIVersion = "{}", "v7"
-	_, held, err := st.Park(ctx, owner, acc, []string{p.lead}, []string{"src-" + owner}, now, now.Add(time.Hour))
+	_, held, err := st.Park(ctx, owner, acc, []string{p.lead}, []string{"src-" + string(owner)}, now, now.Add(time.Hour))
 	must(t, err)
 	return held
 }
@@ -152,7 +157,7 @@ func (p *pair) history(ctx context.Context, t *testing.T, st JobStore) {
 func (p *pair) reach(ctx context.Context, t *testing.T, st JobStore, s jobs.LeadState) {
 	t.Helper()
 	now := p.now
-	claim := func(owner string, at, until time.Time) {
+	claim := func(owner jobs.Owner, at, until time.Time) {
 		_, held, err := st.Claim(ctx, owner, []string{p.lead}, at, until)
 		must(t, err)
 		if len(held) > 0 {
@@ -276,7 +281,7 @@ func (p *pair) batchState(ctx context.Context, t *testing.T, st JobStore, key jo
 	if err != nil && !errors.Is(err, jobs.ErrNotFound) {
 		t.Fatal(err)
 	}
-	return jobs.ClassifyBatch(key, acc, b, err == nil, p.me.Owner, p.now)
+	return jobs.ClassifyBatch(key, acc, b, err == nil, p.run, p.now)
 }
 
 func (p *pair) reachBatch(ctx context.Context, t *testing.T, st JobStore, s jobs.BatchState) {
@@ -299,13 +304,13 @@ func (p *pair) reachBatch(ctx context.Context, t *testing.T, st JobStore, s jobs
 	switch s {
 	case jobs.BatchOpen:
 	case jobs.BatchMine:
-		take(p.me.Owner, p.now.Add(time.Minute))
+		take(p.run, p.now.Add(time.Minute))
 	case jobs.BatchOther:
-		take(p.otherOwner, p.now.Add(time.Minute))
+		take(p.otherRun, p.now.Add(time.Minute))
 	case jobs.BatchLapsed:
-		take(p.otherOwner, p.now) // lapses at now exactly
+		take(p.otherRun, p.now) // lapses at now exactly
 	case jobs.BatchGone:
-		take(p.otherOwner, p.now.Add(time.Minute))
+		take(p.otherRun, p.now.Add(time.Minute))
 		must(t, st.DropBatch(ctx, key))
 	default:
 		t.Fatalf("no set-up for %s", s)
@@ -329,12 +334,12 @@ func (p *pair) doBatch(ctx context.Context, t *testing.T, st JobStore, op jobs.B
 	key := p.me.Batch
 	switch op {
 	case jobs.OpTake:
-		_, err := st.Take(ctx, p.acc, p.me.Owner, p.now.Add(time.Minute))
+		_, err := st.Take(ctx, p.acc, p.run, p.now.Add(time.Minute))
 		return result(err)
 	case jobs.OpLease:
-		return result(st.Lease(ctx, key, p.me.Owner, p.now, p.now.Add(time.Minute)))
+		return result(st.Lease(ctx, key, p.run, p.now, p.now.Add(time.Minute)))
 	case jobs.OpLeaseRelease:
-		return result(st.Lease(ctx, key, p.me.Owner, p.now, p.now))
+		return result(st.Lease(ctx, key, p.run, p.now, p.now))
 	case jobs.OpRecordBatch:
 		j := jobs.Job{ID: p.me.Job, State: jobs.Scheduled, LeadIDs: []string{p.lead}, Batch: key,
 			CreatedAt: protoT0, UpdatedAt: protoT0, NextCheckAt: protoT0.Add(time.Minute)}
@@ -389,7 +394,7 @@ func ParkedListingSuite(t *testing.T, st JobStore) {
 	}
 	acc, err = st.Acc(ctx, key.Fingerprint)
 	must(t, err)
-	_, err = st.Take(ctx, acc, p.me.Owner, p.now.Add(time.Minute))
+	_, err = st.Take(ctx, acc, p.run, p.now.Add(time.Minute))
 	must(t, err)
 	if a, b := find(); a != nil || b == nil || !b.OpenedAt.Equal(accepted.Truncate(time.Second)) {
 		t.Fatalf("after the take: accumulator %+v, batch %+v; want the batch alone", a, b)

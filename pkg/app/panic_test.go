@@ -28,7 +28,7 @@ type poisonStore struct {
 
 const poisonPanic = "poison lead touched"
 
-func (s poisonStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (s poisonStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	if s.step == "claim" && slices.Contains(ids, s.poison) {
 		panic(poisonPanic)
 	}

@@ -151,7 +151,7 @@ func (a *accumulator) acceptedOf(ids []string, now time.Time) time.Time {
 // takeAndSend takes a full accumulator and sends it on the side. Losing
 // the race to another taker is fine: that one sends it.
 func (a *accumulator) takeAndSend(ctx context.Context, wg *sync.WaitGroup, g *group, acc jobs.Acc) {
-	b, err := a.s.cfg.Store.Take(ctx, acc, a.owner, a.until)
+	b, err := a.s.cfg.Store.Take(ctx, acc, a.runID, a.until)
 	switch {
 	case errors.Is(err, jobs.ErrChanged):
 		return

@@ -426,7 +426,7 @@ func (s *slowStore) note() {
 	}
 }
 
-func (s *slowStore) Claim(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (s *slowStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	s.note()
 	s.mu.Lock()
 	s.claims++
@@ -441,7 +441,7 @@ func (s *slowStore) Claim(ctx context.Context, owner string, ids []string, now, 
 	return s.Store.Claim(ctx, owner, ids, now, until)
 }
 
-func (s *slowStore) Park(ctx context.Context, owner string, acc jobs.Acc, ids, sources []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
+func (s *slowStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids, sources []string, now, exp time.Time) ([]string, []jobs.Claim, error) {
 	s.note()
 	return s.Store.Park(ctx, owner, acc, ids, sources, now, exp)
 }

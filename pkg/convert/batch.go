@@ -57,7 +57,7 @@ func (r *run) sendLimited(ctx context.Context, g *group, ids []string) {
 // it died before setting its timer (wake-ups are idempotent).
 func (r *run) answerParked(ctx context.Context, parked []jobs.Claim) {
 	for _, c := range parked {
-		key, _ := jobs.BatchOfOwner(c.Owner)
+		key, _ := c.Owner.Batch()
 		out := leadOutcome{verdict: Done, parked: true}
 		if r.s.cfg.Timer != nil && !r.woken[key] {
 			r.woken[key] = true

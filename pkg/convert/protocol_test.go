@@ -53,14 +53,14 @@ func (h *hookStore) Take(ctx context.Context, acc jobs.Acc, taker string, until 
 	return h.JobStore.Take(ctx, acc, taker, until)
 }
 
-func (h *hookStore) Letter(ctx context.Context, owner, id, reason string, exp time.Time) error {
+func (h *hookStore) Letter(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := h.before("letter"); err != nil {
 		return err
 	}
 	return h.JobStore.Letter(ctx, owner, id, reason, exp)
 }
 
-func (h *hookStore) Reject(ctx context.Context, owner, id, reason string, exp time.Time) error {
+func (h *hookStore) Reject(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := h.before("reject"); err != nil {
 		return err
 	}

@@ -228,7 +228,8 @@ type group struct {
 // run is the state of one Convert call.
 type run struct {
 	s       *Service
-	owner   string
+	runID   string     // takes batches' leases
+	owner   jobs.Owner // holds the run's claims: jobs.RunOwner(runID)
 	until   time.Time
 	metrics *obs.Metrics
 
@@ -271,7 +272,8 @@ func (s *Service) newRun(ctx context.Context, subs []Submission) (*run, context.
 	for _, sub := range subs {
 		leads += len(sub.Request.IDs)
 	}
-	r := &run{s: s, owner: newOwner(), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx),
+	id := newID()
+	r := &run{s: s, runID: id, owner: jobs.RunOwner(id), until: s.claimUntil(ctx), metrics: obs.MetricsFrom(ctx),
 		outcomes: make(map[string]leadOutcome, leads), first: make(map[string]firstAsk, leads), subs: subs,
 		subFP: make([]string, 0, len(subs)), sem: make(chan struct{}, s.cfg.MaxConcurrency), woken: map[jobs.BatchKey]bool{}}
 	if dl, ok := ctx.Deadline(); ok {
@@ -282,7 +284,7 @@ func (s *Service) newRun(ctx context.Context, subs []Submission) (*run, context.
 	return r, ctx, func() {}
 }
 
-func newOwner() string {
+func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -623,7 +625,7 @@ func (r *run) recordRejection(ctx context.Context, g *group, c *chunk, id, code,
 	if code != "ALREADY_CONVERTED" {
 		r.metrics.Count("LeadsRejected", 1)
 	}
-	r.s.cfg.Logger.InfoContext(ctx, "zoho rejected a lead", "lead_id", id, "code", code, "holder", r.holder(g), "run", r.owner)
+	r.s.cfg.Logger.InfoContext(ctx, "zoho rejected a lead", "lead_id", id, "code", code, "holder", r.holder(g), "run", r.runID)
 	if err := r.s.cfg.Store.Reject(ctx, r.holder(g), id, reason, r.s.cfg.Now().Add(r.s.cfg.RejectionMemory)); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "recording a rejection failed; the lead goes again", "lead_id", id, "error", err)
 		c.unrecorded = true
@@ -683,7 +685,7 @@ func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused strin
 func (r *run) recordDoubt(ctx context.Context, g *group, ids []string, reason string, ended, attempt bool) bool {
 	now := r.s.cfg.Now()
 	job := jobs.Job{
-		ID: jobs.DoubtPrefix + newOwner(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
+		ID: jobs.DoubtPrefix + newID(), State: jobs.InDoubt, LeadIDs: ids, Fingerprint: g.fp,
 		Options: g.optJSON, Sources: r.sources(g, ids), APIVersion: r.s.cfg.APIVersion,
 		CreatedAt: now, UpdatedAt: now, NextCheckAt: now.Add(r.s.cfg.DoubtSettle), Reason: reason,
 		NoAttempt: !attempt,
@@ -793,7 +795,7 @@ func (r *run) bookkeeping(ctx context.Context, d time.Duration) (context.Context
 }
 
 // holder is who holds the claims of g's leads: this run, or g's batch.
-func (r *run) holder(g *group) string {
+func (r *run) holder(g *group) jobs.Owner {
 	if g.batch != (jobs.BatchKey{}) {
 		return g.batch.Owner()
 	}
@@ -839,7 +841,7 @@ func (r *run) release(ctx context.Context, g *group, ids []string, out leadOutco
 // after the lease.
 func (r *run) releaseBatch(ctx, bg context.Context, g *group) {
 	now := r.s.cfg.Now()
-	if err := r.s.cfg.Store.Lease(bg, g.batch, r.owner, now, now); err != nil {
+	if err := r.s.cfg.Store.Lease(bg, g.batch, r.runID, now, now); err != nil {
 		r.s.cfg.Logger.WarnContext(ctx, "releasing a batch's lease failed", "batch", g.batch.String(), "error", err)
 	}
 }

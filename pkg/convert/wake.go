@@ -142,7 +142,7 @@ func (w *waker) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
 		case acc.Gen == key.Gen && len(acc.LeadIDs) == 0:
 			return Done // nothing was ever parked in it
 		case acc.Gen == key.Gen:
-			b, err := store.Take(ctx, acc, w.owner, w.until)
+			b, err := store.Take(ctx, acc, w.runID, w.until)
 			switch {
 			case err == nil:
 				w.metrics.Count("BatchesWoken", 1)
@@ -161,7 +161,7 @@ func (w *waker) wakeOne(ctx context.Context, key jobs.BatchKey) Verdict {
 // takeOver sends a taken batch whose sender's lease lapsed.
 func (w *waker) takeOver(ctx context.Context, key jobs.BatchKey) Verdict {
 	store, now := w.s.cfg.Store, w.s.cfg.Now()
-	switch err := store.Lease(ctx, key, w.owner, now, w.until); {
+	switch err := store.Lease(ctx, key, w.runID, now, w.until); {
 	case errors.Is(err, jobs.ErrNotFound):
 		return Done // sent and recorded, or dropped
 	case errors.Is(err, jobs.ErrChanged):

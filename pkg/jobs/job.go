@@ -126,11 +126,23 @@ func (j Job) Result(id string) (LeadResult, bool) {
 	return LeadResult{}, false
 }
 
+// Owner is who holds a claim: the run that claimed the lead (RunOwner)
+// while it is pending, the batch it waits in (BatchKey.Owner) while it is
+// parked. Only those two build one (a store reads back what they built),
+// so that the batch form is made and read (Owner.Batch) in one place and
+// an owner is never mistaken for a lead id or a reason. The zero Owner is
+// nobody.
+type Owner string
+
+// RunOwner is the owner of the claims run id holds. Run ids are never of
+// the form BatchKey.Owner makes.
+func RunOwner(id string) Owner { return Owner(id) }
+
 // Claim is the record of one lead.
 type Claim struct {
 	LeadID    string
 	State     ClaimState
-	Owner     string    // the invocation holding a pending claim; for a parked one, BatchKey.Owner
+	Owner     Owner     // who holds a pending or parked claim; a rejected or lettered one keeps it
 	Until     time.Time // a pending claim lapses then
 	JobID     string    // of a scheduled or in-doubt claim; of a retry claim, the job that did not convert it
 	Reason    string    // of a rejected claim
@@ -161,16 +173,16 @@ type Store interface {
 	// Claim claims leadIDs for owner until until. Leads whose claims still
 	// stand are not claimed; their claims are returned in held. A lead owner
 	// already holds counts as claimed, so a retried call is harmless.
-	Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) (claimed []string, held []Claim, err error)
+	Claim(ctx context.Context, owner Owner, leadIDs []string, now, until time.Time) (claimed []string, held []Claim, err error)
 	// Release drops owner's pending or parked claims of leadIDs, so the
 	// leads can be sent again at once.
-	Release(ctx context.Context, owner string, leadIDs []string) error
+	Release(ctx context.Context, owner Owner, leadIDs []string) error
 	// Reject records that Zoho refused a lead owner holds, until expires.
-	Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error
+	Reject(ctx context.Context, owner Owner, leadID, reason string, expires time.Time) error
 	// Letter records that Zoho refused the options of the call that
 	// carried a lead owner holds, whose request was dead-lettered: the lead
 	// is free for the letter's redrive, and shows why until expires.
-	Letter(ctx context.Context, owner, leadID, reason string, expires time.Time) error
+	Letter(ctx context.Context, owner Owner, leadID, reason string, expires time.Time) error
 	// RecordJob stores a job Zoho scheduled and points its leads' claims at
 	// it; a job sent from a batch ends the batch. Recording the same job
 	// (same leads, same CreatedAt) again is harmless: a write whose answer

@@ -26,13 +26,14 @@ type BatchKey struct {
 func (k BatchKey) String() string { return k.Fingerprint + "#" + strconv.FormatInt(k.Gen, 10) }
 
 // Owner is the owner a parked claim carries.
-func (k BatchKey) Owner() string { return batchOwnerPrefix + k.String() }
+func (k BatchKey) Owner() Owner { return Owner(batchOwnerPrefix + k.String()) }
 
 const batchOwnerPrefix = "batch:"
 
-// BatchOfOwner reads BatchKey.Owner: the batch a parked claim waits in.
-func BatchOfOwner(owner string) (BatchKey, bool) {
-	s, ok := strings.CutPrefix(owner, batchOwnerPrefix)
+// Batch reports the batch a parked claim's owner (BatchKey.Owner) names;
+// false for a run's.
+func (o Owner) Batch() (BatchKey, bool) {
+	s, ok := strings.CutPrefix(string(o), batchOwnerPrefix)
 	if !ok {
 		return BatchKey{}, false
 	}
@@ -79,7 +80,7 @@ type Parking interface {
 	// harmless. acc carries the options, and for an empty accumulator the
 	// time its first lead was accepted (zero: now); sources runs in step
 	// with leadIDs.
-	Park(ctx context.Context, owner string, acc Acc, leadIDs, sources []string, now time.Time, expires time.Time) (parked []string, held []Claim, err error)
+	Park(ctx context.Context, owner Owner, acc Acc, leadIDs, sources []string, now time.Time, expires time.Time) (parked []string, held []Claim, err error)
 	// Take empties the accumulator as read (else ErrChanged), moves its
 	// leads into a Batch held by taker until leaseUntil, and starts the
 	// next generation.

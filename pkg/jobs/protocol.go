@@ -165,7 +165,7 @@ func contains[T comparable](s []T, v T) bool {
 // Actor is who acts on a claim: a run (Owner), the batch it sends (Batch),
 // the job or call in doubt it records or settles (Job). Any may be empty.
 type Actor struct {
-	Owner string
+	Owner Owner // a RunOwner
 	Batch BatchKey
 	Job   string
 }

@@ -93,7 +93,7 @@ func seconds(t time.Time) time.Time {
 	return time.Unix(t.Unix(), 0)
 }
 
-func (m *Store) Claim(_ context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (m *Store) Claim(_ context.Context, owner jobs.Owner, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	claimed := make([]string, 0, len(leadIDs))
@@ -110,23 +110,23 @@ func (m *Store) Claim(_ context.Context, owner string, leadIDs []string, now, un
 	return claimed, held, nil
 }
 
-// actorOf is the actor behind an owner string: a run, or a batch.
-func actorOf(owner string) jobs.Actor {
-	if k, ok := jobs.BatchOfOwner(owner); ok {
+// actorOf is the actor behind an owner: a run, or a batch.
+func actorOf(owner jobs.Owner) jobs.Actor {
+	if k, ok := owner.Batch(); ok {
 		return jobs.Actor{Batch: k}
 	}
 	return jobs.Actor{Owner: owner}
 }
 
 // heldOp picks the run's or the batch's form of an operation by owner.
-func heldOp(owner string, byRun, byBatch jobs.LeadOp) jobs.LeadOp {
-	if _, ok := jobs.BatchOfOwner(owner); ok {
+func heldOp(owner jobs.Owner, byRun, byBatch jobs.LeadOp) jobs.LeadOp {
+	if _, ok := owner.Batch(); ok {
 		return byBatch
 	}
 	return byRun
 }
 
-func (m *Store) Release(_ context.Context, owner string, leadIDs []string) error {
+func (m *Store) Release(_ context.Context, owner jobs.Owner, leadIDs []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	op := heldOp(owner, jobs.OpRelease, jobs.OpReleaseParked)
@@ -139,17 +139,17 @@ func (m *Store) Release(_ context.Context, owner string, leadIDs []string) error
 
 // A verdict keeps the claim's owner, as the table does: a lettered lead
 // names the batch whose letter must carry it.
-func (m *Store) Reject(_ context.Context, owner, leadID, reason string, expires time.Time) error {
+func (m *Store) Reject(_ context.Context, owner jobs.Owner, leadID, reason string, expires time.Time) error {
 	return m.verdict(owner, leadID, heldOp(owner, jobs.OpReject, jobs.OpRejectParked),
 		jobs.Claim{LeadID: leadID, State: jobs.Rejected, Owner: owner, Reason: reason, ExpiresAt: expires})
 }
 
-func (m *Store) Letter(_ context.Context, owner, leadID, reason string, expires time.Time) error {
+func (m *Store) Letter(_ context.Context, owner jobs.Owner, leadID, reason string, expires time.Time) error {
 	return m.verdict(owner, leadID, jobs.OpLetter,
 		jobs.Claim{LeadID: leadID, State: jobs.Lettered, Owner: owner, Reason: reason, ExpiresAt: expires})
 }
 
-func (m *Store) verdict(owner, leadID string, op jobs.LeadOp, next jobs.Claim) error {
+func (m *Store) verdict(owner jobs.Owner, leadID string, op jobs.LeadOp, next jobs.Claim) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st, c := m.step(leadID, actorOf(owner), op, time.Time{})

@@ -27,7 +27,7 @@ func (m *Store) asRead(a jobs.Acc) bool {
 	return cur.Gen == a.Gen && len(cur.LeadIDs) == len(a.LeadIDs)
 }
 
-func (m *Store) Park(_ context.Context, owner string, acc jobs.Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
+func (m *Store) Park(_ context.Context, owner jobs.Owner, acc jobs.Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
 	if len(acc.LeadIDs)+len(leadIDs) > jobs.MaxLeadsPerBatch || len(leadIDs) != len(sources) {
 		return nil, nil, fmt.Errorf("jobs: cannot park %d leads (%d sources) in an accumulator holding %d (at most %d)",
 			len(leadIDs), len(sources), len(acc.LeadIDs), jobs.MaxLeadsPerBatch)

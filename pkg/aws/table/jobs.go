@@ -42,8 +42,8 @@ func NewJobStore(api API, table string) *JobStore {
 	return &JobStore{api: api, table: table}
 }
 
-// heldBy is the condition under which :owner holds a claim: pending for an
-// invocation, or parked in the batch whose owner string it is.
+// heldBy is the condition under which :owner holds a claim: pending for a
+// run, or parked in a batch (jobs.Owner).
 const heldBy = "(claim_state = :pending OR claim_state = :parked) AND #owner = :owner"
 
 // claimable is the condition under which a lead may be claimed: nobody holds
@@ -77,7 +77,7 @@ func leadKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)}
 }
 
-func (d *JobStore) Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (d *JobStore) Claim(ctx context.Context, owner jobs.Owner, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	var claimed []string
 	var held []jobs.Claim
 	for start := 0; start < len(leadIDs); start += maxTransact {
@@ -93,7 +93,7 @@ func (d *JobStore) Claim(ctx context.Context, owner string, leadIDs []string, no
 // claimBatch claims up to 100 leads in one transaction. A transaction is all
 // or nothing, so when some leads are held it is cancelled, the cancellation
 // reasons name them, and the rest are claimed in another round.
-func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
+func (d *JobStore) claimBatch(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	var mine []string // claimed by an earlier try of this call (an SDK retry)
 	var held []jobs.Claim
 	keep := func(c jobs.Claim) {
@@ -110,7 +110,7 @@ func (d *JobStore) claimBatch(ctx context.Context, owner string, ids []string, n
 		":now_ms":   nAttr(now.UnixMilli()),
 		":now_s":    nAttr(now.Unix()),
 		":lead":     sAttr("lead"),
-		":owner":    sAttr(owner),
+		":owner":    sAttr(string(owner)),
 		":until":    nAttr(until.UnixMilli()),
 		":exp":      nAttr(jobs.PendingExpiry(until).Unix()),
 	}
@@ -195,7 +195,7 @@ func (d *JobStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, erro
 
 // Release deletes the claims a few at a time in parallel: a chunk's claims
 // must go within the little time an invocation has left.
-func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) error {
+func (d *JobStore) Release(ctx context.Context, owner jobs.Owner, leadIDs []string) error {
 	errs := make([]error, len(leadIDs))
 	sem := make(chan struct{}, releaseConcurrency)
 	var wg sync.WaitGroup
@@ -209,7 +209,7 @@ func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) 
 				ConditionExpression:      aws.String(heldBy),
 				ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner)},
+					":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(string(owner))},
 			})
 			var ccf *types.ConditionalCheckFailedException
 			if err != nil && !errors.As(err, &ccf) {
@@ -224,11 +224,11 @@ func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) 
 // releaseConcurrency bounds the deletes of one Release in flight.
 const releaseConcurrency = 10
 
-func (d *JobStore) Reject(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
+func (d *JobStore) Reject(ctx context.Context, owner jobs.Owner, leadID, reason string, expires time.Time) error {
 	return d.verdict(ctx, owner, leadID, jobs.Rejected, reason, expires)
 }
 
-func (d *JobStore) Letter(ctx context.Context, owner, leadID, reason string, expires time.Time) error {
+func (d *JobStore) Letter(ctx context.Context, owner jobs.Owner, leadID, reason string, expires time.Time) error {
 	return d.verdict(ctx, owner, leadID, jobs.Lettered, reason, expires)
 }
 
@@ -236,7 +236,7 @@ func (d *JobStore) Letter(ctx context.Context, owner, leadID, reason string, exp
 // reason, its counts starting again. The claim keeps its owner: a lettered
 // lead names the batch whose letter must carry it (a takeover sends the
 // letter again for the leads of a batch whose letter was not sent).
-func (d *JobStore) verdict(ctx context.Context, owner, leadID string, state jobs.ClaimState, reason string, expires time.Time) error {
+func (d *JobStore) verdict(ctx context.Context, owner jobs.Owner, leadID string, state jobs.ClaimState, reason string, expires time.Time) error {
 	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(d.table),
 		Key:                      leadKey(leadID),
@@ -244,7 +244,7 @@ func (d *JobStore) verdict(ctx context.Context, owner, leadID string, state jobs
 		ConditionExpression:      aws.String(heldBy),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":state": sAttr(string(state)), ":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(owner),
+			":state": sAttr(string(state)), ":pending": sAttr(string(jobs.Pending)), ":parked": sAttr(string(jobs.Parked)), ":owner": sAttr(string(owner)),
 			":reason": sAttr(reason), ":exp": nAttr(expires.Unix()),
 		},
 	})
@@ -447,7 +447,7 @@ func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 	c := jobs.Claim{
 		LeadID:   str(it["pk"])[len(leadPrefix):],
 		State:    jobs.ClaimState(str(it["claim_state"])),
-		Owner:    str(it["owner"]),
+		Owner:    jobs.Owner(str(it["owner"])),
 		JobID:    str(it["job_id"]),
 		Reason:   str(it["reason"]),
 		Attempts: int(num(it["attempts"])),

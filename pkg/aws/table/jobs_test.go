@@ -25,9 +25,10 @@ func leadIDs(from, n int) []string {
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-func claim(t *testing.T, st jobs.Store, owner string, ids []string, now time.Time) ([]string, []jobs.Claim) {
+// claim claims ids for run.
+func claim(t *testing.T, st jobs.Store, run string, ids []string, now time.Time) ([]string, []jobs.Claim) {
 	t.Helper()
-	claimed, held, err := st.Claim(context.Background(), owner, ids, now, now.Add(5*time.Minute))
+	claimed, held, err := st.Claim(context.Background(), jobs.RunOwner(run), ids, now, now.Add(5*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestClaimAcrossTransactions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		owners := map[string]int{}
+		owners := map[jobs.Owner]int{}
 		for _, c := range claims {
 			owners[c.Owner]++
 		}

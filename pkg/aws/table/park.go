@@ -74,7 +74,7 @@ func asRead(acc jobs.Acc) (string, map[string]types.AttributeValue) {
 // parkedClaim parks a claim in the batch :batch.
 const parkedClaim = "SET kind = :lead, claim_state = :parked, #owner = :batch, expires_at = :exp REMOVE claim_until_ms, job_id, reason"
 
-func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
+func (d *JobStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, leadIDs, sources []string, now, expires time.Time) ([]string, []jobs.Claim, error) {
 	if len(acc.LeadIDs)+len(leadIDs) > jobs.MaxLeadsPerBatch || len(leadIDs) != len(sources) {
 		return nil, nil, fmt.Errorf("jobs: cannot park %d leads (%d sources) in an accumulator holding %d", len(leadIDs), len(sources), len(acc.LeadIDs))
 	}
@@ -112,9 +112,9 @@ func (d *JobStore) Park(ctx context.Context, owner string, acc jobs.Acc, leadIDs
 			TableName: aws.String(d.table), Key: accKey(acc.Fingerprint), UpdateExpression: aws.String(update),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
 		}}}
-		claimValues := map[string]types.AttributeValue{":me": sAttr(owner),
+		claimValues := map[string]types.AttributeValue{":me": sAttr(string(owner)),
 			":pending": sAttr(string(jobs.Pending)), ":retry": sAttr(string(jobs.Retry)), ":lettered": sAttr(string(jobs.Lettered)), ":now_ms": nAttr(now.UnixMilli()), ":now_s": nAttr(now.Unix()),
-			":lead": sAttr("lead"), ":parked": sAttr(string(jobs.Parked)), ":batch": sAttr(batch), ":exp": nAttr(expires.Unix())}
+			":lead": sAttr("lead"), ":parked": sAttr(string(jobs.Parked)), ":batch": sAttr(string(batch)), ":exp": nAttr(expires.Unix())}
 		for _, id := range ids {
 			items = append(items, d.claimWrite(id, parkedClaim, claimable+" OR (claim_state = :pending AND #owner = :me)", claimValues))
 		}
