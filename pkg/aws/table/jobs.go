@@ -74,7 +74,7 @@ func (d *JobStore) claimWrite(id, update, cond string, values map[string]types.A
 }
 
 func leadKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)}
+	return map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + id)}
 }
 
 func (d *JobStore) Claim(ctx context.Context, owner string, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
@@ -185,7 +185,7 @@ func (d *JobStore) sortCancelled(ctx context.Context, reasons []types.Cancellati
 // claim are left out.
 func (d *JobStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, error) {
 	var out []jobs.Claim
-	err := d.batchGet(ctx, prefixed(leadPrefix, ids), func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+	err := d.batchGet(ctx, prefixed(LeadPrefix, ids), func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
 		func(it map[string]types.AttributeValue) { out = append(out, claimFromItem(it)) })
 	if err != nil {
 		return nil, fmt.Errorf("reading claims: %w", err)
@@ -205,7 +205,7 @@ func (d *JobStore) Release(ctx context.Context, owner string, leadIDs []string) 
 			defer func() { <-sem }()
 			_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 				TableName:                aws.String(d.table),
-				Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
+				Key:                      map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + id)},
 				ConditionExpression:      aws.String(heldBy),
 				ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -295,7 +295,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	}
 	if job.Batch != (jobs.BatchKey{}) {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(batchPrefix + job.Batch.String())}}})
+			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(BatchPrefix + job.Batch.String())}}})
 	}
 	if len(items) > maxTransact {
 		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-3)
@@ -319,9 +319,9 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 // version recorded has no CHK# item: its JOB# item holds everything.
 func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 	var job, check map[string]types.AttributeValue
-	err := d.batchGet(ctx, []string{jobPrefix + id, checkPrefix + id}, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+	err := d.batchGet(ctx, []string{JobPrefix + id, CheckPrefix + id}, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
 		func(it map[string]types.AttributeValue) {
-			if strings.HasPrefix(str(it["pk"]), checkPrefix) {
+			if strings.HasPrefix(str(it["pk"]), CheckPrefix) {
 				check = it
 			} else {
 				job = it
@@ -347,7 +347,7 @@ func sameJob(stored, mine map[string]types.AttributeValue) bool {
 
 func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":         sAttr(jobPrefix + j.ID),
+		"pk":         sAttr(JobPrefix + j.ID),
 		"kind":       sAttr("job"),
 		"job_id":     sAttr(j.ID),
 		"lead_ids":   lAttr(j.LeadIDs),
@@ -372,7 +372,7 @@ func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 // next check. It stays far under 1 KB, the unit of a write.
 func checkItem(j jobs.Job) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":            sAttr(checkPrefix + j.ID),
+		"pk":            sAttr(CheckPrefix + j.ID),
 		"kind":          sAttr("check"),
 		"job_id":        sAttr(j.ID),
 		"job_status":    sAttr(string(j.State)),
@@ -445,7 +445,7 @@ func unixAttr(v types.AttributeValue) time.Time {
 
 func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 	c := jobs.Claim{
-		LeadID:   str(it["pk"])[len(leadPrefix):],
+		LeadID:   str(it["pk"])[len(LeadPrefix):],
 		State:    jobs.ClaimState(str(it["claim_state"])),
 		Owner:    str(it["owner"]),
 		JobID:    str(it["job_id"]),

@@ -26,11 +26,11 @@ const batchExpiry = 14 * 24 * time.Hour
 var emptyList = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 
 func accKey(fp string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(accPrefix + fp)}
+	return map[string]types.AttributeValue{"pk": sAttr(AccPrefix + fp)}
 }
 
 func batchKey(k jobs.BatchKey) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(batchPrefix + k.String())}
+	return map[string]types.AttributeValue{"pk": sAttr(BatchPrefix + k.String())}
 }
 
 func (d *JobStore) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
@@ -199,7 +199,7 @@ func cancelledBy(tce *types.TransactionCanceledException) string {
 
 func batchItem(b jobs.Batch) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": sAttr(batchPrefix + b.Key().String()), "kind": sAttr("batch"),
+		"pk": sAttr(BatchPrefix + b.Key().String()), "kind": sAttr("batch"),
 		"fingerprint": sAttr(b.Fingerprint), "gen": nAttr(b.Gen),
 		"lead_ids": lAttr(b.LeadIDs), "sources": lAttr(b.Sources),
 		"options": sAttr(b.Options), "api_version": sAttr(b.APIVersion),
@@ -233,9 +233,9 @@ func (d *JobStore) Parked(ctx context.Context) ([]jobs.ParkedBatch, error) {
 		}
 		for _, it := range page.Items {
 			pk, opened := str(it["pk"]), time.Unix(num(it["due_at"]), 0)
-			if fp, ok := strings.CutPrefix(pk, accPrefix); ok {
+			if fp, ok := strings.CutPrefix(pk, AccPrefix); ok {
 				out = append(out, jobs.ParkedBatch{Fingerprint: fp, OpenedAt: opened})
-			} else if k := jobs.ParseBatchKey(strings.TrimPrefix(pk, batchPrefix)); k != (jobs.BatchKey{}) {
+			} else if k := jobs.ParseBatchKey(strings.TrimPrefix(pk, BatchPrefix)); k != (jobs.BatchKey{}) {
 				out = append(out, jobs.ParkedBatch{Fingerprint: k.Fingerprint, Gen: k.Gen, Taken: true, OpenedAt: opened})
 			}
 		}

@@ -18,12 +18,12 @@ import (
 var _ jobs.Requests = (*JobStore)(nil)
 
 func requestKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(requestPrefix + id)}
+	return map[string]types.AttributeValue{"pk": sAttr(RequestPrefix + id)}
 }
 
 func (d *JobStore) RecordRequest(ctx context.Context, r jobs.Request) error {
 	item := map[string]types.AttributeValue{
-		"pk": sAttr(requestPrefix + r.ID), "kind": sAttr("request"), "request_id": sAttr(r.ID),
+		"pk": sAttr(RequestPrefix + r.ID), "kind": sAttr("request"), "request_id": sAttr(r.ID),
 		"lead_ids": lAttr(r.LeadIDs), "created_at": sAttr(r.CreatedAt.UTC().Format(time.RFC3339Nano)),
 	}
 	if !r.ExpiresAt.IsZero() {

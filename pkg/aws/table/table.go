@@ -29,17 +29,19 @@ import (
 )
 
 // The key scheme and the index of open jobs, shared with template.yaml.
+// The prefixes are exported for whoever tells items apart by key, as
+// cmd/bench does when it bills writes by kind of item.
 const (
-	jobPrefix      = "JOB#"
-	checkPrefix    = "CHK#"
-	leadPrefix     = "LEAD#"
-	tokenPrefix    = "TOKEN#"
-	accPrefix      = "ACC#"
-	batchPrefix    = "BATCH#"
-	requestPrefix  = "REQ#"
-	slotPrefix     = "SLOT#"
-	sweepPrefix    = "SWEEP#"
-	sweepRunPrefix = "SWEEPRUN#"
+	JobPrefix      = "JOB#"
+	CheckPrefix    = "CHK#"
+	LeadPrefix     = "LEAD#"
+	TokenPrefix    = "TOKEN#"
+	AccPrefix      = "ACC#"
+	BatchPrefix    = "BATCH#"
+	RequestPrefix  = "REQ#"
+	SlotPrefix     = "SLOT#"
+	SweepPrefix    = "SWEEP#"
+	SweepRunPrefix = "SWEEPRUN#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard) and no range, with due_at (and a previous version's
