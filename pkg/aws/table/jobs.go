@@ -261,8 +261,7 @@ func (d *JobStore) verdict(ctx context.Context, owner, leadID string, state jobs
 // meanwhile. The JOB# item is never written again, so it expires with the
 // claims that point at it.
 func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire time.Time) error {
-	job.Version = 1
-	mine := jobItem(job, claimsExpire)
+	mine, check := JobItems(job, claimsExpire)
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName:                           aws.String(d.table),
 		Item:                                mine,
@@ -270,7 +269,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}, {Put: &types.Put{
 		TableName: aws.String(d.table),
-		Item:      checkItem(job),
+		Item:      check,
 	}}}
 	state := jobs.ClaimScheduled
 	if job.State == jobs.InDoubt {
@@ -336,8 +335,6 @@ func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 	return jobFromItems(job, check), nil
 }
 
-// jobItem is the JOB# item: what a check never changes. expires is when
-// the claims of its leads expire.
 // sameJob reports whether the stored job item is the one mine would write:
 // the same leads, recorded at the same instant.
 func sameJob(stored, mine map[string]types.AttributeValue) bool {
@@ -345,6 +342,15 @@ func sameJob(stored, mine map[string]types.AttributeValue) bool {
 		slices.Equal(strs(stored["lead_ids"]), strs(mine["lead_ids"]))
 }
 
+// JobItems are the JOB# and CHK# items RecordJob puts for j, whose
+// claims expire at claimsExpire.
+func JobItems(j jobs.Job, claimsExpire time.Time) (job, check map[string]types.AttributeValue) {
+	j.Version = 1 // each check's write adds one
+	return jobItem(j, claimsExpire), checkItem(j)
+}
+
+// jobItem is the JOB# item: what a check never changes. expires is when
+// the claims of its leads expire.
 func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
 		"pk":         sAttr(JobPrefix + j.ID),
@@ -460,6 +466,30 @@ func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 		c.ExpiresAt = time.Unix(v, 0)
 	}
 	return c
+}
+
+// ClaimItem is the LEAD# item holding c, as the table's writes leave it.
+// They are updates, so that a lead's counts survive its claims; the
+// table's tests hold this in step with them.
+func ClaimItem(c jobs.Claim) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + c.LeadID), "kind": sAttr("lead"), "claim_state": sAttr(string(c.State))}
+	for name, v := range map[string]string{"owner": c.Owner, "job_id": c.JobID, "reason": c.Reason} {
+		if v != "" {
+			it[name] = sAttr(v)
+		}
+	}
+	for name, v := range map[string]int{"attempts": c.Attempts, "doubts": c.Doubts} {
+		if v != 0 {
+			it[name] = nAttr(int64(v))
+		}
+	}
+	if !c.Until.IsZero() {
+		it["claim_until_ms"] = nAttr(c.Until.UnixMilli())
+	}
+	if !c.ExpiresAt.IsZero() {
+		it["expires_at"] = nAttr(c.ExpiresAt.Unix())
+	}
+	return it
 }
 
 func timeAttr(v types.AttributeValue) time.Time {

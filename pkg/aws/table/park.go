@@ -58,6 +58,23 @@ func accFromItem(it map[string]types.AttributeValue) jobs.Acc {
 	return a
 }
 
+// AccItem is the ACC# item holding a, as Park and Take leave it: the
+// first lead of a generation opens it (opened_at_ms, and its parked entry
+// in the open index), and Take empties it for the next generation.
+func AccItem(a jobs.Acc) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk": sAttr(AccPrefix + a.Fingerprint), "kind": sAttr("acc"),
+		"fingerprint": sAttr(a.Fingerprint), "gen": nAttr(a.Gen),
+		"lead_ids": lAttr(a.LeadIDs), "sources": lAttr(a.Sources),
+		"options": sAttr(a.Options), "api_version": sAttr(a.APIVersion),
+	}
+	if len(a.LeadIDs) > 0 {
+		it["opened_at_ms"] = nAttr(a.OpenedAt.UnixMilli())
+		it["open_shard"], it["due_at"] = sAttr(parkedShard), nAttr(a.OpenedAt.Unix())
+	}
+	return it
+}
+
 // asRead is the condition that the accumulator is still at acc's generation
 // and size; :g and :n carry them.
 func asRead(acc jobs.Acc) (string, map[string]types.AttributeValue) {
@@ -151,8 +168,7 @@ func (d *JobStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUn
 	b := jobs.Batch{Acc: acc, Taker: taker, LeaseUntil: leaseUntil}
 	cond, values := asRead(acc)
 	values[":g1"], values[":empty"] = nAttr(acc.Gen+1), emptyList
-	item := batchItem(b)
-	item["expires_at"] = nAttr(leaseUntil.Add(batchExpiry).Unix())
+	item := BatchItem(b)
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: aws.String(d.table), Key: accKey(acc.Fingerprint),
 			UpdateExpression:    aws.String("SET gen = :g1, lead_ids = :empty, sources = :empty REMOVE opened_at_ms, open_shard, due_at"),
@@ -197,7 +213,8 @@ func cancelledBy(tce *types.TransactionCanceledException) string {
 	return ""
 }
 
-func batchItem(b jobs.Batch) map[string]types.AttributeValue {
+// BatchItem is the BATCH# item Take puts for b.
+func BatchItem(b jobs.Batch) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		"pk": sAttr(BatchPrefix + b.Key().String()), "kind": sAttr("batch"),
 		"fingerprint": sAttr(b.Fingerprint), "gen": nAttr(b.Gen),
@@ -207,6 +224,7 @@ func batchItem(b jobs.Batch) map[string]types.AttributeValue {
 		"taker":        sAttr(b.Taker), "lease_until_ms": nAttr(b.LeaseUntil.UnixMilli()),
 		// Listed with the open accumulators until its job is recorded.
 		"open_shard": sAttr(parkedShard), "due_at": nAttr(b.OpenedAt.Unix()),
+		"expires_at": nAttr(b.LeaseUntil.Add(batchExpiry).Unix()),
 	}
 }
 

@@ -31,6 +31,17 @@ func slotKey(slot int) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": sAttr(SlotPrefix + strconv.Itoa(slot))}
 }
 
+// SlotItem is the SLOT# item of slot as TryTake leaves it, taken by holder
+// until until; Free leaves SlotItem(slot, "", time.Time{}).
+func SlotItem(slot int, holder string, until time.Time) map[string]types.AttributeValue {
+	it := slotKey(slot)
+	it["kind"] = sAttr("slot")
+	if holder != "" {
+		it["holder"], it["until_ms"] = sAttr(holder), nAttr(until.UnixMilli())
+	}
+	return it
+}
+
 // TryTake takes slot if it is free. A slot held until U is taken at t iff
 // t < U, so its lease has lapsed once until_ms <= now: the rule of the
 // memory slots, the token lease and every claim, so that the stores agree

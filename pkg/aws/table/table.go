@@ -17,6 +17,11 @@
 //	SLOT#<k>             one slot of the deployment's Zoho concurrency budget
 //	SWEEP#<name>         a sweep: a COQL selection and conversion options
 //	SWEEPRUN#<name>#<id> one run of a sweep: counts, cursor and lease
+//
+// ClaimItem, AccItem, BatchItem, JobItems, RequestItem and SlotItem are
+// items as the table's writes leave them, for whoever sizes its writes
+// (cmd/bench); the puts use them, and TestItemsAsWritten holds them in
+// step with the updates.
 package table
 
 import (
