@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
 // gsi is one global secondary index as DescribeTable gives it.
@@ -104,7 +106,9 @@ func (b billing) minus(earlier billing) billing {
 
 // jobWCU is the write units of the job's own items (JOB#, CHK#) and the
 // index entries: the claims' writes are the same in every layout.
-func (b billing) jobWCU() int { return b.wcu["JOB#"] + b.wcu["CHK#"] + b.wcu["index"] }
+func (b billing) jobWCU() int {
+	return b.wcu[table.JobPrefix] + b.wcu[table.CheckPrefix] + b.wcu["index"]
+}
 
 func (b billing) totalRCU() float64 {
 	t := 0.0
@@ -372,4 +376,19 @@ func str(v types.AttributeValue) string {
 		return a.Value
 	}
 	return ""
+}
+
+// attrS, attrN and attrL make string, number and string-list attributes,
+// for the items of the previous layout (lifetime_previous.go), which
+// pkg/aws/table no longer builds.
+func attrS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func attrN(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func attrL(vs []string) types.AttributeValue {
+	out := make([]types.AttributeValue, len(vs))
+	for i, v := range vs {
+		out[i] = attrS(v)
+	}
+	return &types.AttributeValueMemberL{Value: out}
 }

@@ -142,7 +142,7 @@ func lifetimeSamples(ctx context.Context, m *motoServer) ([]sample, error) {
 				ours: float64(ours.total.jobWCU()), baseline: float64(base.total.jobWCU()), floor: none,
 				note: fmt.Sprintf("job items and index entries, metered on moto: record %d, open checks %s, the last %d; the baseline (%s layout): record %d, open checks %s, the last %d; checks at %v; the claims' writes (%d in the record) are the same in both",
 					ours.record.jobWCU(), wcuList(ours.open), ours.terminal.jobWCU(), layouts[0].name, base.record.jobWCU(), wcuList(base.open), base.terminal.jobWCU(),
-					ours.checkTimes, ours.record.wcu["LEAD#"])},
+					ours.checkTimes, ours.record.wcu[table.LeadPrefix])},
 			sample{key: "status/check_wcu" + key, measure: "DynamoDB write units per status check that leaves the job open " + size, unit: "WCU",
 				ours: perOpen(ours), baseline: perOpen(base), floor: none,
 				note: "the check's item and its index entry"},

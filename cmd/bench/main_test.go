@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,13 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
-	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
-	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 )
 
 // smallSettings keep every row to a second or two, under -race too.
@@ -673,81 +668,4 @@ func TestDeployedSource(t *testing.T) {
 			t.Errorf("len(deployedSource(%q)) = %d, want %d", in, got, want)
 		}
 	}
-}
-
-// TestWriteItemsAsTheTableWritesThem: the items the write meter sizes are
-// the ones pkg/aws/table puts, attribute for attribute.
-func TestWriteItemsAsTheTableWritesThem(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	c := &putCapture{}
-	st := table.NewJobStore(c, "jobs")
-	acc := jobs.Acc{Fingerprint: "fp1", Gen: 3, LeadIDs: []string{"11", "12"}, Sources: []string{"m1", "m2"}, Options: `{"a":1}`, APIVersion: "v7", OpenedAt: now}
-	b := jobs.Batch{Acc: acc, Taker: "run-1", LeaseUntil: now.Add(time.Minute)}
-	r := jobs.Request{ID: "req-1", LeadIDs: []string{"11"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	for _, step := range []struct {
-		name string
-		do   func() error
-		want map[string]types.AttributeValue
-	}{
-		{"pending claim", func() error {
-			_, _, err := st.Claim(ctx, "run-1", []string{"11"}, now, now.Add(time.Minute))
-			return err
-		},
-			pendingClaimItem("11", "run-1", now.Add(time.Minute))},
-		{"parked claim", func() error {
-			_, _, err := st.Park(ctx, "run-1", acc, []string{"13"}, []string{"m3"}, now, now.Add(time.Hour))
-			return err
-		}, parkedClaimItem("13", acc.Key(), now.Add(time.Hour))},
-		{"batch", func() error { _, err := st.Take(ctx, acc, b.Taker, b.LeaseUntil); return err }, batchItem(b)},
-		{"request", func() error { return st.RecordRequest(ctx, r) }, requestItem(r)},
-	} {
-		if err := step.do(); err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		if !reflect.DeepEqual(c.last, step.want) {
-			t.Errorf("%s: the table puts %v, the meter sizes %v", step.name, c.last, step.want)
-		}
-	}
-}
-
-// putCapture keeps the last item the table puts, alone or in a transaction.
-type putCapture struct {
-	table.API // nil: any other call panics
-	last      map[string]types.AttributeValue
-}
-
-func (c *putCapture) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.last = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (c *putCapture) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	for _, it := range in.TransactItems {
-		switch {
-		case it.Put != nil:
-			c.last = it.Put.Item
-		case it.Update != nil && strings.HasPrefix(it.Update.Key["pk"].(*types.AttributeValueMemberS).Value, "LEAD#"):
-			c.last = updatedItem(it.Update)
-		}
-	}
-	return &dynamodb.TransactWriteItemsOutput{}, nil
-}
-
-// updatedItem is the item a claim's update makes of no item: its key and
-// the plain "name = :value" assignments of its SET clause.
-func updatedItem(u *types.Update) map[string]types.AttributeValue {
-	it := maps.Clone(u.Key)
-	set, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(u.UpdateExpression), "SET "), " REMOVE ")
-	for _, a := range strings.Split(set, ", ") {
-		name, value, ok := strings.Cut(a, " = ")
-		if !ok || !strings.HasPrefix(value, ":") {
-			continue
-		}
-		if n, ok := u.ExpressionAttributeNames[name]; ok {
-			name = n
-		}
-		it[name] = u.ExpressionAttributeValues[value]
-	}
-	return it
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
 	"github.com/zoho-bridge/leadconvert/pkg/memstore"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -211,16 +212,16 @@ func (m *meteredDDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 	}
 	var rcu float64
 	var items, size int
-	for table, got := range out.Responses {
-		consistent := aws.ToBool(in.RequestItems[table].ConsistentRead)
+	for name, got := range out.Responses {
+		consistent := aws.ToBool(in.RequestItems[name].ConsistentRead)
 		for _, it := range got {
 			pk := itemKey(it)
-			s, ok := m.sizes[strings.TrimPrefix(strings.TrimPrefix(pk, "JOB#"), "CHK#")]
+			s, ok := m.sizes[strings.TrimPrefix(strings.TrimPrefix(pk, table.JobPrefix), table.CheckPrefix)]
 			if !ok {
 				return out, fmt.Errorf("meter: BatchGetItem read %q, whose size is not known", pk)
 			}
 			n := s.item
-			if strings.HasPrefix(pk, "CHK#") {
+			if strings.HasPrefix(pk, table.CheckPrefix) {
 				n = s.check
 			}
 			rcu += readUnits(n, consistent)

@@ -5,11 +5,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
@@ -81,8 +79,6 @@ func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, 
 	if err != nil {
 		return nil, err
 	}
-	capture := &captureDDB{}
-	shape := table.NewJobStore(capture, "jobs")
 	for k := range n {
 		j := first
 		if k > 0 {
@@ -97,10 +93,7 @@ func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, 
 				j.Sources[i] = messageID(k, i)
 			}
 		}
-		if err := shape.RecordJob(ctx, j, o.clock.Now().Add(30*24*time.Hour)); err != nil {
-			return nil, err
-		}
-		it, chk := capture.items[0], capture.items[1]
+		it, chk := table.JobItems(j, o.clock.Now().Add(30*24*time.Hour))
 		o.jobs = append(o.jobs, j)
 		o.items = append(o.items, it, chk)
 		o.sizes[j.ID] = itemSizes{item: itemSize(it), check: itemSize(chk), entry: itemSize(map[string]types.AttributeValue{
@@ -112,24 +105,4 @@ func seedOpenJobs(ctx context.Context, n int, opts zohosim.Options) (*openJobs, 
 
 func messageID(job, i int) string {
 	return fmt.Sprintf("5b7f2c1e-8a4d-%04x-%04x-%012d", job>>16&0xffff, job&0xffff, i)
-}
-
-// captureDDB keeps the items RecordJob puts (JOB# and CHK#, in that
-// order) instead of writing them.
-type captureDDB struct {
-	table.API // nil: any other call panics
-	items     []map[string]types.AttributeValue
-}
-
-func (c *captureDDB) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.items = nil
-	for _, ti := range in.TransactItems {
-		if ti.Put != nil {
-			c.items = append(c.items, ti.Put.Item)
-		}
-	}
-	if len(c.items) != 2 || itemKey(c.items[0])[:4] != "JOB#" || itemKey(c.items[1])[:4] != "CHK#" {
-		return nil, errors.New("capture: RecordJob's transaction does not put the JOB# and CHK# items first")
-	}
-	return &dynamodb.TransactWriteItemsOutput{}, nil
 }

@@ -1,6 +1,7 @@
 // DynamoDB write units, estimated for row 7: the in-memory job store and
 // budget slots, metered as DynamoDB would bill the writes pkg/aws/table
-// makes for each call, from the sizes of the items it writes.
+// makes for each call, from the sizes of the items it writes, which the
+// table builds (table.ClaimItem and the rest).
 
 package main
 
@@ -8,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,88 +44,6 @@ func transactUnits(items ...[2]int) int {
 	return n
 }
 
-// The items pkg/aws/table writes, attribute by attribute (its attributes
-// are unexported); TestWriteItemsAsTheTableWritesThem checks the ones it
-// puts against the table's own writes.
-
-func pendingClaimItem(id string, owner jobs.Owner, until time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.Pending)),
-		"owner": attrS(string(owner)), "claim_until_ms": attrN(until.UnixMilli()), "expires_at": attrN(jobs.PendingExpiry(until).Unix())}
-}
-
-func parkedClaimItem(id string, key jobs.BatchKey, expires time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.Parked)),
-		"owner": attrS(string(key.Owner())), "expires_at": attrN(expires.Unix())}
-}
-
-// scheduledClaimItem is a claim after RecordJob's update (owner,
-// claim_until_ms and reason removed).
-func scheduledClaimItem(id, jobID string, expires time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.ClaimScheduled)),
-		"job_id": attrS(jobID), "expires_at": attrN(expires.Unix())}
-}
-
-func rejectedClaimItem(id, reason string, expires time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS("LEAD#" + id), "kind": attrS("lead"), "claim_state": attrS(string(jobs.Rejected)),
-		"reason": attrS(reason), "expires_at": attrN(expires.Unix())}
-}
-
-// accItem is ACC#<fingerprint> holding a: Park sets opened_at_ms and its
-// parked entry in the open index (open_shard, due_at) with the first lead
-// of a generation, Take removes them.
-func accItem(a jobs.Acc) map[string]types.AttributeValue {
-	it := map[string]types.AttributeValue{"pk": attrS("ACC#" + a.Fingerprint), "kind": attrS("acc"), "gen": attrN(a.Gen),
-		"fingerprint": attrS(a.Fingerprint), "options": attrS(a.Options), "api_version": attrS(a.APIVersion),
-		"lead_ids": attrL(a.LeadIDs), "sources": attrL(deployedSources(a.Sources))}
-	if len(a.LeadIDs) > 0 {
-		it["opened_at_ms"] = attrN(a.OpenedAt.UnixMilli())
-		it["open_shard"], it["due_at"] = attrS("PARKED"), attrN(a.OpenedAt.Unix())
-	}
-	return it
-}
-
-func batchItem(b jobs.Batch) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": attrS("BATCH#" + b.Key().String()), "kind": attrS("batch"),
-		"fingerprint": attrS(b.Fingerprint), "gen": attrN(b.Gen), "lead_ids": attrL(b.LeadIDs), "sources": attrL(deployedSources(b.Sources)),
-		"options": attrS(b.Options), "api_version": attrS(b.APIVersion), "opened_at_ms": attrN(b.OpenedAt.UnixMilli()),
-		"taker": attrS(b.Taker), "lease_until_ms": attrN(b.LeaseUntil.UnixMilli()),
-		"open_shard": attrS("PARKED"), "due_at": attrN(b.OpenedAt.Unix()),
-		"expires_at": attrN(b.LeaseUntil.Add(14 * 24 * time.Hour).Unix())}
-}
-
-func requestItem(r jobs.Request) map[string]types.AttributeValue {
-	id := deployedSource(r.ID)
-	it := map[string]types.AttributeValue{"pk": attrS("REQ#" + id), "kind": attrS("request"), "request_id": attrS(id),
-		"lead_ids": attrL(r.LeadIDs), "created_at": attrS(r.CreatedAt.UTC().Format(time.RFC3339Nano))}
-	if !r.ExpiresAt.IsZero() {
-		it["expires_at"] = attrN(r.ExpiresAt.Unix())
-	}
-	if r.FailCode != "" {
-		it["fail_code"], it["fail_reason"] = attrS(r.FailCode), attrS(r.FailReason)
-	}
-	return it
-}
-
-// slotItemSize is SLOT#<k> taken (kind, holder: 12 hex digits and a
-// sequence number, until_ms); a freed slot keeps pk and kind only. Both
-// are far under 1 KB: every slot write is one unit.
-func slotItemSize(slot int, holder string, until time.Time) int {
-	return itemSize(map[string]types.AttributeValue{"pk": attrS("SLOT#" + strconv.Itoa(slot)), "kind": attrS("slot"),
-		"holder": attrS(holder), "until_ms": attrN(until.UnixMilli())})
-}
-
-func attrS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func attrN(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
-func attrL(vs []string) types.AttributeValue {
-	out := make([]types.AttributeValue, len(vs))
-	for i, v := range vs {
-		out[i] = attrS(v)
-	}
-	return &types.AttributeValueMemberL{Value: out}
-}
-
 // deployedSource sizes a source as it is deployed: the in-memory queue
 // names its messages mem-000001 where SQS gives a 36-character UUID, and
 // row 7 names webhooks hook-000001 where API Gateway's HTTP API gives a
@@ -148,6 +66,23 @@ func deployedSources(srcs []string) []string {
 		out[i] = deployedSource(v)
 	}
 	return out
+}
+
+// accItem, batchItem and requestItem are the table's items with their
+// ids as deployed.
+func accItem(a jobs.Acc) map[string]types.AttributeValue {
+	a.Sources = deployedSources(a.Sources)
+	return table.AccItem(a)
+}
+
+func batchItem(b jobs.Batch) map[string]types.AttributeValue {
+	b.Sources = deployedSources(b.Sources)
+	return table.BatchItem(b)
+}
+
+func requestItem(r jobs.Request) map[string]types.AttributeValue {
+	r.ID = deployedSource(r.ID)
+	return table.RequestItem(r)
 }
 
 // writeKind is a group of writes, for the note.
@@ -198,9 +133,6 @@ func (r wcuReading) breakdown(leads int) string {
 // an update is billed on the larger of before and after.
 type wcuStore struct {
 	*memstore.Store
-	jobShape *table.JobStore // the DynamoDB store on a client that captures the job's items
-	capture  *captureDDB
-	shapeMu  sync.Mutex // the capture holds one item at a time
 
 	mu    sync.Mutex
 	sizes map[string]int // pk -> the item's size now
@@ -208,8 +140,7 @@ type wcuStore struct {
 }
 
 func newWCUStore(m *memstore.Store) *wcuStore {
-	c := &captureDDB{}
-	return &wcuStore{Store: m, capture: c, jobShape: table.NewJobStore(c, "jobs"), sizes: map[string]int{}}
+	return &wcuStore{Store: m, sizes: map[string]int{}}
 }
 
 func (w *wcuStore) reading() wcuReading {
@@ -272,7 +203,7 @@ func (w *wcuStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, no
 		chunk := ids[start:min(start+100, len(ids))]
 		var all, mine []write
 		for _, id := range chunk {
-			x := sized(pendingClaimItem(id, owner, until))
+			x := sized(table.ClaimItem(jobs.Claim{LeadID: id, State: jobs.Pending, Owner: owner, Until: until, ExpiresAt: jobs.PendingExpiry(until)}))
 			all = append(all, x)
 			if ok[id] {
 				mine = append(mine, x)
@@ -297,7 +228,7 @@ func (w *wcuStore) Release(ctx context.Context, owner jobs.Owner, ids []string) 
 	}
 	for _, id := range ids {
 		// One conditional DeleteItem per lead.
-		w.billWrites(wOther, false, !still[id], write{pk: "LEAD#" + id})
+		w.billWrites(wOther, false, !still[id], write{pk: table.LeadPrefix + id})
 	}
 	return err
 }
@@ -306,7 +237,7 @@ func (w *wcuStore) Reject(ctx context.Context, owner jobs.Owner, id, reason stri
 	err := w.Store.Reject(ctx, owner, id, reason, expires)
 	c, _ := w.Store.Claims(ctx, []string{id})
 	applied := len(c) == 1 && c[0].State == jobs.Rejected && c[0].Reason == reason
-	w.billWrites(wOther, false, applied, sized(rejectedClaimItem(id, reason, expires)))
+	w.billWrites(wOther, false, applied, sized(table.ClaimItem(jobs.Claim{LeadID: id, State: jobs.Rejected, Owner: owner, Reason: reason, ExpiresAt: expires})))
 	return err
 }
 
@@ -314,19 +245,15 @@ func (w *wcuStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	err := w.Store.RecordJob(ctx, job, claimsExpire)
 	shaped := job
 	shaped.Sources = deployedSources(job.Sources)
-	w.shapeMu.Lock()
-	serr := w.jobShape.RecordJob(ctx, shaped, claimsExpire)
-	items := w.capture.items
-	w.shapeMu.Unlock()
-	if serr != nil {
-		return errors.Join(err, fmt.Errorf("sizing job %s: %w", job.ID, serr))
-	}
-	ws := []write{sized(items[0]), sized(items[1])} // JOB# and CHK#
+	it, check := table.JobItems(shaped, claimsExpire)
+	ws := []write{sized(it), sized(check)}
 	for _, id := range job.LeadIDs {
-		ws = append(ws, sized(scheduledClaimItem(id, job.ID, claimsExpire)))
+		// Counted as a first attempt: a larger count is a byte more, never a unit.
+		c := jobs.Claim{LeadID: id, State: jobs.ClaimScheduled, JobID: job.ID, ExpiresAt: claimsExpire, Attempts: 1}
+		ws = append(ws, sized(table.ClaimItem(c)))
 	}
 	if job.Batch != (jobs.BatchKey{}) {
-		ws = append(ws, write{pk: "BATCH#" + job.Batch.String()})
+		ws = append(ws, write{pk: table.BatchPrefix + job.Batch.String()})
 	}
 	w.billWrites(wRecord, true, err == nil, ws...)
 	return err
@@ -347,7 +274,7 @@ func (w *wcuStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, ids
 	claims := func(leads []string) []write {
 		var ws []write
 		for _, id := range leads {
-			ws = append(ws, sized(parkedClaimItem(id, acc.Key(), expires)))
+			ws = append(ws, sized(table.ClaimItem(jobs.Claim{LeadID: id, State: jobs.Parked, Owner: acc.Key().Owner(), ExpiresAt: expires})))
 		}
 		return ws
 	}
@@ -387,7 +314,7 @@ func (w *wcuStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, n
 	err := w.Store.Lease(ctx, key, taker, now, until)
 	b, berr := w.Store.Batch(ctx, key)
 	if berr != nil {
-		w.billWrites(wOther, false, false, write{pk: "BATCH#" + key.String()})
+		w.billWrites(wOther, false, false, write{pk: table.BatchPrefix + key.String()})
 		return err
 	}
 	w.billWrites(wOther, false, err == nil, sized(batchItem(b)))
@@ -396,7 +323,7 @@ func (w *wcuStore) Lease(ctx context.Context, key jobs.BatchKey, taker string, n
 
 func (w *wcuStore) DropBatch(ctx context.Context, key jobs.BatchKey) error {
 	err := w.Store.DropBatch(ctx, key)
-	w.billWrites(wOther, false, true, write{pk: "BATCH#" + key.String()})
+	w.billWrites(wOther, false, true, write{pk: table.BatchPrefix + key.String()})
 	return err
 }
 
@@ -412,7 +339,7 @@ func (w *wcuStore) FailRequest(ctx context.Context, id, code, reason string) err
 	if r, rerr := w.Store.Request(ctx, id); rerr == nil {
 		w.billWrites(wRequest, false, true, sized(requestItem(r)))
 	} else {
-		w.billWrites(wRequest, false, false, write{pk: "REQ#" + deployedSource(id)})
+		w.billWrites(wRequest, false, false, write{pk: table.RequestPrefix + deployedSource(id)})
 	}
 	return err
 }
@@ -427,13 +354,12 @@ type wcuSlots struct {
 
 func (sl wcuSlots) TryTake(ctx context.Context, slot int, holder string, now, until time.Time) (bool, error) {
 	ok, err := sl.Slots.TryTake(ctx, slot, holder, now, until)
-	sl.w.billWrites(wSlots, false, ok, write{pk: "SLOT#" + strconv.Itoa(slot), size: slotItemSize(slot, holder, until)})
+	sl.w.billWrites(wSlots, false, ok, sized(table.SlotItem(slot, holder, until)))
 	return ok, err
 }
 
 func (sl wcuSlots) Free(ctx context.Context, slot int, holder string) error {
 	err := sl.Slots.Free(ctx, slot, holder)
-	sl.w.billWrites(wSlots, false, true, write{pk: "SLOT#" + strconv.Itoa(slot), size: itemSize(map[string]types.AttributeValue{
-		"pk": attrS("SLOT#" + strconv.Itoa(slot)), "kind": attrS("slot")})})
+	sl.w.billWrites(wSlots, false, true, sized(table.SlotItem(slot, "", time.Time{})))
 	return err
 }

@@ -50,10 +50,10 @@ func (d *JobStore) dueJobs(ctx context.Context, now time.Time) ([]string, error)
 		for _, it := range out.Items {
 			pk := str(it["pk"])
 			at := num(it["due_at"])
-			if strings.HasPrefix(pk, jobPrefix) {
+			if strings.HasPrefix(pk, JobPrefix) {
 				at = num(it["next_check_at"])
 			}
-			all = append(all, due{at, strings.TrimPrefix(strings.TrimPrefix(pk, checkPrefix), jobPrefix)})
+			all = append(all, due{at, strings.TrimPrefix(strings.TrimPrefix(pk, CheckPrefix), JobPrefix)})
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			break
@@ -121,7 +121,7 @@ func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 	}
 	pks := make([]string, 0, 2*len(ids))
 	for _, id := range ids {
-		pks = append(pks, jobPrefix+id, checkPrefix+id)
+		pks = append(pks, JobPrefix+id, CheckPrefix+id)
 	}
 	items := make(map[string]map[string]types.AttributeValue, len(pks))
 	err := d.batchGet(ctx, pks, func(ka *types.KeysAndAttributes) {
@@ -132,7 +132,7 @@ func (d *JobStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, error) {
 	}
 	out := make([]jobs.Job, 0, len(ids))
 	for _, id := range ids {
-		job, check := items[jobPrefix+id], items[checkPrefix+id]
+		job, check := items[JobPrefix+id], items[CheckPrefix+id]
 		if job != nil || check != nil {
 			out = append(out, jobFromItems(job, check))
 		}
@@ -149,9 +149,9 @@ func (d *JobStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int6
 	if err := jobs.CheckSaveable(job); err != nil {
 		return err
 	}
-	err := d.updateCheck(ctx, checkPrefix+job.ID, "due_at", job, prevVersion)
+	err := d.updateCheck(ctx, CheckPrefix+job.ID, "due_at", job, prevVersion)
 	if errors.Is(err, jobs.ErrNotFound) {
-		return d.updateCheck(ctx, jobPrefix+job.ID, "next_check_at", job, prevVersion)
+		return d.updateCheck(ctx, JobPrefix+job.ID, "next_check_at", job, prevVersion)
 	}
 	return err
 }
@@ -246,7 +246,7 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 	if len(results) > 0 {
 		_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(d.table),
-			Key:                       map[string]types.AttributeValue{"pk": sAttr(jobPrefix + job.ID)},
+			Key:                       map[string]types.AttributeValue{"pk": sAttr(JobPrefix + job.ID)},
 			UpdateExpression:          aws.String("SET results = :r"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":r": resultsAttr(results)},

@@ -74,7 +74,7 @@ func (d *JobStore) claimWrite(id, update, cond string, values map[string]types.A
 }
 
 func leadKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)}
+	return map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + id)}
 }
 
 func (d *JobStore) Claim(ctx context.Context, owner jobs.Owner, leadIDs []string, now, until time.Time) ([]string, []jobs.Claim, error) {
@@ -185,7 +185,7 @@ func (d *JobStore) sortCancelled(ctx context.Context, reasons []types.Cancellati
 // claim are left out.
 func (d *JobStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, error) {
 	var out []jobs.Claim
-	err := d.batchGet(ctx, prefixed(leadPrefix, ids), func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+	err := d.batchGet(ctx, prefixed(LeadPrefix, ids), func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
 		func(it map[string]types.AttributeValue) { out = append(out, claimFromItem(it)) })
 	if err != nil {
 		return nil, fmt.Errorf("reading claims: %w", err)
@@ -205,7 +205,7 @@ func (d *JobStore) Release(ctx context.Context, owner jobs.Owner, leadIDs []stri
 			defer func() { <-sem }()
 			_, err := d.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 				TableName:                aws.String(d.table),
-				Key:                      map[string]types.AttributeValue{"pk": sAttr(leadPrefix + id)},
+				Key:                      map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + id)},
 				ConditionExpression:      aws.String(heldBy),
 				ExpressionAttributeNames: map[string]string{"#owner": "owner"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -261,8 +261,7 @@ func (d *JobStore) verdict(ctx context.Context, owner jobs.Owner, leadID string,
 // meanwhile. The JOB# item is never written again, so it expires with the
 // claims that point at it.
 func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire time.Time) error {
-	job.Version = 1
-	mine := jobItem(job, claimsExpire)
+	mine, check := JobItems(job, claimsExpire)
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName:                           aws.String(d.table),
 		Item:                                mine,
@@ -270,7 +269,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}, {Put: &types.Put{
 		TableName: aws.String(d.table),
-		Item:      checkItem(job),
+		Item:      check,
 	}}}
 	state := jobs.ClaimScheduled
 	if job.State == jobs.InDoubt {
@@ -295,7 +294,7 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 	}
 	if job.Batch != (jobs.BatchKey{}) {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(batchPrefix + job.Batch.String())}}})
+			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{"pk": sAttr(BatchPrefix + job.Batch.String())}}})
 	}
 	if len(items) > maxTransact {
 		return fmt.Errorf("job %s has %d leads; a job holds at most %d", job.ID, len(job.LeadIDs), maxTransact-3)
@@ -319,9 +318,9 @@ func (d *JobStore) RecordJob(ctx context.Context, job jobs.Job, claimsExpire tim
 // version recorded has no CHK# item: its JOB# item holds everything.
 func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 	var job, check map[string]types.AttributeValue
-	err := d.batchGet(ctx, []string{jobPrefix + id, checkPrefix + id}, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
+	err := d.batchGet(ctx, []string{JobPrefix + id, CheckPrefix + id}, func(ka *types.KeysAndAttributes) { ka.ConsistentRead = aws.Bool(true) },
 		func(it map[string]types.AttributeValue) {
-			if strings.HasPrefix(str(it["pk"]), checkPrefix) {
+			if strings.HasPrefix(str(it["pk"]), CheckPrefix) {
 				check = it
 			} else {
 				job = it
@@ -336,8 +335,6 @@ func (d *JobStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 	return jobFromItems(job, check), nil
 }
 
-// jobItem is the JOB# item: what a check never changes. expires is when
-// the claims of its leads expire.
 // sameJob reports whether the stored job item is the one mine would write:
 // the same leads, recorded at the same instant.
 func sameJob(stored, mine map[string]types.AttributeValue) bool {
@@ -345,9 +342,18 @@ func sameJob(stored, mine map[string]types.AttributeValue) bool {
 		slices.Equal(strs(stored["lead_ids"]), strs(mine["lead_ids"]))
 }
 
+// JobItems are the JOB# and CHK# items RecordJob puts for j, whose
+// claims expire at claimsExpire.
+func JobItems(j jobs.Job, claimsExpire time.Time) (job, check map[string]types.AttributeValue) {
+	j.Version = 1 // each check's write adds one
+	return jobItem(j, claimsExpire), checkItem(j)
+}
+
+// jobItem is the JOB# item: what a check never changes. expires is when
+// the claims of its leads expire.
 func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":         sAttr(jobPrefix + j.ID),
+		"pk":         sAttr(JobPrefix + j.ID),
 		"kind":       sAttr("job"),
 		"job_id":     sAttr(j.ID),
 		"lead_ids":   lAttr(j.LeadIDs),
@@ -372,7 +378,7 @@ func jobItem(j jobs.Job, expires time.Time) map[string]types.AttributeValue {
 // next check. It stays far under 1 KB, the unit of a write.
 func checkItem(j jobs.Job) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
-		"pk":            sAttr(checkPrefix + j.ID),
+		"pk":            sAttr(CheckPrefix + j.ID),
 		"kind":          sAttr("check"),
 		"job_id":        sAttr(j.ID),
 		"job_status":    sAttr(string(j.State)),
@@ -445,7 +451,7 @@ func unixAttr(v types.AttributeValue) time.Time {
 
 func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 	c := jobs.Claim{
-		LeadID:   str(it["pk"])[len(leadPrefix):],
+		LeadID:   str(it["pk"])[len(LeadPrefix):],
 		State:    jobs.ClaimState(str(it["claim_state"])),
 		Owner:    jobs.Owner(str(it["owner"])),
 		JobID:    str(it["job_id"]),
@@ -460,6 +466,30 @@ func claimFromItem(it map[string]types.AttributeValue) jobs.Claim {
 		c.ExpiresAt = time.Unix(v, 0)
 	}
 	return c
+}
+
+// ClaimItem is the LEAD# item holding c, as the table's writes leave it.
+// They are updates, so that a lead's counts survive its claims; the
+// table's tests hold this in step with them.
+func ClaimItem(c jobs.Claim) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{"pk": sAttr(LeadPrefix + c.LeadID), "kind": sAttr("lead"), "claim_state": sAttr(string(c.State))}
+	for name, v := range map[string]string{"owner": string(c.Owner), "job_id": c.JobID, "reason": c.Reason} {
+		if v != "" {
+			it[name] = sAttr(v)
+		}
+	}
+	for name, v := range map[string]int{"attempts": c.Attempts, "doubts": c.Doubts} {
+		if v != 0 {
+			it[name] = nAttr(int64(v))
+		}
+	}
+	if !c.Until.IsZero() {
+		it["claim_until_ms"] = nAttr(c.Until.UnixMilli())
+	}
+	if !c.ExpiresAt.IsZero() {
+		it["expires_at"] = nAttr(c.ExpiresAt.Unix())
+	}
+	return it
 }
 
 func timeAttr(v types.AttributeValue) time.Time {

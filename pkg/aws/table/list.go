@@ -34,7 +34,7 @@ func (d *JobStore) OpenJobs(ctx context.Context) ([]jobs.Job, error) {
 			return nil, fmt.Errorf("querying open jobs: %w", err)
 		}
 		for _, it := range out.Items {
-			ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(str(it["pk"]), checkPrefix), jobPrefix))
+			ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(str(it["pk"]), CheckPrefix), JobPrefix))
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			break
@@ -126,7 +126,7 @@ func (d *JobStore) FinishedJobs(ctx context.Context, api Scanner, q FinishedQuer
 		}
 		for _, it := range out.Items {
 			if !timeAttr(it["updated_at"]).Before(q.Since) {
-				ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(str(it["pk"]), checkPrefix), jobPrefix))
+				ids = append(ids, strings.TrimPrefix(strings.TrimPrefix(str(it["pk"]), CheckPrefix), JobPrefix))
 			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {

@@ -26,11 +26,11 @@ const batchExpiry = 14 * 24 * time.Hour
 var emptyList = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 
 func accKey(fp string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(accPrefix + fp)}
+	return map[string]types.AttributeValue{"pk": sAttr(AccPrefix + fp)}
 }
 
 func batchKey(k jobs.BatchKey) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(batchPrefix + k.String())}
+	return map[string]types.AttributeValue{"pk": sAttr(BatchPrefix + k.String())}
 }
 
 func (d *JobStore) Acc(ctx context.Context, fp string) (jobs.Acc, error) {
@@ -56,6 +56,23 @@ func accFromItem(it map[string]types.AttributeValue) jobs.Acc {
 		a.OpenedAt = time.UnixMilli(ms)
 	}
 	return a
+}
+
+// AccItem is the ACC# item holding a, as Park and Take leave it: the
+// first lead of a generation opens it (opened_at_ms, and its parked entry
+// in the open index), and Take empties it for the next generation.
+func AccItem(a jobs.Acc) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk": sAttr(AccPrefix + a.Fingerprint), "kind": sAttr("acc"),
+		"fingerprint": sAttr(a.Fingerprint), "gen": nAttr(a.Gen),
+		"lead_ids": lAttr(a.LeadIDs), "sources": lAttr(a.Sources),
+		"options": sAttr(a.Options), "api_version": sAttr(a.APIVersion),
+	}
+	if len(a.LeadIDs) > 0 {
+		it["opened_at_ms"] = nAttr(a.OpenedAt.UnixMilli())
+		it["open_shard"], it["due_at"] = sAttr(parkedShard), nAttr(a.OpenedAt.Unix())
+	}
+	return it
 }
 
 // asRead is the condition that the accumulator is still at acc's generation
@@ -151,8 +168,7 @@ func (d *JobStore) Take(ctx context.Context, acc jobs.Acc, taker string, leaseUn
 	b := jobs.Batch{Acc: acc, Taker: taker, LeaseUntil: leaseUntil}
 	cond, values := asRead(acc)
 	values[":g1"], values[":empty"] = nAttr(acc.Gen+1), emptyList
-	item := batchItem(b)
-	item["expires_at"] = nAttr(leaseUntil.Add(batchExpiry).Unix())
+	item := BatchItem(b)
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: aws.String(d.table), Key: accKey(acc.Fingerprint),
 			UpdateExpression:    aws.String("SET gen = :g1, lead_ids = :empty, sources = :empty REMOVE opened_at_ms, open_shard, due_at"),
@@ -197,9 +213,10 @@ func cancelledBy(tce *types.TransactionCanceledException) string {
 	return ""
 }
 
-func batchItem(b jobs.Batch) map[string]types.AttributeValue {
+// BatchItem is the BATCH# item Take puts for b.
+func BatchItem(b jobs.Batch) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": sAttr(batchPrefix + b.Key().String()), "kind": sAttr("batch"),
+		"pk": sAttr(BatchPrefix + b.Key().String()), "kind": sAttr("batch"),
 		"fingerprint": sAttr(b.Fingerprint), "gen": nAttr(b.Gen),
 		"lead_ids": lAttr(b.LeadIDs), "sources": lAttr(b.Sources),
 		"options": sAttr(b.Options), "api_version": sAttr(b.APIVersion),
@@ -207,6 +224,7 @@ func batchItem(b jobs.Batch) map[string]types.AttributeValue {
 		"taker":        sAttr(b.Taker), "lease_until_ms": nAttr(b.LeaseUntil.UnixMilli()),
 		// Listed with the open accumulators until its job is recorded.
 		"open_shard": sAttr(parkedShard), "due_at": nAttr(b.OpenedAt.Unix()),
+		"expires_at": nAttr(b.LeaseUntil.Add(batchExpiry).Unix()),
 	}
 }
 
@@ -233,9 +251,9 @@ func (d *JobStore) Parked(ctx context.Context) ([]jobs.ParkedBatch, error) {
 		}
 		for _, it := range page.Items {
 			pk, opened := str(it["pk"]), time.Unix(num(it["due_at"]), 0)
-			if fp, ok := strings.CutPrefix(pk, accPrefix); ok {
+			if fp, ok := strings.CutPrefix(pk, AccPrefix); ok {
 				out = append(out, jobs.ParkedBatch{Fingerprint: fp, OpenedAt: opened})
-			} else if k := jobs.ParseBatchKey(strings.TrimPrefix(pk, batchPrefix)); k != (jobs.BatchKey{}) {
+			} else if k := jobs.ParseBatchKey(strings.TrimPrefix(pk, BatchPrefix)); k != (jobs.BatchKey{}) {
 				out = append(out, jobs.ParkedBatch{Fingerprint: k.Fingerprint, Gen: k.Gen, Taken: true, OpenedAt: opened})
 			}
 		}

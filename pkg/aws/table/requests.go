@@ -18,18 +18,27 @@ import (
 var _ jobs.Requests = (*JobStore)(nil)
 
 func requestKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(requestPrefix + id)}
+	return map[string]types.AttributeValue{"pk": sAttr(RequestPrefix + id)}
 }
 
-func (d *JobStore) RecordRequest(ctx context.Context, r jobs.Request) error {
-	item := map[string]types.AttributeValue{
-		"pk": sAttr(requestPrefix + r.ID), "kind": sAttr("request"), "request_id": sAttr(r.ID),
+// RequestItem is the REQ# item of r: the one RecordRequest puts, with
+// what FailRequest sets once r has failed.
+func RequestItem(r jobs.Request) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk": sAttr(RequestPrefix + r.ID), "kind": sAttr("request"), "request_id": sAttr(r.ID),
 		"lead_ids": lAttr(r.LeadIDs), "created_at": sAttr(r.CreatedAt.UTC().Format(time.RFC3339Nano)),
 	}
 	if !r.ExpiresAt.IsZero() {
-		item["expires_at"] = nAttr(r.ExpiresAt.Unix())
+		it["expires_at"] = nAttr(r.ExpiresAt.Unix())
 	}
-	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: item,
+	if r.FailCode != "" {
+		it["fail_code"], it["fail_reason"] = sAttr(r.FailCode), sAttr(r.FailReason)
+	}
+	return it
+}
+
+func (d *JobStore) RecordRequest(ctx context.Context, r jobs.Request) error {
+	_, err := d.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(d.table), Item: RequestItem(r),
 		ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {

@@ -28,7 +28,18 @@ var _ budget.Slots = (*Slots)(nil)
 func NewSlots(api API, table string) *Slots { return &Slots{api: api, table: table} }
 
 func slotKey(slot int) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(slotPrefix + strconv.Itoa(slot))}
+	return map[string]types.AttributeValue{"pk": sAttr(SlotPrefix + strconv.Itoa(slot))}
+}
+
+// SlotItem is the SLOT# item of slot as TryTake leaves it, taken by holder
+// until until; Free leaves SlotItem(slot, "", time.Time{}).
+func SlotItem(slot int, holder string, until time.Time) map[string]types.AttributeValue {
+	it := slotKey(slot)
+	it["kind"] = sAttr("slot")
+	if holder != "" {
+		it["holder"], it["until_ms"] = sAttr(holder), nAttr(until.UnixMilli())
+	}
+	return it
 }
 
 // TryTake takes slot if it is free. A slot held until U is taken at t iff
@@ -107,6 +118,6 @@ func (s *Slots) Vacant(ctx context.Context, n int, now time.Time) ([]int, error)
 
 // slotOf is the number of the slot item (or key) it, if below n.
 func slotOf(it map[string]types.AttributeValue, n int) (int, bool) {
-	slot, err := strconv.Atoi(strings.TrimPrefix(str(it["pk"]), slotPrefix))
+	slot, err := strconv.Atoi(strings.TrimPrefix(str(it["pk"]), SlotPrefix))
 	return slot, err == nil && slot >= 0 && slot < n
 }

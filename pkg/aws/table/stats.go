@@ -24,9 +24,9 @@ var (
 // other live lease. SaveCheck removes both. One small write per job that
 // ends, where a second run's read-back would cost Zoho a call per 50 leads.
 func (d *JobStore) LeaseCheck(ctx context.Context, id string, version int64, owner string, now, until time.Time) error {
-	err := d.leaseCheck(ctx, checkPrefix+id, version, owner, now, until)
+	err := d.leaseCheck(ctx, CheckPrefix+id, version, owner, now, until)
 	if errors.Is(err, jobs.ErrNotFound) {
-		return d.leaseCheck(ctx, jobPrefix+id, version, owner, now, until)
+		return d.leaseCheck(ctx, JobPrefix+id, version, owner, now, until)
 	}
 	return err
 }

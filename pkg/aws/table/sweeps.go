@@ -44,11 +44,11 @@ func catalogItemKey() map[string]types.AttributeValue {
 }
 
 func sweepKey(name string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(sweepPrefix + name)}
+	return map[string]types.AttributeValue{"pk": sAttr(SweepPrefix + name)}
 }
 
 func runKey(name, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": sAttr(sweepRunPrefix + name + "#" + id)}
+	return map[string]types.AttributeValue{"pk": sAttr(SweepRunPrefix + name + "#" + id)}
 }
 
 func boolAttr(v bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: v} }

@@ -17,6 +17,11 @@
 //	SLOT#<k>             one slot of the deployment's Zoho concurrency budget
 //	SWEEP#<name>         a sweep: a COQL selection and conversion options
 //	SWEEPRUN#<name>#<id> one run of a sweep: counts, cursor and lease
+//
+// ClaimItem, AccItem, BatchItem, JobItems, RequestItem and SlotItem are
+// items as the table's writes leave them, for whoever sizes its writes
+// (cmd/bench); the puts use them, and TestItemsAsWritten holds them in
+// step with the updates.
 package table
 
 import (
@@ -29,17 +34,19 @@ import (
 )
 
 // The key scheme and the index of open jobs, shared with template.yaml.
+// The prefixes are exported for whoever tells items apart by key, as
+// cmd/bench does when it bills writes by kind of item.
 const (
-	jobPrefix      = "JOB#"
-	checkPrefix    = "CHK#"
-	leadPrefix     = "LEAD#"
-	tokenPrefix    = "TOKEN#"
-	accPrefix      = "ACC#"
-	batchPrefix    = "BATCH#"
-	requestPrefix  = "REQ#"
-	slotPrefix     = "SLOT#"
-	sweepPrefix    = "SWEEP#"
-	sweepRunPrefix = "SWEEPRUN#"
+	JobPrefix      = "JOB#"
+	CheckPrefix    = "CHK#"
+	LeadPrefix     = "LEAD#"
+	TokenPrefix    = "TOKEN#"
+	AccPrefix      = "ACC#"
+	BatchPrefix    = "BATCH#"
+	RequestPrefix  = "REQ#"
+	SlotPrefix     = "SLOT#"
+	SweepPrefix    = "SWEEP#"
+	SweepRunPrefix = "SWEEPRUN#"
 
 	// OpenIndex is the sparse index of open jobs: hash open_shard (always
 	// openShard) and no range, with due_at (and a previous version's

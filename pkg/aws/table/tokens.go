@@ -129,7 +129,7 @@ func (d *TokenStore) remember(key string, sealed []byte, token string) {
 // bind ties a sealed token to this table and its item: the key policy
 // names the table, and a ciphertext copied to another item does not open.
 func (d *TokenStore) bind(key string) map[string]string {
-	return map[string]string{"table": d.table, "item": tokenPrefix + key}
+	return map[string]string{"table": d.table, "item": TokenPrefix + key}
 }
 
 // TryLease takes the refresh lease. A lease held until U is live at t iff
@@ -229,7 +229,7 @@ func (d *TokenStore) update(ctx context.Context, key, update, cond string, value
 }
 
 func tokenKey(key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: sAttr(tokenPrefix + key)}
+	return map[string]types.AttributeValue{attrPK: sAttr(TokenPrefix + key)}
 }
 
 func msValue(t time.Time) types.AttributeValue { return nAttr(t.UnixMilli()) }
