@@ -40,7 +40,7 @@ func previousJobItem(j jobs.Job) map[string]types.AttributeValue {
 		"lead_ids": attrL(j.LeadIDs), "lead_count": attrN(int64(len(j.LeadIDs))), "sources": attrL(j.Sources),
 		"created_at": attrS(j.CreatedAt.UTC().Format(time.RFC3339Nano)), "updated_at": attrS(j.UpdatedAt.UTC().Format(time.RFC3339Nano)),
 		"checks": attrN(int64(j.Checks)), "total": attrN(int64(j.Total)), "converted": attrN(int64(j.Converted)),
-		"not_converted": attrN(int64(j.NotConverted)), "failed_count": attrN(int64(j.FailedCount)), "version": attrN(j.Version),
+		"not_converted": attrN(int64(j.NotConvertedFigure())), "failed_count": attrN(int64(j.FailedCount)), "version": attrN(j.Version),
 	}
 	if j.Batch != (jobs.BatchKey{}) {
 		it["batch"] = attrS(j.Batch.String())
@@ -145,7 +145,7 @@ func (p *previousStore) Jobs(ctx context.Context, ids []string) ([]jobs.Job, err
 func (p *previousStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion int64) error {
 	values := map[string]types.AttributeValue{
 		":st": attrS(string(job.State)), ":total": attrN(int64(job.Total)), ":conv": attrN(int64(job.Converted)),
-		":notconv": attrN(int64(job.NotConverted)), ":failed": attrN(int64(job.FailedCount)),
+		":notconv": attrN(int64(job.NotConvertedFigure())), ":failed": attrN(int64(job.FailedCount)),
 		":checked": attrS(job.CheckedAt.UTC().Format(time.RFC3339Nano)), ":updated": attrS(job.UpdatedAt.UTC().Format(time.RFC3339Nano)),
 		":checks": attrN(int64(job.Checks)), ":prev": attrN(prevVersion), ":v": attrN(prevVersion + 1),
 	}

@@ -371,13 +371,19 @@ type resendQueue struct {
 	mu sync.Mutex
 }
 
-// Wake queues the safety net's wake-up as the rig's messages are queued:
-// by its body, which the convert function still takes for a wake-up.
-func (q *resendQueue) Wake(ctx context.Context, w convert.Wakeup, _ time.Duration) error {
-	return q.Enqueue(ctx, convert.WakeBody(w), "")
+// Wake queues the safety net's wake-up as sqsqueue sends it: its body and
+// its kind attribute. The rig's convert functions park no lead (they have
+// no Queue), so the net finds nothing to wake unless a suite turns
+// batching on; TestAccumulationSurvivesCrashes wakes through
+// sqsbatch.MemoryQueue. A wake-up without the attribute, sent before
+// wake-ups carried it, is sqsbatch's TestWakeupsAreToldByTheirKind's.
+func (q *resendQueue) Wake(_ context.Context, w convert.Wakeup, _ time.Duration) error {
+	return q.queue(convert.WakeBody(w), map[string]string{convert.KindAttribute: convert.KindWake})
 }
 
-func (q *resendQueue) Enqueue(_ context.Context, body, _ string) error {
+func (q *resendQueue) Enqueue(_ context.Context, body, _ string) error { return q.queue(body, nil) }
+
+func (q *resendQueue) queue(body string, attrs map[string]string) error {
 	var req struct {
 		IDs      []string `json:"ids"`
 		AssignTo struct {
@@ -395,7 +401,7 @@ func (q *resendQueue) Enqueue(_ context.Context, body, _ string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.r.resentMsgs++
-	q.r.q.msgs = append(q.r.q.msgs, &message{id: fmt.Sprintf("r%05d", q.r.resentMsgs), body: body, kind: kind,
+	q.r.q.msgs = append(q.r.q.msgs, &message{id: fmt.Sprintf("r%05d", q.r.resentMsgs), body: body, attrs: attrs, kind: kind,
 		leads: req.IDs, arrive: q.r.roundNow + 1})
 	return nil
 }

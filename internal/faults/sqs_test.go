@@ -41,6 +41,7 @@ const (
 type message struct {
 	id     string
 	body   string
+	attrs  map[string]string // message attributes: a wake-up's kind
 	kind   msgKind
 	leads  []string // the ids of the request (also for refused ones)
 	arrive int      // the round of its first delivery
@@ -132,7 +133,7 @@ func (q *sqsModel) batches(ds []delivery, maxSize int) [][]delivery {
 func event(batch []delivery) json.RawMessage {
 	msgs := make([]testkit.SQSMessage, len(batch))
 	for i, d := range batch {
-		msgs[i] = testkit.SQSMessage{ID: d.msg.id, Body: d.msg.body, Receives: d.msg.receives}
+		msgs[i] = testkit.SQSMessage{ID: d.msg.id, Body: d.msg.body, Receives: d.msg.receives, MessageAttributes: d.msg.attrs}
 	}
 	return testkit.SQSEvent(msgs...)
 }

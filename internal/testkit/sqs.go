@@ -14,11 +14,18 @@ type SQSMessage struct {
 	// Receives is the message's ApproximateReceiveCount: 1 on the first
 	// delivery (0 is taken as 1).
 	Receives int
+	// MessageAttributes are the string attributes its sender set, such as
+	// a wake-up's convert.KindAttribute.
+	MessageAttributes map[string]string
 }
 
 // SQSRecord is m as the SQS event source mapping presents it to Lambda.
 func SQSRecord(m SQSMessage) events.SQSMessage {
 	receives := strconv.Itoa(max(m.Receives, 1))
+	attrs := make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes))
+	for name, v := range m.MessageAttributes {
+		attrs[name] = events.SQSMessageAttribute{DataType: "String", StringValue: &v}
+	}
 	return events.SQSMessage{
 		MessageId:     m.ID,
 		ReceiptHandle: "AQEB" + m.ID + "-" + receives,
@@ -29,7 +36,7 @@ func SQSRecord(m SQSMessage) events.SQSMessage {
 			"SenderId":                         "AROAEXAMPLEROLEID:lead-scoring-job",
 			"ApproximateFirstReceiveTimestamp": "1779614047130",
 		},
-		MessageAttributes: map[string]events.SQSMessageAttribute{},
+		MessageAttributes: attrs,
 		Md5OfBody:         "00000000000000000000000000000000",
 		EventSource:       "aws:sqs",
 		EventSourceARN:    "arn:aws:sqs:eu-central-1:123456789012:zoho-lead-convert-ConversionQueue-8HJ2K4L6M8N0",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
+	"github.com/zoho-bridge/leadconvert/pkg/lambdaio"
 	"github.com/zoho-bridge/leadconvert/pkg/obs"
 )
 
@@ -64,7 +65,8 @@ func TestParseEMFRefusesMalformedLines(t *testing.T) {
 }
 
 func TestSQSEvent(t *testing.T) {
-	raw := testkit.SQSEvent(testkit.SQSMessage{ID: "m1", Body: `{"ids":["1"]}`}, testkit.SQSMessage{ID: "m2", Body: "x", Receives: 3})
+	raw := testkit.SQSEvent(testkit.SQSMessage{ID: "m1", Body: `{"ids":["1"]}`},
+		testkit.SQSMessage{ID: "m2", Body: "x", Receives: 3, MessageAttributes: map[string]string{"kind": "wake"}})
 	var ev events.SQSEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
@@ -73,6 +75,10 @@ func TestSQSEvent(t *testing.T) {
 		ev.Records[0].Attributes["ApproximateReceiveCount"] != "1" || ev.Records[1].Attributes["ApproximateReceiveCount"] != "3" ||
 		ev.Records[1].EventSource != "aws:sqs" || ev.Records[0].ReceiptHandle == ev.Records[1].ReceiptHandle {
 		t.Fatalf("event %s", raw)
+	}
+	// The convert function reads the attributes a sender set, and only those.
+	if got, err := lambdaio.Decode(raw); err != nil || got.SQS[0].Kind() != "" || got.SQS[1].Kind() != "wake" {
+		t.Fatalf("decoded %+v, %v; want m2 alone of kind wake", got, err)
 	}
 }
 

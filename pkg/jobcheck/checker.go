@@ -569,7 +569,7 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 
 // apply takes Zoho's answer into j.
 func (r *run) apply(ctx context.Context, log *slog.Logger, j *jobs.Job, st zoho.JobStatus, now time.Time) {
-	j.ZohoStatus, j.Total, j.Converted, j.NotConverted, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.Waiting, st.Failed
+	j.ZohoStatus, j.Total, j.Converted, j.Waiting, j.FailedCount = st.RawStatus, st.Total, st.Converted, st.Waiting, st.Failed
 	j.Checks, j.CheckedAt = j.Checks+1, now
 	switch st.State {
 	case zoho.StateScheduled:
@@ -646,7 +646,7 @@ func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.
 	}
 	j.Version = before.Version + 1
 	changed := j.State != before.State || j.Total != before.Total || j.Converted != before.Converted ||
-		j.NotConverted != before.NotConverted || j.FailedCount != before.FailedCount
+		j.Waiting != before.Waiting || j.NotConverted != before.NotConverted || j.FailedCount != before.FailedCount
 	terminal := !j.State.Open()
 	converted, notConverted := out.converted(), out.notConverted()
 	r.count(func(rep *Report) {

@@ -77,7 +77,7 @@ func TestJobsRunToTheirEnd(t *testing.T) {
 			j, info := r.job(t, c.ID), zohoJob(t, r, c.ID)
 			want := map[zohosim.JobState]jobs.State{zohosim.JobCompleted: jobs.Completed, zohosim.JobFailed: jobs.Failed}[info.State]
 			if j.State != want || j.ZohoStatus != info.Status || j.Total != info.Total || j.Converted != info.Converted ||
-				j.FailedCount != info.Failed || j.NotConverted != 0 || j.ExpiresAt.IsZero() || !j.NextCheckAt.IsZero() {
+				j.FailedCount != info.Failed || j.Waiting != info.NotConverted || j.NotConverted != 0 || j.ExpiresAt.IsZero() || !j.NextCheckAt.IsZero() {
 				t.Fatalf("job %s stored as %+v; Zoho says %+v", c.ID, j, info)
 			}
 			if j.Checks < 2 || j.Version != int64(j.Checks)+1 {

@@ -45,7 +45,7 @@ type Event struct {
 // NewEvent describes a job that has just ended.
 func NewEvent(j jobs.Job, claimsReleased bool, converted, notConverted []string) Event {
 	return Event{JobID: j.ID, Status: j.State, ZohoStatus: j.ZohoStatus, Total: j.Total,
-		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount,
+		Converted: j.Converted, NotConverted: j.NotConvertedFigure(), Failed: j.FailedCount,
 		LeadIDs: j.LeadIDs, Sources: j.Sources, Reason: j.Reason, ClaimsReleased: claimsReleased,
 		Checks: j.Checks, CreatedAt: j.CreatedAt.UTC(), FinishedAt: j.CheckedAt.UTC(),
 		ConvertedIDs: converted, NotConvertedIDs: notConverted}

@@ -149,7 +149,7 @@ func (r *run) readFirst(ctx context.Context, log *slog.Logger, j jobs.Job) bool 
 	before := j
 	now := r.c.cfg.Now()
 	j.State, j.Checks, j.CheckedAt, j.UpdatedAt = jobs.Completed, j.Checks+1, now, now
-	j.Total, j.Converted, j.NotConverted, j.FailedCount = n, n, 0, 0
+	j.Total, j.Converted, j.Waiting, j.FailedCount = n, n, 0, 0
 	j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(r.c.cfg.Retention)
 	resent, err := r.settle(wctx, j, out)
 	if err != nil {

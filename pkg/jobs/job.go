@@ -43,6 +43,10 @@ func (s State) Open() bool { return s == Scheduled || s == InProgress || s == In
 // DoubtPrefix starts the id of a call in doubt; Zoho's job ids are digits.
 const DoubtPrefix = "doubt-"
 
+// IsDoubt reports whether the job id names a call in doubt rather than a
+// job of Zoho's.
+func IsDoubt(id string) bool { return strings.HasPrefix(id, DoubtPrefix) }
+
 // IsJobID reports whether s can name a job: one of Zoho's (a record id) or
 // a call in doubt (DoubtPrefix and 16 hex digits).
 func IsJobID(s string) bool {
@@ -77,11 +81,14 @@ type Job struct {
 	NextCheckAt time.Time // zero once the job is terminal
 	Checks      int
 
-	// Zoho's counts for a job of Zoho's, where NotConverted is its
-	// Not_Converted_Count (zoho.JobStatus.Waiting: leads not come to yet);
-	// for a call in doubt, what its read-back found (NotConverted: leads
-	// read not converted). Stored and shown as they are.
-	Total, Converted, NotConverted, FailedCount int
+	// The counts: Zoho's for a job of Zoho's, the read-back's for a call
+	// in doubt. Each of Waiting and NotConverted applies to one kind only;
+	// NotConvertedFigure is the one of them that is stored and shown.
+	Total, Converted, FailedCount int
+	// Waiting, of a job of Zoho's, is its Not_Converted_Count: the leads Zoho has not come to yet.
+	Waiting int
+	// NotConverted, of a call in doubt, is the leads its read-back found not converted.
+	NotConverted int
 
 	Reason    string    // why a job ended UNKNOWN or STALE
 	ExpiresAt time.Time // set when terminal; DynamoDB's TTL removes the item later
@@ -95,6 +102,27 @@ type Job struct {
 	// Results are the leads as read back from Zoho once the job ended;
 	// empty until then, and when the grant cannot read leads.
 	Results []LeadResult
+}
+
+// NotConvertedFigure returns the figure stored and shown as
+// not_converted: Waiting for a job of Zoho's, NotConverted for a call in
+// doubt. Both kinds always shared that one figure, so stored jobs and
+// answers keep it.
+func (j Job) NotConvertedFigure() int {
+	if IsDoubt(j.ID) {
+		return j.NotConverted
+	}
+	return j.Waiting
+}
+
+// SetNotConvertedFigure reads n, stored as not_converted, into the field
+// of j's kind, which j.ID decides.
+func (j *Job) SetNotConvertedFigure(n int) {
+	if IsDoubt(j.ID) {
+		j.NotConverted = n
+	} else {
+		j.Waiting = n
+	}
 }
 
 // Outcome is what Zoho made of one lead of an ended job.

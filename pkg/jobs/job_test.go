@@ -47,3 +47,22 @@ func TestIsRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestNotConvertedFigure: the one figure stored and shown is the field of
+// the job's kind, and reading it back fills that field only.
+func TestNotConvertedFigure(t *testing.T) {
+	zoho, doubt := "3652397000009835001", "doubt-0123456789abcdef"
+	for _, tc := range []struct {
+		j             Job // with the other kind's field set too
+		wait, notConv int // as stored and read back
+	}{
+		{Job{ID: zoho, Waiting: 3, NotConverted: 5}, 3, 0},
+		{Job{ID: doubt, Waiting: 5, NotConverted: 2}, 0, 2},
+	} {
+		got := Job{ID: tc.j.ID}
+		got.SetNotConvertedFigure(tc.j.NotConvertedFigure())
+		if got.Waiting != tc.wait || got.NotConverted != tc.notConv {
+			t.Errorf("%s reads back as Waiting %d, NotConverted %d; want %d, %d", tc.j.ID, got.Waiting, got.NotConverted, tc.wait, tc.notConv)
+		}
+	}
+}

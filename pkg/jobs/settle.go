@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -61,7 +60,7 @@ func Settle(c Claim, job Job, r LeadResult, p SettlePolicy) (next Claim, write b
 // counts.
 func RejectReason(job Job, r LeadResult, c Claim) string {
 	in := "in job " + job.ID
-	if strings.HasPrefix(job.ID, DoubtPrefix) {
+	if IsDoubt(job.ID) {
 		in = "after a call in doubt (" + job.ID + ")"
 	}
 	if r.Outcome == NotFound {

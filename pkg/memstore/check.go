@@ -92,7 +92,9 @@ func (m *Store) SaveCheck(_ context.Context, job jobs.Job, prevVersion int64) er
 		return jobs.ErrConflict
 	}
 	j.State, j.ZohoStatus, j.Reason = job.State, job.ZohoStatus, job.Reason
-	j.Total, j.Converted, j.NotConverted, j.FailedCount = job.Total, job.Converted, job.NotConverted, job.FailedCount
+	j.Total, j.Converted, j.FailedCount = job.Total, job.Converted, job.FailedCount
+	// Only the figure of the job's kind is kept, as the DynamoDB store keeps it.
+	j.SetNotConvertedFigure(job.NotConvertedFigure())
 	j.CheckedAt, j.UpdatedAt, j.Checks = job.CheckedAt, job.UpdatedAt, job.Checks
 	// Times are kept to the second, as DynamoDB keeps them.
 	if job.State.Open() {

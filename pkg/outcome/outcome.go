@@ -80,7 +80,7 @@ type Job struct {
 // NewJob shows j without its leads.
 func NewJob(j jobs.Job) Job {
 	v := Job{JobID: j.ID, Status: string(j.State), ZohoStatus: j.ZohoStatus, IDs: j.LeadIDs, Total: j.Total,
-		Converted: j.Converted, NotConverted: j.NotConverted, Failed: j.FailedCount, Checks: j.Checks,
+		Converted: j.Converted, NotConverted: j.NotConvertedFigure(), Failed: j.FailedCount, Checks: j.Checks,
 		Reason: j.Reason, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 	if !j.CheckedAt.IsZero() {
 		v.CheckedAt = &j.CheckedAt

@@ -201,7 +201,7 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 func checkUpdate(job jobs.Job, prevVersion int64, shard, due string) (string, map[string]types.AttributeValue) {
 	values := map[string]types.AttributeValue{
 		":st": sAttr(string(job.State)), ":total": nAttr(int64(job.Total)), ":conv": nAttr(int64(job.Converted)),
-		":notconv": nAttr(int64(job.NotConverted)), ":failed": nAttr(int64(job.FailedCount)),
+		":notconv": nAttr(int64(job.NotConvertedFigure())), ":failed": nAttr(int64(job.FailedCount)),
 		":checked": sAttr(job.CheckedAt.UTC().Format(time.RFC3339Nano)),
 		":updated": sAttr(job.UpdatedAt.UTC().Format(time.RFC3339Nano)),
 		":checks":  nAttr(int64(job.Checks)), ":prev": nAttr(prevVersion), ":v": nAttr(prevVersion + 1),

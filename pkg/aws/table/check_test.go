@@ -144,14 +144,14 @@ func TestSaveCheck(t *testing.T) {
 		now := t0.Add(time.Minute)
 
 		// Open: new counts, still in the index at the new time.
-		j.State, j.ZohoStatus, j.Total, j.Converted, j.NotConverted = jobs.InProgress, "in progress", 1, 0, 1
+		j.State, j.ZohoStatus, j.Total, j.Converted, j.Waiting = jobs.InProgress, "in progress", 1, 0, 1
 		j.CheckedAt, j.UpdatedAt, j.Checks, j.NextCheckAt = now, now, 1, now.Add(2*time.Minute)
 		if err := st.SaveCheck(ctx, j, 1); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := rec.Job(ctx, j.ID)
 		if got.Version != 2 || got.State != jobs.InProgress || got.ZohoStatus != "in progress" || got.Checks != 1 ||
-			!got.CheckedAt.Equal(now) || !got.NextCheckAt.Equal(j.NextCheckAt) || got.NotConverted != 1 {
+			!got.CheckedAt.Equal(now) || !got.NextCheckAt.Equal(j.NextCheckAt) || got.Waiting != 1 {
 			t.Fatalf("after an open check: %+v", got)
 		}
 		if ids, _ := allDue(t, st, now.Add(2*time.Minute), 10); !slices.Contains(ids, j.ID) {
@@ -167,7 +167,7 @@ func TestSaveCheck(t *testing.T) {
 		}
 
 		// Terminal: out of the index, with a TTL.
-		j.State, j.ZohoStatus, j.Converted, j.NotConverted, j.Checks = jobs.Completed, "COMPLETED", 1, 0, 2
+		j.State, j.ZohoStatus, j.Converted, j.Waiting, j.Checks = jobs.Completed, "COMPLETED", 1, 0, 2
 		j.NextCheckAt, j.ExpiresAt = time.Time{}, now.Add(30*24*time.Hour)
 		if err := st.SaveCheck(ctx, j, 2); err != nil {
 			t.Fatal(err)
@@ -366,6 +366,36 @@ func TestCallsInDoubtPageLikeJobs(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(got, want) || pages < 3 {
 			t.Fatalf("due %v in %d pages, want %v", got, pages, want)
+		}
+	})
+}
+
+// TestEachKindKeepsItsNotConverted: a check saves a job of Zoho's Waiting
+// and a call in doubt's NotConverted, and only that one: the other kind's
+// field is not stored.
+func TestEachKindKeepsItsNotConverted(t *testing.T) {
+	statusStore(t, func(t *testing.T, st jobs.CheckStore, rec jobs.Store) {
+		ctx := context.Background()
+		doubt := jobs.Job{ID: jobs.DoubtPrefix + "00000000000abcf0", State: jobs.InDoubt, LeadIDs: leadIDs(9100, 1),
+			CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
+		if err := rec.RecordJob(ctx, doubt, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		doubt.Version = 1
+		for _, tc := range []struct {
+			j             jobs.Job
+			wait, notConv int
+		}{{recordJobs(t, rec, 900, 1, 1)[0], 3, 0}, {doubt, 0, 2}} {
+			j := tc.j
+			j.Total, j.Waiting, j.NotConverted = 5, 3, 2
+			j.Checks, j.CheckedAt, j.UpdatedAt, j.NextCheckAt = 1, t0, t0, t0.Add(time.Minute)
+			if err := st.SaveCheck(ctx, j, 1); err != nil {
+				t.Fatal(err)
+			}
+			got, err := rec.Job(ctx, j.ID)
+			if err != nil || got.Waiting != tc.wait || got.NotConverted != tc.notConv || got.NotConvertedFigure() != tc.wait+tc.notConv {
+				t.Fatalf("%s reads Waiting %d, NotConverted %d, %v; want %d, %d", j.ID, got.Waiting, got.NotConverted, err, tc.wait, tc.notConv)
+			}
 		}
 	})
 }

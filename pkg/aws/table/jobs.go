@@ -387,7 +387,7 @@ func checkItem(j jobs.Job) map[string]types.AttributeValue {
 		"checks":        nAttr(int64(j.Checks)),
 		"total":         nAttr(int64(j.Total)),
 		"converted":     nAttr(int64(j.Converted)),
-		"not_converted": nAttr(int64(j.NotConverted)),
+		"not_converted": nAttr(int64(j.NotConvertedFigure())),
 		"failed_count":  nAttr(int64(j.FailedCount)),
 		"version":       nAttr(j.Version),
 	}
@@ -404,36 +404,37 @@ func checkItem(j jobs.Job) map[string]types.AttributeValue {
 // recorded) the JOB# item holds the state too.
 func jobFromItems(job, check map[string]types.AttributeValue) jobs.Job {
 	j := jobs.Job{
-		ID:           str(job["job_id"]),
-		State:        jobs.State(str(job["job_status"])),
-		ZohoStatus:   str(job["raw_status"]),
-		LeadIDs:      strs(job["lead_ids"]),
-		Fingerprint:  str(job["fingerprint"]),
-		Options:      str(job["options"]),
-		Sources:      strs(job["sources"]),
-		APIVersion:   str(job["api_version"]),
-		CreatedAt:    timeAttr(job["created_at"]),
-		UpdatedAt:    timeAttr(job["updated_at"]),
-		CheckedAt:    timeAttr(job["checked_at"]),
-		Checks:       int(num(job["checks"])),
-		Total:        int(num(job["total"])),
-		Converted:    int(num(job["converted"])),
-		NotConverted: int(num(job["not_converted"])),
-		FailedCount:  int(num(job["failed_count"])),
-		Reason:       str(job["reason"]),
-		Version:      num(job["version"]),
-		Batch:        jobs.ParseBatchKey(str(job["batch"])),
-		NextCheckAt:  unixAttr(job["next_check_at"]),
-		ExpiresAt:    unixAttr(job["expires_at"]),
-		Results:      resultsFromAttr(job["results"]),
+		ID:          str(job["job_id"]),
+		State:       jobs.State(str(job["job_status"])),
+		ZohoStatus:  str(job["raw_status"]),
+		LeadIDs:     strs(job["lead_ids"]),
+		Fingerprint: str(job["fingerprint"]),
+		Options:     str(job["options"]),
+		Sources:     strs(job["sources"]),
+		APIVersion:  str(job["api_version"]),
+		CreatedAt:   timeAttr(job["created_at"]),
+		UpdatedAt:   timeAttr(job["updated_at"]),
+		CheckedAt:   timeAttr(job["checked_at"]),
+		Checks:      int(num(job["checks"])),
+		Total:       int(num(job["total"])),
+		Converted:   int(num(job["converted"])),
+		FailedCount: int(num(job["failed_count"])),
+		Reason:      str(job["reason"]),
+		Version:     num(job["version"]),
+		Batch:       jobs.ParseBatchKey(str(job["batch"])),
+		NextCheckAt: unixAttr(job["next_check_at"]),
+		ExpiresAt:   unixAttr(job["expires_at"]),
+		Results:     resultsFromAttr(job["results"]),
 	}
 	if check == nil {
+		j.SetNotConvertedFigure(int(num(job["not_converted"])))
 		return j
 	}
 	j.ID, j.State, j.ZohoStatus = str(check["job_id"]), jobs.State(str(check["job_status"])), str(check["raw_status"])
 	j.CreatedAt, j.UpdatedAt, j.CheckedAt = timeAttr(check["created_at"]), timeAttr(check["updated_at"]), timeAttr(check["checked_at"])
 	j.Checks, j.Total, j.Converted = int(num(check["checks"])), int(num(check["total"])), int(num(check["converted"]))
-	j.NotConverted, j.FailedCount = int(num(check["not_converted"])), int(num(check["failed_count"]))
+	j.SetNotConvertedFigure(int(num(check["not_converted"])))
+	j.FailedCount = int(num(check["failed_count"]))
 	j.Reason, j.Version = str(check["reason"]), num(check["version"])
 	// A job's expiry is its check's, set once the job ends; the JOB# item's
 	// is when the claims of its leads expire.

@@ -99,7 +99,7 @@ func TestCheckWritesOnlyTheSmallItem(t *testing.T) {
 		{jobs.Completed, time.Time{}},
 	} {
 		now := t0.Add(time.Duration(k+1) * time.Minute)
-		j.State, j.ZohoStatus, j.Total, j.Converted, j.NotConverted = tc.state, "In Progress", 50, 10*(k+1), 50-10*(k+1)
+		j.State, j.ZohoStatus, j.Total, j.Converted, j.Waiting = tc.state, "In Progress", 50, 10*(k+1), 50-10*(k+1)
 		j.Checks, j.CheckedAt, j.UpdatedAt, j.NextCheckAt = k+1, now, now, tc.next
 		if !tc.state.Open() {
 			j.ExpiresAt = now.Add(30 * 24 * time.Hour)
@@ -151,6 +151,53 @@ func legacyJobItem(id string, leads []string, created, next time.Time) map[strin
 		"created_at": s(created.UTC().Format(time.RFC3339Nano)), "updated_at": s(created.UTC().Format(time.RFC3339Nano)),
 		"checks": n(0), "total": n(0), "converted": n(0), "not_converted": n(0), "failed_count": n(0), "version": n(1),
 		"open_shard": s("OPEN"), "next_check_at": n(next.Unix()),
+	}
+}
+
+// TestNotConvertedIsOneAttribute: a job of Zoho's Waiting and a call in
+// doubt's NotConverted are both stored as not_converted, as when Job had
+// one field for both, so that items already stored read the same.
+func TestNotConvertedIsOneAttribute(t *testing.T) {
+	api, name := newTable(t)
+	st := table.NewJobStore(awstest.CheckExpressions(t, api), name)
+	ctx := context.Background()
+	for k, tc := range []struct {
+		id, legacy string
+		state      jobs.State
+		field      func(*jobs.Job) *int
+	}{
+		{"3652397000009873000", "3652397000009873001", jobs.Scheduled, func(j *jobs.Job) *int { return &j.Waiting }},
+		{jobs.DoubtPrefix + "00000000000abcf1", jobs.DoubtPrefix + "00000000000abcf2", jobs.InDoubt,
+			func(j *jobs.Job) *int { return &j.NotConverted }},
+	} {
+		j := jobs.Job{ID: tc.id, State: tc.state, LeadIDs: leadIDs(9200+10*k, 1), CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
+		if err := st.RecordJob(ctx, j, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		j.Checks, j.CheckedAt, j.NextCheckAt = 1, t0, t0.Add(time.Minute)
+		j.Waiting, j.NotConverted = 7, 7
+		*tc.field(&j) = 3
+		if err := st.SaveCheck(ctx, j, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := item(t, api, name, "CHK#"+j.ID)["not_converted"]; !reflect.DeepEqual(got, &types.AttributeValueMemberN{Value: "3"}) {
+			t.Errorf("%s: not_converted stored as %#v, want 3", j.ID, got)
+		}
+		got, err := st.Job(ctx, j.ID)
+		if err != nil || *tc.field(&got) != 3 || got.Waiting+got.NotConverted != 3 {
+			t.Errorf("%s reads Waiting %d, NotConverted %d, %v; want 3 in its kind's field only", j.ID, got.Waiting, got.NotConverted, err)
+		}
+
+		old := legacyJobItem(tc.legacy, leadIDs(9205+10*k, 1), t0, t0.Add(time.Minute))
+		old["not_converted"] = &types.AttributeValueMemberN{Value: "4"}
+		if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), Item: old}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = st.Job(ctx, tc.legacy)
+		if err != nil || *tc.field(&got) != 4 || got.Waiting+got.NotConverted != 4 {
+			t.Errorf("%s of the previous version reads Waiting %d, NotConverted %d, %v; want 4 in its kind's field only",
+				tc.legacy, got.Waiting, got.NotConverted, err)
+		}
 	}
 }
 
