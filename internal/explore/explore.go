@@ -874,7 +874,7 @@ func (g *gatedStore) AddCompletions(ctx context.Context, add jobs.Completions) e
 func (g *gatedStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs.LeadResult, p jobs.SettlePolicy) ([]string, error) {
 	var rs []string
 	for _, r := range results {
-		rs = append(rs, short1(r.LeadID)+":"+string(r.Outcome))
+		rs = append(rs, short1(r.LeadID)+":"+string(r.Conversion))
 	}
 	if err := g.w.write(ctx, fmt.Sprintf("settle %s %v", g.w.name(job.ID), rs)); err != nil {
 		return nil, err

@@ -301,7 +301,7 @@ func (r *rig) check(ctx context.Context) outcome {
 		case c.State == jobs.ClaimInDoubt:
 			d := doubts[c.JobID]
 			res, has := d.Result(id)
-			final = d.State == jobs.Settled && has && res.Outcome == jobs.Converted
+			final = d.State == jobs.Settled && has && res.Conversion == jobs.Converted
 		}
 		if !final {
 			o.noOutcome++

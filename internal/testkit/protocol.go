@@ -131,10 +131,10 @@ func (p *pair) record(ctx context.Context, t *testing.T, st JobStore, id string,
 	must(t, st.RecordJob(ctx, j, protoT0.Add(48*time.Hour)))
 }
 
-func (p *pair) settle(ctx context.Context, t *testing.T, st JobStore, id string, o jobs.Outcome) {
+func (p *pair) settle(ctx context.Context, t *testing.T, st JobStore, id string, o jobs.Conversion) {
 	t.Helper()
 	pol := jobs.SettlePolicy{MaxAttempts: 10, RetryUntil: p.now.Add(time.Hour), RejectUntil: p.now.Add(2 * time.Hour)}
-	_, err := st.SettleLeads(ctx, jobs.Job{ID: id, LeadIDs: []string{p.lead}}, []jobs.LeadResult{{LeadID: p.lead, Outcome: o}}, pol)
+	_, err := st.SettleLeads(ctx, jobs.Job{ID: id, LeadIDs: []string{p.lead}}, []jobs.LeadResult{{LeadID: p.lead, Conversion: o}}, pol)
 	must(t, err)
 }
 

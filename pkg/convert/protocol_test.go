@@ -284,7 +284,7 @@ func TestInDoubtLoopEnds(t *testing.T) {
 			if err := store.RecordJob(ctx, doubt, t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			retry, err := store.SettleLeads(ctx, doubt, []jobs.LeadResult{{LeadID: lead, Outcome: jobs.NotConverted}}, p)
+			retry, err := store.SettleLeads(ctx, doubt, []jobs.LeadResult{{LeadID: lead, Conversion: jobs.NotConverted}}, p)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -545,7 +545,7 @@ func (r *run) checkDoubt(ctx context.Context, log *slog.Logger, j jobs.Job) {
 	notConverted := len(out.notConverted())
 	if !out.unread && notConverted > 0 && now.Sub(j.CreatedAt) < r.c.cfg.DoubtWindow {
 		j.NextCheckAt = now.Add(NextCheckAfter(j.Checks))
-		r.store(ctx, wctx, log, before, j, outcome{}, 0)
+		r.store(ctx, wctx, log, before, j, readout{}, 0)
 		return
 	}
 	if r.below && notConverted > 0 && r.c.cfg.Resend != nil {
@@ -603,7 +603,7 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	terminal := !j.State.Open()
-	var out outcome
+	var out readout
 	resent := 0
 	if terminal && r.below && r.c.cfg.Resend != nil && failedLeads(j) {
 		// Zoho's counts say some leads may need sending again: optional
@@ -632,7 +632,7 @@ func (r *run) save(ctx context.Context, log *slog.Logger, before, j jobs.Job) {
 
 // store writes the check and announces a job that ended; it reports
 // whether the check was stored.
-func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.Job, out outcome, resent int) bool {
+func (r *run) store(ctx, wctx context.Context, log *slog.Logger, before, j jobs.Job, out readout, resent int) bool {
 	switch err := r.c.cfg.Store.SaveCheck(wctx, j, before.Version); {
 	case errors.Is(err, jobs.ErrConflict):
 		r.count(func(rep *Report) { rep.Conflicts++ })

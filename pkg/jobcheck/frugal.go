@@ -193,7 +193,7 @@ func (r *run) lease(ctx, wctx context.Context, log *slog.Logger, j jobs.Job) boo
 // completed notes how long Zoho took over a job that ended: from the
 // record to the latest conversion time Zoho gave, else to the middle of
 // the span between the last look that found it open and this one.
-func (r *run) completed(before, j jobs.Job, out outcome) {
+func (r *run) completed(before, j jobs.Job, out readout) {
 	if r.c.cfg.Completions == nil || j.CreatedAt.IsZero() || (j.State != jobs.Completed && j.State != jobs.Failed) {
 		return
 	}

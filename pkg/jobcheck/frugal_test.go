@@ -59,8 +59,8 @@ func TestFirstCheckReadsBackFirst(t *testing.T) {
 					t.Fatalf("job %s converted %d, %d results; report %+v", got.State, got.Converted, len(got.Results), rep)
 				}
 				for _, res := range got.Results {
-					if res.Outcome != jobs.Converted {
-						t.Fatalf("lead %s: %s", res.LeadID, res.Outcome)
+					if res.Conversion != jobs.Converted {
+						t.Fatalf("lead %s: %s", res.LeadID, res.Conversion)
 					}
 				}
 			})

@@ -13,8 +13,8 @@ import (
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
 )
 
-// outcome is what reading a job's leads back from Zoho found.
-type outcome struct {
+// readout is what reading a job's leads back from Zoho found.
+type readout struct {
 	results []jobs.LeadResult
 	// unread says the leads could not be read (the grant lacks
 	// ZohoCRM.modules.leads.READ, or Zoho refused for good): Zoho's counts
@@ -25,22 +25,22 @@ type outcome struct {
 	lastConverted time.Time
 }
 
-func (o outcome) ids(want func(jobs.Outcome) bool) []string {
+func (o readout) ids(want func(jobs.Conversion) bool) []string {
 	var ids []string
 	for _, r := range o.results {
-		if want(r.Outcome) {
+		if want(r.Conversion) {
 			ids = append(ids, r.LeadID)
 		}
 	}
 	return ids
 }
 
-func (o outcome) converted() []string {
-	return o.ids(func(x jobs.Outcome) bool { return x == jobs.Converted })
+func (o readout) converted() []string {
+	return o.ids(func(x jobs.Conversion) bool { return x == jobs.Converted })
 }
 
-func (o outcome) notConverted() []string {
-	return o.ids(func(x jobs.Outcome) bool { return x != jobs.Converted })
+func (o readout) notConverted() []string {
+	return o.ids(func(x jobs.Conversion) bool { return x != jobs.Converted })
 }
 
 // readBack asks Zoho what became of the leads of an ended job (or a call
@@ -48,8 +48,8 @@ func (o outcome) notConverted() []string {
 // (zoho-crm-api.md section 6); a lead Zoho has but does not say about is
 // taken as not converted. A retryable error is returned: the job stays due
 // and is read again.
-func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outcome, error) {
-	var out outcome
+func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (readout, error) {
+	var out readout
 	ids := jobs.Uniq(j.LeadIDs)
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), zoho.MaxIDsPerRead)]
@@ -62,19 +62,19 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (outco
 			// or an operator, and settling a call in doubt unread would
 			// release its leads without sending them again.
 			if retryable := r.zohoError(err); retryable || isAuth(err) {
-				return outcome{}, err
+				return readout{}, err
 			}
 			r.readBackRefused(ctx, log, err)
-			return outcome{unread: true}, nil
+			return readout{unread: true}, nil
 		}
 		r.zohoAnswered()
 		for _, l := range leads {
-			res := jobs.LeadResult{LeadID: l.ID, Outcome: jobs.NotConverted}
+			res := jobs.LeadResult{LeadID: l.ID, Conversion: jobs.NotConverted}
 			switch {
 			case !l.Found:
-				res.Outcome = jobs.NotFound
+				res.Conversion = jobs.NotFound
 			case l.Known && l.Converted:
-				res = jobs.LeadResult{LeadID: l.ID, Outcome: jobs.Converted, ContactID: l.ContactID, AccountID: l.AccountID, DealID: l.DealID}
+				res = jobs.LeadResult{LeadID: l.ID, Conversion: jobs.Converted, ContactID: l.ContactID, AccountID: l.AccountID, DealID: l.DealID}
 				if l.ConvertedAt.After(out.lastConverted) {
 					out.lastConverted = l.ConvertedAt
 				}
@@ -112,7 +112,7 @@ func (r *run) readBackRefused(ctx context.Context, log *slog.Logger, err error) 
 // those Zoho did not convert that have attempts left. Every step repeats
 // harmlessly: on an error the job stays due and the next run does it all
 // again.
-func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, err error) {
+func (r *run) settle(ctx context.Context, j jobs.Job, out readout) (resent int, err error) {
 	p := jobs.SettlePolicy{MaxAttempts: r.c.cfg.MaxLeadAttempts, RetryUntil: r.now.Add(retryClaimFor),
 		RejectUntil: r.now.Add(r.c.cfg.RejectionMemory), Rejected: r.outOfAttempts}
 	results := out.results
@@ -124,7 +124,7 @@ func (r *run) settle(ctx context.Context, j jobs.Job, out outcome) (resent int, 
 		// for a request sent again by hand, as nothing can tell which to send.
 		p.MaxAttempts = math.MaxInt
 		for _, id := range jobs.Uniq(j.LeadIDs) {
-			results = append(results, jobs.LeadResult{LeadID: id, Outcome: jobs.NotConverted})
+			results = append(results, jobs.LeadResult{LeadID: id, Conversion: jobs.NotConverted})
 		}
 	}
 	retry, err := r.c.cfg.Store.SettleLeads(ctx, j, results, p)
@@ -180,7 +180,7 @@ func RetryBody(options string, ids []string) (string, error) {
 // rejected, its attempts used up; InDoubt, those whose calls in doubt
 // counted among them (answers lost, or refused for other leads).
 func (r *run) outOfAttempts(c jobs.Claim, res jobs.LeadResult) {
-	if res.Outcome != jobs.NotConverted {
+	if res.Conversion != jobs.NotConverted {
 		return
 	}
 	r.m.Count("LeadsOutOfAttempts", 1)

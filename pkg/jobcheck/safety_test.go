@@ -97,7 +97,7 @@ func TestOutOfAttemptsIsCounted(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i < jobs.DoubtsPerAttempt*2-1 {
-				_, err := st.SettleLeads(ctx, last, []jobs.LeadResult{{LeadID: lead, Outcome: jobs.NotConverted}},
+				_, err := st.SettleLeads(ctx, last, []jobs.LeadResult{{LeadID: lead, Conversion: jobs.NotConverted}},
 					jobs.SettlePolicy{MaxAttempts: 2, RetryUntil: now.Add(time.Hour), RejectUntil: now.Add(time.Hour)})
 				if err != nil {
 					t.Fatal(err)

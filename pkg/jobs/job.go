@@ -125,22 +125,23 @@ func (j *Job) SetNotConvertedFigure(n int) {
 	}
 }
 
-// Outcome is what Zoho made of one lead of an ended job.
-type Outcome string
+// Conversion is what a read-back found of one lead of an ended job: the
+// word "outcome" belongs to the API's view of a lead (package outcome).
+type Conversion string
 
-// Outcomes, decided from Get Records' $converted only (zoho-crm-api.md
+// Conversions, decided from Get Records' $converted only (zoho-crm-api.md
 // section 6).
 const (
-	Converted    Outcome = "CONVERTED"
-	NotConverted Outcome = "NOT_CONVERTED"
-	NotFound     Outcome = "NOT_FOUND" // deleted, or never a lead
+	Converted    Conversion = "CONVERTED"
+	NotConverted Conversion = "NOT_CONVERTED"
+	NotFound     Conversion = "NOT_FOUND" // deleted, or never a lead
 )
 
 // LeadResult is one lead read back from Zoho. The ids of the records the
 // conversion made are kept when Zoho returned them; Zoho does not promise to.
 type LeadResult struct {
 	LeadID                       string
-	Outcome                      Outcome
+	Conversion                   Conversion
 	ContactID, AccountID, DealID string
 }
 

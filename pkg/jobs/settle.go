@@ -30,9 +30,9 @@ func AttemptsOf(c Claim) int { return c.Attempts + c.Doubts/DoubtsPerAttempt }
 // attempts left, or reject it (Zoho no longer has it, or no attempt left).
 func SettleOp(c Claim, r LeadResult, p SettlePolicy) LeadOp {
 	switch {
-	case r.Outcome == Converted:
+	case r.Conversion == Converted:
 		return OpSettleDone
-	case r.Outcome == NotConverted && AttemptsOf(c) < p.MaxAttempts:
+	case r.Conversion == NotConverted && AttemptsOf(c) < p.MaxAttempts:
 		return OpSettleRetry
 	}
 	return OpSettleReject
@@ -63,7 +63,7 @@ func RejectReason(job Job, r LeadResult, c Claim) string {
 	if IsDoubt(job.ID) {
 		in = "after a call in doubt (" + job.ID + ")"
 	}
-	if r.Outcome == NotFound {
+	if r.Conversion == NotFound {
 		return "not found in Zoho (deleted, or not a lead) " + in
 	}
 	why := fmt.Sprintf("not converted by Zoho %s, after %d attempts", in, c.Attempts)

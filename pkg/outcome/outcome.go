@@ -226,7 +226,7 @@ func withResult(v Lead, j jobs.Job) Lead {
 	}
 	r, ok := j.Result(v.ID)
 	switch {
-	case ok && r.Outcome == jobs.Converted:
+	case ok && r.Conversion == jobs.Converted:
 		v.State, v.ContactID, v.AccountID, v.DealID = Converted, r.ContactID, r.AccountID, r.DealID
 	case ok:
 		v.State = NotConverted

@@ -57,7 +57,7 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func TestLeadStates(t *testing.T) {
 	running := jobs.Job{ID: "1", State: jobs.InProgress, LeadIDs: []string{"11"}, CreatedAt: t0, NextCheckAt: t0.Add(time.Minute)}
 	readBack := jobs.Job{ID: "2", State: jobs.Completed, LeadIDs: []string{"21", "22"}, FailedCount: 1,
-		Results: []jobs.LeadResult{{LeadID: "21", Outcome: jobs.Converted, ContactID: "c21"}, {LeadID: "22", Outcome: jobs.NotConverted}}}
+		Results: []jobs.LeadResult{{LeadID: "21", Conversion: jobs.Converted, ContactID: "c21"}, {LeadID: "22", Conversion: jobs.NotConverted}}}
 	clean := jobs.Job{ID: "3", State: jobs.Completed, LeadIDs: []string{"31"}}
 	failed := jobs.Job{ID: "4", State: jobs.Failed, LeadIDs: []string{"41"}}
 	stale := jobs.Job{ID: "5", State: jobs.Stale, LeadIDs: []string{"51"}, Reason: "open for more than 24h"}
@@ -127,7 +127,7 @@ func TestLeadStates(t *testing.T) {
 func TestRequestAndJobViews(t *testing.T) {
 	ctx := context.Background()
 	j := jobs.Job{ID: "2", State: jobs.Completed, LeadIDs: []string{"21", "22", "23", "21"}, FailedCount: 1,
-		Results: []jobs.LeadResult{{LeadID: "21", Outcome: jobs.Converted}, {LeadID: "22", Outcome: jobs.NotConverted}, {LeadID: "23", Outcome: jobs.NotConverted}}}
+		Results: []jobs.LeadResult{{LeadID: "21", Conversion: jobs.Converted}, {LeadID: "22", Conversion: jobs.NotConverted}, {LeadID: "23", Conversion: jobs.NotConverted}}}
 	s := stored{
 		jobs: map[string]jobs.Job{"2": j},
 		claims: map[string]jobs.Claim{

@@ -37,7 +37,7 @@ func (f sweeps) SweepRun(_ context.Context, _, id string) (sweep.Run, error) {
 // request no longer stored makes them partial.
 func TestOfRun(t *testing.T) {
 	done := jobs.Job{ID: "2", State: jobs.Completed, LeadIDs: []string{"11", "12"}, FailedCount: 1,
-		Results: []jobs.LeadResult{{LeadID: "11", Outcome: jobs.Converted}, {LeadID: "12", Outcome: jobs.NotConverted}}}
+		Results: []jobs.LeadResult{{LeadID: "11", Conversion: jobs.Converted}, {LeadID: "12", Conversion: jobs.NotConverted}}}
 	run := sweep.Run{Sweep: "nightly", ID: "2026-11-28T02:00:00Z", Messages: 3}
 	req := func(n int, leads ...string) jobs.Request {
 		return jobs.Request{ID: sweep.MessageRequestID("nightly", run.ID, n), LeadIDs: leads}

@@ -260,7 +260,7 @@ func (d *JobStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs
 	// are not even read (a clean job of 50 leads would cost 50 read units).
 	var ids []string
 	for _, r := range results {
-		if r.Outcome != jobs.Converted {
+		if r.Conversion != jobs.Converted {
 			ids = append(ids, r.LeadID)
 		}
 	}
@@ -347,7 +347,7 @@ func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (moved boo
 func resultsAttr(results []jobs.LeadResult) types.AttributeValue {
 	m := make(map[string]types.AttributeValue, len(results))
 	for _, r := range results {
-		e := map[string]types.AttributeValue{"o": sAttr(string(r.Outcome))}
+		e := map[string]types.AttributeValue{"o": sAttr(string(r.Conversion))}
 		for k, v := range map[string]string{"contact": r.ContactID, "account": r.AccountID, "deal": r.DealID} {
 			if v != "" {
 				e[k] = sAttr(v)
@@ -369,7 +369,7 @@ func resultsFromAttr(v types.AttributeValue) []jobs.LeadResult {
 		if e == nil {
 			continue
 		}
-		out = append(out, jobs.LeadResult{LeadID: id, Outcome: jobs.Outcome(str(e.Value["o"])),
+		out = append(out, jobs.LeadResult{LeadID: id, Conversion: jobs.Conversion(str(e.Value["o"])),
 			ContactID: str(e.Value["contact"]), AccountID: str(e.Value["account"]), DealID: str(e.Value["deal"])})
 	}
 	slices.SortFunc(out, func(a, b jobs.LeadResult) int { return strings.Compare(a.LeadID, b.LeadID) })

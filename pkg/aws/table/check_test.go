@@ -222,8 +222,8 @@ func TestSettleLeads(t *testing.T) {
 			t.Fatal(err)
 		}
 		results := []jobs.LeadResult{
-			{LeadID: ids[0], Outcome: jobs.NotConverted},
-			{LeadID: ids[1], Outcome: jobs.Converted, ContactID: "c1", AccountID: "a1"},
+			{LeadID: ids[0], Conversion: jobs.NotConverted},
+			{LeadID: ids[1], Conversion: jobs.Converted, ContactID: "c1", AccountID: "a1"},
 		}
 		policy := jobs.SettlePolicy{MaxAttempts: 2, RetryUntil: t0.Add(time.Hour), RejectUntil: t0.Add(2 * time.Hour)}
 		for try := range 2 {
@@ -231,7 +231,7 @@ func TestSettleLeads(t *testing.T) {
 			if err != nil || len(retry) != 0 {
 				t.Fatalf("try %d: retry %v, %v; want none (ids[0] moved on, ids[1] converted)", try, retry, err)
 			}
-			retry, err = st.SettleLeads(ctx, second, []jobs.LeadResult{{LeadID: ids[5], Outcome: jobs.NotConverted}}, policy)
+			retry, err = st.SettleLeads(ctx, second, []jobs.LeadResult{{LeadID: ids[5], Conversion: jobs.NotConverted}}, policy)
 			if err != nil || len(retry) != 0 {
 				t.Fatalf("try %d: retry %v, %v; want none (ids[5] is out of attempts)", try, retry, err)
 			}
@@ -264,11 +264,11 @@ func TestSettleLeads(t *testing.T) {
 		// A lead on its first call that Zoho did not convert is sent again:
 		// claimable at once, and its attempts carry over to the next job.
 		j2 := recordJobs(t, rec, 600, 1, 1)[0]
-		retry, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Outcome: jobs.NotConverted}}, policy)
+		retry, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Conversion: jobs.NotConverted}}, policy)
 		if err != nil || !slices.Equal(retry, j2.LeadIDs) {
 			t.Fatalf("retry %v, %v", retry, err)
 		}
-		if again, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Outcome: jobs.NotConverted}}, policy); err != nil || !slices.Equal(again, j2.LeadIDs) {
+		if again, err := st.SettleLeads(ctx, j2, []jobs.LeadResult{{LeadID: j2.LeadIDs[0], Conversion: jobs.NotConverted}}, policy); err != nil || !slices.Equal(again, j2.LeadIDs) {
 			t.Fatalf("a repeated settle must name the retry again: %v, %v", again, err)
 		}
 		if got, held := claim(t, rec, "b", j2.LeadIDs, t0.Add(time.Minute)); len(got) != 1 || len(held) != 0 {

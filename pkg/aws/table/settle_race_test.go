@@ -46,7 +46,7 @@ func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
 	jobB := jobs.Job{ID: "3652397000009777777", State: jobs.Scheduled, CreatedAt: t0, UpdatedAt: t0, NextCheckAt: t0}
 	tests := []struct {
 		name    string
-		outcome jobs.Outcome // job A's read-back: what Settle would make of the claim
+		outcome jobs.Conversion // job A's read-back: what Settle would make of the claim
 		// meanwhile re-points the claim of lead, through st.
 		meanwhile func(ctx context.Context, t *testing.T, st jobs.Store, lead string)
 		want      func(c jobs.Claim) bool
@@ -83,7 +83,7 @@ func TestSettleLeavesAClaimThatMovedOn(t *testing.T) {
 				st := s.Wrapped(func(api table.API) table.API { w.API = api; return w })
 
 				a.State = jobs.Completed
-				retry, err := st.SettleLeads(ctx, a, []jobs.LeadResult{{LeadID: lead, Outcome: tt.outcome}}, policy)
+				retry, err := st.SettleLeads(ctx, a, []jobs.LeadResult{{LeadID: lead, Conversion: tt.outcome}}, policy)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -131,7 +131,7 @@ func settledByAnotherRun(a string, p jobs.SettlePolicy) func(ctx context.Context
 			t.Fatal("the store does not settle")
 		}
 		j := jobs.Job{ID: a, State: jobs.Completed, LeadIDs: []string{lead}}
-		if _, err := cs.SettleLeads(ctx, j, []jobs.LeadResult{{LeadID: lead, Outcome: jobs.NotConverted}}, p); err != nil {
+		if _, err := cs.SettleLeads(ctx, j, []jobs.LeadResult{{LeadID: lead, Conversion: jobs.NotConverted}}, p); err != nil {
 			t.Fatal(err)
 		}
 	}
