@@ -70,10 +70,9 @@ type Config struct {
 	// designed, which check would count as lost when another job held it.
 	AuthRate float64
 	// Redrive lets the scheduler redrive the dead-letter queue before the
-	// drain, at a point it chooses; the drain always redrives it. Off in
-	// the configurations make test runs: a redrive between a refused
-	// batch's letter and the lettering of its leads finds them parked and
-	// consumes the letter (see TestRedriveRacingARefusal).
+	// drain, at a point it chooses; the drain always redrives it. A
+	// redrive racing the refusal that writes a letter once consumed the
+	// letter (TestRedriveRacingARefusal).
 	Redrive  bool
 	MaxSteps int // operations before the drain; 0: 400
 	// Frugal runs the status function as issue 19 made it: jobs of every
