@@ -1,10 +1,11 @@
 // Package explore runs the lead protocol's actors (invocations parking
 // leads, wake-ups, the status function's settle and resend, a redrive of
 // the dead-letter queue; lost answers, refusals, leads Zoho does not have,
-// a refused token, a throttled table, crashes) against a store one
-// operation at a time, in an order a seeded scheduler chooses, and checks
-// lead by lead that nothing acknowledged is stranded or sent twice. A
-// failing schedule prints as a trace with its seed; the seed replays it.
+// a refused token, jobs that fail or that Zoho forgets, a throttled table,
+// crashes) against a store one operation at a time, in an order a seeded
+// scheduler chooses, and checks lead by lead that nothing acknowledged is
+// stranded or sent twice. A failing schedule prints as a trace with its
+// seed; the seed replays it.
 //
 // Each actor runs the real convert.Service (Sequential, so an invocation is
 // one goroutine) over a store and a Zoho that block at every operation
@@ -69,6 +70,15 @@ type Config struct {
 	// read, it rejects the refused lead on Zoho's refusal alone, as
 	// designed, which check would count as lost when another job held it.
 	AuthRate float64
+	// FailRate is the chance that a job Zoho schedules for us fails its
+	// leads when it ends, not converting them: the status function sends
+	// them again until their attempts run out, and then rejects them.
+	FailRate float64
+	// ForgetRate is the chance that Zoho, asked for the status of a job it
+	// has ended, no longer knows it (INVALID_DATA at job_id; the checker's
+	// jobs.UnknownToZoho), then or ever after: only a read-back tells what
+	// became of its leads.
+	ForgetRate float64
 	// Redrive lets the scheduler redrive the dead-letter queue before the
 	// drain, at a point it chooses; the drain always redrives it. A
 	// redrive racing the refusal that writes a letter once consumed the
@@ -156,6 +166,8 @@ type world struct {
 	leadBase string               // this schedule's leads: leadBase and six digits
 	unknown  map[string]bool      // leads Zoho does not have
 	resent   []string             // leads sent again after their job was recorded
+
+	forgotten map[string]bool // Zoho's jobs whose ids it no longer knows
 }
 
 // chooser makes the schedule's choices: at random from a seed, or along a
@@ -250,7 +262,8 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	w := &world{cfg: cfg, rng: rng, seed: seed, recorded: map[string]bool{}, doneAt: map[string]time.Time{},
 		now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), acked: map[string]bool{},
 		zohoJobs: map[string][]string{}, inJob: map[string]string{}, fails: map[string]bool{},
-		doubts: map[string]string{}, statusLeft: cfg.StatusRuns, unknown: map[string]bool{}}
+		doubts: map[string]string{}, statusLeft: cfg.StatusRuns, unknown: map[string]bool{},
+		forgotten: map[string]bool{}}
 	w.cond = sync.NewCond(&w.mu)
 	w.store = &gatedStore{JobStore: store, w: w}
 	svc, err := convert.New(convert.Config{Zoho: gatedZoho{w}, Leads: gatedZoho{w}, Store: w.store,
@@ -922,8 +935,9 @@ func short1(id string) string { return strings.TrimLeft(id[max(len(id)-6, 0):], 
 // gatedZoho is Zoho as the scheduler lets it answer: it schedules a call
 // at once and converts its leads zohoJobTakes later, refuses a lead
 // another job has or one it does not have (as Zoho does), refuses the
-// call's owner or the token, throttles, or schedules and loses the answer.
-// It answers the status function too.
+// call's owner or the token, throttles, or schedules and loses the answer;
+// a job may fail its leads, and Zoho may forget an ended job. It answers
+// the status function too.
 type gatedZoho struct{ w *world }
 
 // tokenRefused draws whether Zoho refuses the token to this call: the
@@ -979,12 +993,22 @@ func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (s
 		return "", &zoho.APIError{Op: "mass_convert", HTTPStatus: 429, Code: "TOO_MANY_REQUESTS", Class: zoho.Retryable, IDIndex: -1}
 	case w.rng.Chance(w.cfg.LostRate):
 		id := w.schedule1(req.IDs)
-		w.trace = append(w.trace, "    zoho: scheduled "+id+", answer lost")
+		w.trace = append(w.trace, "    zoho: scheduled "+id+w.failMaybe(id)+", answer lost")
 		return "", &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Ambiguous: true, Message: "connection reset"}
 	}
 	id := w.schedule1(req.IDs)
-	w.trace = append(w.trace, "    zoho: scheduled "+id)
+	w.trace = append(w.trace, "    zoho: scheduled "+id+w.failMaybe(id))
 	return id, nil
+}
+
+// failMaybe draws whether Zoho's job id will fail its leads, and says so
+// for the trace.
+func (w *world) failMaybe(id string) string {
+	if !w.rng.Chance(w.cfg.FailRate) {
+		return ""
+	}
+	w.fails[id] = true
+	return " (it will fail them)"
 }
 
 // schedule1 makes a Zoho job of ids. Its id is the seed's, so that
@@ -1039,6 +1063,12 @@ func (z gatedZoho) ConvertStatus(ctx context.Context, jobID string) (zoho.JobSta
 		return zoho.JobStatus{}, err
 	}
 	ids, ok := w.zohoJobs[jobID]
+	if ok && (w.forgotten[jobID] || !w.now.Before(w.doneAt[jobID]) && w.rng.Chance(w.cfg.ForgetRate)) {
+		if !w.forgotten[jobID] {
+			w.trace = append(w.trace, "    zoho: no longer knows job "+jobID)
+		}
+		w.forgotten[jobID], ok = true, false
+	}
 	switch {
 	case !ok:
 		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.Permanent, IDIndex: -1,
