@@ -325,11 +325,12 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	}
 	w.queue = nil
 	res.Steps = w.schedule(cfg.MaxSteps, true)
-	// The drain: no more faults (Zoho accepts the owner again), an hour
-	// later (leases lapse), every message redelivered, every wake-up
-	// delivered, the dead-letter queue redriven, and the status function
-	// run whenever nothing else is left, later each time, until no job is
-	// open.
+	// The drain: no more faults (Zoho accepts the owner and the token
+	// again), an hour later (leases lapse), every message redelivered,
+	// every wake-up delivered, the dead-letter queue redriven, and the
+	// status function run whenever nothing else is left, later each time,
+	// until no job is open. Zoho's jobs may still fail their leads, and
+	// Zoho still forgets jobs: neither is a fault anyone mends.
 	w.cfg.CrashRate, w.cfg.LostRate, w.cfg.ThrottleRate, w.cfg.DoubleWake = 0, 0, 0, 0
 	w.cfg.RefuseRate, w.cfg.StoreFailRate, w.cfg.AuthRate = 0, 0, 0
 	w.now = w.now.Add(time.Hour)
