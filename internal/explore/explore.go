@@ -1,10 +1,11 @@
 // Package explore runs the lead protocol's actors (invocations parking
 // leads, wake-ups, the status function's settle and resend, a redrive of
-// the dead-letter queue; lost answers, refusals, a throttled table,
+// the dead-letter queue; lost answers, refusals, leads Zoho does not have,
+// a refused token, jobs that fail or that Zoho forgets, a throttled table,
 // crashes) against a store one operation at a time, in an order a seeded
 // scheduler chooses, and checks lead by lead that nothing acknowledged is
-// stranded or sent twice. A failing schedule
-// prints as a trace with its seed; the seed replays it.
+// stranded or sent twice. A failing schedule prints as a trace with its
+// seed; the seed replays it.
 //
 // Each actor runs the real convert.Service (Sequential, so an invocation is
 // one goroutine) over a store and a Zoho that block at every operation
@@ -55,11 +56,33 @@ type Config struct {
 	// to our calls meanwhile, and which then fails them: only our own
 	// calls can convert them.
 	Foreign int
+	// Unknown is how many of the leads (the last ones, none of Foreign's)
+	// Zoho does not have: it refuses every call naming one (INVALID_DATA
+	// at $.ids[k], the whole call unscheduled) and reads it back as not
+	// found. Each must end rejected, its message answered done: a refusal
+	// for good of one lead of a call, which the table may fail to record.
+	Unknown int
+	// AuthRate is the chance that Zoho refuses the access token, even after
+	// the client's refresh (401 INVALID_TOKEN, zoho.Auth), to a mass_convert
+	// or to any call of the status function, until an operator mends the
+	// grant (the drain): an answer that says nothing of the leads. The
+	// convert function's own read-back of a refusal is spared: unable to
+	// read, it rejects the refused lead on Zoho's refusal alone, as
+	// designed, which check would count as lost when another job held it.
+	AuthRate float64
+	// FailRate is the chance that a job Zoho schedules for us fails its
+	// leads when it ends, not converting them: the status function sends
+	// them again until their attempts run out, and then rejects them.
+	FailRate float64
+	// ForgetRate is the chance that Zoho, asked for the status of a job it
+	// has ended, no longer knows it (INVALID_DATA at job_id; the checker's
+	// jobs.UnknownToZoho), then or ever after: only a read-back tells what
+	// became of its leads.
+	ForgetRate float64
 	// Redrive lets the scheduler redrive the dead-letter queue before the
-	// drain, at a point it chooses; the drain always redrives it. Off in
-	// the configurations make test runs: a redrive between a refused
-	// batch's letter and the lettering of its leads finds them parked and
-	// consumes the letter (see TestRedriveRacingARefusal).
+	// drain, at a point it chooses; the drain always redrives it. A
+	// redrive racing the refusal that writes a letter once consumed the
+	// letter (TestRedriveRacingARefusal).
 	Redrive  bool
 	MaxSteps int // operations before the drain; 0: 400
 	// Frugal runs the status function as issue 19 made it: jobs of every
@@ -141,7 +164,10 @@ type world struct {
 	inJob    map[string]string    // lead -> the Zoho job that has it
 	recorded map[string]bool      // leads whose Zoho job the store recorded
 	leadBase string               // this schedule's leads: leadBase and six digits
+	unknown  map[string]bool      // leads Zoho does not have
 	resent   []string             // leads sent again after their job was recorded
+
+	forgotten map[string]bool // Zoho's jobs whose ids it no longer knows
 }
 
 // chooser makes the schedule's choices: at random from a seed, or along a
@@ -236,7 +262,8 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	w := &world{cfg: cfg, rng: rng, seed: seed, recorded: map[string]bool{}, doneAt: map[string]time.Time{},
 		now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), acked: map[string]bool{},
 		zohoJobs: map[string][]string{}, inJob: map[string]string{}, fails: map[string]bool{},
-		doubts: map[string]string{}, statusLeft: cfg.StatusRuns}
+		doubts: map[string]string{}, statusLeft: cfg.StatusRuns, unknown: map[string]bool{},
+		forgotten: map[string]bool{}}
 	w.cond = sync.NewCond(&w.mu)
 	w.store = &gatedStore{JobStore: store, w: w}
 	svc, err := convert.New(convert.Config{Zoho: gatedZoho{w}, Leads: gatedZoho{w}, Store: w.store,
@@ -275,6 +302,9 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 		w.queue = append(w.queue, convert.Submission{Source: "msg-" + id,
 			Request: &zoho.ConvertRequest{IDs: []string{id}, AssignTo: &zoho.Ref{ID: owner}}})
 	}
+	for i := max(cfg.Leads-cfg.Unknown, cfg.Foreign); i < cfg.Leads; i++ {
+		w.unknown[w.lead(i)] = true
+	}
 	if cfg.Foreign > 0 {
 		var ids []string
 		for i := range min(cfg.Foreign, cfg.Leads) {
@@ -295,13 +325,14 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	}
 	w.queue = nil
 	res.Steps = w.schedule(cfg.MaxSteps, true)
-	// The drain: no more faults (Zoho accepts the owner again), an hour
-	// later (leases lapse), every message redelivered, every wake-up
-	// delivered, the dead-letter queue redriven, and the status function
-	// run whenever nothing else is left, later each time, until no job is
-	// open.
+	// The drain: no more faults (Zoho accepts the owner and the token
+	// again), an hour later (leases lapse), every message redelivered,
+	// every wake-up delivered, the dead-letter queue redriven, and the
+	// status function run whenever nothing else is left, later each time,
+	// until no job is open. Zoho's jobs may still fail their leads, and
+	// Zoho still forgets jobs: neither is a fault anyone mends.
 	w.cfg.CrashRate, w.cfg.LostRate, w.cfg.ThrottleRate, w.cfg.DoubleWake = 0, 0, 0, 0
-	w.cfg.RefuseRate, w.cfg.StoreFailRate = 0, 0
+	w.cfg.RefuseRate, w.cfg.StoreFailRate, w.cfg.AuthRate = 0, 0, 0
 	w.now = w.now.Add(time.Hour)
 	w.trace = append(w.trace, "-- drain: no faults, an hour later --")
 	for range 100 {
@@ -613,14 +644,15 @@ func (w *world) openJobs() bool {
 	return false
 }
 
-// check tells, lead by lead, which promise the schedule broke. Zoho has
-// every lead and, once the drain mended its cause, refuses none for good,
-// so every acknowledged lead must end converted by a Zoho job, or rejected
-// with Zoho's reason (not converted after its attempts); and no lead may
-// be left in a job or call in doubt that the status function did not
-// close. A converted lead's claim may lag behind (a job that could not be
-// recorded; a refusal read back as converted whose write failed): Zoho has
-// done the work.
+// check tells, lead by lead, which promise the schedule broke. A lead Zoho
+// does not have must end rejected, whoever rejected it. Zoho has every
+// other lead and, once the drain mended its cause, refuses none for good,
+// so every other acknowledged lead must end converted by a Zoho job, or
+// rejected with Zoho's reason (not converted after its attempts); and no
+// lead may be left in a job or call in doubt that the status function did
+// not close. A converted lead's claim may lag behind (a job that could not
+// be recorded; a refusal read back as converted whose write failed): Zoho
+// has done the work.
 func (w *world) check() []string {
 	var out []string
 	ctx := context.Background()
@@ -639,6 +671,14 @@ func (w *world) check() []string {
 		var c jobs.Claim
 		if len(cs) > 0 {
 			c = cs[0]
+		}
+		if w.unknown[id] {
+			// Zoho's refusal stands however often the lead goes: only a
+			// rejection the table lost leaves it anything else.
+			if c.State != jobs.Rejected {
+				out = append(out, fmt.Sprintf("lead %s: Zoho has no such lead, and it ended %q %q (owner %s), not rejected", id, c.State, c.Reason, c.Owner))
+			}
+			continue
 		}
 		switch {
 		case len(cs) == 0 && !converted:
@@ -895,14 +935,36 @@ func short1(id string) string { return strings.TrimLeft(id[max(len(id)-6, 0):], 
 
 // gatedZoho is Zoho as the scheduler lets it answer: it schedules a call
 // at once and converts its leads zohoJobTakes later, refuses a lead
-// another job has (as Zoho does), refuses the call's owner, throttles, or
-// schedules and loses the answer. It answers the status function too.
+// another job has or one it does not have (as Zoho does), refuses the
+// call's owner or the token, throttles, or schedules and loses the answer;
+// a job may fail its leads, and Zoho may forget an ended job. It answers
+// the status function too.
 type gatedZoho struct{ w *world }
+
+// tokenRefused draws whether Zoho refuses the token to this call: the
+// client refreshed it once and the new one was refused too.
+func (z gatedZoho) tokenRefused(op string) error {
+	if !z.w.rng.Chance(z.w.cfg.AuthRate) {
+		return nil
+	}
+	z.w.trace = append(z.w.trace, "    zoho: 401 INVALID_TOKEN, after the refresh too")
+	return &zoho.APIError{Op: op, HTTPStatus: 401, Code: "INVALID_TOKEN", Class: zoho.Auth, IDIndex: -1, Message: "invalid oauth token"}
+}
+
+// byStatus reports whether the calling actor is a run of the status
+// function.
+func byStatus(ctx context.Context) bool {
+	a, _ := ctx.Value(actorKey{}).(*actor)
+	return a != nil && strings.HasPrefix(a.name, "status#")
+}
 
 func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (string, error) {
 	w := z.w
 	if err := w.gate(ctx, fmt.Sprintf("zoho mass_convert %v", short(req.IDs))); err != nil {
 		return "", &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Message: "the process died", Err: err}
+	}
+	if err := z.tokenRefused("mass_convert"); err != nil {
+		return "", err
 	}
 	if w.rng.Chance(w.cfg.RefuseRate) {
 		// The owner was deactivated: Zoho refuses the options, for every
@@ -912,6 +974,10 @@ func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (s
 			Message: "the user is inactive", Details: json.RawMessage(`{"api_name":"assign_to","json_path":"$.assign_to"}`)}
 	}
 	for k, id := range req.IDs {
+		if w.unknown[id] {
+			w.trace = append(w.trace, fmt.Sprintf("    zoho: refuses %s (it has no such lead)", short1(id)))
+			return "", &zoho.APIError{Op: "mass_convert", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.InvalidID, IDIndex: k, ID: id, Message: "invalid data"}
+		}
 		if w.held(id) {
 			if w.recorded[id] {
 				// A crash between Zoho's answer and the record may send a
@@ -928,12 +994,22 @@ func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (s
 		return "", &zoho.APIError{Op: "mass_convert", HTTPStatus: 429, Code: "TOO_MANY_REQUESTS", Class: zoho.Retryable, IDIndex: -1}
 	case w.rng.Chance(w.cfg.LostRate):
 		id := w.schedule1(req.IDs)
-		w.trace = append(w.trace, "    zoho: scheduled "+id+", answer lost")
+		w.trace = append(w.trace, "    zoho: scheduled "+id+w.failMaybe(id)+", answer lost")
 		return "", &zoho.APIError{Op: "mass_convert", Class: zoho.Retryable, IDIndex: -1, Ambiguous: true, Message: "connection reset"}
 	}
 	id := w.schedule1(req.IDs)
-	w.trace = append(w.trace, "    zoho: scheduled "+id)
+	w.trace = append(w.trace, "    zoho: scheduled "+id+w.failMaybe(id))
 	return id, nil
+}
+
+// failMaybe draws whether Zoho's job id will fail its leads, and says so
+// for the trace.
+func (w *world) failMaybe(id string) string {
+	if !w.rng.Chance(w.cfg.FailRate) {
+		return ""
+	}
+	w.fails[id] = true
+	return " (it will fail them)"
 }
 
 // schedule1 makes a Zoho job of ids. Its id is the seed's, so that
@@ -965,9 +1041,14 @@ func (z gatedZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, err
 	if err := z.w.gate(ctx, fmt.Sprintf("zoho get leads %v", short(ids))); err != nil {
 		return nil, err
 	}
+	if byStatus(ctx) {
+		if err := z.tokenRefused("get_leads"); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]zoho.Lead, len(ids))
 	for i, id := range ids {
-		out[i] = zoho.Lead{ID: id, Found: true, Known: true, Converted: z.w.converted(id)}
+		out[i] = zoho.Lead{ID: id, Found: !z.w.unknown[id], Known: !z.w.unknown[id], Converted: z.w.converted(id)}
 	}
 	return out, nil
 }
@@ -979,7 +1060,16 @@ func (z gatedZoho) ConvertStatus(ctx context.Context, jobID string) (zoho.JobSta
 	if err := w.gate(ctx, "zoho status of "+jobID); err != nil {
 		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", Class: zoho.Retryable, IDIndex: -1, Message: "the process died", Err: err}
 	}
+	if err := z.tokenRefused("convert_status"); err != nil {
+		return zoho.JobStatus{}, err
+	}
 	ids, ok := w.zohoJobs[jobID]
+	if ok && (w.forgotten[jobID] || !w.now.Before(w.doneAt[jobID]) && w.rng.Chance(w.cfg.ForgetRate)) {
+		if !w.forgotten[jobID] {
+			w.trace = append(w.trace, "    zoho: no longer knows job "+jobID)
+		}
+		w.forgotten[jobID], ok = true, false
+	}
 	switch {
 	case !ok:
 		return zoho.JobStatus{}, &zoho.APIError{Op: "convert_status", HTTPStatus: 400, Code: "INVALID_DATA", Class: zoho.Permanent, IDIndex: -1,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zoho-bridge/leadconvert/internal/testkit"
+	"github.com/zoho-bridge/leadconvert/internal/zohosim"
 	"github.com/zoho-bridge/leadconvert/internal/zohotest"
 	"github.com/zoho-bridge/leadconvert/pkg/convert"
 	"github.com/zoho-bridge/leadconvert/pkg/jobs"
@@ -241,6 +242,47 @@ func TestBatchLeadWhoseRejectionFailsIsSentAgain(t *testing.T) {
 		key := r.timer.keys()[0]
 		store.on("reject", func() error { return errors.New("the table is throttling") })
 		r.wake(key) // it sets itself a later wake-up: the batch is not done
+		if c := claimOf(t, store, ids[2]); c.State != jobs.Parked || c.Owner != key.Owner() {
+			t.Fatalf("the refused lead: %+v; want still parked in its batch", c)
+		}
+		if _, err := store.Batch(ctx, key); err != nil {
+			t.Fatalf("the batch of a lead still parked: %v; want it kept", err)
+		}
+		if v := r.wake(key); v[0] != convert.Done {
+			t.Fatalf("the next wake-up: %v", v)
+		}
+		if c := claimOf(t, store, ids[2]); c.State != jobs.Rejected {
+			t.Fatalf("the refused lead after the next wake-up: %+v; want rejected", c)
+		}
+		if _, err := store.Batch(ctx, key); !errors.Is(err, jobs.ErrNotFound) {
+			t.Fatalf("the batch once every lead is settled: %v; want it gone", err)
+		}
+	})
+}
+
+// TestBatchLeadWhoseRejectionFailsOutlivesADoubt: as above, but the call
+// with the rest of the batch loses its answer, so the rest is held in
+// doubt: that record must not end the batch the refused lead is still
+// parked in (the schedule explorer found it ending it, and the lead
+// stranded, once it modelled leads Zoho does not have).
+func TestBatchLeadWhoseRejectionFailsOutlivesADoubt(t *testing.T) {
+	testkit.ForEachJobStore(t, func(t *testing.T, st testkit.JobStore) {
+		store := &hookStore{JobStore: st}
+		r := newAccRig(t, store)
+		ids := append(r.sim.SeedLeadRange(2), "3652397000008000001") // Zoho has no such lead
+		ctx := context.Background()
+		r.accumulate(singles(ids, nil))
+		key := r.timer.keys()[0]
+		store.on("reject", func() error { return errors.New("the table is throttling") })
+		// The refusal is Zoho's own answer; the call that follows it is
+		// scheduled and its answer lost.
+		r.sim.Script(zohosim.EndpointMassConvert, zohosim.Fault{}, zohosim.Fault{Kind: zohosim.DropAfterAccept})
+		r.wake(key)
+		for _, id := range ids[:2] {
+			if c := claimOf(t, store, id); c.State != jobs.ClaimInDoubt {
+				t.Fatalf("lead %s of the lost call: %+v; want in doubt", id, c)
+			}
+		}
 		if c := claimOf(t, store, ids[2]); c.State != jobs.Parked || c.Owner != key.Owner() {
 			t.Fatalf("the refused lead: %+v; want still parked in its batch", c)
 		}

@@ -594,7 +594,9 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 // settles its leads, never before: a lead whose hold fails stays parked in
 // a batch that still exists, for the next wake-up to send.
 func (r *run) close(ctx context.Context, g *group, c *chunk) {
-	ends := c.ended
+	// A lead whose rejection could not be written is still parked in the
+	// batch, however the rest of the chunk ended: no record may end it.
+	ends := c.ended && !c.unrecorded
 	if len(c.heldBack) > 0 && !r.recordDoubt(ctx, g, c.heldBack, "held with leads Zoho kept refusing in the same call", ends && len(c.doubtful) == 0, false) {
 		ends = false
 	}
