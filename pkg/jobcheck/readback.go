@@ -61,7 +61,7 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (reado
 			// the leads unread: a refused token is mended by a refresh
 			// or an operator, and settling a call in doubt unread would
 			// release its leads without sending them again.
-			if retryable := r.zohoError(err); retryable || isAuth(err) {
+			if r.zohoError(err); !zoho.RefusedForGood(err) {
 				return readout{}, err
 			}
 			r.readBackRefused(ctx, log, err)
@@ -84,13 +84,6 @@ func (r *run) readBack(ctx context.Context, log *slog.Logger, j jobs.Job) (reado
 	}
 	r.m.Count("LeadsReadBack", len(out.results))
 	return out, nil
-}
-
-// isAuth reports an error of the token: refused even after a refresh, or
-// no token to be had.
-func isAuth(err error) bool {
-	apiErr, ok := errors.AsType[*zoho.APIError](err)
-	return ok && apiErr.Class == zoho.Auth
 }
 
 // readBackRefused reports a read Zoho refused for good: once per run, since

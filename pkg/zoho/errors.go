@@ -108,6 +108,15 @@ func (e *APIError) Unwrap() error { return e.Err }
 // Retryable reports whether the same request may succeed later.
 func (e *APIError) Retryable() bool { return e.Class == Retryable }
 
+// RefusedForGood reports whether err is Zoho's refusal that neither time
+// nor a new token changes (a grant without the scope, say). No answer, a
+// retryable refusal and a refused token are not: a lead must never be
+// given up on for those, as the next try or an operator mends them.
+func RefusedForGood(err error) bool {
+	apiErr, ok := errors.AsType[*APIError](err)
+	return ok && apiErr.Class != Retryable && apiErr.Class != Auth
+}
+
 // UnknownJob reports whether the status API refused the job id as unknown
 // (INVALID_DATA with param_name job_id).
 func (e *APIError) UnknownJob() bool {

@@ -1,7 +1,9 @@
 package zoho_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/zoho-bridge/leadconvert/pkg/zoho"
@@ -55,5 +57,23 @@ func TestAPIErrorPublic(t *testing.T) {
 				t.Errorf("Error() = %q\nwant      %q", got, want)
 			}
 		})
+	}
+}
+
+func TestRefusedForGood(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"no answer", fmt.Errorf("get_leads: %w", context.DeadlineExceeded), false},
+		{"busy", &zoho.APIError{Class: zoho.Retryable, Code: "INTERNAL_ERROR"}, false},
+		{"token refused after a refresh", fmt.Errorf("read: %w", &zoho.APIError{Class: zoho.Auth, Code: "INVALID_TOKEN"}), false},
+		{"scope missing", &zoho.APIError{Class: zoho.Permanent, Code: "OAUTH_SCOPE_MISMATCH"}, true},
+		{"a lead id refused", &zoho.APIError{Class: zoho.InvalidID, Code: "INVALID_DATA"}, true},
+	} {
+		if got := zoho.RefusedForGood(tc.err); got != tc.want {
+			t.Errorf("%s: RefusedForGood = %t; want %t", tc.name, got, tc.want)
+		}
 	}
 }
