@@ -66,9 +66,9 @@ type Config struct {
 	// the client's refresh (401 INVALID_TOKEN, zoho.Auth), to a mass_convert
 	// or to any call of the status function, until an operator mends the
 	// grant (the drain): an answer that says nothing of the leads. The
-	// convert function's own read-back of a refusal is spared: unable to
-	// read, it rejects the refused lead on Zoho's refusal alone, as
-	// designed, which check would count as lost when another job held it.
+	// convert function's read-back of a refusal meets it too: a lead it
+	// cannot read then is held in doubt, never rejected on Zoho's refusal
+	// alone, as another job may hold it and fail it later.
 	AuthRate float64
 	// FailRate is the chance that a job Zoho schedules for us fails its
 	// leads when it ends, not converting them: the status function sends
@@ -951,13 +951,6 @@ func (z gatedZoho) tokenRefused(op string) error {
 	return &zoho.APIError{Op: op, HTTPStatus: 401, Code: "INVALID_TOKEN", Class: zoho.Auth, IDIndex: -1, Message: "invalid oauth token"}
 }
 
-// byStatus reports whether the calling actor is a run of the status
-// function.
-func byStatus(ctx context.Context) bool {
-	a, _ := ctx.Value(actorKey{}).(*actor)
-	return a != nil && strings.HasPrefix(a.name, "status#")
-}
-
 func (z gatedZoho) MassConvert(ctx context.Context, req *zoho.ConvertRequest) (string, error) {
 	w := z.w
 	if err := w.gate(ctx, fmt.Sprintf("zoho mass_convert %v", short(req.IDs))); err != nil {
@@ -1041,10 +1034,8 @@ func (z gatedZoho) GetLeads(ctx context.Context, ids []string) ([]zoho.Lead, err
 	if err := z.w.gate(ctx, fmt.Sprintf("zoho get leads %v", short(ids))); err != nil {
 		return nil, err
 	}
-	if byStatus(ctx) {
-		if err := z.tokenRefused("get_leads"); err != nil {
-			return nil, err
-		}
+	if err := z.tokenRefused("get_leads"); err != nil {
+		return nil, err
 	}
 	out := make([]zoho.Lead, len(ids))
 	for i, id := range ids {

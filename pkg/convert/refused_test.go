@@ -97,3 +97,50 @@ func TestLeadsHeldByAnotherJobAreHeldInDoubt(t *testing.T) {
 		t.Fatalf("%d calls, %d held in doubt, %d scheduled", calls, held, scheduled)
 	}
 }
+
+// TestRefusedLeadUnreadForNowIsHeldInDoubt: when Zoho refuses leads another
+// job holds and the read that would tell them apart fails, only a refusal
+// for good (a grant without leads.READ) leaves Zoho's refusal final. A
+// read that fails for now holds the refused leads in doubt: the other job
+// may fail them later, and rejecting them would lose them.
+func TestRefusedLeadUnreadForNowIsHeldInDoubt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		read     []zohosim.Fault // the read-back's answers, the client's retry or refresh included
+		rejected int
+	}{
+		{"the token refused after a refresh", []zohosim.Fault{{Kind: zohosim.Unauthorized}, {Kind: zohosim.Unauthorized}}, 0},
+		{"Zoho busy", []zohosim.Fault{{Kind: zohosim.InternalError}, {Kind: zohosim.InternalError}}, 0},
+		{"no leads.READ scope", []zohosim.Fault{{Kind: zohosim.ScopeMismatch}}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, z := readingRig(t)
+			ids := r.sim.SeedLeadRange(10)
+			if _, err := z.Client.MassConvert(context.Background(), zohotest.Request(ids[:5]...)); err != nil {
+				t.Fatal(err) // a job the bridge never heard of, still running
+			}
+			r.sim.Script(zohosim.EndpointGetLeads, tc.read...)
+			res := r.convert([]convert.Submission{{Source: "req", Request: zohotest.Request(ids...)}})[0]
+			accounted := len(res.Rejected)
+			for _, j := range res.Jobs {
+				accounted += len(j.LeadIDs)
+			}
+			if res.Verdict != convert.Done || len(res.Rejected) != tc.rejected || accounted != len(ids) {
+				t.Fatalf("verdict %s, %d rejected (want %d), %d leads accounted for", res.Verdict, len(res.Rejected), tc.rejected, accounted)
+			}
+			for _, id := range ids[:5] {
+				c, err := r.store.Claims(context.Background(), []string{id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := jobs.ClaimInDoubt
+				if tc.rejected > 0 {
+					want = jobs.Rejected
+				}
+				if got := c[0].State; got != want {
+					t.Errorf("lead %s held by the other job: %s; want %s", id, got, want)
+				}
+			}
+		})
+	}
+}

@@ -464,7 +464,11 @@ type chunk struct {
 	// ended: no lead of the chunk is handed back, so a batch it came from
 	// is done with; scheduled: a job took the leads still to send.
 	ended, scheduled bool
-	read, sorted     bool // the chunk was read back once; that read succeeded
+	// read: the chunk was read back once, after Zoho's first refusal of a
+	// lead; doubting: that read found the refused lead unconverted, or
+	// could not be made for now, so a lead Zoho refuses from then on is
+	// held in doubt for the status function's read-back.
+	read, doubting bool
 	// unrecorded: Zoho refused a lead whose rejection could not be
 	// written, so its claim still holds it (parked, for a batch's lead):
 	// it goes again, and a batch it came from must outlive the chunk.
@@ -506,7 +510,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 		r.answer(c.ids, leadOutcome{verdict: TryLater, code: "DEADLINE", reason: "not enough time left in this invocation"})
 		return done
 	}
-	if c.sorted && c.calls == maxCallsPerChunk {
+	if c.doubting && c.calls == maxCallsPerChunk {
 		r.metrics.Count("ChunksRefusedTooOften", 1)
 		c.heldBack, c.ended = c.ids, true
 		return done
@@ -572,17 +576,23 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 		r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
 	case !c.read:
 		c.read = true
-		keep, doubt, ok := r.sortRefused(ctx, g, c, id, c.ids, reason)
-		if !ok {
-			// Unreadable (no leads.READ scope, Zoho busy): Zoho's refusal is
-			// all there is; the rest goes again, one refused id a call, as
-			// nothing can tell them apart.
+		keep, doubt, err := r.sortRefused(ctx, g, c, id, c.ids, reason)
+		switch {
+		case err == nil:
+			c.ids, c.doubting, c.doubtful = keep, true, append(c.doubtful, doubt...)
+		case zoho.RefusedForGood(err):
+			// Unreadable for good (no leads.READ scope): Zoho's refusal
+			// is all there will ever be; the rest goes again, one refused
+			// id a call, as nothing can tell them apart.
 			r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
-			return
+		default:
+			// Unreadable for now (Zoho busy, the token refused): another
+			// job may hold the lead, and would fail it later. The status
+			// function's read-back decides it, and every lead Zoho refuses
+			// in this chunk after it.
+			c.doubting, c.doubtful = true, append(c.doubtful, id)
 		}
-		c.ids, c.sorted, c.doubtful = keep, true, append(c.doubtful, doubt...)
-	case c.sorted:
-		// Read a moment ago as a lead Zoho has and has not converted.
+	case c.doubting:
 		c.doubtful = append(c.doubtful, id)
 	default:
 		r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
@@ -642,18 +652,18 @@ func (r *run) recordRejection(ctx context.Context, g *group, c *chunk, id, code,
 // Get Records call (Zoho refuses a converted lead exactly as an unknown
 // one): converted leads are done, leads Zoho does not have are rejected, and
 // the refused lead, which Zoho has and has not converted, is held in doubt.
-// It returns the leads to send again and those to hold; ok is false when
-// the read failed.
-func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused string, rest []string, reason string) (keep, doubt []string, ok bool) {
+// It returns the leads to send again and those to hold, or why the read
+// failed: errNoReader when the function has no reader, a refusal for good.
+func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused string, rest []string, reason string) (keep, doubt []string, err error) {
 	if r.s.cfg.Leads == nil {
-		return nil, nil, false
+		return nil, nil, errNoReader
 	}
 	chunk := append([]string{refused}, rest...)
 	leads, err := r.s.cfg.Leads.GetLeads(ctx, chunk)
 	if err != nil {
 		r.metrics.CountBy("ReadBackErrors", "Code", readErrorCode(err), 1)
 		r.s.cfg.Logger.DebugContext(ctx, "reading refused leads back failed", "leads", len(chunk), "error", err)
-		return nil, nil, false
+		return nil, nil, err
 	}
 	r.metrics.Count("RefusalReadBacks", 1)
 	for _, l := range leads {
@@ -673,8 +683,12 @@ func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused strin
 			keep = append(keep, l.ID)
 		}
 	}
-	return keep, doubt, true
+	return keep, doubt, nil
 }
+
+// errNoReader is sortRefused's answer when nothing can read leads: as final
+// as a grant without the scope.
+var errNoReader = &zoho.APIError{Op: "get_leads", Class: zoho.Permanent, IDIndex: -1, Message: "no lead reader configured"}
 
 // recordDoubt writes leads whose outcome is in doubt as a call in doubt: their
 // claims hold them, so no request sends them again, until the status
