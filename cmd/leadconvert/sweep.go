@@ -276,26 +276,12 @@ func sweepHint(d *deployment) string {
 	return " --table " + d.Table + " --function " + d.StatusFunction
 }
 
-// sweepView is a sweep as list and show print it.
+// sweepView is a sweep as list and show print it: its definition, as the
+// API shows it, the state of its schedule, and (show) its last runs.
 type sweepView struct {
-	Name       string              `json:"name"`
-	Enabled    bool                `json:"enabled"`
-	Schedule   string              `json:"schedule"`
-	TimeZone   string              `json:"time_zone"`
-	Condition  string              `json:"condition"`
-	View       string              `json:"view,omitempty"`
-	Options    json.RawMessage     `json:"options,omitempty"`
-	MaxLeads   int                 `json:"max_leads"`
-	CreatedAt  time.Time           `json:"created_at,omitzero"`
-	OpenRun    string              `json:"open_run,omitempty"`
-	LastRun    string              `json:"last_run,omitempty"`
+	outcome.SweepDefinition
 	ScheduleAt *scheduleView       `json:"schedule_state,omitempty"`
 	Runs       []outcome.RunReport `json:"runs,omitempty"`
-}
-
-func viewOf(s sweep.Sweep) sweepView {
-	return sweepView{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition,
-		View: s.View, Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun}
 }
 
 // selection is a sweep's selection in one cell: its condition, its view,
@@ -342,7 +328,7 @@ func newSweepListCmd() *cobra.Command {
 			}
 			views := make([]sweepView, 0, len(sweeps))
 			for _, s := range sweeps {
-				views = append(views, viewOf(s))
+				views = append(views, sweepView{SweepDefinition: outcome.NewSweepDefinition(s)})
 			}
 			w := cmd.OutOrStdout()
 			if out.json() {
@@ -394,26 +380,21 @@ that (leadconvert request sweep:NAME:RUN:N shows one message's leads).`,
 			if err != nil {
 				return err
 			}
-			s, err := env.store.Sweep(ctx, args[0])
+			rep, err := outcome.OfSweep(ctx, env.store, env.store, args[0])
 			if errors.Is(err, sweep.ErrNotFound) {
 				return notFound("sweep %s: not defined (leadconvert sweep list shows the sweeps)", args[0])
 			}
 			if err != nil {
 				return err
 			}
-			v := viewOf(s)
+			v := sweepView{SweepDefinition: rep.SweepDefinition, Runs: rep.Runs}
 			if d.ScheduleGroup != "" {
-				sv, err := env.sched.get(ctx, s.Name)
+				sv, err := env.sched.get(ctx, v.Name)
 				if err != nil {
 					return err
 				}
 				v.ScheduleAt = &sv
 			}
-			rep, err := outcome.OfSweep(ctx, env.store, env.store, s.Name)
-			if err != nil {
-				return err
-			}
-			v.Runs = rep.Runs
 			if out.json() {
 				return writeJSONTo(cmd.OutOrStdout(), v)
 			}

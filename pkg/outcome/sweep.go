@@ -77,11 +77,10 @@ type Runs interface {
 	SweepRun(ctx context.Context, name, id string) (sweep.Run, error)
 }
 
-// SweepReport is a sweep's definition and its last runs, newest first, as
-// GET /sweeps/{name} and `leadconvert sweep show` show them. Nothing in a
+// SweepDefinition is a sweep as defined, as it is shown. Nothing in a
 // sweep is secret; the runs' leases and cursors are left out as the
 // bridge's own bookkeeping.
-type SweepReport struct {
+type SweepDefinition struct {
 	Name      string          `json:"name"`
 	Enabled   bool            `json:"enabled"`
 	Schedule  string          `json:"schedule"`
@@ -93,7 +92,19 @@ type SweepReport struct {
 	CreatedAt time.Time       `json:"created_at,omitzero"`
 	OpenRun   string          `json:"open_run,omitempty"`
 	LastRun   string          `json:"last_run,omitempty"`
-	Runs      []RunReport     `json:"runs"`
+}
+
+// NewSweepDefinition shows s.
+func NewSweepDefinition(s sweep.Sweep) SweepDefinition {
+	return SweepDefinition{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition,
+		View: s.View, Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun}
+}
+
+// SweepReport is a sweep's definition and its last runs, newest first, as
+// GET /sweeps/{name} and `leadconvert sweep show` show them.
+type SweepReport struct {
+	SweepDefinition
+	Runs []RunReport `json:"runs"`
 }
 
 // RunReport is one run as shown.
@@ -143,8 +154,7 @@ func OfSweep(ctx context.Context, runs Runs, r Reader, name string) (SweepReport
 	if err != nil {
 		return SweepReport{}, fmt.Errorf("reading sweep %s: %w", name, err)
 	}
-	rep := SweepReport{Name: s.Name, Enabled: s.Enabled, Schedule: s.Schedule, TimeZone: s.TimeZone, Condition: s.Condition, View: s.View,
-		Options: s.Options, MaxLeads: s.MaxLeads, CreatedAt: s.CreatedAt, OpenRun: s.OpenRun, LastRun: s.LastRun, Runs: []RunReport{}}
+	rep := SweepReport{SweepDefinition: NewSweepDefinition(s), Runs: []RunReport{}}
 	budget := RunMessages
 	for _, id := range slices.Backward(s.RecentRuns) {
 		run, err := runs.SweepRun(ctx, s.Name, id)
