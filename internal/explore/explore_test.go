@@ -40,7 +40,7 @@ var small = []struct {
 	// lost answer for the rest of its call: within 20 schedules it finds
 	// the lead answered done though only claimed (2690e21 reverted), or
 	// stranded in a batch the call in doubt ended (the fix that
-	// TestBatchLeadWhoseRejectionFailsOutlivesADoubt holds, reverted).
+	// TestBatchLeadWhoseRejectionFailsIsSentAgain holds, reverted).
 	{"a lead Zoho does not have, a lost answer, a throttled table", explore.Config{Leads: 2, Invocations: 2, Unknown: 1, LostRate: 0.1, StoreFailRate: 0.1, MaxSteps: 14}, false},
 }
 
