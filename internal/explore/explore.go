@@ -1,8 +1,8 @@
 // Package explore runs the lead protocol's actors (invocations parking
-// leads, wake-ups, the status function's settle and resend, a redrive of
-// the dead-letter queue; lost answers, refusals, leads Zoho does not have,
-// a refused token, jobs that fail or that Zoho forgets, a throttled table,
-// crashes) against a store one operation at a time, in an order a seeded
+// leads, wake-ups, the status function's settle, resend and safety net, a
+// redrive of the dead-letter queue; lost answers, refusals, leads Zoho
+// does not have, a refused token, jobs that fail or that Zoho forgets,
+// wake-ups SQS fails to take or loses, a throttled table, crashes) against a store one operation at a time, in an order a seeded
 // scheduler chooses, and checks lead by lead that nothing acknowledged is
 // stranded or sent twice. A failing schedule prints as a trace with its
 // seed; the seed replays it.
@@ -39,6 +39,19 @@ type Config struct {
 	LostRate     float64 // chance that Zoho schedules a call and its answer is lost
 	ThrottleRate float64 // chance that Zoho refuses a call with 429
 	DoubleWake   float64 // chance that SQS delivers a wake-up twice
+	// LostWake is the chance that a wake-up goes astray when it is set,
+	// by the convert function's timer or by the status function's safety
+	// net, in one of the three ways SQS can lose it, alike: SendMessage
+	// fails and nothing is sent (the timer's error: the convert function
+	// answers TryLater, and the message's redelivery sets it again);
+	// SendMessage's answer is lost after SQS took the message (an error,
+	// and the wake-up comes all the same); or SQS takes it and later
+	// moves it to the dead-letter queue, its receives spent on failures
+	// the explorer does not model one by one (a throttled or timed-out
+	// function). That last one no redrive brings back, the drain's
+	// neither: the status function's safety net must make it good without
+	// an operator.
+	LostWake float64
 	// RefuseRate is the chance that Zoho refuses a call's options (its
 	// owner is inactive, say) until the drain, which mends the cause: the
 	// refused batch's letter must then convert when redriven.
@@ -168,6 +181,8 @@ type world struct {
 	resent   []string             // leads sent again after their job was recorded
 
 	forgotten map[string]bool // Zoho's jobs whose ids it no longer knows
+
+	fingerprints map[string]bool // the accumulators this schedule parked leads in (or tried to)
 }
 
 // chooser makes the schedule's choices: at random from a seed, or along a
@@ -249,6 +264,7 @@ const (
 	doubtSettle  = 10 * time.Second
 	doubtWindow  = 20 * time.Second
 	zohoJobTakes = 2 * time.Minute
+	maxWait      = time.Minute
 )
 
 // apiVersion is the API version the function's decoder judges letters and
@@ -263,21 +279,23 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 		now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), acked: map[string]bool{},
 		zohoJobs: map[string][]string{}, inJob: map[string]string{}, fails: map[string]bool{},
 		doubts: map[string]string{}, statusLeft: cfg.StatusRuns, unknown: map[string]bool{},
-		forgotten: map[string]bool{}}
+		forgotten: map[string]bool{}, fingerprints: map[string]bool{}}
 	w.cond = sync.NewCond(&w.mu)
 	w.store = &gatedStore{JobStore: store, w: w}
 	svc, err := convert.New(convert.Config{Zoho: gatedZoho{w}, Leads: gatedZoho{w}, Store: w.store,
-		Now: w.clock, Timer: timer{w}, MaxWait: time.Minute, Sequential: true, MaxConcurrency: 1, Pause: func(time.Duration) {},
+		Now: w.clock, Timer: timer{w}, MaxWait: maxWait, Sequential: true, MaxConcurrency: 1, Pause: func(time.Duration) {},
 		APIVersion: apiVersion, FirstCheck: firstCheck, DoubtSettle: doubtSettle,
 		Refused: w.deadLetter})
 	if err != nil {
 		panic(err)
 	}
 	w.svc = svc
-	// The status function as deployed, but checking one job at a time: its
-	// workers would otherwise run side by side between two gates.
+	// The status function as deployed, safety net and all, but checking one
+	// job at a time: its workers would otherwise run side by side between
+	// two gates.
 	cc := jobcheck.Config{Zoho: gatedZoho{w}, Store: w.store, Concurrency: 1,
-		Resend: resender{w}, DoubtWindow: doubtWindow, Now: w.clock}
+		Resend: resender{w}, DoubtWindow: doubtWindow, Now: w.clock,
+		Parked: w.store.(*gatedStore), Wake: safetyNet{w}, MaxWait: maxWait}
 	if cfg.Frugal {
 		c := jobs.Completions{}
 		for _, n := range []int{1, 50} {
@@ -327,20 +345,23 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	res.Steps = w.schedule(cfg.MaxSteps, true)
 	// The drain: no more faults (Zoho accepts the owner and the token
 	// again), an hour later (leases lapse), every message redelivered,
-	// every wake-up delivered, the dead-letter queue redriven, and the
-	// status function run whenever nothing else is left, later each time,
-	// until no job is open. Zoho's jobs may still fail their leads, and
-	// Zoho still forgets jobs: neither is a fault anyone mends.
+	// every wake-up delivered (but those SQS dead-lettered), the
+	// dead-letter queue redriven, and the status function run whenever
+	// nothing else is left, later each time (past MaxWait and SafetyGrace,
+	// so its safety net wakes what still waits), until no job is open and
+	// nothing is parked. Zoho's jobs may still fail their leads, and Zoho
+	// still forgets jobs: neither is a fault anyone mends.
 	w.cfg.CrashRate, w.cfg.LostRate, w.cfg.ThrottleRate, w.cfg.DoubleWake = 0, 0, 0, 0
-	w.cfg.RefuseRate, w.cfg.StoreFailRate, w.cfg.AuthRate = 0, 0, 0
+	w.cfg.RefuseRate, w.cfg.StoreFailRate, w.cfg.AuthRate, w.cfg.LostWake = 0, 0, 0, 0
 	w.now = w.now.Add(time.Hour)
 	w.trace = append(w.trace, "-- drain: no faults, an hour later --")
 	for range 100 {
 		switch {
 		case len(w.queue)+len(w.wakes)+len(w.dlq) > 0:
 			w.startPending()
-		case w.openJobs():
-			// Past every back-off and every call in doubt's window.
+		case w.openJobs() || w.parked():
+			// Past every back-off, every call in doubt's window and the
+			// safety net's grace.
 			w.now = w.now.Add(20 * time.Minute)
 			w.trace = append(w.trace, "-- drain: 20 minutes later --")
 			w.status()
@@ -644,6 +665,16 @@ func (w *world) openJobs() bool {
 	return false
 }
 
+// parked reports whether an accumulator or batch of this schedule is
+// still open in the store: the status function's safety net has work.
+func (w *world) parked() bool {
+	all, err := w.store.Parked(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return slices.ContainsFunc(all, func(b jobs.ParkedBatch) bool { return w.fingerprints[b.Fingerprint] })
+}
+
 // check tells, lead by lead, which promise the schedule broke. A lead Zoho
 // does not have must end rejected, whoever rejected it. Zoho has every
 // other lead and, once the drain mended its cause, refuses none for good,
@@ -759,6 +790,7 @@ func (g *gatedStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, i
 	if err := g.w.write(ctx, fmt.Sprintf("park %v in gen %d (as read: %d leads)", short(ids), acc.Gen, len(acc.LeadIDs))); err != nil {
 		return nil, nil, err
 	}
+	g.w.fingerprints[acc.Fingerprint] = true
 	return g.JobStore.Park(ctx, owner, acc, ids, srcs, now, exp)
 }
 
@@ -857,6 +889,13 @@ func (g *gatedStore) Job(ctx context.Context, id string) (jobs.Job, error) {
 }
 
 // The status function's operations.
+
+func (g *gatedStore) Parked(ctx context.Context) ([]jobs.ParkedBatch, error) {
+	if err := g.read(ctx, "read the parked batches"); err != nil {
+		return nil, err
+	}
+	return g.JobStore.Parked(ctx)
+}
 
 func (g *gatedStore) DueJobs(ctx context.Context, now time.Time, limit int, cursor string) ([]string, string, error) {
 	if err := g.w.gate(ctx, "read due jobs"); err != nil {
@@ -1075,16 +1114,50 @@ func (z gatedZoho) ConvertStatus(ctx context.Context, jobID string) (zoho.JobSta
 
 // timer is the conversion queue's delayed wake-ups: the scheduler delivers
 // them when it chooses (their delay only orders them in time), sometimes
-// twice, as SQS may.
+// twice, as SQS may; a wake-up may go astray (Config.LostWake).
 type timer struct{ w *world }
 
 func (t timer) Wake(ctx context.Context, wk convert.Wakeup, _ time.Duration) error {
 	if err := t.w.gate(ctx, "set wake-up "+wk.Key.String()); err != nil {
 		return err
 	}
-	t.w.wakes = append(t.w.wakes, wk)
-	if t.w.rng.Chance(t.w.cfg.DoubleWake) {
-		t.w.wakes = append(t.w.wakes, wk)
+	return t.w.sendWake(wk)
+}
+
+// safetyNet is the status function's Waker: as pkg/app's, the wake-up its
+// timer would have sent, at once and on the same queue.
+type safetyNet struct{ w *world }
+
+func (s safetyNet) Wake(ctx context.Context, key jobs.BatchKey) error {
+	if err := s.w.gate(ctx, "wake again "+key.String()); err != nil {
+		return err
+	}
+	return s.w.sendWake(convert.Wakeup{Key: key})
+}
+
+// errSendFailed is a SendMessage that failed, or whose answer was lost.
+var errSendFailed = errors.New("explore: SQS SendMessage: ServiceUnavailable")
+
+// sendWake puts wk on the queue as SQS takes it: delivered once, twice,
+// or, once in a while, not at all.
+func (w *world) sendWake(wk convert.Wakeup) error {
+	if w.rng.Chance(w.cfg.LostWake) {
+		switch w.rng.IntN(3) {
+		case 0:
+			w.trace = append(w.trace, "    sqs: SendMessage fails, nothing sent")
+			return errSendFailed
+		case 1:
+			w.trace = append(w.trace, "    sqs: takes the wake-up, SendMessage's answer is lost")
+			w.wakes = append(w.wakes, wk)
+			return errSendFailed
+		default:
+			w.trace = append(w.trace, "    sqs: takes the wake-up, and will dead-letter it unreceived: lost")
+			return nil
+		}
+	}
+	w.wakes = append(w.wakes, wk)
+	if w.rng.Chance(w.cfg.DoubleWake) {
+		w.wakes = append(w.wakes, wk)
 	}
 	return nil
 }
