@@ -462,7 +462,8 @@ type chunk struct {
 	// uses none of their attempts.
 	heldBack []string
 	// ended: no lead of the chunk is handed back, so a batch it came from
-	// is done with; scheduled: a job took the leads still to send.
+	// is done with, unless a lead is unrecorded (close decides);
+	// scheduled: a job took the leads still to send.
 	ended, scheduled bool
 	// read: the chunk was read back once, after Zoho's first refusal of a
 	// lead; doubting: that read found the refused lead unconverted, or
@@ -538,7 +539,7 @@ func (r *run) attempt(ctx context.Context, g *group, c *chunk) next {
 	switch {
 	case apiErr.Class == zoho.InvalidID:
 		r.refused(ctx, g, c, apiErr, reason)
-		c.ended = len(c.ids) == 0 && !c.unrecorded
+		c.ended = len(c.ids) == 0 // close keeps the batch of a lead left unrecorded
 		if c.ended {
 			return done
 		}
