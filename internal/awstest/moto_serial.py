@@ -15,13 +15,24 @@ HTTP/1.0 and closes each connection, so an idle keep-alive client cannot hold
 the server. Nothing that blocks may be asked of it: an SQS long poll would
 stall every other request for its wait.
 
+It also keeps one promise of DynamoDB's that moto does not: a
+TransactWriteItems is idempotent by its ClientRequestToken for ten minutes.
+The SDK gives each call a token and keeps it across its retries, so when an
+attempt is applied but its answer is lost (this server closes every
+connection, and under load a client now and then loses an answer), DynamoDB
+answers the retry with the first success; moto would run it again and cancel
+it on its own write, a condition failure DynamoDB never gives.
+
 It lives beside internal/awstest, which starts it for a package's tests when
 no MOTO_SERIAL_ENDPOINT is given; .ci/with-moto starts it from here too.
 """
 
+import io
+import json
 import os
 import signal
 import sys
+import time
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -29,6 +40,68 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import run_simple
+
+
+TRANSACT_WRITE = "DynamoDB_20120810.TransactWriteItems"
+TOKEN_WINDOW = 600  # seconds a token is remembered, as on DynamoDB
+
+
+class IdempotentTransactions:
+    """Answers a TransactWriteItems whose ClientRequestToken already
+    succeeded, with the same parameters, within the window, with that success
+    and without applying it again; with other parameters, it answers
+    IdempotentParameterMismatchException, as DynamoDB does. A transaction
+    that failed changed nothing, so its token is not kept."""
+
+    def __init__(self, app):
+        self.app = app
+        self.done = {}  # token -> (when, request without the token, status, headers, body)
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET") != TRANSACT_WRITE:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            params = json.loads(raw)
+            token = params.pop("ClientRequestToken", None)
+        except (ValueError, AttributeError):
+            token = None  # moto answers the malformed request
+        if not token:
+            return self.app(environ, start_response)
+
+        now = time.monotonic()
+        self.done = {t: d for t, d in self.done.items() if now - d[0] < TOKEN_WINDOW}
+        if token in self.done:
+            _, first, status, headers, body = self.done[token]
+            if first != params:
+                return self.mismatch(start_response)
+            start_response(status, headers)
+            return [body]
+
+        answer = {}
+
+        def record(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        body = b"".join(self.app(environ, record))
+        if answer.get("status", "").startswith("200"):
+            self.done[token] = (now, params, answer["status"], answer["headers"], body)
+        return [body]
+
+    @staticmethod
+    def mismatch(start_response):
+        body = json.dumps({
+            "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "message": "The request uses the same client token as a previous, but non-identical request.",
+        }).encode()
+        start_response("400 Bad Request", [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(body))),
+        ])
+        return [body]
 
 
 def main(argv):
@@ -45,7 +118,7 @@ def main(argv):
     run_simple(
         "127.0.0.1",
         port,
-        app,
+        IdempotentTransactions(app),
         threaded=False,
         processes=1,
         request_handler=MotoRequestHandler,

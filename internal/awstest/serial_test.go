@@ -162,3 +162,60 @@ func TestRequireSerialConfig(t *testing.T) {
 		t.Errorf("RequireSerial and Require both reach %s", ep)
 	}
 }
+
+// TestSerialMotoKeepsTransactionTokens: the SDK retries a transaction whose
+// answer was lost with the same ClientRequestToken, and DynamoDB answers
+// such a retry with the first success, applying nothing again. moto would
+// run it again and cancel it on its own write; the serial moto must not.
+func TestSerialMotoKeepsTransactionTokens(t *testing.T) {
+	cfg := RequireSerial(t)
+	db := dynamodb.NewFromConfig(cfg)
+	table := createTableFromTemplate(t, cfg, writeTemplate(t, raceTemplate), "Race")
+	write := func(key, winner, token string) error {
+		_, err := db.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{
+			ClientRequestToken: aws.String(token),
+			TransactItems: []ddbtypes.TransactWriteItem{{Put: &ddbtypes.Put{
+				TableName: aws.String(table),
+				Item: map[string]ddbtypes.AttributeValue{
+					"pk":     &ddbtypes.AttributeValueMemberS{Value: key},
+					"winner": &ddbtypes.AttributeValueMemberS{Value: winner},
+				},
+				ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			}}},
+		})
+		return err
+	}
+	for _, tc := range []struct {
+		name          string
+		winner, token string // of the second call; the first is winner "0", token "first"
+		want          func(error) bool
+	}{
+		{"same token, same request: the first success", "0", "first", func(err error) bool { return err == nil }},
+		{"another token: run again, and cancelled", "0", "second", func(err error) bool {
+			var canceled *ddbtypes.TransactionCanceledException
+			return errors.As(err, &canceled)
+		}},
+		{"same token, another request: a mismatch", "1", "first", func(err error) bool {
+			var mismatch *ddbtypes.IdempotentParameterMismatchException
+			return errors.As(err, &mismatch)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "token#" + strings.ReplaceAll(tc.name, " ", "-")
+			first := key + "#first" // tokens are the server's, not the table's: one per case
+			if err := write(key, "0", first); err != nil {
+				t.Fatalf("first call: %v", err)
+			}
+			token := first
+			if tc.token != "first" {
+				token = key + "#" + tc.token
+			}
+			if err := write(key, tc.winner, token); !tc.want(err) {
+				t.Errorf("second call: %v", err)
+			}
+			if item := get(t, db, table, key); !attrIs(item["winner"], "0") {
+				t.Errorf("item = %v, want the first call's", item)
+			}
+		})
+	}
+}
