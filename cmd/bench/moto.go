@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/httpclient"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
@@ -117,6 +118,7 @@ func (m *motoServer) config() aws.Config {
 		Region:       motoRegion,
 		Credentials:  credentials.NewStaticCredentialsProvider(motoKeyID, motoSecretKey, ""),
 		BaseEndpoint: aws.String(m.endpoint),
+		HTTPClient:   httpclient.Wrap(nil),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/spf13/cobra"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/httpclient"
 )
 
 // deployment names the parts of a deployed stack a command works on: from
@@ -64,6 +65,7 @@ func (d *deployment) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
+	cfg.HTTPClient = httpclient.Wrap(cfg.HTTPClient)
 	if d.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(d.Endpoint)
 	}

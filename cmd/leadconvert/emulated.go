@@ -19,6 +19,7 @@ import (
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
 	"github.com/zoho-bridge/leadconvert/internal/rie"
 	"github.com/zoho-bridge/leadconvert/internal/zohosim"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/httpclient"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 )
 
@@ -32,7 +33,7 @@ func runEmulated(w io.Writer, eventsDir string) error {
 		return err
 	}
 	defer stopMoto()
-	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: httpclient.Wrap(nil),
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")}
 	root, err := awstest.RepoRoot()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/zoho-bridge/leadconvert/pkg/app"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/convertdeps"
+	"github.com/zoho-bridge/leadconvert/pkg/aws/httpclient"
 	"github.com/zoho-bridge/leadconvert/pkg/config"
 )
 
@@ -23,6 +24,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	awsCfg.HTTPClient = httpclient.Wrap(awsCfg.HTTPClient)
 	fn, err := app.NewConvert(cfg, convertdeps.New(awsCfg, cfg, app.Shared{Out: os.Stdout}, nil))
 	if err != nil {
 		fail(err)
