@@ -36,7 +36,7 @@ GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build -tags lambda.
 
 FORCE:
 
-.PHONY: FORCE help venv tools test test-explore test-faults cover mutate lint build build-ConvertFunction build-StatusFunction build-AuthorizerFunction run run-emulated bench sam-build deploy deploy-emulated clean distclean
+.PHONY: FORCE help venv tools test test-explore test-retried test-faults cover mutate lint build build-ConvertFunction build-StatusFunction build-AuthorizerFunction run run-emulated bench sam-build deploy deploy-emulated clean distclean
 
 help: ## list the targets (default)
 	@echo "Usage: make TARGET [ARCH=arm64|amd64] [GOTESTFLAGS='-race -count=1']"
@@ -76,6 +76,12 @@ test: $(VENV_STAMP) $(RIE_STAMP) ## go test $(GOTESTFLAGS) ./... against one sha
 
 test-explore: $(VENV_STAMP) ## the schedule explorer with 200,000 random schedules (make test runs 20,000)
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -count=1 -v -timeout 30m -run . ./internal/explore/ -explore.seeds=200000
+
+# Every test of the job store's packages again, with each DynamoDB write applied, its
+# answer lost and sent again, as the SDK does (testkit.RetriedWrites).
+RETRIED_PKGS = ./pkg/aws/table/ ./pkg/convert/ ./pkg/jobcheck/ ./pkg/sweep/ ./internal/faults/
+test-retried: $(VENV_STAMP) ## the store packages' tests with every DynamoDB write retried after it applied
+	PATH="$(BIN):$$PATH" TESTKIT_RETRIED_WRITES=1 .ci/with-moto $(GO) test $(GOTESTFLAGS) $(RETRIED_PKGS)
 
 test-faults: $(VENV_STAMP) ## the fault suite alone, with its counts (also part of make test)
 	PATH="$(BIN):$$PATH" .ci/with-moto $(GO) test -race -count=1 -v -run . ./internal/faults/ | grep -v '^=== '

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,11 +45,19 @@ func (s Stores) Wrapped(wrap func(table.API) table.API) JobStore {
 		return memstore.New()
 	}
 	api := s.api
+	if retriedWrites {
+		api = RetriedWrites(api)
+	}
 	if wrap != nil {
 		api = wrap(api)
 	}
 	return table.NewJobStore(api, s.table)
 }
+
+// retriedWrites runs every DynamoDB case with RetriedWrites: set
+// TESTKIT_RETRIED_WRITES=1 (make test-retried) and every test of the
+// stores must pass as it does without.
+var retriedWrites = os.Getenv("TESTKIT_RETRIED_WRITES") == "1"
 
 // ForEachStore runs test as subtest "memory" on memstore.Store and as
 // "dynamodb" on table.JobStore over a table made from template.yaml's

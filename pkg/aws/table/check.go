@@ -3,7 +3,6 @@ package table
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -164,12 +163,8 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 	names := map[string]string{"#st": "job_status", "#raw": "raw_status", "#total": "total",
 		"#conv": "converted", "#notconv": "not_converted", "#failed": "failed_count",
 		"#checked": "checked_at", "#updated": "updated_at", "#checks": "checks", "#v": "version",
-		"#reason": "reason", "#shard": "open_shard", "#due": due, "#exp": "expires_at", "#saver": "saved_by"}
+		"#reason": "reason", "#shard": "open_shard", "#due": due, "#exp": "expires_at"}
 	update, values := checkUpdate(job, prevVersion, "#shard", "#due")
-	// A token of this save, which its retries repeat: it tells a retry of
-	// a write that was applied from another run's save.
-	values[":saver"] = sAttr(rand.Text())
-	update = "SET #saver = :saver, " + strings.TrimPrefix(update, "SET ")
 	// The save ends the run's check lease (LeaseCheck), if it took one.
 	names["#lo"], names["#lu"] = "check_lease", "check_lease_until_ms"
 	if strings.Contains(update, " REMOVE ") {
@@ -177,19 +172,18 @@ func (d *JobStore) updateCheck(ctx context.Context, pk, due string, job jobs.Job
 	} else {
 		update += " REMOVE #lo, #lu"
 	}
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(d.table),
-		Key:                                 map[string]types.AttributeValue{"pk": sAttr(pk)},
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String("#v = :prev"),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if ccf, ok := errors.AsType[*types.ConditionalCheckFailedException](err); ok && ccf.Item != nil &&
-		str(ccf.Item["saved_by"]) == str(values[":saver"]) {
-		// This very request, applied by an attempt whose answer was lost
-		// (the SDK sends a retry with the same token): saved, not a conflict.
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       map[string]types.AttributeValue{"pk": sAttr(pk)},
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#v = :prev"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}
+	st := newStamp()
+	st.mark(in)
+	_, err := d.api.UpdateItem(ctx, in)
+	if st.applied(err) {
 		return nil
 	}
 	return conditionOf(err, jobs.ErrConflict, "saving the check of job "+job.ID)
@@ -321,16 +315,21 @@ func (d *JobStore) moveClaim(ctx context.Context, c, next jobs.Claim) (moved boo
 		update += ", reason = :reason REMOVE job_id, attempts, doubts"
 		values[":reason"] = sAttr(next.Reason)
 	}
-	_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(d.table),
-		Key:                                 leadKey(c.LeadID),
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String("claim_state = :seen AND job_id = :job"),
-		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(d.table),
+		Key:                       leadKey(c.LeadID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("claim_state = :seen AND job_id = :job"),
+		ExpressionAttributeValues: values,
+	}
+	// Stamped: a retry of a move that was applied finds the claim moved,
+	// and must still report the move (a rejection is announced once).
+	st := newStamp()
+	st.mark(in)
+	_, err = d.api.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	switch {
+	case st.applied(err):
 	case errors.As(err, &ccf) && ccf.Item != nil:
 		cur := claimFromItem(ccf.Item)
 		return false, &cur, nil

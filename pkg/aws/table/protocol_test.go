@@ -30,3 +30,17 @@ func TestParkInput(t *testing.T) {
 func TestParkedListing(t *testing.T) {
 	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) { testkit.ParkedListingSuite(t, s.New()) })
 }
+
+// TestProtocolWithRetriedWrites: every pair of both protocols gives the
+// same answer and the same next state when each write's first answer is
+// lost and the SDK sends it again.
+func TestProtocolWithRetriedWrites(t *testing.T) {
+	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
+		if !s.Dynamo {
+			t.Skip("the memory store has no lost answers")
+		}
+		newStore := func() testkit.JobStore { return s.Wrapped(testkit.RetriedWrites) }
+		t.Run("lead", func(t *testing.T) { testkit.LeadProtocolSuite(t, newStore) })
+		t.Run("batch", func(t *testing.T) { testkit.BatchProtocolSuite(t, newStore) })
+	})
+}

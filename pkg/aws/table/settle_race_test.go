@@ -2,7 +2,6 @@ package table_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -135,42 +134,4 @@ func settledByAnotherRun(a string, p jobs.SettlePolicy) func(ctx context.Context
 			t.Fatal(err)
 		}
 	}
-}
-
-// lostAnswer applies each UpdateItem of item pk twice, as the SDK does
-// when the first attempt's answer is lost, and answers the second.
-type lostAnswer struct {
-	table.API
-	pk string
-}
-
-func (l lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if pk, ok := in.Key["pk"].(*types.AttributeValueMemberS); ok && pk.Value == l.pk {
-		if _, err := l.API.UpdateItem(ctx, in, opts...); err != nil {
-			return nil, err
-		}
-	}
-	return l.API.UpdateItem(ctx, in, opts...)
-}
-
-// TestSaveCheckRetriedAfterItsAnswerWasLost: a check whose write was
-// applied but whose answer was lost is sent again by the SDK; the retry
-// finds its own write and is a success, not another run's conflict.
-func TestSaveCheckRetriedAfterItsAnswerWasLost(t *testing.T) {
-	testkit.ForEachStore(t, func(t *testing.T, s testkit.Stores) {
-		if !s.Dynamo {
-			t.Skip("the memory store has no lost answers")
-		}
-		ctx := context.Background()
-		rec := s.New()
-		j := recordJobs(t, rec, 600, 1, 1)[0]
-		st := s.Wrapped(func(api table.API) table.API { return lostAnswer{API: api, pk: "CHK#" + j.ID} })
-		j.State, j.Checks, j.CheckedAt, j.UpdatedAt, j.NextCheckAt = jobs.InProgress, 1, t0, t0, t0.Add(time.Minute)
-		if err := st.SaveCheck(ctx, j, 1); err != nil {
-			t.Fatalf("a retried save of the same check: %v; want success", err)
-		}
-		if err := rec.SaveCheck(ctx, j, 1); !errors.Is(err, jobs.ErrConflict) {
-			t.Fatalf("another run's save at the old version: %v; want ErrConflict", err)
-		}
-	})
 }

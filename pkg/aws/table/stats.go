@@ -112,8 +112,15 @@ func (d *JobStore) AddCompletions(ctx context.Context, add jobs.Completions) err
 			in.ConditionExpression = aws.String("version = :v")
 			in.ExpressionAttributeValues[":v"] = nAttr(version)
 		}
+		// Stamped: a retry of an add that was applied is not another
+		// run's, to be read and added again.
+		st := newStamp()
+		st.mark(in)
 		_, err = d.api.UpdateItem(ctx, in)
 		var ccf *types.ConditionalCheckFailedException
+		if st.applied(err) {
+			return nil
+		}
 		if !errors.As(err, &ccf) {
 			if err != nil {
 				return fmt.Errorf("storing the completion times: %w", err)

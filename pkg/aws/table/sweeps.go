@@ -304,11 +304,19 @@ func (d *JobStore) SaveRun(ctx context.Context, r sweep.Run) error {
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values}
 	var err error
 	if r.End == "" {
-		_, err = d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: run.TableName, Key: run.Key,
+		in := &dynamodb.UpdateItemInput{TableName: run.TableName, Key: run.Key,
 			UpdateExpression: run.UpdateExpression, ConditionExpression: run.ConditionExpression,
-			ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values}
+		// Stamped: a retry of a save that was applied finds the version
+		// moved on, and is not another invocation taking the run over.
+		st := newStamp()
+		st.mark(in)
+		_, err = d.api.UpdateItem(ctx, in)
 		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
+		switch {
+		case st.applied(err):
+			return nil
+		case errors.As(err, &ccf):
 			return sweep.ErrChanged
 		}
 	} else {
