@@ -26,8 +26,8 @@ const stampAttr = "saved_by"
 
 func newStamp() stamp { return stamp(rand.Text()) }
 
-// mark adds the stamp to in, whose update expression must start with SET,
-// and asks for the old item when its condition fails.
+// mark adds the stamp to in's update expression and asks for the old item
+// when its condition fails.
 func (s stamp) mark(in *dynamodb.UpdateItemInput) {
 	if in.ExpressionAttributeNames == nil {
 		in.ExpressionAttributeNames = map[string]string{}
@@ -37,7 +37,11 @@ func (s stamp) mark(in *dynamodb.UpdateItemInput) {
 	}
 	in.ExpressionAttributeNames["#stamp"] = stampAttr
 	in.ExpressionAttributeValues[":stamp"] = sAttr(string(s))
-	in.UpdateExpression = aws.String("SET #stamp = :stamp, " + strings.TrimPrefix(*in.UpdateExpression, "SET "))
+	if rest, ok := strings.CutPrefix(*in.UpdateExpression, "SET "); ok {
+		in.UpdateExpression = aws.String("SET #stamp = :stamp, " + rest)
+	} else {
+		in.UpdateExpression = aws.String("SET #stamp = :stamp " + *in.UpdateExpression)
+	}
 	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 }
 

@@ -210,16 +210,23 @@ func (d *TokenStore) Drop(ctx context.Context, key, accessToken string) error {
 }
 
 // update runs one conditional UpdateItem; a failed condition is a false, not an error.
+// It is stamped: a save, release or drop removes what its condition asks
+// for, so a retry of one that was applied must not read as a lease lost.
 func (d *TokenStore) update(ctx context.Context, key, update, cond string, values map[string]types.AttributeValue) (bool, error) {
-	_, err := d.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	in := &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(d.table),
 		Key:                       tokenKey(key),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeValues: values,
-	})
+	}
+	st := newStamp()
+	st.mark(in)
+	_, err := d.api.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	switch {
+	case st.applied(err):
+		return true, nil
 	case errors.As(err, &ccf):
 		return false, nil
 	case err != nil:

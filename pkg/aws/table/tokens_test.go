@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/zoho-bridge/leadconvert/internal/awstest"
+	"github.com/zoho-bridge/leadconvert/internal/testkit"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/kmsseal"
 	"github.com/zoho-bridge/leadconvert/pkg/aws/table"
 	"github.com/zoho-bridge/leadconvert/pkg/zoho/oauth"
@@ -313,5 +314,31 @@ func TestTokenLoadFailsWhileKMSFails(t *testing.T) {
 	}
 	if got := r.load(a, "k"); got.AccessToken != tokenA || got.LeaseOwner != "" || !got.BlockedUntil.After(now) {
 		t.Fatalf("after the failed save and release: %+v; want token A kept, no lease, a pause", got)
+	}
+}
+
+// TestTokenWritesBearTheSDKRetry: a lease, save and release the SDK sends
+// again after it lost their answers (testkit.RetriedWrites) succeed: the
+// save removes the lease its condition asks for, and must not read its own
+// retry as the lease lost to another instance.
+func TestTokenWritesBearTheSDKRetry(t *testing.T) {
+	r := newTokenRig(t)
+	s := table.NewTokenStore(testkit.RetriedWrites(awstest.CheckExpressions(t, r.api)), r.table,
+		kmsseal.New(kms.NewFromConfig(r.cfg), r.key))
+	r.save(s, "retried", tokenA) // fails the test unless the lease and the save both report success
+	if got := r.load(s, "retried"); got.AccessToken != tokenA {
+		t.Fatalf("token %q after a retried save, want tokenA", got.AccessToken)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	rec := r.load(s, "retried")
+	if ok, err := s.TryLease(ctx, "retried", "owner", rec.Version, now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	if err := s.Release(ctx, "retried", "owner", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if it := r.item("retried"); it["lease_owner"] != nil {
+		t.Fatalf("lease still held after a retried release: %v", it["lease_owner"])
 	}
 }
