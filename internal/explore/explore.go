@@ -59,6 +59,11 @@ type Config struct {
 	// StoreFailRate is the chance that a store write fails (the table
 	// throttles) while its actor lives on.
 	StoreFailRate float64
+	// StoreLostRate is the chance that a store write is applied and its
+	// answer lost for good (the SDK's retries spent, the deadline met): the
+	// actor lives on with an error for a write the table holds. (A lost
+	// answer the SDK's retry makes good is make test-retried's.)
+	StoreLostRate float64
 	// StatusRuns is how many runs of the status function the scheduler may
 	// start before the drain, at points it chooses; the drain runs it
 	// until no job is open.
@@ -353,6 +358,7 @@ func run(seed int64, rng chooser, cfg Config, store testkit.JobStore) Result {
 	// still forgets jobs: neither is a fault anyone mends.
 	w.cfg.CrashRate, w.cfg.LostRate, w.cfg.ThrottleRate, w.cfg.DoubleWake = 0, 0, 0, 0
 	w.cfg.RefuseRate, w.cfg.StoreFailRate, w.cfg.AuthRate, w.cfg.LostWake = 0, 0, 0, 0
+	w.cfg.StoreLostRate = 0
 	w.now = w.now.Add(time.Hour)
 	w.trace = append(w.trace, "-- drain: no faults, an hour later --")
 	for range 100 {
@@ -547,6 +553,19 @@ func (w *world) write(ctx context.Context, op string) error {
 		return errThrottled
 	}
 	return nil
+}
+
+// errAnswerLost is a store write the table applied whose answer was lost.
+var errAnswerLost = errors.New("explore: the table applied the write, but its answer was lost: context deadline exceeded")
+
+// answer is what the actor hears of a store write that returned err: with
+// StoreLostRate's chance, a write that went through is heard as failed.
+func (w *world) answer(err error) error {
+	if err == nil && w.rng.Chance(w.cfg.StoreLostRate) {
+		w.trace = append(w.trace, "    table: applied, answer lost")
+		return errAnswerLost
+	}
+	return err
 }
 
 // pending is how many kinds of work the scheduler may start an actor for.
@@ -791,14 +810,22 @@ func (g *gatedStore) Park(ctx context.Context, owner jobs.Owner, acc jobs.Acc, i
 		return nil, nil, err
 	}
 	g.w.fingerprints[acc.Fingerprint] = true
-	return g.JobStore.Park(ctx, owner, acc, ids, srcs, now, exp)
+	parked, held, err := g.JobStore.Park(ctx, owner, acc, ids, srcs, now, exp)
+	if err := g.w.answer(err); err != nil {
+		return nil, nil, err
+	}
+	return parked, held, nil
 }
 
 func (g *gatedStore) Take(ctx context.Context, acc jobs.Acc, taker string, until time.Time) (jobs.Batch, error) {
 	if err := g.w.write(ctx, fmt.Sprintf("take gen %d (as read: %d leads)", acc.Gen, len(acc.LeadIDs))); err != nil {
 		return jobs.Batch{}, err
 	}
-	return g.JobStore.Take(ctx, acc, taker, until)
+	b, err := g.JobStore.Take(ctx, acc, taker, until)
+	if err := g.w.answer(err); err != nil {
+		return jobs.Batch{}, err
+	}
+	return b, nil
 }
 
 func (g *gatedStore) Batch(ctx context.Context, key jobs.BatchKey) (jobs.Batch, error) {
@@ -816,42 +843,46 @@ func (g *gatedStore) Lease(ctx context.Context, key jobs.BatchKey, taker string,
 	if err := g.w.write(ctx, op+key.String()); err != nil {
 		return err
 	}
-	return g.JobStore.Lease(ctx, key, taker, now, until)
+	return g.w.answer(g.JobStore.Lease(ctx, key, taker, now, until))
 }
 
 func (g *gatedStore) DropBatch(ctx context.Context, key jobs.BatchKey) error {
 	if err := g.w.write(ctx, "drop batch "+key.String()); err != nil {
 		return err
 	}
-	return g.JobStore.DropBatch(ctx, key)
+	return g.w.answer(g.JobStore.DropBatch(ctx, key))
 }
 
 func (g *gatedStore) Claim(ctx context.Context, owner jobs.Owner, ids []string, now, until time.Time) ([]string, []jobs.Claim, error) {
 	if err := g.w.write(ctx, fmt.Sprintf("claim %v", short(ids))); err != nil {
 		return nil, nil, err
 	}
-	return g.JobStore.Claim(ctx, owner, ids, now, until)
+	claimed, held, err := g.JobStore.Claim(ctx, owner, ids, now, until)
+	if err := g.w.answer(err); err != nil {
+		return nil, nil, err
+	}
+	return claimed, held, nil
 }
 
 func (g *gatedStore) Release(ctx context.Context, owner jobs.Owner, ids []string) error {
 	if err := g.w.write(ctx, fmt.Sprintf("release %v", short(ids))); err != nil {
 		return err
 	}
-	return g.JobStore.Release(ctx, owner, ids)
+	return g.w.answer(g.JobStore.Release(ctx, owner, ids))
 }
 
 func (g *gatedStore) Reject(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := g.w.write(ctx, "reject "+short1(id)); err != nil {
 		return err
 	}
-	return g.JobStore.Reject(ctx, owner, id, reason, exp)
+	return g.w.answer(g.JobStore.Reject(ctx, owner, id, reason, exp))
 }
 
 func (g *gatedStore) Letter(ctx context.Context, owner jobs.Owner, id, reason string, exp time.Time) error {
 	if err := g.w.write(ctx, "letter "+short1(id)); err != nil {
 		return err
 	}
-	return g.JobStore.Letter(ctx, owner, id, reason, exp)
+	return g.w.answer(g.JobStore.Letter(ctx, owner, id, reason, exp))
 }
 
 func (g *gatedStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time) error {
@@ -871,7 +902,7 @@ func (g *gatedStore) RecordJob(ctx context.Context, job jobs.Job, exp time.Time)
 			g.w.recorded[id] = true
 		}
 	}
-	return err
+	return g.w.answer(err)
 }
 
 func (g *gatedStore) Claims(ctx context.Context, ids []string) ([]jobs.Claim, error) {
@@ -926,14 +957,14 @@ func (g *gatedStore) SaveCheck(ctx context.Context, job jobs.Job, prevVersion in
 	if err := g.w.write(ctx, fmt.Sprintf("save check of %s: %s", g.w.name(job.ID), job.State)); err != nil {
 		return err
 	}
-	return g.JobStore.SaveCheck(ctx, job, prevVersion)
+	return g.w.answer(g.JobStore.SaveCheck(ctx, job, prevVersion))
 }
 
 func (g *gatedStore) LeaseCheck(ctx context.Context, id string, version int64, owner string, now, until time.Time) error {
 	if err := g.w.write(ctx, "lease the check of "+g.w.name(id)); err != nil {
 		return err
 	}
-	return g.JobStore.(jobs.CheckLeaser).LeaseCheck(ctx, id, version, owner, now, until)
+	return g.w.answer(g.JobStore.(jobs.CheckLeaser).LeaseCheck(ctx, id, version, owner, now, until))
 }
 
 func (g *gatedStore) Completions(ctx context.Context) (jobs.Completions, error) {
@@ -947,7 +978,7 @@ func (g *gatedStore) AddCompletions(ctx context.Context, add jobs.Completions) e
 	if err := g.w.write(ctx, "add completion times"); err != nil {
 		return err
 	}
-	return g.JobStore.(jobs.CompletionStats).AddCompletions(ctx, add)
+	return g.w.answer(g.JobStore.(jobs.CompletionStats).AddCompletions(ctx, add))
 }
 
 func (g *gatedStore) SettleLeads(ctx context.Context, job jobs.Job, results []jobs.LeadResult, p jobs.SettlePolicy) ([]string, error) {
@@ -958,7 +989,11 @@ func (g *gatedStore) SettleLeads(ctx context.Context, job jobs.Job, results []jo
 	if err := g.w.write(ctx, fmt.Sprintf("settle %s %v", g.w.name(job.ID), rs)); err != nil {
 		return nil, err
 	}
-	return g.JobStore.SettleLeads(ctx, job, results, p)
+	retry, err := g.JobStore.SettleLeads(ctx, job, results, p)
+	if err := g.w.answer(err); err != nil {
+		return nil, err
+	}
+	return retry, nil
 }
 
 func short(ids []string) []string {

@@ -46,6 +46,7 @@ var small = []struct {
 	// good: with the status function's safety net cut off, its 6th
 	// schedule leaves a lead parked in a generation nobody wakes.
 	{"two invocations, a lost wake-up", explore.Config{Leads: 2, Invocations: 2, LostWake: 0.1, MaxSteps: 8}, false},
+	{"a write applied whose answer is lost, a status run", explore.Config{Leads: 2, Invocations: 2, StoreLostRate: 0.1, StatusRuns: 1, MaxSteps: 12}, false},
 }
 
 // large is the configuration of the random schedules: several
@@ -193,6 +194,33 @@ func TestFrugalSchedules(t *testing.T) {
 		t.Fatalf("no schedule of %d took a check lease: the frugal checker is not wired", n)
 	}
 	t.Logf("%d schedules, %d took a check lease", n, leased)
+}
+
+// TestLostWriteSchedules runs random schedules of the large configuration
+// in which store writes also go through with their answers lost for good
+// (StoreLostRate): every actor's error path after a write the table holds.
+// (Kept apart from large, whose seeds the notes above name.)
+func TestLostWriteSchedules(t *testing.T) {
+	cfg := large
+	cfg.StoreLostRate = 0.1
+	n := *seeds / 4
+	if testing.Short() {
+		n = 500
+	}
+	lost := 0
+	for s := range n {
+		res := explore.Run(int64(s), cfg, memstore.New())
+		if len(res.Violations) > 0 {
+			t.Fatalf("seed %d, lost writes:\n%s", s, res)
+		}
+		if slices.Contains(res.Trace, "    table: applied, answer lost") {
+			lost++
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("no schedule of %d lost a write's answer: StoreLostRate is not wired", n)
+	}
+	t.Logf("%d schedules, %d lost a write's answer", n, lost)
 }
 
 // TestSchedulesOnTheTable runs random schedules on the table adapter over
