@@ -581,8 +581,8 @@ func (r *run) refused(ctx context.Context, g *group, c *chunk, apiErr *zoho.APIE
 		switch {
 		case err == nil:
 			c.ids, c.doubting, c.doubtful = keep, true, append(c.doubtful, doubt...)
-		case zoho.RefusedForGood(err):
-			// Unreadable for good (no leads.READ scope): Zoho's refusal
+		case errors.Is(err, errNoReader) || zoho.RefusedForGood(err):
+			// Unreadable for good (no reader, no leads.READ scope): Zoho's refusal
 			// is all there will ever be; the rest goes again, one refused
 			// id a call, as nothing can tell them apart.
 			r.recordRejection(ctx, g, c, id, apiErr.Code, reason)
@@ -689,7 +689,7 @@ func (r *run) sortRefused(ctx context.Context, g *group, c *chunk, refused strin
 
 // errNoReader is sortRefused's answer when nothing can read leads: as final
 // as a grant without the scope.
-var errNoReader = &zoho.APIError{Op: "get_leads", Class: zoho.Permanent, IDIndex: -1, Message: "no lead reader configured"}
+var errNoReader = errors.New("no lead reader configured")
 
 // recordDoubt writes leads whose outcome is in doubt as a call in doubt: their
 // claims hold them, so no request sends them again, until the status
