@@ -386,7 +386,7 @@ func TestSweepRunEndIsAnnouncedAndCounted(t *testing.T) {
 		t.Fatalf("%d events, want 1: %+v", len(pub.events), pub.events)
 	}
 	want := sweep.RunEvent{Sweep: "nightly", RunID: "2026-11-28T02:00:00Z", End: sweep.EndError, Reason: rep.Reason,
-		COQLCalls: 1, StartedAt: rep.StartedAt, EndedAt: rep.EndedAt}
+		Counts: sweep.Counts{COQLCalls: 1}, StartedAt: rep.StartedAt, EndedAt: rep.EndedAt}
 	if got := pub.events[0]; !reflect.DeepEqual(got, want) || got.Reason == "" {
 		t.Errorf("event\n got %+v\nwant %+v", got, want)
 	}

@@ -109,22 +109,13 @@ type SweepReport struct {
 
 // RunReport is one run as shown.
 type RunReport struct {
-	ID               string    `json:"run_id"`
-	StartedAt        time.Time `json:"started_at"`
-	EndedAt          time.Time `json:"ended_at,omitzero"`
-	End              string    `json:"end"` // done, max_leads, error, or running
-	Reason           string    `json:"reason,omitempty"`
-	Matched          int       `json:"matched"`
-	SkippedConverted int       `json:"skipped_converted"`
-	SkippedClaimed   int       `json:"skipped_claimed"`
-	SkippedNotFound  int       `json:"skipped_not_found"`
-	Queued           int       `json:"queued"`
-	OverMax          int       `json:"over_max"`
-	MoreOverMax      bool      `json:"more_over_max,omitempty"`
-	Messages         int       `json:"messages"`
-	COQLCalls        int       `json:"coql_calls"`
-	ReadCalls        int       `json:"read_calls"`
-	Invocations      int       `json:"invocations"`
+	ID        string    `json:"run_id"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	End       string    `json:"end"` // done, max_leads, error, or running
+	Reason    string    `json:"reason,omitempty"`
+	sweep.Counts
+	Invocations int `json:"invocations"`
 	// Outcomes are left out for a run whose messages the view's budget
 	// did not reach (RunMessages).
 	Outcomes *RunOutcomes `json:"outcomes,omitempty"`
@@ -139,10 +130,8 @@ func NewRunReport(r sweep.Run) RunReport {
 	if end == "" {
 		end = Running
 	}
-	return RunReport{ID: r.ID, StartedAt: r.StartedAt, EndedAt: r.EndedAt, End: end, Reason: r.Reason, Matched: r.Matched,
-		SkippedConverted: r.SkippedConverted, SkippedClaimed: r.SkippedClaimed, SkippedNotFound: r.SkippedNotFound,
-		Queued: r.Queued, OverMax: r.OverMax, MoreOverMax: r.MoreOverMax, Messages: r.Messages, COQLCalls: r.COQLCalls,
-		ReadCalls: r.ReadCalls, Invocations: r.Invocations}
+	return RunReport{ID: r.ID, StartedAt: r.StartedAt, EndedAt: r.EndedAt, End: end, Reason: r.Reason, Counts: r.Counts,
+		Invocations: r.Invocations}
 }
 
 // OfSweep shows sweep name and its recent runs, newest first, with the

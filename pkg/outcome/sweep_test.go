@@ -38,7 +38,7 @@ func (f sweeps) SweepRun(_ context.Context, _, id string) (sweep.Run, error) {
 func TestOfRun(t *testing.T) {
 	done := jobs.Job{ID: "2", State: jobs.Completed, LeadIDs: []string{"11", "12"}, FailedCount: 1,
 		Results: []jobs.LeadResult{{LeadID: "11", Conversion: jobs.Converted}, {LeadID: "12", Conversion: jobs.NotConverted}}}
-	run := sweep.Run{Sweep: "nightly", ID: "2026-11-28T02:00:00Z", Messages: 3}
+	run := sweep.Run{Sweep: "nightly", ID: "2026-11-28T02:00:00Z", Counts: sweep.Counts{Messages: 3}}
 	req := func(n int, leads ...string) jobs.Request {
 		return jobs.Request{ID: sweep.MessageRequestID("nightly", run.ID, n), LeadIDs: leads}
 	}
@@ -88,7 +88,7 @@ func TestOfSweepBoundsItsReads(t *testing.T) {
 		if i == 0 {
 			continue // expired: listed by the sweep, no longer stored
 		}
-		f.runs[id] = sweep.Run{Sweep: "nightly", ID: id, Messages: msgs, End: sweep.EndDone}
+		f.runs[id] = sweep.Run{Sweep: "nightly", ID: id, Counts: sweep.Counts{Messages: msgs}, End: sweep.EndDone}
 		for n := 1; n <= msgs; n++ {
 			rid := sweep.MessageRequestID("nightly", id, n)
 			s.reqs[rid] = jobs.Request{ID: rid, LeadIDs: []string{fmt.Sprint(i, n)}}

@@ -20,31 +20,20 @@ const (
 // The leads' own outcomes come later, as their jobs end (each job's
 // "Mass Convert Job Finished" event names its requests, sweep:NAME:RUN:N).
 type RunEvent struct {
-	Sweep            string    `json:"sweep"`
-	RunID            string    `json:"run_id"`
-	End              string    `json:"end"`              // EndDone, EndMaxLeads or EndError
-	Reason           string    `json:"reason,omitempty"` // why EndError: Zoho's answer as it is
-	Matched          int       `json:"matched"`
-	SkippedConverted int       `json:"skipped_converted"`
-	SkippedNotFound  int       `json:"skipped_not_found"`
-	SkippedClaimed   int       `json:"skipped_claimed"`
-	Queued           int       `json:"queued"`
-	OverMax          int       `json:"over_max"`
-	MoreOverMax      bool      `json:"more_over_max,omitempty"`
-	Messages         int       `json:"messages"`
-	COQLCalls        int       `json:"coql_calls"`
-	ReadCalls        int       `json:"read_calls"`
-	StartedAt        time.Time `json:"started_at"`
-	EndedAt          time.Time `json:"ended_at"`
+	Sweep  string `json:"sweep"`
+	RunID  string `json:"run_id"`
+	End    string `json:"end"`              // EndDone, EndMaxLeads or EndError
+	Reason string `json:"reason,omitempty"` // why EndError: Zoho's answer as it is
+	Counts
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
 }
 
 // NewRunEvent describes the run an invocation has just ended
 // (Report.EndedNow).
 func NewRunEvent(r Report) RunEvent {
-	return RunEvent{Sweep: r.Sweep, RunID: r.RunID, End: r.End, Reason: r.Reason, Matched: r.Matched,
-		SkippedConverted: r.SkippedConverted, SkippedNotFound: r.SkippedNotFound, SkippedClaimed: r.SkippedClaimed,
-		Queued: r.Queued, OverMax: r.OverMax, MoreOverMax: r.MoreOverMax, Messages: r.Messages,
-		COQLCalls: r.COQLCalls, ReadCalls: r.ReadCalls, StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt.UTC()}
+	return RunEvent{Sweep: r.Sweep, RunID: r.RunID, End: r.End, Reason: r.Reason, Counts: r.Counts,
+		StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt.UTC()}
 }
 
 // Publisher announces the end of runs (pkg/aws/eventbus on EventBridge).

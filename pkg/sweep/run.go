@@ -34,24 +34,49 @@ type Run struct {
 	// Cursor is the last lead id the run is done with: the next page
 	// selects id > Cursor. Empty before the first page.
 	Cursor string
-	// Counts, over the whole run. Matched counts the ids COQL returned
-	// that the run looked at; each is then skipped as converted, not
-	// found or claimed, or queued.
-	Matched, SkippedConverted, SkippedNotFound, SkippedClaimed, Queued int
-	// OverMax counts matching ids the run did not look at once it had
-	// queued max_leads, on the page it stopped in; MoreOverMax says Zoho
-	// had more pages besides.
-	OverMax     int
-	MoreOverMax bool
-	Messages    int // messages put on the conversion queue
-	COQLCalls   int
-	ReadCalls   int // Get Records calls
+	// Counts are the whole run's, summed over its invocations.
+	Counts
 	Invocations int // invocations that took part (a run nearing a deadline goes on in another)
 	// LeaseOwner holds the run until LeaseUntil: only the invocation that
 	// holds the lease queues.
 	LeaseOwner string
 	LeaseUntil time.Time
 	Version    int
+}
+
+// Counts are a run's counts, as Run stores them and Report, RunEvent and
+// outcome.RunReport show them: declared once, so that they cannot drift
+// apart.
+type Counts struct {
+	// Matched counts the ids COQL returned that the run looked at; each
+	// is then skipped as converted, not found or claimed, or queued.
+	Matched          int `json:"matched"`
+	SkippedConverted int `json:"skipped_converted"`
+	SkippedNotFound  int `json:"skipped_not_found"`
+	SkippedClaimed   int `json:"skipped_claimed"`
+	Queued           int `json:"queued"` // in a dry run: would be queued
+	// OverMax counts matching ids the run did not look at once it had
+	// queued max_leads, on the page it stopped in; MoreOverMax says Zoho
+	// had more pages besides.
+	OverMax     int  `json:"over_max"`
+	MoreOverMax bool `json:"more_over_max,omitempty"`
+	Messages    int  `json:"messages"` // messages put on the conversion queue
+	COQLCalls   int  `json:"coql_calls"`
+	ReadCalls   int  `json:"read_calls"` // Get Records calls
+}
+
+// Add counts seg in; MoreOverMax is true if it is in either.
+func (c *Counts) Add(seg Counts) {
+	c.Matched += seg.Matched
+	c.SkippedConverted += seg.SkippedConverted
+	c.SkippedNotFound += seg.SkippedNotFound
+	c.SkippedClaimed += seg.SkippedClaimed
+	c.Queued += seg.Queued
+	c.OverMax += seg.OverMax
+	c.MoreOverMax = c.MoreOverMax || seg.MoreOverMax
+	c.Messages += seg.Messages
+	c.COQLCalls += seg.COQLCalls
+	c.ReadCalls += seg.ReadCalls
 }
 
 // Why an invocation stopped before its run ended (Report.Stopped).
@@ -64,24 +89,15 @@ const (
 
 // Report is what an invocation answers.
 type Report struct {
-	Sweep            string    `json:"sweep"`
-	RunID            string    `json:"run_id,omitempty"`
-	DryRun           bool      `json:"dry_run,omitempty"`
-	StartedAt        time.Time `json:"started_at"`
-	EndedAt          time.Time `json:"ended_at,omitzero"`
-	End              string    `json:"end,omitempty"`
-	Reason           string    `json:"reason,omitempty"`
-	Matched          int       `json:"matched"`
-	SkippedConverted int       `json:"skipped_converted"`
-	SkippedNotFound  int       `json:"skipped_not_found"`
-	SkippedClaimed   int       `json:"skipped_claimed"`
-	Queued           int       `json:"queued"` // in a dry run: would be queued
-	OverMax          int       `json:"over_max"`
-	MoreOverMax      bool      `json:"more_over_max,omitempty"`
-	Messages         int       `json:"messages"`
-	COQLCalls        int       `json:"coql_calls"`
-	ReadCalls        int       `json:"read_calls"`
-	Cursor           string    `json:"cursor,omitempty"`
+	Sweep     string    `json:"sweep"`
+	RunID     string    `json:"run_id,omitempty"`
+	DryRun    bool      `json:"dry_run,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	End       string    `json:"end,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Counts
+	Cursor string `json:"cursor,omitempty"`
 	// Stopped says why this invocation stopped before the run ended
 	// (StoppedDeadline, StoppedBusy, StoppedLeaseLost, StoppedNoOpenRun).
 	Stopped string `json:"stopped,omitempty"`
@@ -403,9 +419,7 @@ func newOwner() string {
 
 func (run Run) report() Report {
 	return Report{Sweep: run.Sweep, RunID: run.ID, StartedAt: run.StartedAt, EndedAt: run.EndedAt, End: run.End,
-		Reason: run.Reason, Matched: run.Matched, SkippedConverted: run.SkippedConverted, SkippedNotFound: run.SkippedNotFound,
-		SkippedClaimed: run.SkippedClaimed, Queued: run.Queued, OverMax: run.OverMax, MoreOverMax: run.MoreOverMax,
-		Messages: run.Messages, COQLCalls: run.COQLCalls, ReadCalls: run.ReadCalls, Cursor: run.Cursor}
+		Reason: run.Reason, Counts: run.Counts, Cursor: run.Cursor}
 }
 
 // pass is one invocation's work on a run.
@@ -526,7 +540,7 @@ func (p *pass) pages(ctx context.Context) (stopped string, err error) {
 func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped string, err error) {
 	for len(ids) > 0 {
 		var send []string
-		var seg Run // the counts of the ids this message covers
+		var seg Counts // the counts of the ids this message covers
 		covered := ""
 		var zohoErr error // a read Zoho refused: what was read before it is still sent
 		for len(ids) > 0 && len(send) < convert.MaxIDs {
@@ -597,7 +611,7 @@ func (p *pass) page(ctx context.Context, ids []string, more bool) (stopped strin
 // converted, and not claimed. COQL may return converted leads (unconfirmed:
 // zoho-crm-api.md section 8), and one converted id fails a whole
 // mass_convert call, so every candidate is read back whatever COQL says.
-func (p *pass) convertible(ctx context.Context, chunk []string, seg *Run) ([]string, error) {
+func (p *pass) convertible(ctx context.Context, chunk []string, seg *Counts) ([]string, error) {
 	leads, err := p.r.cfg.Zoho.GetLeads(ctx, chunk)
 	seg.ReadCalls++
 	if err != nil {
@@ -672,18 +686,13 @@ func (p *pass) enqueue(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// add counts seg into the run and moves its cursor to covered.
-func (p *pass) add(seg Run, covered string) {
-	r := &p.run
-	r.Matched += seg.Matched
-	r.SkippedConverted += seg.SkippedConverted
-	r.SkippedNotFound += seg.SkippedNotFound
-	r.SkippedClaimed += seg.SkippedClaimed
-	r.Queued += seg.Queued
-	r.Messages += seg.Messages
-	r.ReadCalls += seg.ReadCalls
+// add counts seg into the run and moves its cursor to covered. seg only
+// counts the leads of one message: OverMax, MoreOverMax and COQLCalls are
+// a page's, which pages and page set on p.run themselves.
+func (p *pass) add(seg Counts, covered string) {
+	p.run.Counts.Add(seg)
 	if covered != "" {
-		r.Cursor = covered
+		p.run.Cursor = covered
 	}
 }
 

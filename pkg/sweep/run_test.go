@@ -186,9 +186,9 @@ func TestRunQueuesTheConvertible(t *testing.T) {
 		if got := r.q.ids(t); !slices.Equal(got, r.convertible) {
 			t.Fatalf("queued %d leads, want the %d convertible", len(got), len(r.convertible))
 		}
-		want := sweep.Report{Sweep: "nightly", RunID: "2026-03-01T02:00:00Z", End: sweep.EndDone, Matched: 2300,
-			SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46,
-			EndedNow: true, QueuedNow: 2150}
+		want := sweep.Report{Sweep: "nightly", RunID: "2026-03-01T02:00:00Z", End: sweep.EndDone,
+			EndedNow: true, QueuedNow: 2150,
+			Counts: sweep.Counts{Matched: 2300, SkippedConverted: 100, SkippedClaimed: 50, Queued: 2150, Messages: 3, COQLCalls: 2, ReadCalls: 46}}
 		checkReport(t, rep, want)
 		if st := r.z.Sim.Stats(); st.Calls[zohosim.EndpointCOQL] != 2 || st.Calls[zohosim.EndpointGetLeads] != 46 {
 			t.Errorf("Zoho calls: %v", st.Calls)

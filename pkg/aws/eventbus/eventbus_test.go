@@ -43,7 +43,7 @@ func TestRunEndedIsAnnounced(t *testing.T) {
 	route(t, eb, q, bus, jobcheck.EventDetailType, jobs)
 
 	ev := sweep.RunEvent{Sweep: "nightly", RunID: "2026-11-28T02:00:00Z", End: sweep.EndError, Reason: "selecting leads: NO_PERMISSION",
-		Matched: 2300, SkippedConverted: 100, SkippedClaimed: 50, Queued: 2000, Messages: 2, COQLCalls: 2, ReadCalls: 46,
+		Counts:    sweep.Counts{Matched: 2300, SkippedConverted: 100, SkippedClaimed: 50, Queued: 2000, Messages: 2, COQLCalls: 2, ReadCalls: 46},
 		StartedAt: time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC), EndedAt: time.Date(2026, 11, 28, 2, 3, 0, 0, time.UTC)}
 	if err := eventbus.New(eb, bus).PublishRunEnded(t.Context(), ev); err != nil {
 		t.Fatal(err)

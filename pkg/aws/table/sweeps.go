@@ -283,12 +283,12 @@ func (d *JobStore) SweepRun(ctx context.Context, name, id string) (sweep.Run, er
 	}
 	it := out.Item
 	r := sweep.Run{Sweep: str(it["sweep"]), ID: str(it["run_id"]), StartedAt: timeOf(it["started_at"]), EndedAt: timeOf(it["ended_at"]),
-		End: str(it["end"]), Reason: str(it["reason"]), Cursor: str(it["cursor"]), Matched: int(num(it["matched"])),
-		SkippedConverted: int(num(it["skipped_converted"])), SkippedNotFound: int(num(it["skipped_not_found"])),
-		SkippedClaimed: int(num(it["skipped_claimed"])), Queued: int(num(it["queued"])), OverMax: int(num(it["over_max"])),
-		MoreOverMax: boolOf(it["more_over_max"]), Messages: int(num(it["messages"])), COQLCalls: int(num(it["coql_calls"])),
-		ReadCalls: int(num(it["read_calls"])), Invocations: int(num(it["invocations"])), LeaseOwner: str(it["lease_owner"]),
-		Version: int(num(it["version"]))}
+		End: str(it["end"]), Reason: str(it["reason"]), Cursor: str(it["cursor"]), Counts: sweep.Counts{Matched: int(num(it["matched"])),
+			SkippedConverted: int(num(it["skipped_converted"])), SkippedNotFound: int(num(it["skipped_not_found"])),
+			SkippedClaimed: int(num(it["skipped_claimed"])), Queued: int(num(it["queued"])), OverMax: int(num(it["over_max"])),
+			MoreOverMax: boolOf(it["more_over_max"]), Messages: int(num(it["messages"])), COQLCalls: int(num(it["coql_calls"])),
+			ReadCalls: int(num(it["read_calls"]))},
+		Invocations: int(num(it["invocations"])), LeaseOwner: str(it["lease_owner"]), Version: int(num(it["version"]))}
 	if ms := num(it["lease_until_ms"]); ms > 0 {
 		r.LeaseUntil = time.UnixMilli(ms)
 	}
