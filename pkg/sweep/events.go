@@ -37,8 +37,10 @@ func NewRunEvent(r Report) RunEvent {
 }
 
 // Publisher announces the end of runs (pkg/aws/eventbus on EventBridge).
-// Delivery is at most once, as for jobs: a failed publication is logged
-// and counted (EventErrors), not retried.
+// Each end is put once, as for jobs: a failed publication is logged and
+// counted (EventErrors), not put again. (A consumer may still see one twice,
+// from the SDK's retry of a lost answer or EventBridge's at-least-once
+// delivery: it keys on the run id.)
 type Publisher interface {
 	PublishRunEnded(ctx context.Context, ev RunEvent) error
 }
