@@ -176,24 +176,13 @@ func readBackRefused(trace []string) bool {
 func TestFrugalSchedules(t *testing.T) {
 	cfg := large
 	cfg.Frugal = true
-	n := *seeds / 4
-	if testing.Short() {
-		n = 500
-	}
-	leased := 0
-	for s := range n {
-		res := explore.Run(int64(s), cfg, memstore.New())
-		if len(res.Violations) > 0 {
-			t.Fatalf("seed %d, frugal:\n%s", s, res)
-		}
-		if slices.ContainsFunc(res.Trace, func(l string) bool { return strings.Contains(l, "lease the check of") }) {
-			leased++
-		}
-	}
+	leased := runMany(t, cfg, "frugal", func(trace []string) bool {
+		return slices.ContainsFunc(trace, func(l string) bool { return strings.Contains(l, "lease the check of") })
+	})
 	if leased == 0 {
-		t.Fatalf("no schedule of %d took a check lease: the frugal checker is not wired", n)
+		t.Fatal("no schedule took a check lease: the frugal checker is not wired")
 	}
-	t.Logf("%d schedules, %d took a check lease", n, leased)
+	t.Logf("%d schedules took a check lease", leased)
 }
 
 // TestLostWriteSchedules runs random schedules of the large configuration
@@ -203,24 +192,36 @@ func TestFrugalSchedules(t *testing.T) {
 func TestLostWriteSchedules(t *testing.T) {
 	cfg := large
 	cfg.StoreLostRate = 0.1
+	lost := runMany(t, cfg, "lost writes", func(trace []string) bool {
+		return slices.Contains(trace, "    table: applied, answer lost")
+	})
+	if lost == 0 {
+		t.Fatal("no schedule lost a write's answer: StoreLostRate is not wired")
+	}
+	t.Logf("%d schedules lost a write's answer", lost)
+}
+
+// runMany runs a quarter of -explore.seeds random schedules of cfg (500
+// with -short) on the memory store, fails with the first broken promise's
+// trace, and returns in how many saw held of their trace.
+func runMany(t *testing.T, cfg explore.Config, name string, saw func(trace []string) bool) int {
+	t.Helper()
 	n := *seeds / 4
 	if testing.Short() {
 		n = 500
 	}
-	lost := 0
+	seen := 0
 	for s := range n {
 		res := explore.Run(int64(s), cfg, memstore.New())
 		if len(res.Violations) > 0 {
-			t.Fatalf("seed %d, lost writes:\n%s", s, res)
+			t.Fatalf("seed %d, %s:\n%s", s, name, res)
 		}
-		if slices.Contains(res.Trace, "    table: applied, answer lost") {
-			lost++
+		if saw(res.Trace) {
+			seen++
 		}
 	}
-	if lost == 0 {
-		t.Fatalf("no schedule of %d lost a write's answer: StoreLostRate is not wired", n)
-	}
-	t.Logf("%d schedules, %d lost a write's answer", n, lost)
+	t.Logf("%d schedules, %s", n, name)
+	return seen
 }
 
 // TestSchedulesOnTheTable runs random schedules on the table adapter over
