@@ -236,6 +236,16 @@ func TestSchedulesOnTheTable(t *testing.T) {
 				t.Fatalf("seed %d on the table:\n%s", sd, res)
 			}
 		}
+		// Answers lost both ways: the SDK's retry of every single-item
+		// write, and writes whose answers stay lost. (Seeds of their own:
+		// a seed names its leads, and the table keeps the seeds above.)
+		lost := large
+		lost.StoreLostRate = 0.1
+		for sd := int64(1000); sd < 1005; sd++ {
+			if res := explore.Run(sd, lost, s.Wrapped(testkit.RetriedWrites)); len(res.Violations) > 0 {
+				t.Fatalf("seed %d on the table, lost answers:\n%s", sd, res)
+			}
+		}
 	})
 }
 
