@@ -141,9 +141,20 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg}, nil
 }
 
+// RequestSource is the Source of a request that carries requestID: "api:"
+// and the id for the API's requests, queued or not; a sweep's message is
+// named by its own id, which already says where it came from
+// (sweep.MessageRequestID: sweep:NAME:RUN:N).
+func RequestSource(requestID string) string {
+	if strings.HasPrefix(requestID, "sweep:") {
+		return requestID
+	}
+	return "api:" + requestID
+}
+
 // Submission is one conversion request and where it came from.
 type Submission struct {
-	Source  string // SQS message id or API request id
+	Source  string // the SQS message's id, or RequestSource of the request id it carries
 	Request *zoho.ConvertRequest
 	// Accepted is when the request was accepted (SQS's SentTimestamp); a
 	// parked lead's wait counts from it. Zero means now.

@@ -243,7 +243,7 @@ func (a *api) post(w http.ResponseWriter, r *http.Request) {
 		a.enqueue(w, r, reqID, req)
 		return
 	}
-	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: "api:" + reqID, Request: req}})[0]
+	res := a.cfg.Converter.Convert(ctx, []convert.Submission{{Source: convert.RequestSource(reqID), Request: req}})[0]
 	out := accepted{RequestID: reqID, Jobs: res.Jobs, Rejected: res.Rejected, AlreadyConverted: res.AlreadyConverted}
 	if out.Jobs == nil {
 		out.Jobs = []convert.JobRef{}

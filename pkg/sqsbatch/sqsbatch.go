@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -131,10 +130,7 @@ func (c *Consumer) Handle(ctx context.Context, msgs []lambdaio.SQSMessage) (resp
 		m.Count("LeadsReceived", len(req.IDs))
 		source := rec.MessageID
 		if id := rec.RequestID(); id != "" {
-			source = "api:" + id
-			if strings.HasPrefix(id, "sweep:") {
-				source = id // a sweep's message (sweep.MessageRequestID) names itself
-			}
+			source = convert.RequestSource(id)
 		}
 		subs = append(subs, convert.Submission{Source: source, Request: req, Accepted: rec.SentAt()})
 		from = append(from, i)
