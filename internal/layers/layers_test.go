@@ -99,3 +99,23 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		}
 	}
 }
+
+// TestWritersWrapTheSDKsHTTPClient: each program that writes to AWS builds
+// its config with pkg/aws/httpclient, without which the SDK now and then
+// loses the answer of a write that went through and sends it again
+// (aws-sdk-go-v2#2737). The authorizer only reads a secret.
+func TestWritersWrapTheSDKsHTTPClient(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`,
+		"./functions/convert", "./functions/status", "./cmd/leadconvert", "./cmd/bench", "./internal/awstest")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) > 0 && !slices.Contains(f[1:], module+"pkg/aws/httpclient") {
+			t.Errorf("%s builds its AWS config without pkg/aws/httpclient", strings.TrimPrefix(f[0], module))
+		}
+	}
+}
