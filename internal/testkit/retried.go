@@ -18,22 +18,21 @@ func RetriedWrites(api table.API) table.API { return retried{api} }
 type retried struct{ table.API }
 
 func (r retried) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if _, err := r.API.PutItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.API.PutItem(ctx, in, opts...)
+	return twice(ctx, r.API.PutItem, in, opts)
 }
 
 func (r retried) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if _, err := r.API.UpdateItem(ctx, in, opts...); err != nil {
-		return nil, err
-	}
-	return r.API.UpdateItem(ctx, in, opts...)
+	return twice(ctx, r.API.UpdateItem, in, opts)
 }
 
 func (r retried) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if _, err := r.API.DeleteItem(ctx, in, opts...); err != nil {
-		return nil, err
+	return twice(ctx, r.API.DeleteItem, in, opts)
+}
+
+// twice makes the call, and if it went through, makes it again and answers that.
+func twice[In, Out any](ctx context.Context, call func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), in In, opts []func(*dynamodb.Options)) (Out, error) {
+	if out, err := call(ctx, in, opts...); err != nil {
+		return out, err
 	}
-	return r.API.DeleteItem(ctx, in, opts...)
+	return call(ctx, in, opts...)
 }
